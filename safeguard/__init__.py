@@ -1,0 +1,1 @@
+"""Safeguarding health-alert pipelines: the core package (plain Python, no Prefect imports)."""

@@ -1,0 +1,45 @@
+"""Wiring: build the register, mailbox and clock that use cases need, from the configuration.
+
+Flows and the CLI call `open_app`; nothing is built at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+
+from sqlalchemy import Engine
+
+from safeguard.config import Config, load_config
+from safeguard.mail.factory import open_mailbox
+from safeguard.register.db import make_engine, migrate
+from safeguard.register.uow import UnitOfWork, uow_factory
+from safeguard.service.intake import IntakeContext
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class App:
+    config: Config
+    engine: Engine
+    uow: Callable[[], UnitOfWork]
+
+    @contextmanager
+    def intake_context(self, clock: Callable[[], datetime] = utc_now) -> Iterator[IntakeContext]:
+        with open_mailbox(self.config) as mailbox:
+            yield IntakeContext(self.config, mailbox, self.uow, clock)
+
+
+@cache
+def open_app(config_dir: str | None = None) -> App:
+    """One App per process and config folder: the engine's connection pool is shared."""
+    config = load_config(config_dir)
+    engine = make_engine(config.settings.register_db.url)
+    migrate(engine)
+    return App(config, engine, uow_factory(engine))

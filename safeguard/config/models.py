@@ -1,0 +1,171 @@
+"""The shape of the configuration, one model per YAML file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Email = str  # checked by _check_address below; pydantic's EmailStr needs an extra package
+
+
+def _check_address(value: str) -> str:
+    value = value.strip().lower()
+    local, _, domain = value.partition("@")
+    if not local or "." not in domain or any(c.isspace() for c in value):
+        raise ValueError(f"'{value}' is not an email address")
+    return value
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Provider(Strict):
+    code: str = Field(pattern=r"^[A-Z0-9]{3,10}$")
+    name: str
+    type: Literal["acute trust", "community trust", "mental health trust", "ambulance service",
+                  "GP practice", "other"]
+    mailbox: Email
+    secure: bool
+
+    _mailbox = field_validator("mailbox")(_check_address)
+
+    @property
+    def domain(self) -> str:
+        return self.mailbox.partition("@")[2]
+
+
+class Directory(Strict):
+    providers: list[Provider]
+
+    @model_validator(mode="after")
+    def _codes_unique(self) -> Directory:
+        seen: set[str] = set()
+        for p in self.providers:
+            if p.code in seen:
+                raise ValueError(f"provider code {p.code} appears twice")
+            seen.add(p.code)
+        return self
+
+
+class AlertType(Strict):
+    name: str
+    max_lifetime_days: int = Field(gt=0, le=3660)
+
+
+class AlertTypes(Strict):
+    alert_types: list[AlertType]
+
+
+class Service(Strict):
+    name: str
+    mailbox_address: Email
+    admin_team: Email
+    approvers: list[Email] = []
+    prefect_ui_url: str = "http://127.0.0.1:4200"
+    timezone: str = "Europe/London"
+    reference_prefix: str = Field(default="HSA", pattern=r"^[A-Z]{2,5}$")
+    authorised_sender_domains: list[str] = Field(min_length=1)
+    secure_domains: list[str] = ["nhs.net"]
+    insecure_recipients: Literal["refuse", "marker"] = "refuse"
+    secure_subject_marker: str = "[secure]"
+
+    _addr = field_validator("mailbox_address", "admin_team")(_check_address)
+
+    @field_validator("approvers")
+    @classmethod
+    def _approvers(cls, v: list[str]) -> list[str]:
+        return [_check_address(a) for a in v]
+
+    @field_validator("authorised_sender_domains", "secure_domains")
+    @classmethod
+    def _domains(cls, v: list[str]) -> list[str]:
+        return [d.strip().lower().lstrip("@") for d in v]
+
+
+class Limits(Strict):
+    max_message_mb: float = Field(default=40, gt=0)
+    max_attachment_mb: float = Field(default=25, gt=0)
+    max_unzipped_mb: float = Field(default=50, gt=0)
+    max_zip_ratio: int = Field(default=100, gt=1)
+    max_body_lines: int = Field(default=2000, gt=10)
+    batch_size: int = Field(default=200, gt=0)
+
+
+class MaildirSettings(Strict):
+    path: Path = Path("var/mail/safeguarding")
+    deliver_to: Path | None = Path("var/mail/delivered")
+
+
+class ImapSettings(Strict):
+    host: str = "127.0.0.1"
+    port: int = 993
+    ssl: bool = True
+    username: str
+    password_env: str = "SAFEGUARD_IMAP_PASSWORD"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 587
+    smtp_starttls: bool = True
+    smtp_username: str | None = None
+    idle: bool = False
+
+
+class MailboxSettings(Strict):
+    adapter: Literal["maildir", "imap"] = "maildir"
+    maildir: MaildirSettings = MaildirSettings()
+    imap: ImapSettings | None = None
+
+    @model_validator(mode="after")
+    def _adapter_has_settings(self) -> MailboxSettings:
+        if self.adapter == "imap" and self.imap is None:
+            raise ValueError("adapter is 'imap' but there is no 'imap:' section")
+        return self
+
+
+class RegisterSettings(Strict):
+    url: str = "sqlite:///var/register.sqlite3"
+
+
+class Settings(Strict):
+    service: Service
+    limits: Limits = Limits()
+    mailbox: MailboxSettings = MailboxSettings()
+    # "register" would shadow pydantic's BaseModel.register, hence the alias.
+    register_db: RegisterSettings = Field(default=RegisterSettings(), alias="register")
+
+
+class Timescales(Strict):
+    provider_ack_chase_working_days: int = Field(default=1, ge=0)
+    provider_ack_escalate_working_days: int = Field(default=2, ge=0)
+    review_reminder_working_days_before: int = Field(default=3, ge=0)
+    unborn_reminder_days_after_edd: int = Field(default=14, ge=0)
+    invalid_resubmit_nudge_working_days: int = Field(default=1, ge=0)
+    approval_wait_limit_hours: int = Field(default=4, gt=0)
+
+
+class Config(BaseModel):
+    """Everything the product reads from config/, plus where it was read from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    directory: Path
+    settings: Settings
+    providers: list[Provider]
+    alert_types: list[AlertType]
+    timescales: Timescales
+
+    def provider(self, code: str) -> Provider | None:
+        return next((p for p in self.providers if p.code == code.strip().upper()), None)
+
+    def provider_by_address(self, address: str) -> Provider | None:
+        address = address.strip().lower()
+        return next((p for p in self.providers if p.mailbox == address), None)
+
+    def alert_type(self, name: str) -> AlertType | None:
+        return next((t for t in self.alert_types if t.name.lower() == name.strip().lower()), None)
+
+    def is_authorised_sender(self, address: str) -> bool:
+        domain = address.strip().lower().rpartition("@")[2]
+        return domain in self.settings.service.authorised_sender_domains

@@ -1,0 +1,1 @@
+"""Mail: one port (Mailbox) and its adapters; parsing inbound and composing outbound messages."""

@@ -1,0 +1,173 @@
+"""The IMAP + SMTP mailbox adapter (any standards-based server; tested on Dovecot and Postfix).
+
+Message ids are IMAP UIDs of INBOX. Moves use UID MOVE (RFC 6851) where offered, else
+COPY + \\Deleted + EXPUNGE. Sending goes over SMTP, then the exact bytes are APPENDed to Sent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import imaplib
+import re
+import smtplib
+import socket
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from safeguard.mail.port import Folder, Mailbox, PermanentMailboxError, TemporaryMailboxError
+
+T = TypeVar("T")
+_NETWORK_ERRORS = (OSError, imaplib.IMAP4.abort, smtplib.SMTPServerDisconnected, socket.timeout, EOFError)
+
+
+@dataclass(frozen=True)
+class ImapSmtpSettings:
+    address: str
+    host: str
+    port: int
+    username: str
+    password: str
+    ssl: bool = False
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    timeout: float = 30.0
+
+
+class ImapSmtpMailbox(Mailbox):
+    def __init__(self, settings: ImapSmtpSettings) -> None:
+        self.settings = settings
+        self.address = settings.address
+        self._imap: imaplib.IMAP4 | None = None
+        self._smtp: smtplib.SMTP | None = None
+
+    # -- connections -------------------------------------------------------------------------
+    def _connect_imap(self) -> imaplib.IMAP4:
+        s = self.settings
+        try:
+            imap = (imaplib.IMAP4_SSL(s.host, s.port, ssl_context=ssl.create_default_context(), timeout=s.timeout)
+                    if s.ssl else imaplib.IMAP4(s.host, s.port, timeout=s.timeout))
+            imap.login(s.username, s.password)
+        except imaplib.IMAP4.error as exc:
+            raise PermanentMailboxError("the IMAP server refused the login: check the username and password") from exc
+        except _NETWORK_ERRORS as exc:
+            raise TemporaryMailboxError(f"cannot reach the IMAP server {s.host}:{s.port}") from exc
+        for folder in Folder:
+            if folder is not Folder.INBOX:
+                imap.create(str(folder))  # "already exists" is answered NO and ignored
+        imap.select("INBOX")
+        self._can_move = b"MOVE" in b" ".join(imap.capabilities) if isinstance(imap.capabilities[0], bytes) \
+            else "MOVE" in imap.capabilities
+        return imap
+
+    def _with_imap(self, action: Callable[[imaplib.IMAP4], T]) -> T:
+        for attempt in (1, 2):
+            if self._imap is None:
+                self._imap = self._connect_imap()
+            try:
+                return action(self._imap)
+            except _NETWORK_ERRORS as exc:
+                self._imap = None
+                if attempt == 2:
+                    raise TemporaryMailboxError("the IMAP connection dropped") from exc
+        raise AssertionError("unreachable")
+
+    def _connect_smtp(self) -> smtplib.SMTP:
+        s = self.settings
+        try:
+            smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.timeout)
+            if s.smtp_starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if s.smtp_username:
+                smtp.login(s.smtp_username, s.password)
+        except smtplib.SMTPAuthenticationError as exc:
+            raise PermanentMailboxError("the SMTP server refused the login") from exc
+        except (*_NETWORK_ERRORS, smtplib.SMTPException) as exc:
+            raise TemporaryMailboxError(f"cannot reach the SMTP server {s.smtp_host}:{s.smtp_port}") from exc
+        return smtp
+
+    def close(self) -> None:
+        for conn, quit_ in ((self._imap, "logout"), (self._smtp, "quit")):
+            if conn is not None:
+                with contextlib.suppress(Exception):  # closing a dead connection is fine
+                    getattr(conn, quit_)()
+        self._imap = self._smtp = None
+
+    # -- the port ----------------------------------------------------------------------------
+    def list_new(self, limit: int | None = None) -> list[str]:
+        def search(imap: imaplib.IMAP4) -> list[str]:
+            imap.select("INBOX")
+            _, data = imap.uid("SEARCH", "UNDELETED")
+            return [uid.decode() for uid in (data[0] or b"").split()]
+        return self._with_imap(search)[:limit]
+
+    def fetch(self, mailbox_id: str) -> bytes | None:
+        def fetch(imap: imaplib.IMAP4) -> bytes | None:
+            _, data = imap.uid("FETCH", mailbox_id, "(BODY.PEEK[])")
+            parts = [d for d in data if isinstance(d, tuple)]
+            return parts[0][1] if parts else None
+        return self._with_imap(fetch)
+
+    def move(self, mailbox_id: str, folder: Folder) -> None:
+        def move(imap: imaplib.IMAP4) -> None:
+            if self._can_move:
+                imap.uid("MOVE", mailbox_id, str(folder))
+                return
+            typ, _ = imap.uid("COPY", mailbox_id, str(folder))
+            if typ == "OK":
+                imap.uid("STORE", mailbox_id, "+FLAGS.SILENT", r"(\Deleted)")
+                imap.expunge()
+        self._with_imap(move)
+
+    def send(self, message: bytes, *, message_id: str, recipients: list[str]) -> None:
+        self._smtp_send(message, recipients)
+        self._with_imap(lambda imap: imap.append(str(Folder.SENT), r"(\Seen)", None, message))
+
+    def _smtp_send(self, message: bytes, recipients: list[str]) -> None:
+        for attempt in (1, 2):
+            if self._smtp is None:
+                self._smtp = self._connect_smtp()
+            try:
+                refused = self._smtp.sendmail(self.address, recipients, message)
+            except smtplib.SMTPRecipientsRefused as exc:
+                codes = [code for code, _ in exc.recipients.values()]
+                error = PermanentMailboxError if all(c >= 500 for c in codes) else TemporaryMailboxError
+                raise error(f"the mail server refused {len(codes)} recipient(s)") from None
+            except (smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as exc:
+                error = PermanentMailboxError if exc.smtp_code >= 500 else TemporaryMailboxError
+                raise error(f"the mail server refused the message ({exc.smtp_code})") from None
+            except (*_NETWORK_ERRORS, smtplib.SMTPException) as exc:
+                self._smtp = None
+                if attempt == 2:
+                    raise TemporaryMailboxError("the SMTP connection dropped") from exc
+                continue
+            if refused:
+                raise PermanentMailboxError(f"the mail server refused {len(refused)} recipient(s)")
+            return
+
+    def in_sent(self, message_id: str) -> bool:
+        def search(imap: imaplib.IMAP4) -> bool:
+            imap.select(str(Folder.SENT), readonly=True)
+            try:
+                _, data = imap.uid("SEARCH", "HEADER", "Message-ID", _quote(message_id))
+            finally:
+                imap.select("INBOX")
+            return bool((data[0] or b"").split())
+        return self._with_imap(search)
+
+    def folder_counts(self) -> dict[str, int]:
+        def counts(imap: imaplib.IMAP4) -> dict[str, int]:
+            result = {}
+            for folder in Folder:
+                _, data = imap.status(str(folder), "(MESSAGES)")
+                m = re.search(rb"MESSAGES (\d+)", data[0] or b"")
+                result[str(folder)] = int(m.group(1)) if m else 0
+            return result
+        return self._with_imap(counts)
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -1,0 +1,145 @@
+"""Reading an inbound message defensively: one sender, bodies decoded whatever the charset,
+attachments listed with their sizes. Nothing here raises on a malformed message; faults are
+recorded in `header_faults` for triage to act on."""
+
+from __future__ import annotations
+
+import contextlib
+import email
+import email.header
+import email.policy
+import hashlib
+from dataclasses import dataclass, field
+from email.message import EmailMessage, Message
+from email.utils import getaddresses
+
+_TRACE_HEADERS = {"received", "return-path", "delivered-to", "x-original-to", "dkim-signature",
+                  "authentication-results", "arc-seal", "arc-message-signature", "arc-authentication-results"}
+MAX_PARTS = 200
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str
+    data: bytes
+
+    @property
+    def extension(self) -> str:
+        return self.filename.rpartition(".")[2].lower() if "." in self.filename else ""
+
+
+@dataclass
+class Inbound:
+    message_id: str | None
+    sender: str | None
+    reply_to: str | None
+    subject: str
+    text_body: str | None
+    html_body: str | None
+    attachments: list[Attachment] = field(default_factory=list)
+    header_faults: list[str] = field(default_factory=list)
+    automatic: bool = False
+    dedup_key: str = ""
+    content_sha256: str = ""
+
+
+def _addresses(msg: Message, header: str, faults: list[str]) -> list[str]:
+    try:
+        values = msg.get_all(header) or []
+        pairs = getaddresses([str(v) for v in values])
+    except Exception:  # noqa: BLE001 - any header fault is the same fault to us
+        faults.append(f"the {header} header cannot be read")
+        return []
+    return [addr.strip().lower() for _, addr in pairs if "@" in addr]
+
+
+def _text(part: Message) -> str:
+    payload = part.get_payload(decode=True) or b""
+    charset = part.get_content_charset() or "utf-8"
+    try:
+        return payload.decode(charset, errors="replace")
+    except LookupError:  # an unknown charset name
+        return payload.decode("latin-1", errors="replace")
+
+
+def parse_inbound(raw: bytes) -> Inbound:
+    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    faults: list[str] = []
+    senders = _addresses(msg, "From", faults)
+    if len(msg.get_all("From") or []) > 1 or len(senders) > 1:
+        faults.append("the message has more than one sender")
+    if not senders:
+        faults.append("the message has no sender address")
+    reply_to = _addresses(msg, "Reply-To", faults)
+    subject = _header(msg, "Subject")
+    inbound = Inbound(
+        message_id=_header(msg, "Message-ID").strip() or None,
+        sender=senders[0] if len(senders) == 1 else None,
+        reply_to=reply_to[0] if reply_to else None,
+        subject=subject,
+        text_body=None,
+        html_body=None,
+        header_faults=faults,
+        content_sha256=hashlib.sha256(raw).hexdigest(),
+    )
+    auto = _header(msg, "Auto-Submitted").lower()
+    precedence = _header(msg, "Precedence").lower()
+    inbound.automatic = (auto not in ("", "no")) or precedence in ("bulk", "junk", "auto_reply", "list")
+    _walk(msg, inbound)
+    inbound.dedup_key = _dedup_key(raw, inbound)
+    return inbound
+
+
+def _header(msg: Message, name: str) -> str:
+    try:
+        value = msg.get(name)
+        if value is None:
+            return ""
+        decoded = email.header.make_header(email.header.decode_header(str(value)))
+        return " ".join(str(decoded).split())[:998]
+    except Exception:  # noqa: BLE001 - undecodable header: keep the raw text
+        return " ".join(str(msg.get(name, "")).split())[:998]
+
+
+def _walk(msg: Message, inbound: Inbound) -> None:
+    for count, part in enumerate(msg.walk()):
+        if count > MAX_PARTS:
+            inbound.header_faults.append("the message has too many parts")
+            return
+        if part.is_multipart():
+            continue
+        ctype = part.get_content_type()
+        filename = part.get_filename()
+        disposition = (part.get("Content-Disposition") or "").lower()
+        if filename or "attachment" in disposition:
+            data = part.get_payload(decode=True) or b""
+            inbound.attachments.append(Attachment(_clean_filename(filename), ctype, data))
+        elif ctype == "text/plain" and inbound.text_body is None:
+            inbound.text_body = _text(part)
+        elif ctype == "text/html" and inbound.html_body is None:
+            inbound.html_body = _text(part)
+
+
+def _clean_filename(name: str | None) -> str:
+    if not name:
+        return "unnamed"
+    with contextlib.suppress(Exception):  # an undecodable name is used as it stands
+        name = str(email.header.make_header(email.header.decode_header(name)))
+    return "".join(ch for ch in name if ch.isprintable() and ch not in "/\\")[:200] or "unnamed"
+
+
+def _dedup_key(raw: bytes, inbound: Inbound) -> str:
+    """Two deliveries of one message share a key: Message-ID and sender when there is one,
+    else the message less its trace headers (which differ per delivery)."""
+    if inbound.message_id:
+        basis = f"{inbound.message_id.lower()}|{inbound.sender or ''}".encode()
+    else:
+        head, _, body = raw.partition(b"\r\n\r\n") if b"\r\n\r\n" in raw else raw.partition(b"\n\n")
+        kept = [line for line in head.splitlines()
+                if line.split(b":", 1)[0].strip().lower().decode("latin-1") not in _TRACE_HEADERS]
+        basis = b"\n".join(kept) + b"\n\n" + body
+    return hashlib.sha256(basis).hexdigest()
+
+
+__all__ = ["Attachment", "EmailMessage", "Inbound", "parse_inbound"]

@@ -1,0 +1,114 @@
+"""The embedded default mailbox: a Maildir++ tree on local disk (stdlib only).
+
+INBOX is the Maildir root; folders are `.Processed`, `.Rejected`, `.Quarantine`, `.Sent`.
+Moves are single renames, so a message is always in exactly one folder. Sent copies are named
+after their Message-ID, so sending the same notice twice leaves one copy. With `deliver_to`
+set, each recipient also gets the message in `<deliver_to>/<address>/new`, which is how the
+demo shows what every hospital and social worker received.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import time
+from pathlib import Path
+
+from safeguard.mail.port import Folder, Mailbox, PermanentMailboxError, TemporaryMailboxError
+
+_SUBDIRS = ("new", "cur", "tmp")
+
+
+def _ensure(path: Path) -> Path:
+    for sub in _SUBDIRS:
+        (path / sub).mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _unique_name() -> str:
+    return f"{time.time_ns()}.P{os.getpid()}R{os.urandom(4).hex()}.{socket.gethostname()}"
+
+
+def deliver(folder: Path, data: bytes, name: str | None = None) -> Path:
+    """Write into folder/new through folder/tmp, so readers never see half a message."""
+    _ensure(folder)
+    name = name or _unique_name()
+    tmp = folder / "tmp" / name
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, folder / "new" / name)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise TemporaryMailboxError(f"could not write to the mail folder ({exc.strerror})") from None
+    return folder / "new" / name
+
+
+class MaildirMailbox(Mailbox):
+    def __init__(self, root: Path, address: str, deliver_to: Path | None = None) -> None:
+        self.root = _ensure(Path(root))
+        self.address = address
+        self.deliver_to = deliver_to
+        for folder in Folder:
+            if folder is not Folder.INBOX:
+                _ensure(self._folder(folder))
+
+    def _folder(self, folder: Folder | str) -> Path:
+        return self.root if folder == Folder.INBOX else self.root / f".{folder}"
+
+    def _find(self, folder: Folder, mailbox_id: str) -> Path | None:
+        for sub in ("new", "cur"):
+            path = self._folder(folder) / sub / mailbox_id
+            if path.exists():
+                return path
+        return None
+
+    def list_new(self, limit: int | None = None) -> list[str]:
+        names = [p for sub in ("new", "cur") for p in (self.root / sub).iterdir() if p.is_file()]
+        names.sort(key=lambda p: (p.stat().st_mtime_ns, p.name))
+        return [p.name for p in names[:limit]]
+
+    def fetch(self, mailbox_id: str) -> bytes | None:
+        path = self._find(Folder.INBOX, mailbox_id)
+        try:
+            return path.read_bytes() if path else None
+        except FileNotFoundError:
+            return None
+
+    def move(self, mailbox_id: str, folder: Folder) -> None:
+        path = self._find(Folder.INBOX, mailbox_id)
+        if path is None:
+            return
+        target = _ensure(self._folder(folder)) / "cur" / f"{mailbox_id}:2,S"
+        try:
+            os.replace(path, target)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise TemporaryMailboxError(f"could not move a message ({exc.strerror})") from None
+
+    def send(self, message: bytes, *, message_id: str, recipients: list[str]) -> None:
+        if not recipients:
+            raise PermanentMailboxError("no recipients")
+        name = self._sent_name(message_id)
+        if self.deliver_to is not None:
+            for address in recipients:
+                deliver(Path(self.deliver_to) / address.lower(), message, name)
+        deliver(self._folder(Folder.SENT), message, name)
+
+    def in_sent(self, message_id: str) -> bool:
+        return self._find(Folder.SENT, self._sent_name(message_id)) is not None
+
+    @staticmethod
+    def _sent_name(message_id: str) -> str:
+        return "sent-" + hashlib.sha256(message_id.encode()).hexdigest()[:32]
+
+    def folder_counts(self) -> dict[str, int]:
+        return {str(f): sum(1 for sub in ("new", "cur") for p in (self._folder(f) / sub).iterdir() if p.is_file())
+                for f in Folder}
+
+    def list_folder(self, folder: Folder) -> list[Path]:
+        return sorted(p for sub in ("new", "cur") for p in (self._folder(folder) / sub).iterdir() if p.is_file())

@@ -1,0 +1,1 @@
+"""Outgoing email: templates, composition, and the outbox that makes sending exactly-once."""

@@ -1,0 +1,95 @@
+"""The outbox: every email is written here before it is sent, and sent at most once.
+
+States: created -> sending -> sent, or failed (permanent) / back to created (temporary).
+An entry found in "sending" after a crash is checked against the mailbox's Sent folder
+before any retry, so a crash after the send does not send it again.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from safeguard.faults import checkpoint
+from safeguard.mail.port import Mailbox, MailboxError
+from safeguard.notify.compose import compose, message_id_for
+from safeguard.notify.render import Rendered
+from safeguard.register.orm import OutboxEntry
+from safeguard.register.repository import Register
+from safeguard.register.uow import UnitOfWork
+
+_MESSAGE_ID = re.compile(r"^<[^<>\s\"]{1,900}>$")
+
+
+@dataclass(frozen=True)
+class Sender:
+    address: str
+    name: str
+
+    @property
+    def domain(self) -> str:
+        return self.address.rpartition("@")[2]
+
+
+def queue_email(register: Register, *, key: str, kind: str, rendered: Rendered, sender: Sender,
+                recipients: list[str], at: datetime, inbound_id: int | None = None, alert_id: int | None = None,
+                in_reply_to: str | None = None) -> OutboxEntry:
+    """Record an email to send. The same key twice returns the first entry: a retry never adds one."""
+    existing = register.outbox_entry(key)
+    if existing is not None:
+        return existing
+    message_id = message_id_for(key, sender.domain)
+    thread = in_reply_to if in_reply_to and _MESSAGE_ID.match(in_reply_to) else None
+    raw = compose(rendered, sender=sender.address, sender_name=sender.name, recipients=recipients,
+                  message_id=message_id, at=at, in_reply_to=thread, auto_reply=thread is not None)
+    entry = OutboxEntry(key=key, kind=kind, alert_id=alert_id, inbound_id=inbound_id, recipients=recipients,
+                        message_id=message_id, raw=raw, status="created", attempts=0, created_at=at)
+    register.add(entry)
+    register.audit(actor="system", action="email queued", at=at, inbound_id=inbound_id, kind=kind, key=key)
+    return entry
+
+
+def send_entry(entry_id: int, *, mailbox: Mailbox, uow: Callable[[], UnitOfWork], now: Callable[[], datetime]) -> str:
+    """Send one outbox entry unless it has been sent. Returns its final status."""
+    with uow() as u:
+        entry = u.session.get(OutboxEntry, entry_id, with_for_update=True)
+        if entry is None or entry.status in ("sent", "failed"):
+            return entry.status if entry else "missing"
+        if entry.status == "sending" and mailbox.in_sent(entry.message_id):
+            _finish(u, entry, "sent", now(), note="found in Sent after an interruption")
+            return "sent"
+        entry.status, entry.attempts = "sending", entry.attempts + 1
+        raw, message_id, recipients = entry.raw, entry.message_id, list(entry.recipients)
+        u.commit()
+    checkpoint("before_send")
+    try:
+        mailbox.send(raw, message_id=message_id, recipients=recipients)
+    except MailboxError as exc:
+        with uow() as u:
+            entry = u.session.get(OutboxEntry, entry_id)
+            assert entry is not None
+            _finish(u, entry, "created" if exc.retryable else "failed", now(), error=str(exc))
+        if exc.retryable:
+            raise
+        return "failed"
+    checkpoint("after_send")
+    with uow() as u:
+        entry = u.session.get(OutboxEntry, entry_id)
+        assert entry is not None
+        _finish(u, entry, "sent", now())
+    return "sent"
+
+
+def _finish(u: UnitOfWork, entry: OutboxEntry, status: str, at: datetime, *, error: str | None = None,
+            note: str | None = None) -> None:
+    entry.status = status
+    entry.last_error = error[:500] if error else None
+    if status == "sent":
+        entry.sent_at = at
+    action = {"sent": "email sent", "failed": "email failed", "created": "email send deferred"}[status]
+    details = {"key": entry.key, "kind": entry.kind, **({"error": error} if error else {}),
+               **({"note": note} if note else {})}
+    u.register.audit(actor="system", action=action, at=at, inbound_id=entry.inbound_id, **details)
+    u.commit()

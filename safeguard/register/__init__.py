@@ -1,0 +1,1 @@
+"""The register: the system of record (SQLAlchemy 2; SQLite by default, PostgreSQL in production)."""

@@ -1,0 +1,122 @@
+"""Tables of the register. Prefect can be wiped; these cannot."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: DateTime(timezone=True), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class InboundMessage(Base):
+    """Every message that reached the mailbox, once, however many copies arrived."""
+
+    __tablename__ = "inbound_messages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedup_key: Mapped[str] = mapped_column(String(64), unique=True)
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    message_id: Mapped[str | None] = mapped_column(String(998))
+    mailbox_id: Mapped[str] = mapped_column(String(200))
+    sender: Mapped[str | None] = mapped_column(String(320))
+    received_at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(20))
+    outcome: Mapped[str] = mapped_column(String(20))
+    folder: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(String(40))
+    problems: Mapped[list[Any]] = mapped_column(default=list)
+    command: Mapped[dict[str, Any] | None]
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"))
+    copies: Mapped[int] = mapped_column(Integer, default=1)
+    filed_at: Mapped[datetime | None]
+
+
+class Alert(Base):
+    __tablename__ = "alerts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(20), unique=True)
+    status: Mapped[str] = mapped_column(String(30))
+    alert_type: Mapped[str] = mapped_column(String(40))
+    urgency: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    submitted_by: Mapped[str] = mapped_column(String(320))
+    social_worker_email: Mapped[str] = mapped_column(String(320))
+    team_manager_email: Mapped[str] = mapped_column(String(320))
+    review_date: Mapped[date]
+    current_version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class AlertVersion(Base):
+    """Each version of an alert's form, as received."""
+
+    __tablename__ = "alert_versions"
+    __table_args__ = (UniqueConstraint("alert_id", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))
+    form: Mapped[dict[str, Any]]
+    inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
+    created_at: Mapped[datetime]
+
+
+class ReferenceCounter(Base):
+    __tablename__ = "reference_counters"
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer)
+
+
+class OutboxEntry(Base):
+    """Every email the product sends, written before it is sent (created -> sending -> sent | failed)."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"))
+    inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
+    recipients: Mapped[list[Any]]
+    message_id: Mapped[str] = mapped_column(String(200), unique=True)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class AuditEntry(Base):
+    """Append-only; each entry's hash covers its content and the previous entry's hash."""
+
+    __tablename__ = "audit_log"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(60))
+    alert_ref: Mapped[str | None] = mapped_column(String(20), index=True)
+    inbound_id: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[dict[str, Any]]
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditHead(Base):
+    """One row: the last sequence number and hash. Locked while appending, so the chain never forks."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class MailboxState(Base):
+    """Adapter state that must survive restarts (EWS sync state, Graph delta link)."""
+
+    __tablename__ = "mailbox_state"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

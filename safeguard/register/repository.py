@@ -1,0 +1,67 @@
+"""The register's repository: the queries the use cases need, and nothing else."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from safeguard.register import audit
+from safeguard.register.orm import Alert, AlertVersion, InboundMessage, OutboxEntry, ReferenceCounter
+
+UNSENT = ("created", "sending")
+
+
+class Register:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # inbound messages ------------------------------------------------------------------------
+    def message_by_key(self, dedup_key: str) -> InboundMessage | None:
+        return self.session.scalars(select(InboundMessage).where(InboundMessage.dedup_key == dedup_key)).first()
+
+    def add(self, row: Any) -> Any:
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+    # alerts ----------------------------------------------------------------------------------
+    def alert(self, reference: str) -> Alert | None:
+        return self.session.scalars(select(Alert).where(Alert.reference == reference.upper())).first()
+
+    def alert_version(self, alert: Alert, version: int) -> AlertVersion | None:
+        return self.session.scalars(select(AlertVersion).where(
+            AlertVersion.alert_id == alert.id, AlertVersion.version == version)).first()
+
+    def latest_version_number(self, alert: Alert) -> int:
+        versions = self.session.scalars(select(AlertVersion.version).where(AlertVersion.alert_id == alert.id))
+        return max(versions, default=0)
+
+    def next_reference(self, prefix: str, year: int) -> str:
+        """HSA-YYYY-NNNNNN, numbered per year; the counter row is locked so two workers never share one."""
+        counter = self.session.scalars(
+            select(ReferenceCounter).where(ReferenceCounter.year == year).with_for_update()).first()
+        if counter is None:
+            counter = self.add(ReferenceCounter(year=year, last=0))
+        counter.last += 1
+        return f"{prefix}-{year}-{counter.last:06d}"
+
+    # outbox ----------------------------------------------------------------------------------
+    def outbox_entry(self, key: str) -> OutboxEntry | None:
+        return self.session.scalars(select(OutboxEntry).where(OutboxEntry.key == key)).first()
+
+    def unsent_for_message(self, inbound_id: int) -> list[OutboxEntry]:
+        return list(self.session.scalars(select(OutboxEntry).where(
+            OutboxEntry.inbound_id == inbound_id, OutboxEntry.status.in_(UNSENT)).order_by(OutboxEntry.id)))
+
+    def unsent(self, limit: int = 500) -> list[OutboxEntry]:
+        return list(self.session.scalars(
+            select(OutboxEntry).where(OutboxEntry.status.in_(UNSENT)).order_by(OutboxEntry.id).limit(limit)))
+
+    # audit -----------------------------------------------------------------------------------
+    def audit(self, *, actor: str, action: str, at: datetime, alert_ref: str | None = None,
+              inbound_id: int | None = None, **detail: Any) -> None:
+        audit.append(self.session, actor=actor, action=action, at=at, alert_ref=alert_ref,
+                     inbound_id=inbound_id, detail=detail)

@@ -1,0 +1,1 @@
+"""Use cases: thin functions over the domain, the register (unit of work) and the mailbox port."""

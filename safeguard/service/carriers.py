@@ -1,0 +1,75 @@
+"""Finding the form in a message: an attached xlsx or docx wins; otherwise the body (text or HTML)."""
+
+from __future__ import annotations
+
+from safeguard.config import Config
+from safeguard.forms.htmltext import html_to_lines
+from safeguard.forms.ooxml import Limits, Unreadable, docx_grids, xlsx_grids
+from safeguard.forms.raw import RawForm, from_grids, from_lines
+from safeguard.mail.inbound import Attachment, Inbound
+
+FORM_EXTENSIONS = {"xlsx": "xlsx", "docx": "docx"}
+MACRO_EXTENSIONS = {"xlsm", "xltm", "xlsb", "xlam", "docm", "dotm", "pptm"}
+LEGACY_EXTENSIONS = {"xls", "doc"}
+EXECUTABLE_EXTENSIONS = {"exe", "scr", "bat", "cmd", "com", "js", "jse", "vbs", "vbe", "ps1", "jar", "msi",
+                         "hta", "lnk", "iso", "img", "wsf", "cpl"}
+PHOTO_EXTENSIONS = {"jpg", "jpeg", "png"}
+MB = 1024 * 1024
+
+
+class AttachmentRefused(Exception):
+    """An attachment that must not be opened: quarantine it and tell the admin team."""
+
+    def __init__(self, explanation: str, filename: str) -> None:
+        super().__init__(explanation)
+        self.explanation = explanation
+        self.filename = filename
+
+
+def find_form(inbound: Inbound, config: Config) -> RawForm | None:
+    """The form the message carries, None if it carries none. Raises AttachmentRefused or
+    TooManyForms for what cannot be used."""
+    limits = config.settings.limits
+    candidates = []
+    for attachment in inbound.attachments:
+        _refuse_dangerous(attachment, limits.max_attachment_mb)
+        if attachment.extension in FORM_EXTENSIONS or attachment.extension in LEGACY_EXTENSIONS:
+            candidates.append(attachment)
+    if len(candidates) > 1:
+        raise TooManyForms(len(candidates))
+    if candidates:
+        return _read_attachment(candidates[0], Limits(int(limits.max_unzipped_mb * MB), limits.max_zip_ratio))
+    if inbound.text_body and inbound.text_body.strip():
+        form = from_lines(inbound.text_body.splitlines(), "email text", limits.max_body_lines)
+    elif inbound.html_body:
+        form = from_lines(html_to_lines(inbound.html_body), "email HTML", limits.max_body_lines)
+    else:
+        return None
+    return form if form.looks_like_a_form() else None
+
+
+class TooManyForms(Exception):
+    def __init__(self, count: int) -> None:
+        super().__init__(f"{count} forms attached")
+        self.count = count
+
+
+def _refuse_dangerous(attachment: Attachment, max_mb: float) -> None:
+    ext = attachment.extension
+    if len(attachment.data) > max_mb * MB:
+        raise AttachmentRefused(f"is larger than the {max_mb:g} MB limit", attachment.filename)
+    if ext in MACRO_EXTENSIONS:
+        raise AttachmentRefused("is a macro-enabled file, which we never open", attachment.filename)
+    if ext in EXECUTABLE_EXTENSIONS:
+        raise AttachmentRefused("is a program or script, which we never open", attachment.filename)
+
+
+def _read_attachment(attachment: Attachment, limits: Limits) -> RawForm:
+    ext = attachment.extension
+    try:
+        if ext in LEGACY_EXTENSIONS:
+            raise Unreadable("is in an old format (.xls/.doc). Save it as .xlsx or .docx and send it again.")
+        grids = xlsx_grids(attachment.data, limits) if ext == "xlsx" else docx_grids(attachment.data, limits)
+    except Unreadable as exc:
+        raise AttachmentRefused(str(exc), attachment.filename) from None
+    return from_grids(grids, ext)

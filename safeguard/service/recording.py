@@ -1,0 +1,71 @@
+"""Writing a decision to the register: the message, any new alert or form version, replies, audit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from safeguard.config import Config
+from safeguard.mail.inbound import Inbound
+from safeguard.register.orm import Alert, AlertVersion, InboundMessage
+from safeguard.register.repository import Register
+from safeguard.service.replies import queue_replies
+from safeguard.service.triage import Decision
+
+AWAITING_APPROVAL = "AWAITING_APPROVAL"
+
+
+def record_decision(register: Register, config: Config, inbound: Inbound, decision: Decision,
+                    mailbox_id: str, now: datetime) -> tuple[InboundMessage, Alert | None]:
+    row = register.add(InboundMessage(
+        dedup_key=inbound.dedup_key, content_sha256=inbound.content_sha256, message_id=inbound.message_id,
+        mailbox_id=mailbox_id, sender=inbound.sender, received_at=now, kind=decision.kind,
+        outcome=decision.outcome, folder=decision.folder, reason=decision.reason,
+        problems=[{"label": p.label, "message": p.message} for p in decision.problems],
+        command=decision.command, copies=1,
+    ))
+    register.audit(actor=inbound.sender or "unknown sender", action="message received", at=now,
+                   inbound_id=row.id, alert_ref=decision.alert_ref, kind=decision.kind,
+                   outcome=decision.outcome, reason=decision.reason, problems=len(decision.problems))
+    alert = _new_alert(register, config, decision, row, now) if decision.outcome == "accepted" else None
+    if decision.kind == "update" and decision.outcome == "recorded":
+        alert = _new_version(register, decision, row, now)
+    elif decision.alert_ref and decision.outcome == "recorded":
+        alert = register.alert(decision.alert_ref)
+        register.audit(actor=inbound.sender or "unknown sender", action=f"{decision.kind} received", at=now,
+                       alert_ref=decision.alert_ref, inbound_id=row.id, **(decision.command or {}))
+    row.alert_id = alert.id if alert else None
+    queue_replies(register, config, row, decision, alert, inbound.message_id, now)
+    return row, alert
+
+
+def _new_alert(register: Register, config: Config, decision: Decision, row: InboundMessage,
+               now: datetime) -> Alert:
+    form = decision.form
+    assert form is not None
+    service = config.settings.service
+    year = now.astimezone(ZoneInfo(service.timezone)).year
+    alert = register.add(Alert(
+        reference=register.next_reference(service.reference_prefix, year), status=AWAITING_APPROVAL,
+        alert_type=form.alert_type, urgency=form.urgency, created_at=now, updated_at=now,
+        submitted_by=row.sender or "", social_worker_email=form.social_worker_email,
+        team_manager_email=form.team_manager_email, review_date=form.review_date, current_version=1,
+    ))
+    register.add(AlertVersion(alert_id=alert.id, version=1, status="proposed", form=form.to_json(),
+                              inbound_id=row.id, created_at=now))
+    register.audit(actor="system", action="alert created", at=now, alert_ref=alert.reference, inbound_id=row.id,
+                   status=AWAITING_APPROVAL, alert_type=form.alert_type, urgency=form.urgency,
+                   providers=list(form.providers))
+    return alert
+
+
+def _new_version(register: Register, decision: Decision, row: InboundMessage, now: datetime) -> Alert:
+    assert decision.form is not None and decision.alert_ref is not None
+    alert = register.alert(decision.alert_ref)
+    assert alert is not None
+    version = register.latest_version_number(alert) + 1
+    register.add(AlertVersion(alert_id=alert.id, version=version, status="proposed",
+                              form=decision.form.to_json(), inbound_id=row.id, created_at=now))
+    register.audit(actor=row.sender or "unknown sender", action="updated form received", at=now,
+                   alert_ref=alert.reference, inbound_id=row.id, version=version)
+    return alert

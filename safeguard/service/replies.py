@@ -1,0 +1,38 @@
+"""Which emails a decision produces, queued in the outbox in the same transaction as the decision."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from safeguard.config import Config
+from safeguard.notify.outbox import Sender, queue_email
+from safeguard.notify.render import render_email
+from safeguard.register.orm import Alert, InboundMessage
+from safeguard.register.repository import Register
+from safeguard.service.triage import Decision
+
+
+def sender_of(config: Config) -> Sender:
+    service = config.settings.service
+    return Sender(service.mailbox_address, service.name)
+
+
+def queue_replies(register: Register, config: Config, row: InboundMessage, decision: Decision,
+                  alert: Alert | None, in_reply_to: str | None, at: datetime) -> None:
+    service = config.settings.service
+    common = {"service": service, "decision": decision, "inbound_id": row.id, "alert": alert,
+              "received_at": row.received_at, "providers": _providers(config, decision)}
+    if decision.reply and row.sender:
+        queue_email(register, key=f"reply:{row.id}", kind=f"reply:{decision.reply}",
+                    rendered=render_email(decision.reply, **common), sender=sender_of(config),
+                    recipients=[row.sender], at=at, inbound_id=row.id, alert_id=alert.id if alert else None,
+                    in_reply_to=row.message_id)
+    if decision.tell_admin:
+        queue_email(register, key=f"admin:{row.id}", kind="admin:quarantine",
+                    rendered=render_email("quarantine_notice", sender=row.sender or "(none)", **common),
+                    sender=sender_of(config), recipients=[service.admin_team], at=at, inbound_id=row.id)
+
+
+def _providers(config: Config, decision: Decision) -> list[dict[str, str]]:
+    codes = decision.form.providers if decision.form else ()
+    return [{"code": c, "name": p.name} for c in codes if (p := config.provider(c))]

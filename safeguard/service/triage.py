@@ -1,0 +1,152 @@
+"""Deciding what one inbound message is and what happens to it. No I/O: the register is seen
+only through `find_alert`, so every branch is testable with plain values."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from safeguard.config import Config
+from safeguard.forms.checks import check_form
+from safeguard.forms.model import HealthAlertForm
+from safeguard.forms.problems import CheckContext, Problem
+from safeguard.forms.values import BadValue, parse_date
+from safeguard.mail.inbound import Inbound
+from safeguard.service.carriers import AttachmentRefused, TooManyForms, find_form
+from safeguard.service.commands import SubjectCommand, read_subject, withdrawal_reason
+
+FOLDER_FOR = {"accepted": "Processed", "recorded": "Processed", "invalid": "Rejected", "quarantined": "Quarantine"}
+
+
+@dataclass(frozen=True)
+class AlertFacts:
+    reference: str
+    status: str
+    people_on_record: frozenset[str]
+
+
+@dataclass
+class Decision:
+    kind: str
+    outcome: str  # accepted | invalid | recorded | quarantined
+    reason: str  # a short code, safe to log
+    explanation: str = ""  # plain English for the sender and the admin team
+    reply: str | None = None  # email template for the sender, if any
+    tell_admin: bool = False
+    problems: list[Problem] = field(default_factory=list)
+    form: HealthAlertForm | None = None
+    command: dict[str, Any] | None = None
+    alert_ref: str | None = None
+
+    @property
+    def folder(self) -> str:
+        return FOLDER_FOR[self.outcome]
+
+
+FindAlert = Callable[[str], AlertFacts | None]
+
+
+def triage(inbound: Inbound, config: Config, today: date, find_alert: FindAlert) -> Decision:
+    service = config.settings.service
+    if inbound.header_faults:
+        return _quarantine("malformed", "The message's headers are malformed: " + "; ".join(inbound.header_faults))
+    sender = inbound.sender or ""
+    subject = read_subject(inbound.subject, service.reference_prefix)
+    if config.provider_by_address(sender):
+        return _provider_mail(sender, subject, find_alert)
+    if not config.is_authorised_sender(sender):
+        return _quarantine("unauthorised-sender", "The sender is not on an authorised domain.")
+    if inbound.reply_to and inbound.reply_to.rpartition("@")[2] != sender.rpartition("@")[2]:
+        return _quarantine("reply-to-mismatch", "The Reply-To address is on a different domain from the sender "
+                           "(a possible forgery).")
+    if inbound.automatic:
+        return _quarantine("automatic-reply", "The message is an automatic reply (out of office or similar).")
+    if subject.verb:
+        return _command(inbound, sender, subject, find_alert, service.admin_team, today)
+    return _form(inbound, sender, subject, config, today, find_alert)
+
+
+def _quarantine(reason: str, explanation: str, reply: str | None = None, **kw: Any) -> Decision:
+    return Decision("unknown", "quarantined", reason, explanation, reply=reply, tell_admin=True, **kw)
+
+
+def _invalid(kind: str, reason: str, explanation: str, **kw: Any) -> Decision:
+    return Decision(kind, "invalid", reason, explanation, reply="command_refused", **kw)
+
+
+def _provider_mail(sender: str, subject: SubjectCommand, find_alert: FindAlert) -> Decision:
+    facts = find_alert(subject.reference) if subject.reference else None
+    if facts is None:
+        return _quarantine("provider-mail", "A provider wrote without quoting a known alert reference.")
+    return Decision("acknowledgement", "recorded", "acknowledged", alert_ref=facts.reference,
+                    command={"verb": "acknowledge", "reference": facts.reference, "provider_address": sender})
+
+
+def _command(inbound: Inbound, sender: str, subject: SubjectCommand, find_alert: FindAlert,
+             admin: str, today: date) -> Decision:
+    ref = subject.reference or ""
+    facts = find_alert(ref)
+    kind = subject.verb or "unknown"
+    if facts is None:
+        return _invalid(kind, "unknown-reference", f"We have no alert with the reference {ref}. "
+                        "Check the reference in the acknowledgement email we sent you.", alert_ref=None)
+    if sender not in facts.people_on_record and sender != admin:
+        return _quarantine("not-on-record", f"{kind.upper()} for {ref} came from someone other than the "
+                           "social worker or team manager on record.", alert_ref=ref)
+    if facts.status == "WITHDRAWN":
+        return _invalid(kind, "already-withdrawn", f"Alert {ref} has already been withdrawn; nothing was changed.",
+                        alert_ref=ref)
+    if kind == "withdraw":
+        return Decision(kind, "recorded", "withdraw-requested", reply="command_received", alert_ref=ref,
+                        command={"verb": "withdraw", "reference": ref, "reason": withdrawal_reason(inbound.text_body)})
+    try:
+        new_date = parse_date(subject.extend_to or "")
+    except BadValue:
+        return _invalid(kind, "extend-date", f"We could not read the new review date. Write the subject as "
+                        f"EXTEND {ref} to YYYY-MM-DD.", alert_ref=ref)
+    if new_date <= today:
+        return _invalid(kind, "extend-date", "The new review date must be after today.", alert_ref=ref)
+    return Decision(kind, "recorded", "extend-requested", reply="command_received", alert_ref=ref,
+                    command={"verb": "extend", "reference": ref, "review_date": new_date.isoformat()})
+
+
+def _form(inbound: Inbound, sender: str, subject: SubjectCommand, config: Config, today: date,
+          find_alert: FindAlert) -> Decision:
+    try:
+        raw = find_form(inbound, config)
+    except AttachmentRefused as exc:
+        return _quarantine("attachment-refused", f"The attachment '{exc.filename}' {exc.explanation}",
+                           reply="attachment_refused")
+    except TooManyForms as exc:
+        return Decision("submission", "invalid", "several-forms", reply="form_invalid", problems=[Problem(
+            "Attachments", f"{exc.count} forms are attached. Send one form per email.")])
+    if raw is None:
+        if subject.reference:
+            return _quarantine("correspondence", f"A message about {subject.reference} with no form and no "
+                               "command: a person needs to read it.", alert_ref=subject.reference)
+        return _quarantine("not-a-submission", "No health alert form was found in the message.",
+                           reply="no_form_found")
+    form, problems = check_form(raw, CheckContext(today, config))
+    if form is None:
+        return Decision("submission", "invalid", "form-problems", reply="form_invalid", problems=problems)
+    ref = form.alert_reference or subject.reference
+    if ref is None:
+        return Decision("submission", "accepted", "valid", reply="submission_received", form=form)
+    return _update(form, ref, sender, config.settings.service.admin_team, find_alert)
+
+
+def _update(form: HealthAlertForm, ref: str, sender: str, admin: str, find_alert: FindAlert) -> Decision:
+    facts = find_alert(ref)
+    if facts is None or (form.alert_reference and form.alert_reference != ref):
+        return _invalid("update", "unknown-reference", f"The form's Alert reference does not match an alert "
+                        f"we hold ({ref}). Leave it blank for a new alert.", alert_ref=None)
+    if sender not in facts.people_on_record and sender != admin:
+        return _quarantine("not-on-record", f"An updated form for {ref} came from someone other than the "
+                           "social worker or team manager on record.", alert_ref=ref)
+    if facts.status == "WITHDRAWN":
+        return _invalid("update", "already-withdrawn", f"Alert {ref} has been withdrawn. Send a new form "
+                        "with a blank Alert reference to raise a new alert.", alert_ref=ref)
+    return Decision("update", "recorded", "update-received", reply="command_received", form=form, alert_ref=ref,
+                    command={"verb": "update", "reference": ref})

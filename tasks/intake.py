@@ -1,0 +1,55 @@
+"""Tasks of the intake flow. They receive and return ids, outcomes and counts only: no message
+content or personal data ever becomes a Prefect parameter, result or log line."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from safeguard.app import open_app
+from safeguard.mail.port import MailboxError
+from safeguard.service.intake import IntakeResult, process_message, send_unsent
+
+
+def _is_temporary(task, task_run, state) -> bool:  # noqa: ANN001 - Prefect's retry_condition_fn signature
+    try:
+        state.result()
+    except MailboxError as exc:
+        return exc.retryable
+    except Exception:  # noqa: BLE001
+        return True
+    return False
+
+
+@task(retries=3, retry_delay_seconds=[2, 5, 15], retry_condition_fn=_is_temporary, cache_policy=NO_CACHE)
+def fetch_new_messages(config_dir: str | None, limit: int) -> list[str]:
+    app = open_app(config_dir)
+    with app.intake_context() as ctx:
+        return ctx.mailbox.list_new(limit)
+
+
+@task(cache_policy=NO_CACHE)
+def process_messages(config_dir: str | None, mailbox_ids: list[str]) -> list[dict[str, object]]:
+    """Each message on its own: one that cannot be finished now stays in INBOX for the next run."""
+    logger = get_run_logger()
+    results: list[IntakeResult] = []
+    app = open_app(config_dir)
+    with app.intake_context() as ctx:
+        for mailbox_id in mailbox_ids:
+            try:
+                results.append(process_message(mailbox_id, ctx))
+            except Exception as exc:  # noqa: BLE001 - leave it in INBOX; the next poll retries it
+                logger.warning("message %s deferred: %s", mailbox_id, type(exc).__name__)
+                results.append(IntakeResult(mailbox_id, None, "deferred", type(exc).__name__))
+    for r in results:
+        logger.info("message %s: %s (%s) %s", r.mailbox_id, r.outcome, r.reason, r.reference or "")
+    return [asdict(r) for r in results]
+
+
+@task(retries=3, retry_delay_seconds=[2, 5, 15], cache_policy=NO_CACHE)
+def send_unsent_email(config_dir: str | None) -> dict[str, int]:
+    app = open_app(config_dir)
+    with app.intake_context() as ctx:
+        return send_unsent(ctx)
