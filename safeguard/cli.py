@@ -23,6 +23,8 @@ def _parser() -> argparse.ArgumentParser:
     intake = sub.add_parser("intake", help="read the mailbox and answer every sender")
     intake.add_argument("--once", action="store_true", help="one poll, then exit")
     intake.add_argument("--batch-size", type=int, default=None)
+    intake.add_argument("--without-prefect", action="store_true",
+                        help="run in this process without Prefect (when the Prefect server is down)")
     template = sub.add_parser("template", help="write a template for people to fill in")
     template.add_argument("which", choices=["form"])
     template.add_argument("out", type=Path)
@@ -46,10 +48,21 @@ def _intake(args: argparse.Namespace) -> int:
         print("Use 'safeguard intake --once' for one poll; scheduled polling runs from the deployment "
               "(prefect.yaml, every minute).")
         return 2
-    summary = intake(config_dir=args.config, batch_size=args.batch_size or app.config.settings.limits.batch_size)
+    batch = args.batch_size or app.config.settings.limits.batch_size
+    summary = _intake_direct(app, batch) if args.without_prefect else intake(config_dir=args.config, batch_size=batch)
     print("Intake finished: " + ", ".join(f"{k} {v}" for k, v in summary.items() if v) if any(summary.values())
           else "Intake finished: the mailbox had no new messages.")
     return 0
+
+
+def _intake_direct(app, batch: int) -> dict[str, int]:  # noqa: ANN001 - an App
+    from collections import Counter
+
+    from safeguard.service.intake import process_message, send_unsent
+    with app.intake_context() as ctx:
+        results = [process_message(mailbox_id, ctx) for mailbox_id in ctx.mailbox.list_new(batch)]
+        send_unsent(ctx)
+    return dict(Counter(r.outcome for r in results))
 
 
 def _template(args: argparse.Namespace) -> int:

@@ -101,7 +101,7 @@ def _label(key: str) -> str:
 
 
 def check_review_date(v: Values, _s: list[Values], ctx: CheckContext) -> Iterator[Problem]:
-    review, kind = v.get("review_date"), ctx.config.alert_type(v.get("alert_type", ""))
+    review, kind = v.get("review_date"), ctx.config.alert_type(v.get("alert_type") or "")
     if review is None:
         return
     if review <= ctx.today:

@@ -1,0 +1,70 @@
+import shutil
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from safeguard.cli import main
+from safeguard.config import ConfigError, load_config
+from safeguard.forms.contract import FORM_FIELDS, SUBJECT_FIELDS
+from safeguard.forms.model import HealthAlertForm, Subject
+from safeguard.notify.render import render_email
+from tests.conftest import ROOT
+
+
+def test_config_errors_name_the_file_the_key_and_the_problem(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    settings = tmp_path / "config" / "settings.yaml"
+    settings.write_text(settings.read_text().replace("max_attachment_mb: 25", "max_attachment_mb: -1"))
+    providers = tmp_path / "config" / "providers.yaml"
+    providers.write_text(providers.read_text().replace("mailbox: safeguarding@uhcw.test", "mailbox: not-an-address"))
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path / "config")
+    message = str(err.value)
+    assert "settings.yaml: limits.max_attachment_mb: Input should be greater than 0" in message
+    assert "providers.yaml: providers.0.mailbox: 'not-an-address' is not an email address" in message
+
+
+def test_safeguard_config_selects_another_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAFEGUARD_CONFIG", str(tmp_path / "missing"))
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config()
+
+
+def test_the_cli_reports_config_errors_in_plain_words(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--config", str(tmp_path / "nowhere"), "config", "check"]) == 2
+    err = capsys.readouterr().err
+    assert "does not exist" in err and "Traceback" not in err
+
+
+def test_the_typed_model_has_a_field_for_every_label_of_the_contract() -> None:
+    assert {f.key for f in FORM_FIELDS} <= set(HealthAlertForm.__dataclass_fields__)
+    assert {f.key for f in SUBJECT_FIELDS} == set(Subject.__dataclass_fields__)
+
+
+def test_safeguard_template_form_writes_a_protected_form_with_drop_downs(tmp_path: Path) -> None:
+    assert main(["template", "form", str(tmp_path / "form.xlsx")]) == 0
+    book = load_workbook(tmp_path / "form.xlsx")
+    form = book["Form"]
+    assert book.sheetnames == ["Instructions", "Form", "Lists"] and form.protection.sheet
+    lists = [dv for dv in form.data_validations.dataValidation if dv.type == "list"]
+    choice_fields = [f for f in FORM_FIELDS + SUBJECT_FIELDS if f.choices]
+    assert len(lists) == len(choice_fields)
+    labels = {c.value: c for c in form["A"] if c.value}
+    assert labels["Alert type"].protection.locked and not form[f"B{labels['Alert type'].row}"].protection.locked
+    assert form[f"B{labels['Review date'].row}"].number_format == "DD/MM/YYYY"
+
+
+def test_the_committed_template_matches_the_generator(tmp_path: Path) -> None:
+    main(["template", "form", str(tmp_path / "fresh.xlsx")])
+    committed = load_workbook(ROOT / "templates" / "health_alert_form.xlsx")["Form"]
+    fresh = load_workbook(tmp_path / "fresh.xlsx")["Form"]
+    assert [[c.value for c in r] for r in committed.iter_rows()] == [[c.value for c in r] for r in fresh.iter_rows()]
+
+
+def test_html_emails_escape_what_senders_typed(config) -> None:  # noqa: ANN001
+    from types import SimpleNamespace
+    decision = SimpleNamespace(problems=[SimpleNamespace(label="<script>x</script>", message="{{ 7*7 }}")])
+    rendered = render_email("form_invalid", service=config.settings.service, decision=decision)
+    assert "&lt;script&gt;" in rendered.html and "<script>" not in rendered.html
+    assert "{{ 7*7 }}" in rendered.text and "49" not in rendered.text
