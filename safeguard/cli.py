@@ -41,7 +41,6 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _intake(args: argparse.Namespace) -> int:
-    from flows.intake import intake
     from safeguard.app import open_app
     app = open_app(args.config)
     if not args.once:
@@ -49,7 +48,11 @@ def _intake(args: argparse.Namespace) -> int:
               "(prefect.yaml, every minute).")
         return 2
     batch = args.batch_size or app.config.settings.limits.batch_size
-    summary = _intake_direct(app, batch) if args.without_prefect else intake(config_dir=args.config, batch_size=batch)
+    if args.without_prefect:
+        summary = _intake_direct(app, batch)
+    else:
+        from flows.intake import intake
+        summary = intake(config_dir=args.config, batch_size=batch)
     print("Intake finished: " + ", ".join(f"{k} {v}" for k, v in summary.items() if v) if any(summary.values())
           else "Intake finished: the mailbox had no new messages.")
     return 0

@@ -81,5 +81,12 @@ def intake_ctx(config: Config, maildir: MaildirMailbox, uow: Callable[[], UnitOf
     return IntakeContext(config, maildir, uow, clock)
 
 
+def subject_of(raw: bytes) -> str:
+    """The Subject header as a person reads it (decoded, unfolded)."""
+    from email import message_from_bytes
+    from email.header import decode_header, make_header
+    return " ".join(str(make_header(decode_header(message_from_bytes(raw)["Subject"] or ""))).split())
+
+
 def put(box: MaildirMailbox, raw: bytes) -> str:
     return deliver(box.root, raw).name

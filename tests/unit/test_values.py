@@ -3,7 +3,12 @@ from datetime import date
 import pytest
 
 from safeguard.forms.values import (
-    BadValue, nhs_number_is_valid, parse_date, parse_nhs_number, parse_phone, parse_postcode,
+    BadValue,
+    nhs_number_is_valid,
+    parse_date,
+    parse_nhs_number,
+    parse_phone,
+    parse_postcode,
     parse_provider_codes,
 )
 

@@ -1,0 +1,109 @@
+"""Intake on the Maildir adapter, against SQLite and PostgreSQL registers."""
+
+from __future__ import annotations
+
+from email import message_from_bytes
+
+from sqlalchemy import func, select
+
+from safeguard import samples
+from safeguard.config.models import Limits
+from safeguard.mail.port import Folder
+from safeguard.register.audit import verify_session
+from safeguard.register.orm import Alert, InboundMessage, OutboxEntry
+from safeguard.service.intake import IntakeContext, process_message
+from tests import hostile
+from tests.conftest import put, subject_of, with_settings
+from tests.factories import INBOX, SW, text_submission, xlsx_submission
+
+
+def run(ctx: IntakeContext) -> list:  # noqa: ANN001
+    return [process_message(mid, ctx) for mid in ctx.mailbox.list_new()]
+
+
+def sent_subjects(ctx: IntakeContext) -> list[str]:
+    return sorted(subject_of(p.read_bytes()) for p in ctx.mailbox.list_folder(Folder.SENT))
+
+
+def test_a_valid_submission_gets_a_reference_a_reply_and_is_filed(intake_ctx: IntakeContext) -> None:
+    put(intake_ctx.mailbox, xlsx_submission())
+    [result] = run(intake_ctx)
+    assert (result.outcome, result.reference, result.folder) == ("accepted", "HSA-2026-000001", "Processed")
+    assert sent_subjects(intake_ctx) == ["HSA-2026-000001: health alert received, awaiting approval"]
+    assert intake_ctx.mailbox.folder_counts()["INBOX"] == 0
+    with intake_ctx.uow() as u:
+        alert = u.session.scalars(select(Alert)).one()
+        assert alert.status == "AWAITING_APPROVAL" and verify_session(u.session).ok
+
+
+def test_the_same_message_delivered_twice_gives_one_register_entry_and_one_reply(intake_ctx: IntakeContext) -> None:
+    raw = text_submission()
+    put(intake_ctx.mailbox, raw)
+    put(intake_ctx.mailbox, raw)
+    outcomes = [r.outcome for r in run(intake_ctx)]
+    assert outcomes == ["accepted", "duplicate"]
+    with intake_ctx.uow() as u:
+        assert u.session.scalar(select(func.count()).select_from(InboundMessage)) == 1
+        assert u.session.scalars(select(InboundMessage)).one().copies == 2
+    assert len(sent_subjects(intake_ctx)) == 1
+    assert intake_ctx.mailbox.folder_counts()["Processed"] == 2
+
+
+def test_running_intake_again_changes_nothing(intake_ctx: IntakeContext) -> None:
+    put(intake_ctx.mailbox, xlsx_submission())
+    run(intake_ctx)
+    assert run(intake_ctx) == []
+    assert len(sent_subjects(intake_ctx)) == 1
+
+
+def test_every_bad_input_ends_in_a_reply_or_quarantine_and_none_stops_the_batch(intake_ctx: IntakeContext) -> None:
+    box = intake_ctx.mailbox
+    xlsx = samples.xlsx_form(*(_fields_people()))
+    bad = {
+        "macro": samples.submission(SW, INBOX, attachments=[("form.xlsm", xlsx)]),
+        "encrypted": samples.submission(SW, INBOX, attachments=[("form.xlsx", hostile.encrypted_office_file())]),
+        "corrupt": samples.submission(SW, INBOX, attachments=[("form.xlsx", hostile.corrupt_xlsx())]),
+        "zip bomb": samples.submission(SW, INBOX, attachments=[("form.xlsx", hostile.zip_bomb())]),
+        "xxe": samples.submission(SW, INBOX, attachments=[("form.xlsx", hostile.xxe_xlsx())]),
+        "two forms": samples.submission(SW, INBOX, attachments=[("a.xlsx", xlsx), ("b.xlsx", xlsx)]),
+        "html only": samples.submission(SW, INBOX, body=" ", html="<p>Alert type: Missing child</p>"),
+        "no headers": b"\r\n\r\nAlert type: Missing child\r\n",
+        "garbage": bytes(range(256)) * 20,
+        "long body": samples.submission(SW, INBOX, body="line\n" * 10_000),
+        "forged": samples.submission(SW, INBOX, body="x", extra_headers={"Reply-To": "a@evil.test"}),
+        "unauthorised": samples.submission("x@freemail.test", INBOX, body="x"),
+    }
+    for raw in bad.values():
+        put(box, raw)
+    put(box, xlsx_submission())
+    results = run(intake_ctx)
+    assert len(results) == len(bad) + 1
+    assert {r.outcome for r in results} <= {"accepted", "invalid", "quarantined"}
+    assert [r.outcome for r in results].count("accepted") == 1
+    assert box.folder_counts()["INBOX"] == 0
+    with intake_ctx.uow() as u:
+        assert u.session.scalar(select(func.count()).where(OutboxEntry.status != "sent")) == 0
+
+
+def test_an_oversized_attachment_is_quarantined_and_the_sender_told(intake_ctx: IntakeContext) -> None:
+    ctx = IntakeContext(with_settings(intake_ctx.config, limits=Limits(max_attachment_mb=0.001)),
+                        intake_ctx.mailbox, intake_ctx.uow, intake_ctx.clock)
+    put(ctx.mailbox, xlsx_submission())
+    [result] = run(ctx)
+    assert (result.outcome, result.reason) == ("quarantined", "attachment-refused")
+    assert sorted(sent_subjects(ctx))[0].startswith("Quarantined: message")
+    assert "Your email to the safeguarding team could not be processed" in sent_subjects(ctx)
+
+
+def test_an_invalid_form_reply_lists_every_problem(intake_ctx: IntakeContext) -> None:
+    put(intake_ctx.mailbox, xlsx_submission(**{"Urgency": "Soon", "Providers to alert": "NOPE"}))
+    [result] = run(intake_ctx)
+    assert (result.outcome, result.folder) == ("invalid", "Rejected")
+    [reply] = intake_ctx.mailbox.list_folder(Folder.SENT)
+    text = message_from_bytes(reply.read_bytes()).get_payload()[0].get_payload(decode=True).decode()
+    assert "1. Urgency: must be one of: Routine, Urgent." in text and "NOPE" in text
+
+
+def _fields_people():  # noqa: ANN202
+    from tests.factories import fields, people
+    return fields(), people()
