@@ -5,6 +5,7 @@ Flows and the CLI call `open_app`; nothing is built at import time.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,9 +37,16 @@ class App:
             yield IntakeContext(self.config, mailbox, self.uow, clock)
 
 
-@cache
+ENVIRONMENT_OVERRIDES = ("SAFEGUARD_CONFIG", "SAFEGUARD_DATABASE_URL", "SAFEGUARD_MAILDIR", "SAFEGUARD_DELIVER_TO")
+
+
 def open_app(config_dir: str | None = None) -> App:
-    """One App per process and config folder: the engine's connection pool is shared."""
+    """One App per process, config folder and environment: the engine's connection pool is shared."""
+    return _open_app(config_dir, tuple(os.environ.get(name) for name in ENVIRONMENT_OVERRIDES))
+
+
+@cache
+def _open_app(config_dir: str | None, _environment: tuple[str | None, ...]) -> App:
     config = load_config(config_dir)
     engine = make_engine(config.settings.register_db.url)
     migrate(engine)

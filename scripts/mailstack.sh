@@ -99,6 +99,8 @@ inet_interfaces = 127.0.0.1
 inet_protocols = ipv4
 mynetworks = 127.0.0.0/8
 smtpd_relay_restrictions = permit_mynetworks, reject
+# Tests need refusals: any local part starting "refuse-", and anything outside *.test (never relayed).
+smtpd_recipient_restrictions = check_recipient_access regexp:$PF/conf/recipient_access, permit_mynetworks, reject
 virtual_mailbox_domains = regexp:$PF/conf/virtual_domains
 virtual_transport = lmtp:inet:127.0.0.1:$LMTP_PORT
 maillog_file = $ROOT/postfix.log
@@ -116,6 +118,8 @@ lmtp_destination_concurrency_limit = 20
 default_process_limit = 100
 CONF
   printf '/\\.test$/ OK\n' > "$PF/conf/virtual_domains"
+  printf '/^refuse-/ REJECT 5.1.1 Recipient refused (test)\n!/\\.test$/ REJECT 5.7.1 Only .test domains here\n' \
+    > "$PF/conf/recipient_access"
   # Debian's master.cf, with the SMTP listener moved to a loopback high port and no chroot
   # (the queue lives outside /var/spool/postfix).
   awk -v port="$SMTP_PORT" '
@@ -143,7 +147,8 @@ start() {
   if [ ! -f "$ROOT/dovecot.conf" ] || [ "${MAILSTACK_REWRITE:-0}" = 1 ]; then write_dovecot; fi
   write_postfix
   if ! doveadm -c "$ROOT/dovecot.conf" who >/dev/null 2>&1; then dovecot -c "$ROOT/dovecot.conf"; fi
-  if ! postfix -c "$PF/conf" status >/dev/null 2>&1; then postfix -c "$PF/conf" start >/dev/null 2>&1; fi
+  if postfix -c "$PF/conf" status >/dev/null 2>&1; then postfix -c "$PF/conf" reload >/dev/null 2>&1
+  else postfix -c "$PF/conf" start >/dev/null 2>&1; fi
   wait_port "$IMAP_PORT" && wait_port "$LMTP_PORT" && wait_port "$SMTP_PORT"
   echo "mailstack: IMAP 127.0.0.1:$IMAP_PORT, SMTP 127.0.0.1:$SMTP_PORT (mail under $ROOT/mail)"
 }

@@ -1,0 +1,103 @@
+"""The IMAP+SMTP adapter and the intake on real Dovecot and Postfix (scripts/mailstack.sh)."""
+
+from __future__ import annotations
+
+import imaplib
+import smtplib
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime
+
+import pytest
+
+from safeguard.mail.imap_smtp import ImapSmtpMailbox, ImapSmtpSettings
+from safeguard.mail.port import Folder, PermanentMailboxError
+from safeguard.register.uow import UnitOfWork
+from safeguard.service.intake import IntakeContext, process_message, send_unsent
+from tests.conftest import subject_of
+from tests.factories import SW, xlsx_submission
+
+pytestmark = pytest.mark.mailstack
+HOST, IMAP_PORT, SMTP_PORT, PASSWORD = "127.0.0.1", 10143, 10025, "test"
+
+
+def smtp_deliver(raw: bytes, to: str, sender: str = SW) -> None:
+    with smtplib.SMTP(HOST, SMTP_PORT, timeout=10) as smtp:
+        smtp.sendmail(sender, [to], raw)
+
+
+def read_inbox(address: str, expect: int, timeout: float = 10.0) -> list[bytes]:
+    """Every message in address's INBOX over IMAP, waiting until at least `expect` have arrived."""
+    deadline = time.monotonic() + timeout
+    while True:
+        imap = imaplib.IMAP4(HOST, IMAP_PORT)
+        imap.login(address, PASSWORD)
+        imap.select("INBOX", readonly=True)
+        _, data = imap.uid("SEARCH", "ALL")
+        uids = (data[0] or b"").split()
+        messages = [imap.uid("FETCH", uid, "(BODY.PEEK[])")[1][0][1] for uid in uids]
+        imap.logout()
+        if len(messages) >= expect or time.monotonic() > deadline:
+            return messages
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def address() -> str:
+    return f"safeguarding-{uuid.uuid4().hex[:8]}@example-icb.test"
+
+
+@pytest.fixture
+def imap_box(address: str) -> Iterator[ImapSmtpMailbox]:
+    box = ImapSmtpMailbox(ImapSmtpSettings(address=address, host=HOST, port=IMAP_PORT, username=address,
+                                           password=PASSWORD, smtp_host=HOST, smtp_port=SMTP_PORT))
+    yield box
+    box.close()
+
+
+def test_mail_sent_over_smtp_is_listed_fetched_and_moved(imap_box: ImapSmtpMailbox, address: str) -> None:
+    raw = xlsx_submission()
+    smtp_deliver(raw, address)
+    read_inbox(address, 1)
+    [uid] = imap_box.list_new()
+    assert b"form.xlsx" in (imap_box.fetch(uid) or b"")
+    imap_box.move(uid, Folder.PROCESSED)
+    imap_box.move(uid, Folder.PROCESSED)  # already gone: not an error
+    assert imap_box.list_new() == [] and imap_box.folder_counts()["Processed"] == 1
+
+
+def test_sending_delivers_and_keeps_a_copy_in_sent(imap_box: ImapSmtpMailbox) -> None:
+    to = f"someone-{uuid.uuid4().hex[:6]}@uhcw.test"
+    raw = f"From: {imap_box.address}\r\nTo: {to}\r\nSubject: test\r\nMessage-ID: <m1-{to}>\r\n\r\nhello\r\n".encode()
+    assert not imap_box.in_sent(f"<m1-{to}>")
+    imap_box.send(raw, message_id=f"<m1-{to}>", recipients=[to])
+    assert len(read_inbox(to, 1)) == 1
+    assert imap_box.in_sent(f"<m1-{to}>")
+
+
+def test_a_refused_recipient_is_a_permanent_error(imap_box: ImapSmtpMailbox) -> None:
+    raw = f"From: {imap_box.address}\r\nSubject: x\r\n\r\nx\r\n".encode()
+    with pytest.raises(PermanentMailboxError):
+        imap_box.send(raw, message_id="<x@y>", recipients=["refuse-me@uhcw.test"])
+
+
+def test_intake_over_imap_replies_into_the_senders_own_mailbox(
+        imap_box: ImapSmtpMailbox, address: str, config, uow: Callable[[], UnitOfWork],  # noqa: ANN001
+        clock: Callable[[], datetime]) -> None:
+    sender = f"sw-{uuid.uuid4().hex[:6]}@coventry-council.test"
+    raw = xlsx_submission().replace(SW.encode(), sender.encode())
+    smtp_deliver(raw, address, sender)
+    smtp_deliver(raw, address, sender)  # delivered twice
+    read_inbox(address, 2)
+    ctx = IntakeContext(config, imap_box, uow, clock)
+    results = [process_message(uid, ctx) for uid in imap_box.list_new()]
+    send_unsent(ctx)
+    assert [r.outcome for r in results] == ["accepted", "duplicate"]
+    replies = read_inbox(sender, 1)
+    time.sleep(0.5)  # a second reply, if any, would have arrived by now
+    assert [subject_of(r) for r in read_inbox(sender, 1)] == [
+        "HSA-2026-000001: health alert received, awaiting approval"]
+    assert len(replies) == 1
+    counts = imap_box.folder_counts()
+    assert (counts["INBOX"], counts["Processed"], counts["Sent"]) == (0, 2, 1)
