@@ -35,10 +35,8 @@ def _utc(at: datetime) -> datetime:
 
 def append(session: Session, *, actor: str, action: str, at: datetime, alert_ref: str | None = None,
            inbound_id: int | None = None, detail: dict[str, Any] | None = None) -> AuditEntry:
-    head = session.scalars(select(AuditHead).where(AuditHead.id == 1).with_for_update()).first()
-    if head is None:
-        head = AuditHead(id=1, seq=0, hash=GENESIS)
-        session.add(head)
+    # Migration 0002 seeds this row, so every append locks the same existing row.
+    head = session.scalars(select(AuditHead).where(AuditHead.id == 1).with_for_update()).one()
     detail = detail or {}
     at = _utc(at)
     seq = head.seq + 1

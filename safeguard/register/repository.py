@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from safeguard.register import audit
@@ -41,10 +42,15 @@ class Register:
 
     def next_reference(self, prefix: str, year: int) -> str:
         """HSA-YYYY-NNNNNN, numbered per year; the counter row is locked so two workers never share one."""
-        counter = self.session.scalars(
-            select(ReferenceCounter).where(ReferenceCounter.year == year).with_for_update()).first()
+        query = select(ReferenceCounter).where(ReferenceCounter.year == year).with_for_update()
+        counter = self.session.scalars(query).first()
         if counter is None:
-            counter = self.add(ReferenceCounter(year=year, last=0))
+            try:  # the first reference of a year: another worker may be creating the row too
+                with self.session.begin_nested():
+                    self.session.add(ReferenceCounter(year=year, last=0))
+            except IntegrityError:
+                pass
+            counter = self.session.scalars(query).one()
         counter.last += 1
         return f"{prefix}-{year}-{counter.last:06d}"
 

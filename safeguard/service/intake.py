@@ -78,10 +78,10 @@ def _record(mailbox_id: str, raw: bytes, ctx: IntakeContext) -> tuple[int, str, 
                 return existing.id, existing.folder, _seen_before(u, existing, mailbox_id, ctx.clock())
             now = ctx.clock()
             decision = _decide(inbound, len(raw), ctx, now, u)
-            row, alert = record_decision(u.register, ctx.config, inbound, decision, mailbox_id, now)
             try:
+                row, alert = record_decision(u.register, ctx.config, inbound, decision, mailbox_id, now)
                 u.commit()
-            except IntegrityError:  # another worker recorded the same message first
+            except IntegrityError:  # another worker recorded the same message first (at flush or commit)
                 continue
             checkpoint("after_outbox")
             return row.id, row.folder, IntakeResult(mailbox_id, row.id, decision.outcome, decision.reason,
