@@ -77,7 +77,7 @@ def _record(mailbox_id: str, raw: bytes, ctx: IntakeContext) -> tuple[int, str, 
             if existing is not None:
                 return existing.id, existing.folder, _seen_before(u, existing, mailbox_id, ctx.clock())
             now = ctx.clock()
-            decision = _decide(inbound, len(raw), ctx, now, u)
+            decision = _decide(inbound, ctx, now, u)
             try:
                 row, alert = record_decision(u.register, ctx.config, inbound, decision, mailbox_id, now)
                 u.commit()
@@ -99,7 +99,7 @@ def _read(raw: bytes, config: Config) -> Inbound:
     return parse_inbound(raw)
 
 
-def _decide(inbound: Inbound, size: int, ctx: IntakeContext, now: datetime, u: UnitOfWork) -> Decision:
+def _decide(inbound: Inbound, ctx: IntakeContext, now: datetime, u: UnitOfWork) -> Decision:
     today = now.astimezone(ZoneInfo(ctx.config.settings.service.timezone)).date()
 
     def find_alert(reference: str) -> AlertFacts | None:
