@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from safeguard.config import load_config
 from safeguard.mail.imap_smtp import ImapSmtpMailbox, ImapSmtpSettings
 from safeguard.register.db import make_engine, migrate
 from safeguard.register.uow import uow_factory
-from safeguard.service.intake import IntakeContext, process_message, send_unsent
+from safeguard.service.intake import IntakeContext, process_batch, send_unsent
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST, IMAP_PORT, SMTP_PORT, PASSWORD = "127.0.0.1", 10143, 10025, "test"
@@ -81,15 +82,12 @@ def intake(address: str, database_url: str) -> tuple[float, dict[str, int]]:
     box = ImapSmtpMailbox(ImapSmtpSettings(address=address, host=HOST, port=IMAP_PORT, username=address,
                                            password=PASSWORD, smtp_host=HOST, smtp_port=SMTP_PORT))
     ctx = IntakeContext(config, box, uow_factory(engine), lambda: datetime.now(UTC))
-    outcomes: dict[str, int] = {}
     started = time.perf_counter()
-    for mailbox_id in box.list_new():
-        result = process_message(mailbox_id, ctx)
-        outcomes[result.outcome] = outcomes.get(result.outcome, 0) + 1
+    results = process_batch(box.list_new(), ctx)
     send_unsent(ctx)
     elapsed = time.perf_counter() - started
     box.close()
-    return elapsed, outcomes
+    return elapsed, dict(Counter(r.outcome for r in results))
 
 
 def main() -> None:

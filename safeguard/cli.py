@@ -61,9 +61,9 @@ def _intake(args: argparse.Namespace) -> int:
 def _intake_direct(app, batch: int) -> dict[str, int]:  # noqa: ANN001 - an App
     from collections import Counter
 
-    from safeguard.service.intake import process_message, send_unsent
+    from safeguard.service.intake import process_batch, send_unsent
     with app.intake_context() as ctx:
-        results = [process_message(mailbox_id, ctx) for mailbox_id in ctx.mailbox.list_new(batch)]
+        results = process_batch(ctx.mailbox.list_new(batch), ctx)
         send_unsent(ctx)
     return dict(Counter(r.outcome for r in results))
 

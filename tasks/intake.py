@@ -10,7 +10,7 @@ from prefect.cache_policies import NO_CACHE
 
 from safeguard.app import open_app
 from safeguard.mail.port import MailboxError
-from safeguard.service.intake import IntakeResult, process_message, send_unsent
+from safeguard.service.intake import process_batch, send_unsent
 
 
 def _is_temporary(task, task_run, state) -> bool:  # noqa: ANN001 - Prefect's retry_condition_fn signature
@@ -34,15 +34,8 @@ def fetch_new_messages(config_dir: str | None, limit: int) -> list[str]:
 def process_messages(config_dir: str | None, mailbox_ids: list[str]) -> list[dict[str, object]]:
     """Each message on its own: one that cannot be finished now stays in INBOX for the next run."""
     logger = get_run_logger()
-    results: list[IntakeResult] = []
-    app = open_app(config_dir)
-    with app.intake_context() as ctx:
-        for mailbox_id in mailbox_ids:
-            try:
-                results.append(process_message(mailbox_id, ctx))
-            except Exception as exc:  # noqa: BLE001 - leave it in INBOX; the next poll retries it
-                logger.warning("message %s deferred: %s", mailbox_id, type(exc).__name__)
-                results.append(IntakeResult(mailbox_id, None, "deferred", type(exc).__name__))
+    with open_app(config_dir).intake_context() as ctx:
+        results = process_batch(mailbox_ids, ctx)
     for r in results:
         logger.info("message %s: %s (%s) %s", r.mailbox_id, r.outcome, r.reason, r.reference or "")
     return [asdict(r) for r in results]

@@ -49,6 +49,19 @@ class IntakeContext:
     clock: Callable[[], datetime]
 
 
+def process_batch(mailbox_ids: list[str], ctx: IntakeContext) -> list[IntakeResult]:
+    """Each message on its own: one that cannot be finished now (register or mailbox down) is
+    reported as deferred and stays in INBOX for the next run; the rest of the batch goes on."""
+    results = []
+    for mailbox_id in mailbox_ids:
+        try:
+            results.append(process_message(mailbox_id, ctx))
+        except Exception as exc:  # noqa: BLE001 - one message must never stop the batch
+            log.warning("message %s deferred: %s", mailbox_id, type(exc).__name__)
+            results.append(IntakeResult(mailbox_id, None, "deferred", type(exc).__name__))
+    return results
+
+
 def process_message(mailbox_id: str, ctx: IntakeContext) -> IntakeResult:
     raw = ctx.mailbox.fetch(mailbox_id)
     if raw is None:

@@ -107,3 +107,25 @@ def test_an_invalid_form_reply_lists_every_problem(intake_ctx: IntakeContext) ->
 def _fields_people():  # noqa: ANN202
     from tests.factories import fields, people
     return fields(), people()
+
+
+def test_a_message_that_cannot_be_fetched_is_deferred_and_the_batch_goes_on(intake_ctx: IntakeContext) -> None:
+    from safeguard.mail.port import TemporaryMailboxError
+    from safeguard.service.intake import process_batch
+
+    box = intake_ctx.mailbox
+    stuck = put(box, text_submission())
+    put(box, xlsx_submission())
+    real_fetch = box.fetch
+
+    def flaky_fetch(mailbox_id: str) -> bytes | None:
+        if mailbox_id == stuck:
+            raise TemporaryMailboxError("the mail server went away")
+        return real_fetch(mailbox_id)
+
+    box.fetch = flaky_fetch  # type: ignore[method-assign]
+    results = process_batch(box.list_new(), intake_ctx)
+    assert sorted(r.outcome for r in results) == ["accepted", "deferred"]
+    assert box.list_new() == [stuck]  # left in INBOX for the next run, nothing lost
+    box.fetch = real_fetch  # type: ignore[method-assign]
+    assert [r.outcome for r in process_batch(box.list_new(), intake_ctx)] == ["accepted"]
