@@ -11,6 +11,7 @@ import signal
 
 POINTS = ("after_fetch", "after_parse", "after_commit", "after_outbox", "before_send", "after_send",
           "before_move", "after_move")
+DISPATCH_POINTS = ("after_decision", "before_send", "after_send")
 
 
 def checkpoint(name: str) -> None:

@@ -92,6 +92,7 @@ class Limits(Strict):
     max_zip_ratio: int = Field(default=100, gt=1)
     max_body_lines: int = Field(default=2000, gt=10)
     batch_size: int = Field(default=200, gt=0)
+    many_providers_warning: int = Field(default=4, gt=0)  # the approval form warns above this many
 
 
 class MaildirSettings(Strict):

@@ -24,9 +24,24 @@ class Rendered:
     html: str
 
 
+def phone(number: str | None) -> str:
+    """Digits as people write them: 024 7683 1234, 07700 900123, 01632 960001."""
+    n = number or ""
+    if len(n) == 11 and n.startswith("02"):
+        return f"{n[:3]} {n[3:7]} {n[7:]}"
+    if len(n) == 11 and n[:2] in ("01", "07", "03", "08"):
+        return f"{n[:5]} {n[5:]}"
+    return n
+
+
+def nhs_number(number: str | None) -> str:
+    n = number or ""
+    return f"{n[:3]} {n[3:6]} {n[6:]}" if len(n) == 10 else n
+
+
 @cache
 def environment() -> Environment:
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(TEMPLATES / "email"),
         undefined=StrictUndefined,
         autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
@@ -34,6 +49,8 @@ def environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    env.filters.update(phone=phone, nhs=nhs_number)
+    return env
 
 
 def render_email(name: str, **data: Any) -> Rendered:

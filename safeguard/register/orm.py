@@ -48,7 +48,9 @@ class Alert(Base):
     social_worker_email: Mapped[str] = mapped_column(String(320))
     team_manager_email: Mapped[str] = mapped_column(String(320))
     review_date: Mapped[date]
-    current_version: Mapped[int] = mapped_column(Integer, default=1)
+    current_version: Mapped[int] = mapped_column(Integer, default=1)  # the approved version providers hold
+    dispatched_at: Mapped[datetime | None]  # first notices queued (receipt-to-dispatch time for returns)
+    withdrawn_at: Mapped[datetime | None]
 
 
 class AlertVersion(Base):
@@ -63,6 +65,31 @@ class AlertVersion(Base):
     form: Mapped[dict[str, Any]]
     inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
     created_at: Mapped[datetime]
+    approval_run_id: Mapped[str | None] = mapped_column(String(36))  # the Prefect flow run waiting on it
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None]
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    left_out: Mapped[list[Any] | None]  # provider codes the approver left out
+
+
+class Delivery(Base):
+    """One provider's copy of one alert: what it was last sent, and whether it answered."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (UniqueConstraint("alert_id", "provider_code"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
+    provider_code: Mapped[str] = mapped_column(String(10))
+    mailbox: Mapped[str] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(20))  # notified | withdrawn
+    version: Mapped[int] = mapped_column(Integer)  # the version of the last notice sent
+    notice_key: Mapped[str] = mapped_column(String(200))  # outbox key of the last notice
+    notified_at: Mapped[datetime]
+    acknowledged_at: Mapped[datetime | None]
+    chased_at: Mapped[datetime | None]
+    escalated_at: Mapped[datetime | None]
+    withdrawn_at: Mapped[datetime | None]
 
 
 class ReferenceCounter(Base):
@@ -78,7 +105,7 @@ class OutboxEntry(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(40))
-    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"))
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"), index=True)
     inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
     recipients: Mapped[list[Any]]
     message_id: Mapped[str] = mapped_column(String(200), unique=True)

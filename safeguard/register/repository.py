@@ -10,7 +10,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from safeguard.register import audit
-from safeguard.register.orm import Alert, AlertVersion, InboundMessage, OutboxEntry, ReferenceCounter
+from safeguard.register.orm import (
+    Alert,
+    AlertVersion,
+    Delivery,
+    InboundMessage,
+    OutboxEntry,
+    ReferenceCounter,
+)
 
 UNSENT = ("created", "sending")
 
@@ -36,9 +43,35 @@ class Register:
         return self.session.scalars(select(AlertVersion).where(
             AlertVersion.alert_id == alert.id, AlertVersion.version == version)).first()
 
+    def versions(self, alert: Alert) -> list[AlertVersion]:
+        return list(self.session.scalars(select(AlertVersion).where(AlertVersion.alert_id == alert.id)
+                                         .order_by(AlertVersion.version)))
+
     def latest_version_number(self, alert: Alert) -> int:
         versions = self.session.scalars(select(AlertVersion.version).where(AlertVersion.alert_id == alert.id))
         return max(versions, default=0)
+
+    def pending_version(self, alert: Alert) -> AlertVersion | None:
+        """The newest version still waiting for a decision, if any."""
+        return self.session.scalars(select(AlertVersion).where(
+            AlertVersion.alert_id == alert.id, AlertVersion.status == "proposed")
+            .order_by(AlertVersion.version.desc())).first()
+
+    def versions_awaiting_decision(self) -> list[tuple[Alert, AlertVersion]]:
+        rows = self.session.execute(select(Alert, AlertVersion).join(AlertVersion, AlertVersion.alert_id == Alert.id)
+                                    .where(AlertVersion.status == "proposed").order_by(AlertVersion.id))
+        return [(a, v) for a, v in rows]
+
+    def deliveries(self, alert: Alert) -> list[Delivery]:
+        return list(self.session.scalars(select(Delivery).where(Delivery.alert_id == alert.id)
+                                         .order_by(Delivery.id)))
+
+    def delivery(self, alert: Alert, provider_code: str) -> Delivery | None:
+        return self.session.scalars(select(Delivery).where(
+            Delivery.alert_id == alert.id, Delivery.provider_code == provider_code)).first()
+
+    def inbound(self, inbound_id: int | None) -> InboundMessage | None:
+        return self.session.get(InboundMessage, inbound_id) if inbound_id is not None else None
 
     def next_reference(self, prefix: str, year: int) -> str:
         """HSA-YYYY-NNNNNN, numbered per year; the counter row is locked so two workers never share one."""
@@ -61,6 +94,14 @@ class Register:
     def unsent_for_message(self, inbound_id: int) -> list[OutboxEntry]:
         return list(self.session.scalars(select(OutboxEntry).where(
             OutboxEntry.inbound_id == inbound_id, OutboxEntry.status.in_(UNSENT)).order_by(OutboxEntry.id)))
+
+    def unsent_for_alert(self, alert_id: int) -> list[OutboxEntry]:
+        return list(self.session.scalars(select(OutboxEntry).where(
+            OutboxEntry.alert_id == alert_id, OutboxEntry.status.in_(UNSENT)).order_by(OutboxEntry.id)))
+
+    def outbox_for_alert(self, alert_id: int) -> list[OutboxEntry]:
+        return list(self.session.scalars(select(OutboxEntry).where(OutboxEntry.alert_id == alert_id)
+                                         .order_by(OutboxEntry.id)))
 
     def unsent(self, limit: int = 500) -> list[OutboxEntry]:
         return list(self.session.scalars(

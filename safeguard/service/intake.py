@@ -119,8 +119,11 @@ def _decide(inbound: Inbound, ctx: IntakeContext, now: datetime, u: UnitOfWork) 
         alert = u.register.alert(reference)
         if alert is None:
             return None
+        tz = ZoneInfo(ctx.config.settings.service.timezone)
         return AlertFacts(alert.reference, alert.status,
-                          frozenset({alert.social_worker_email, alert.team_manager_email, alert.submitted_by}))
+                          frozenset({alert.social_worker_email, alert.team_manager_email, alert.submitted_by}),
+                          notified=frozenset(d.mailbox for d in u.register.deliveries(alert)),
+                          alert_type=alert.alert_type, created_on=alert.created_at.astimezone(tz).date())
 
     try:
         return triage(inbound, ctx.config, today, find_alert)
@@ -141,10 +144,16 @@ def _seen_before(u: UnitOfWork, row: InboundMessage, mailbox_id: str, now: datet
     return IntakeResult(mailbox_id, row.id, row.outcome, row.reason, None, row.folder)
 
 
-def send_unsent(ctx: IntakeContext, inbound_id: int | None = None) -> dict[str, int]:
-    """Send what the outbox holds unsent (for one message, or all). Temporary failures stay queued."""
+def send_unsent(ctx: IntakeContext, inbound_id: int | None = None, alert_id: int | None = None) -> dict[str, int]:
+    """Send what the outbox holds unsent (for one message, one alert, or all). Temporary failures stay queued."""
     with ctx.uow() as u:
-        ids = [e.id for e in (u.register.unsent_for_message(inbound_id) if inbound_id else u.register.unsent())]
+        if inbound_id:
+            entries = u.register.unsent_for_message(inbound_id)
+        elif alert_id:
+            entries = u.register.unsent_for_alert(alert_id)
+        else:
+            entries = u.register.unsent()
+        ids = [e.id for e in entries]
     counts: dict[str, int] = {}
     for entry_id in ids:
         try:

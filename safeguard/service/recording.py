@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from safeguard.config import Config
 from safeguard.mail.inbound import Inbound
 from safeguard.register.orm import Alert, AlertVersion, InboundMessage
 from safeguard.register.repository import Register
+from safeguard.service.lifecycle import CommandResult, acknowledge, extend, withdraw
 from safeguard.service.replies import queue_replies
+from safeguard.service.status import AWAITING_APPROVAL
 from safeguard.service.triage import Decision
-
-AWAITING_APPROVAL = "AWAITING_APPROVAL"
 
 
 def record_decision(register: Register, config: Config, inbound: Inbound, decision: Decision,
@@ -30,13 +30,29 @@ def record_decision(register: Register, config: Config, inbound: Inbound, decisi
     alert = _new_alert(register, config, decision, row, now) if decision.outcome == "accepted" else None
     if decision.kind == "update" and decision.outcome == "recorded":
         alert = _new_version(register, decision, row, now)
-    elif decision.alert_ref and decision.outcome == "recorded":
+    result = None
+    if decision.alert_ref and decision.outcome == "recorded" and decision.kind != "update":
         alert = register.alert(decision.alert_ref)
+        assert alert is not None
         register.audit(actor=inbound.sender or "unknown sender", action=f"{decision.kind} received", at=now,
                        alert_ref=decision.alert_ref, inbound_id=row.id, **(decision.command or {}))
+        result = _apply_command(register, config, alert, decision, row, now)
     row.alert_id = alert.id if alert else None
-    queue_replies(register, config, row, decision, alert, inbound.message_id, now)
+    queue_replies(register, config, row, decision, alert, inbound.message_id, now, result)
     return row, alert
+
+
+def _apply_command(register: Register, config: Config, alert: Alert, decision: Decision, row: InboundMessage,
+                   now: datetime) -> CommandResult:
+    command, sender = decision.command or {}, row.sender or ""
+    if decision.kind == "withdraw":
+        return withdraw(register, config, alert, str(command.get("reason") or "Not given"), sender, now, row.id)
+    if decision.kind == "extend":
+        return extend(register, config, alert, date.fromisoformat(str(command["review_date"])), sender, now,
+                      row.id)
+    provider = config.provider_by_address(sender)
+    assert provider is not None
+    return acknowledge(register, alert, provider.code, sender, now)
 
 
 def _new_alert(register: Register, config: Config, decision: Decision, row: InboundMessage,
@@ -64,6 +80,9 @@ def _new_version(register: Register, decision: Decision, row: InboundMessage, no
     alert = register.alert(decision.alert_ref)
     assert alert is not None
     version = register.latest_version_number(alert) + 1
+    for older in register.versions(alert):
+        if older.status == "proposed":  # never decided: the newer form replaces it
+            older.status = "superseded"
     register.add(AlertVersion(alert_id=alert.id, version=version, status="proposed",
                               form=decision.form.to_json(), inbound_id=row.id, created_at=now))
     register.audit(actor=row.sender or "unknown sender", action="updated form received", at=now,

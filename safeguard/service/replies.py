@@ -18,10 +18,10 @@ def sender_of(config: Config) -> Sender:
 
 
 def queue_replies(register: Register, config: Config, row: InboundMessage, decision: Decision,
-                  alert: Alert | None, in_reply_to: str | None, at: datetime) -> None:
+                  alert: Alert | None, in_reply_to: str | None, at: datetime, result: object = None) -> None:
     service = config.settings.service
     common = {"service": service, "decision": decision, "inbound_id": row.id, "alert": alert,
-              "received_at": row.received_at, "providers": _providers(config, decision)}
+              "received_at": row.received_at, "providers": _providers(config, decision), "result": result}
     if decision.reply and row.sender:
         queue_email(register, key=f"reply:{row.id}", kind=f"reply:{decision.reply}",
                     rendered=render_email(decision.reply, **common), sender=sender_of(config),

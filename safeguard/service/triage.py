@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from safeguard.config import Config
@@ -25,6 +25,9 @@ class AlertFacts:
     reference: str
     status: str
     people_on_record: frozenset[str]
+    notified: frozenset[str] = frozenset()  # provider mailboxes that were sent a notice
+    alert_type: str = ""
+    created_on: date | None = None
 
 
 @dataclass
@@ -64,7 +67,7 @@ def triage(inbound: Inbound, config: Config, today: date, find_alert: FindAlert)
     if inbound.automatic:
         return _quarantine("automatic-reply", "The message is an automatic reply (out of office or similar).")
     if subject.verb:
-        return _command(inbound, sender, subject, find_alert, service.admin_team, today)
+        return _command(inbound, sender, subject, find_alert, config, today)
     return _form(inbound, sender, subject, config, today, find_alert)
 
 
@@ -80,12 +83,16 @@ def _provider_mail(sender: str, subject: SubjectCommand, find_alert: FindAlert) 
     facts = find_alert(subject.reference) if subject.reference else None
     if facts is None:
         return _quarantine("provider-mail", "A provider wrote without quoting a known alert reference.")
+    if sender not in facts.notified:
+        return _quarantine("provider-not-notified", f"A provider wrote about {facts.reference}, which it was "
+                           "never sent.", alert_ref=facts.reference)
     return Decision("acknowledgement", "recorded", "acknowledged", alert_ref=facts.reference,
                     command={"verb": "acknowledge", "reference": facts.reference, "provider_address": sender})
 
 
 def _command(inbound: Inbound, sender: str, subject: SubjectCommand, find_alert: FindAlert,
-             admin: str, today: date) -> Decision:
+             config: Config, today: date) -> Decision:
+    admin = config.settings.service.admin_team
     ref = subject.reference or ""
     facts = find_alert(ref)
     kind = subject.verb or "unknown"
@@ -98,6 +105,9 @@ def _command(inbound: Inbound, sender: str, subject: SubjectCommand, find_alert:
     if facts.status == "WITHDRAWN":
         return _invalid(kind, "already-withdrawn", f"Alert {ref} has already been withdrawn; nothing was changed.",
                         alert_ref=ref)
+    if facts.status == "REJECTED":
+        return _invalid(kind, "not-approved", f"Alert {ref} was not approved, so no provider holds it; nothing "
+                        "was changed.", alert_ref=ref)
     if kind == "withdraw":
         return Decision(kind, "recorded", "withdraw-requested", reply="command_received", alert_ref=ref,
                         command={"verb": "withdraw", "reference": ref, "reason": withdrawal_reason(inbound.text_body)})
@@ -108,6 +118,14 @@ def _command(inbound: Inbound, sender: str, subject: SubjectCommand, find_alert:
                         f"EXTEND {ref} to YYYY-MM-DD.", alert_ref=ref)
     if new_date <= today:
         return _invalid(kind, "extend-date", "The new review date must be after today.", alert_ref=ref)
+    alert_type = config.alert_type(facts.alert_type)
+    if alert_type and facts.created_on:
+        longest = facts.created_on + timedelta(days=alert_type.max_lifetime_days)
+        if new_date > longest:
+            return _invalid(kind, "extend-too-long", f"A {alert_type.name} alert may stay active for at most "
+                            f"{alert_type.max_lifetime_days} days, so {ref} can be extended to "
+                            f"{longest:%d/%m/%Y} at the latest. Send EXTEND {ref} to a date on or before then, "
+                            "or a new health alert form if it must stay active for longer.", alert_ref=ref)
     return Decision(kind, "recorded", "extend-requested", reply="command_received", alert_ref=ref,
                     command={"verb": "extend", "reference": ref, "review_date": new_date.isoformat()})
 

@@ -1,3 +1,5 @@
+from datetime import date
+
 from safeguard import samples
 from safeguard.mail.inbound import parse_inbound
 from safeguard.service.triage import AlertFacts, triage
@@ -9,7 +11,8 @@ ON_RECORD = frozenset({SW, TM})
 
 
 def find(status: str = "ACTIVE"):  # noqa: ANN201
-    return lambda ref: AlertFacts(REF, status, ON_RECORD) if ref == REF else None
+    return lambda ref: AlertFacts(REF, status, ON_RECORD, frozenset({"safeguarding@uhcw.test"}), "Missing child",
+                                  date(2026, 11, 1)) if ref == REF else None
 
 
 def decide(raw: bytes, config, status: str = "ACTIVE"):  # noqa: ANN001, ANN201

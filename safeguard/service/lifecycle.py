@@ -1,0 +1,84 @@
+"""Commands that change an active alert without re-approval: withdraw, extend, acknowledge.
+
+Each runs inside the intake transaction that records the email asking for it, so the change,
+its notices (in the outbox) and the reply to the sender commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from safeguard.config import Config
+from safeguard.forms.model import HealthAlertForm
+from safeguard.register.orm import Alert
+from safeguard.register.repository import Register
+from safeguard.service.notices import NotSent, queue_notice, resolve
+from safeguard.service.status import WITHDRAWN
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    verb: str
+    told: list[str] = field(default_factory=list)  # provider names sent a notice
+    not_sent: list[NotSent] = field(default_factory=list)
+    review_date: date | None = None
+
+
+def _form(register: Register, alert: Alert) -> HealthAlertForm:
+    version = register.alert_version(alert, alert.current_version)
+    assert version is not None
+    return HealthAlertForm.from_json(version.form)
+
+
+def _tell_active_providers(register: Register, config: Config, alert: Alert, kind: str, now: datetime,
+                           **notice: object) -> tuple[list[str], list[NotSent]]:
+    active = [d.provider_code for d in register.deliveries(alert) if d.status == "notified"]
+    if not active:
+        return [], []
+    targets, not_sent = resolve(config, active)
+    form = _form(register, alert)
+    for target in targets:
+        queue_notice(register, config, alert=alert, version=alert.current_version, target=target,
+                     kind=kind, form=form, at=now, **notice)  # type: ignore[arg-type]
+    return [t.provider.name for t in targets], not_sent
+
+
+def withdraw(register: Register, config: Config, alert: Alert, reason: str, actor: str, now: datetime,
+             inbound_id: int | None = None) -> CommandResult:
+    """Withdrawal notices go to every provider holding the alert (not to ones already withdrawn from it)."""
+    told, not_sent = _tell_active_providers(register, config, alert, "withdrawal", now, reason=reason,
+                                            inbound_id=inbound_id)
+    for version in register.versions(alert):
+        if version.status == "proposed":
+            version.status = "withdrawn"
+    alert.status, alert.withdrawn_at, alert.updated_at = WITHDRAWN, now, now
+    register.audit(actor=actor, action="alert withdrawn", at=now, alert_ref=alert.reference, reason=reason,
+                   providers=len(told), not_sent=[n.code for n in not_sent])
+    return CommandResult("withdraw", told, not_sent)
+
+
+def extend(register: Register, config: Config, alert: Alert, review_date: date, actor: str,
+           now: datetime, inbound_id: int | None = None) -> CommandResult:
+    """A new review date (triage has checked it is within the type's maximum lifetime)."""
+    previous = alert.review_date
+    alert.review_date, alert.updated_at = review_date, now
+    told, not_sent = [], []
+    if alert.dispatched_at is not None:
+        told, not_sent = _tell_active_providers(register, config, alert, "extension", now,
+                                                occasion=review_date.isoformat(), inbound_id=inbound_id)
+    register.audit(actor=actor, action="review date extended", at=now, alert_ref=alert.reference,
+                   previous=previous.isoformat(), review_date=review_date.isoformat(), providers=len(told))
+    return CommandResult("extend", told, not_sent, review_date)
+
+
+def acknowledge(register: Register, alert: Alert, provider_code: str, actor: str, now: datetime) -> CommandResult:
+    delivery = register.delivery(alert, provider_code)
+    if delivery is not None and delivery.acknowledged_at is None:
+        delivery.acknowledged_at = now
+        register.audit(actor=actor, action="notice acknowledged", at=now, alert_ref=alert.reference,
+                       provider=provider_code, version=delivery.version, delivery_status=delivery.status)
+    else:
+        register.audit(actor=actor, action="provider replied", at=now, alert_ref=alert.reference,
+                       provider=provider_code)
+    return CommandResult("acknowledge")

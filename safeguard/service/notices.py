@@ -1,0 +1,95 @@
+"""Notices to providers: who may receive one, and writing each to the outbox before it is sent.
+
+Recipients come only from the agreed directory in config/; a provider whose domain is not
+secure is refused or gets the secure subject marker, as config says. Each notice has a unique
+outbox key (alert, version, provider, kind), so a retry never sends a second copy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from safeguard.config import Config
+from safeguard.config.models import Provider
+from safeguard.forms.diff import Change
+from safeguard.forms.model import HealthAlertForm
+from safeguard.notify.outbox import queue_email
+from safeguard.notify.render import render_email
+from safeguard.register.orm import Alert, Delivery
+from safeguard.register.repository import Register
+from safeguard.service.replies import sender_of
+
+NoticeKind = Literal["alert", "update", "withdrawal", "extension"]
+TEMPLATE: dict[str, str] = {"alert": "alert_notice", "update": "update_notice",
+                            "withdrawal": "withdrawal_notice", "extension": "extension_notice"}
+
+
+@dataclass(frozen=True)
+class Target:
+    provider: Provider
+    marker: str  # "" or the secure subject marker
+
+
+@dataclass(frozen=True)
+class NotSent:
+    code: str
+    why: str  # plain English, no personal data
+
+
+def is_secure(config: Config, provider: Provider) -> bool:
+    """Both must hold: the directory marks the mailbox secure, and its domain is on the secure list
+    (nhs.net or a DCB1596-accredited domain), so one mistyped entry cannot open an insecure route."""
+    domain = provider.domain
+    on_list = any(domain == d or domain.endswith("." + d) for d in config.settings.service.secure_domains)
+    return provider.secure and on_list
+
+
+def resolve(config: Config, codes: list[str] | tuple[str, ...]) -> tuple[list[Target], list[NotSent]]:
+    """The directory entries for these codes, and why any cannot be sent to."""
+    service = config.settings.service
+    targets: list[Target] = []
+    refused: list[NotSent] = []
+    for code in dict.fromkeys(c.strip().upper() for c in codes):
+        provider = config.provider(code)
+        if provider is None:
+            refused.append(NotSent(code, "is no longer in the agreed provider directory"))
+        elif is_secure(config, provider):
+            targets.append(Target(provider, ""))
+        elif service.insecure_recipients == "marker":
+            targets.append(Target(provider, service.secure_subject_marker))
+        else:
+            refused.append(NotSent(code, f"has a mailbox on {provider.domain}, which is not a secure domain"))
+    return targets, refused
+
+
+def notice_key(alert: Alert, version: int, code: str, kind: str, occasion: str = "") -> str:
+    """(alert, version, provider, kind), plus what distinguishes repeats of a kind (an extension's date)."""
+    return f"notice:{alert.reference}:v{version}:{code}:{kind}" + (f":{occasion}" if occasion else "")
+
+
+def queue_notice(register: Register, config: Config, *, alert: Alert, version: int, target: Target,
+                 kind: NoticeKind, form: HealthAlertForm, at: datetime, changes: list[Change] | None = None,
+                 reason: str | None = None, occasion: str = "", inbound_id: int | None = None) -> None:
+    """Write one provider's notice to the outbox and record it against that provider's delivery."""
+    provider = target.provider
+    key = notice_key(alert, version, provider.code, kind, occasion)
+    rendered = render_email(TEMPLATE[kind], service=config.settings.service, alert=alert, form=form,
+                            provider=provider, marker=target.marker, changes=changes or [], reason=reason,
+                            version=version)
+    queue_email(register, key=key, kind=f"notice:{kind}", rendered=rendered, sender=sender_of(config),
+                recipients=[provider.mailbox], at=at, alert_id=alert.id, inbound_id=inbound_id)
+    delivery = register.delivery(alert, provider.code)
+    if delivery is None:
+        delivery = register.add(Delivery(alert_id=alert.id, provider_code=provider.code, mailbox=provider.mailbox,
+                                         status="notified", version=version, notice_key=key, notified_at=at))
+    elif kind == "alert":  # sent again after a withdrawal: a fresh start
+        delivery.status, delivery.acknowledged_at, delivery.withdrawn_at = "notified", None, None
+        delivery.chased_at = delivery.escalated_at = None
+        delivery.notified_at = at
+    delivery.mailbox, delivery.version, delivery.notice_key = provider.mailbox, version, key
+    if kind == "withdrawal":
+        delivery.status, delivery.withdrawn_at = "withdrawn", at
+    register.audit(actor="system", action=f"{kind} notice queued", at=at, alert_ref=alert.reference,
+                   provider=provider.code, version=version, key=key)

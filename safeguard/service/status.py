@@ -1,0 +1,6 @@
+"""Alert statuses, as DESIGN.md section 2 draws the lifecycle."""
+
+AWAITING_APPROVAL = "AWAITING_APPROVAL"
+ACTIVE = "ACTIVE"
+REJECTED = "REJECTED"
+WITHDRAWN = "WITHDRAWN"
