@@ -8,13 +8,15 @@ from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from tasks.approval import start_approval_runs
 from tasks.intake import fetch_new_messages, process_messages, send_unsent_email
 
 OUTCOMES = ("accepted", "invalid", "recorded", "quarantined", "duplicate", "deferred", "gone")
 
 
 @task(cache_policy=NO_CACHE)
-def publish_intake_summary(results: list[dict[str, object]], sweep: dict[str, int]) -> dict[str, int]:
+def publish_intake_summary(results: list[dict[str, object]], sweep: dict[str, int],
+                           approvals: dict[str, int]) -> dict[str, int]:
     """Counts and references only: the artifact is readable by anyone with Prefect access."""
     counts = Counter(str(r["outcome"]) for r in results)
     summary = {outcome: counts.get(outcome, 0) for outcome in OUTCOMES}
@@ -23,7 +25,7 @@ def publish_intake_summary(results: list[dict[str, object]], sweep: dict[str, in
     if rows:
         create_table_artifact(key="intake-last-run", table=rows,
                               description="Messages handled by the last intake run (ids and outcomes only). "
-                              f"Totals: {summary}. Unsent email retried: {sweep}.")
+                              f"Totals: {summary}. Unsent email retried: {sweep}. Approval runs: {approvals}.")
     return summary
 
 
@@ -32,7 +34,8 @@ def intake(config_dir: str | None = None, batch_size: int = 200) -> dict[str, in
     mailbox_ids = fetch_new_messages(config_dir, batch_size)
     results = process_messages(config_dir, mailbox_ids) if mailbox_ids else []
     sweep = send_unsent_email(config_dir)
-    return publish_intake_summary(results, sweep)
+    approvals = start_approval_runs(config_dir)
+    return publish_intake_summary(results, sweep, approvals)
 
 
 if __name__ == "__main__":

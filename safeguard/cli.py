@@ -28,8 +28,24 @@ def _parser() -> argparse.ArgumentParser:
     template = sub.add_parser("template", help="write a template for people to fill in")
     template.add_argument("which", choices=["form"])
     template.add_argument("out", type=Path)
-    audit = sub.add_parser("audit", help="check the audit log")
-    audit.add_argument("action", choices=["verify"])
+    for verb, text in (("approve", "approve an alert waiting for a decision, and send its notices"),
+                       ("reject", "reject an alert waiting for a decision, and tell the sender why")):
+        decision = sub.add_parser(verb, help=text)
+        decision.add_argument("reference", help="e.g. HSA-2026-000123")
+        decision.add_argument("--by", required=True, help="your full name (the register records who decided)")
+        decision.add_argument("--version", type=int, default=None, help="the form version (default: the one waiting)")
+        decision.add_argument("--note", default="", help="optional note kept in the register")
+        if verb == "approve":
+            decision.add_argument("--leave-out", nargs="*", default=[], metavar="CODE",
+                                  help="provider codes to leave out (you cannot add one)")
+        else:
+            decision.add_argument("--reason", required=True, help="why: the sender is told it")
+    sub.add_parser("send-unsent", help="send every email the outbox holds unsent (after an interruption)")
+    audit = sub.add_parser("audit", help="check the audit log, or export one alert's history")
+    audit.add_argument("action", choices=["verify", "export"])
+    audit.add_argument("out", nargs="?", type=Path, help="export: the .xlsx file to write")
+    audit.add_argument("--alert", help="export: the alert reference")
+    audit.add_argument("--by", default=None, help="export: who is exporting (default: your login name)")
     sub.add_parser("config", help="check the configuration").add_argument("action", choices=["check"])
     sub.add_parser("db", help="database schema").add_argument("action", choices=["upgrade"])
     return parser
@@ -74,9 +90,53 @@ def _template(args: argparse.Namespace) -> int:
     return 0
 
 
+def _decision(args: argparse.Namespace) -> int:
+    from safeguard.app import open_app
+    from safeguard.service.approval import ApprovalRequest, DecisionRefused
+    from safeguard.service.dispatch import give_decision, send_alert_email
+    approve = args.command == "approve"
+    request = ApprovalRequest(approve, args.by, "" if approve else args.reason, tuple(getattr(args, "leave_out", [])),
+                              args.note)
+    reference = args.reference.strip().upper()
+    with open_app(args.config).intake_context() as ctx:
+        try:
+            outcome = give_decision(ctx, reference, args.version, request)
+        except DecisionRefused as refused:
+            sent = send_alert_email(ctx, reference).get("sent", 0)  # finish what an interrupted run left
+            print(refused.message, file=sys.stderr)
+            if sent:
+                print(f"Sent {sent} email(s) for {reference} that an earlier run had left unsent.")
+            return 1
+        counts = send_alert_email(ctx, reference)
+    words = {"alert": "Alert notices", "update": "Update notices", "withdrawal": "Withdrawal notices"}
+    print(f"{reference} version {outcome.version} {outcome.decision} by {' '.join(args.by.split())}.")
+    for kind, codes in outcome.notices.items():
+        print(f"  {words.get(kind, kind)}: {', '.join(codes)}")
+    for n in outcome.not_sent:
+        print(f"  NOT SENT to {n.code}: it {n.why}. The admin team has been emailed.")
+    print(f"  Email sent now: {counts.get('sent', 0)}" + (
+        f"; {counts['deferred']} could not be sent yet and will be retried by the next intake run."
+        if counts.get("deferred") else "."))
+    if outcome.approval_run_id:
+        from flows.alert_approval import resume_waiting_run
+        print(f"  Prefect: {resume_waiting_run(outcome.approval_run_id, 'approve' if approve else 'reject', args.by)}.")
+    return 0
+
+
+def _send_unsent(args: argparse.Namespace) -> int:
+    from safeguard.app import open_app
+    from safeguard.service.intake import send_unsent
+    with open_app(args.config).intake_context() as ctx:
+        counts = send_unsent(ctx)
+    print("Outbox: " + (", ".join(f"{v} {k}" for k, v in counts.items()) if counts else "nothing was waiting."))
+    return 0
+
+
 def _audit(args: argparse.Namespace) -> int:
     from safeguard.app import open_app
     from safeguard.register.audit import verify_session
+    if args.action == "export":
+        return _audit_export(args)
     with open_app(args.config).uow() as u:
         report = verify_session(u.session)
     if report.ok:
@@ -85,6 +145,31 @@ def _audit(args: argparse.Namespace) -> int:
     print(f"Audit log BROKEN at entry {report.broken_at}: {report.reason}. Do not edit the register; "
           "tell your information governance lead and keep a copy of the database as it is.")
     return 1
+
+
+def _audit_export(args: argparse.Namespace) -> int:
+    import getpass
+
+    from safeguard.app import open_app, utc_now
+    from safeguard.returns.alert_history import UnknownAlert, export_alert_history
+    if not args.alert or not args.out:
+        print("Say which alert and where to write it: safeguard audit export --alert HSA-2026-000123 OUT.xlsx",
+              file=sys.stderr)
+        return 2
+    if args.out.suffix.lower() != ".xlsx":
+        print(f"The export is a spreadsheet: give a file name ending .xlsx (not {args.out.name}).", file=sys.stderr)
+        return 2
+    app = open_app(args.config)
+    with app.uow() as u:
+        try:
+            out = export_alert_history(u.session, app.config, args.alert.strip().upper(), args.out,
+                                       by=args.by or getpass.getuser(), now=utc_now())
+        except UnknownAlert:
+            print(f"There is no alert {args.alert}. Check the reference (it looks like HSA-2026-000123).",
+                  file=sys.stderr)
+            return 1
+    print(f"Wrote {out}. It contains personal data: store and share it as OFFICIAL-SENSITIVE.")
+    return 0
 
 
 def _config(args: argparse.Namespace) -> int:
@@ -103,7 +188,8 @@ def _db(args: argparse.Namespace) -> int:
 
 
 HANDLERS: dict[str, Handler] = {"demo": _demo, "intake": _intake, "template": _template, "audit": _audit,
-                                "config": _config, "db": _db}
+                                "config": _config, "db": _db, "approve": _decision, "reject": _decision,
+                                "send-unsent": _send_unsent}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,6 +11,7 @@ from email.header import decode_header, make_header
 from pathlib import Path
 
 from safeguard import samples
+from safeguard.app import utc_now
 from safeguard.mail.maildir import MaildirMailbox, deliver
 from safeguard.mail.port import Folder
 
@@ -59,9 +60,53 @@ def run_demo(folder: Path, config_dir: str | None) -> int:
     summary = intake(config_dir=config_dir)
     _print_table(box, labels, folder / "mail" / "delivered")
     print("\nTotals: " + ", ".join(f"{k} {v}" for k, v in summary.items() if v))
-    print(f"Register (SQLite): {folder / 'register.sqlite3'}   Audit check: safeguard audit verify")
+    _lifecycle(app, box, folder, config_dir)
+    print(f"\nRegister (SQLite): {folder / 'register.sqlite3'}   Audit check: safeguard audit verify")
     print(f"Finished in {time.monotonic() - started:.0f} s.")
     return 0
+
+
+def _lifecycle(app, box: MaildirMailbox, folder: Path, config_dir: str | None) -> None:  # noqa: ANN001 - an App
+    """The rest of the path for the first alert: approve, notices, acknowledge, withdraw, export."""
+    from safeguard.register.orm import Alert, Delivery
+    from safeguard.returns.alert_history import export_alert_history
+    from safeguard.service.approval import ApprovalRequest
+    from safeguard.service.dispatch import give_decision, send_alert_email
+
+    with app.uow() as u:
+        ref = u.session.query(Alert.reference).order_by(Alert.id).first()[0]
+    approver = "Dana Nightingale"
+    print(f"\nThe lifecycle of {ref}, step by step:")
+    print(f"1. Approval. Deployed (prefect.yaml), a '{ref}' run of alert-approval waits in the Prefect UI for a "
+          f"decision;\n   here it is given on the command line: safeguard approve {ref} --by \"{approver}\"")
+    with app.intake_context() as ctx:
+        outcome = give_decision(ctx, ref, None, ApprovalRequest(True, approver))
+        send_alert_email(ctx, ref)
+    delivered = folder / "mail" / "delivered"
+    providers = {p.code: p.mailbox for p in app.config.providers}
+    for kind, codes in outcome.notices.items():
+        for code in codes:
+            print(f"   {kind} notice -> {providers[code]}: {len(list((delivered / providers[code] / 'new').iterdir()))}"
+                  " message in its mailbox")
+    others = [c for c in providers if c not in sum(outcome.notices.values(), [])]
+    print(f"   Nothing went to the providers not on the form: {', '.join(others)}")
+    first = providers[outcome.notices["alert"][0]]
+    deliver(box.root, samples.submission(first, box.address, subject=f"RE: {ref}: health alert received",
+                                         body="Flag added to our records.\n"))
+    deliver(box.root, samples.submission(SOCIAL_WORKER, box.address, subject=f"WITHDRAW {ref}",
+                                         body="Reason: Found\nThe child is home and safe.\n"))
+    print(f"2. {first} replies quoting {ref} (acknowledgement); the social worker emails 'WITHDRAW {ref}'.")
+    from flows.intake import intake
+    intake(config_dir=config_dir)
+    with app.uow() as u:
+        for d in u.session.query(Delivery).join(Alert).filter(Alert.reference == ref).order_by(Delivery.id):
+            held = len(list((delivered / d.mailbox / "new").iterdir()))
+            print(f"   {d.provider_code}: {d.status}, acknowledged: {'yes' if d.acknowledged_at else 'no'}; "
+                  f"{held} messages in its mailbox (the alert, then its withdrawal)")
+    out = folder / f"{ref}-history.xlsx"
+    with app.uow() as u:
+        export_alert_history(u.session, app.config, ref, out, by="demo", now=utc_now())
+    print(f"3. The whole history for a case review: safeguard audit export --alert {ref} {out}")
 
 
 def _print_table(box: MaildirMailbox, labels: dict[str, str], delivered: Path) -> None:

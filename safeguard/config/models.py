@@ -144,6 +144,7 @@ class Timescales(Strict):
     unborn_reminder_days_after_edd: int = Field(default=14, ge=0)
     invalid_resubmit_nudge_working_days: int = Field(default=1, ge=0)
     approval_wait_limit_hours: int = Field(default=4, gt=0)
+    approval_timeout_days: int = Field(default=14, gt=0)  # an approval run waits this long, then a new one starts
 
 
 class Config(BaseModel):

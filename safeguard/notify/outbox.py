@@ -47,7 +47,8 @@ def queue_email(register: Register, *, key: str, kind: str, rendered: Rendered, 
     entry = OutboxEntry(key=key, kind=kind, alert_id=alert_id, inbound_id=inbound_id, recipients=recipients,
                         message_id=message_id, raw=raw, status="created", attempts=0, created_at=at)
     register.add(entry)
-    register.audit(actor="system", action="email queued", at=at, inbound_id=inbound_id, kind=kind, key=key)
+    register.audit(actor="system", action="email queued", at=at, inbound_id=inbound_id,
+                   alert_ref=register.alert_reference(alert_id), kind=kind, key=key)
     return entry
 
 
@@ -91,5 +92,6 @@ def _finish(u: UnitOfWork, entry: OutboxEntry, status: str, at: datetime, *, err
     action = {"sent": "email sent", "failed": "email failed", "created": "email send deferred"}[status]
     details = {"key": entry.key, "kind": entry.kind, **({"error": error} if error else {}),
                **({"note": note} if note else {})}
-    u.register.audit(actor="system", action=action, at=at, inbound_id=entry.inbound_id, **details)
+    u.register.audit(actor="system", action=action, at=at, inbound_id=entry.inbound_id,
+                     alert_ref=u.register.alert_reference(entry.alert_id), **details)
     u.commit()

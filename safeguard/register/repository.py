@@ -39,6 +39,10 @@ class Register:
     def alert(self, reference: str) -> Alert | None:
         return self.session.scalars(select(Alert).where(Alert.reference == reference.upper())).first()
 
+    def alert_reference(self, alert_id: int | None) -> str | None:
+        alert = self.session.get(Alert, alert_id) if alert_id is not None else None
+        return alert.reference if alert else None
+
     def alert_version(self, alert: Alert, version: int) -> AlertVersion | None:
         return self.session.scalars(select(AlertVersion).where(
             AlertVersion.alert_id == alert.id, AlertVersion.version == version)).first()

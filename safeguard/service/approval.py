@@ -48,6 +48,7 @@ class DecisionOutcome:
     decision: str  # approved | rejected
     notices: dict[str, list[str]] = field(default_factory=dict)  # kind -> provider codes
     not_sent: list[NotSent] = field(default_factory=list)
+    approval_run_id: str | None = None  # the Prefect run that was waiting on this version
 
 
 @dataclass(frozen=True)
@@ -205,7 +206,8 @@ def _approve(register: Register, config: Config, alert: Alert, pending: AlertVer
     register.audit(actor=pending.decided_by or "", action="alert approved", at=now, alert_ref=alert.reference,
                    version=pending.version, left_out=pending.left_out, note=pending.decision_note,
                    notices=notices, not_sent=[n.code for n in not_sent])
-    outcome = DecisionOutcome(alert.reference, pending.version, "approved", notices, not_sent)
+    outcome = DecisionOutcome(alert.reference, pending.version, "approved", notices, not_sent,
+                              pending.approval_run_id)
     _tell_sender(register, config, alert, pending, "alert_dispatched", now, outcome=outcome)
     if not_sent:
         queue_email(register, key=f"admin:not-sent:{alert.reference}:v{pending.version}", kind="admin:not-sent",
@@ -237,7 +239,7 @@ def _reject(register: Register, config: Config, alert: Alert, pending: AlertVers
     register.audit(actor=pending.decided_by or "", action="alert rejected", at=now, alert_ref=alert.reference,
                    version=pending.version, reason=reason, note=pending.decision_note)
     _tell_sender(register, config, alert, pending, "alert_rejected", now, reason=reason)
-    return DecisionOutcome(alert.reference, pending.version, "rejected")
+    return DecisionOutcome(alert.reference, pending.version, "rejected", approval_run_id=pending.approval_run_id)
 
 
 def _tell_sender(register: Register, config: Config, alert: Alert, version: AlertVersion, template: str,

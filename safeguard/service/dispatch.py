@@ -61,3 +61,22 @@ def send_alert_email(ctx: IntakeContext, reference: str) -> dict[str, int]:
         alert = u.register.alert(reference)
         alert_id = alert.id if alert else None
     return send_unsent(ctx, alert_id=alert_id) if alert_id else {}
+
+
+def versions_without_run(ctx: IntakeContext) -> list[tuple[str, int]]:
+    """(reference, version) of each form waiting for a decision with no approval run recorded."""
+    with ctx.uow() as u:
+        return [(a.reference, v.version) for a, v in u.register.versions_awaiting_decision()
+                if v.approval_run_id is None]
+
+
+def release_approval_run(ctx: IntakeContext, reference: str, version: int, run_id: str) -> None:
+    """A run that stopped waiting (timed out) lets go of its version, so intake starts a fresh one."""
+    with ctx.uow() as u:
+        alert = u.register.alert(reference)
+        pending = u.register.pending_version(alert) if alert else None
+        if pending is not None and pending.version == version and pending.approval_run_id == run_id:
+            pending.approval_run_id = None
+            u.register.audit(actor="system", action="approval wait timed out", at=ctx.clock(),
+                             alert_ref=reference, version=version)
+            u.commit()

@@ -1,0 +1,1 @@
+"""Spreadsheets for people: returns and exports, written with openpyxl."""

@@ -1,0 +1,104 @@
+"""Tasks of the alert-approval flow and of starting it. They take and return references,
+versions, codes and counts only: the approver's reason and note go to the register, not Prefect."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from uuid import UUID
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.client.orchestration import get_client
+
+from safeguard.app import open_app
+from safeguard.service.approval import ApprovalRequest, DecisionRefused
+from safeguard.service.dispatch import approval_summary, give_decision, record_approval_run, send_alert_email
+
+APPROVAL_DEPLOYMENT = "alert-approval/approval"
+
+
+@task(cache_policy=NO_CACHE)
+def describe_for_approval(config_dir: str | None, reference: str, version: int, run_id: str) -> dict | None:
+    """The approval form's text (initials and age bands, no names), or None if nothing waits.
+    Records this run against the version and, if urgent, emails the approvers a link to it."""
+    with open_app(config_dir).intake_context() as ctx:
+        summary = approval_summary(ctx, reference, version)
+        if summary is None:
+            return None
+        record_approval_run(ctx, reference, version, run_id)
+    return {"markdown": summary.markdown(), "urgent": summary.urgency == "Urgent"}
+
+
+@task(cache_policy=NO_CACHE)
+def record_approval_decision(config_dir: str | None, reference: str, version: int, approve: bool, by: str,
+                             reason: str, leave_out: list[str], note: str) -> dict[str, object]:
+    """The core records the decision and queues every notice in one transaction."""
+    logger = get_run_logger()
+    request = ApprovalRequest(approve, by, reason, tuple(leave_out), note)
+    with open_app(config_dir).intake_context() as ctx:
+        try:
+            outcome = give_decision(ctx, reference, version, request)
+        except DecisionRefused as refused:
+            logger.warning("decision on %s v%s not recorded: %s", reference, version, refused.code)
+            return {"recorded": False, "code": refused.code, "message": refused.message}
+    notices = {kind: len(codes) for kind, codes in outcome.notices.items()}
+    logger.info("%s v%s %s: notices %s, not sent %s", reference, version, outcome.decision, notices,
+                [n.code for n in outcome.not_sent])
+    return {"recorded": True, "decision": outcome.decision, "notices": outcome.notices,
+            "not_sent": [asdict(n) for n in outcome.not_sent]}
+
+
+@task(retries=3, retry_delay_seconds=[5, 30, 120], cache_policy=NO_CACHE)
+def send_notices(config_dir: str | None, reference: str) -> dict[str, int]:
+    with open_app(config_dir).intake_context() as ctx:
+        counts = send_alert_email(ctx, reference)
+    if counts.get("deferred"):
+        raise RuntimeError(f"{counts['deferred']} email(s) for {reference} could not be sent yet; retrying")
+    return counts
+
+
+@task(cache_policy=NO_CACHE)
+def forget_approval_input(run_id: str) -> int:
+    """Delete the approver's answer from Prefect once the register holds it: the reason and note
+    are free text, and Prefect's database must hold no case details."""
+    with get_client(sync_client=True) as client:
+        answers = [i for i in client.filter_flow_run_input(UUID(run_id), key_prefix="paused-", limit=100)
+                   if i.key.endswith("-response")]
+        for answer in answers:
+            client.delete_flow_run_input(UUID(run_id), answer.key)
+    return len(answers)
+
+
+@task(cache_policy=NO_CACHE)
+def start_approval_runs(config_dir: str | None) -> dict[str, int]:
+    """One alert-approval run per version waiting for a decision that has none yet."""
+    from prefect.deployments import run_deployment
+    from prefect.exceptions import ObjectNotFound
+
+    from safeguard.service.dispatch import versions_without_run
+    logger = get_run_logger()
+    counts = {"started": 0, "no deployment": 0}
+    with open_app(config_dir).intake_context() as ctx:
+        for reference, version in versions_without_run(ctx):
+            try:
+                run = run_deployment(APPROVAL_DEPLOYMENT, timeout=0, as_subflow=False,
+                                     parameters={"reference": reference, "version": version,
+                                                 "config_dir": config_dir},
+                                     flow_run_name=reference if version == 1 else f"{reference} v{version}")
+            except ObjectNotFound:
+                counts["no deployment"] += 1
+                continue
+            record_approval_run(ctx, reference, version, str(run.id))
+            counts["started"] += 1
+    if counts["no deployment"]:
+        logger.warning("%d alert(s) wait for approval but the %s deployment is not registered: deploy it "
+                       "(prefect.yaml) or decide with 'safeguard approve'", counts["no deployment"],
+                       APPROVAL_DEPLOYMENT)
+    return counts
+
+
+@task(cache_policy=NO_CACHE)
+def stop_waiting(config_dir: str | None, reference: str, version: int, run_id: str) -> None:
+    from safeguard.service.dispatch import release_approval_run
+    with open_app(config_dir).intake_context() as ctx:
+        release_approval_run(ctx, reference, version, run_id)
