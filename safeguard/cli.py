@@ -42,10 +42,12 @@ def _parser() -> argparse.ArgumentParser:
             decision.add_argument("--reason", required=True, help="why: the sender is told it")
     sub.add_parser("send-unsent", help="send every email the outbox holds unsent (after an interruption)")
     audit = sub.add_parser("audit", help="check the audit log, or export one alert's history")
-    audit.add_argument("action", choices=["verify", "export"])
-    audit.add_argument("out", nargs="?", type=Path, help="export: the .xlsx file to write")
-    audit.add_argument("--alert", help="export: the alert reference")
-    audit.add_argument("--by", default=None, help="export: who is exporting (default: your login name)")
+    audit_actions = audit.add_subparsers(dest="action", required=True)
+    audit_actions.add_parser("verify", help="check every link of the hash chain")
+    export = audit_actions.add_parser("export", help="one alert's full history as a spreadsheet")
+    export.add_argument("--alert", required=True, help="the alert reference, e.g. HSA-2026-000123")
+    export.add_argument("out", type=Path, help="the .xlsx file to write")
+    export.add_argument("--by", default=None, help="who is exporting (default: your login name)")
     sub.add_parser("config", help="check the configuration").add_argument("action", choices=["check"])
     sub.add_parser("db", help="database schema").add_argument("action", choices=["upgrade"])
     return parser
@@ -152,10 +154,6 @@ def _audit_export(args: argparse.Namespace) -> int:
 
     from safeguard.app import open_app, utc_now
     from safeguard.returns.alert_history import UnknownAlert, export_alert_history
-    if not args.alert or not args.out:
-        print("Say which alert and where to write it: safeguard audit export --alert HSA-2026-000123 OUT.xlsx",
-              file=sys.stderr)
-        return 2
     if args.out.suffix.lower() != ".xlsx":
         print(f"The export is a spreadsheet: give a file name ending .xlsx (not {args.out.name}).", file=sys.stderr)
         return 2

@@ -17,7 +17,7 @@ from safeguard.notify.outbox import queue_email
 from safeguard.notify.render import render_email
 from safeguard.register.orm import Alert, AlertVersion
 from safeguard.register.repository import Register
-from safeguard.service.notices import NotSent, Target, queue_notice, resolve
+from safeguard.service.notices import NotSent, Target, queue_notice, resolve, tell_admin
 from safeguard.service.replies import sender_of
 from safeguard.service.status import ACTIVE, REJECTED, WITHDRAWN
 
@@ -172,7 +172,7 @@ def _nothing_waiting(register: Register, alert: Alert, version: int | None) -> s
     asked = f" version {version}" if version else ""
     if alert.status == WITHDRAWN:
         return f"{alert.reference} has been withdrawn; there is nothing to decide. Nothing was changed."
-    decided = register.alert_version(alert, version) if version else None
+    decided = register.alert_version(alert, version or register.latest_version_number(alert))
     if decided is not None and decided.decided_by:
         return (f"{alert.reference}{asked} was already {decided.status} by {decided.decided_by} on "
                 f"{decided.decided_at:%d/%m/%Y at %H:%M}. Nothing was changed.")
@@ -210,12 +210,9 @@ def _approve(register: Register, config: Config, alert: Alert, pending: AlertVer
                               pending.approval_run_id)
     _tell_sender(register, config, alert, pending, "alert_dispatched", now, outcome=outcome)
     if not_sent:
-        queue_email(register, key=f"admin:not-sent:{alert.reference}:v{pending.version}", kind="admin:not-sent",
-                    rendered=render_email("admin_attention", service=config.settings.service, alert=alert,
-                                          headline="some providers were not sent a notice",
-                                          lines=[f"{n.code} {n.why}." for n in not_sent]),
-                    sender=sender_of(config), recipients=[config.settings.service.admin_team], at=now,
-                    alert_id=alert.id)
+        tell_admin(register, config, alert, "some providers were not sent a notice",
+                   [f"{n.code} {n.why}." for n in not_sent], key=f"admin:not-sent:{alert.reference}:v{pending.version}",
+                   at=now)
     return outcome
 
 

@@ -13,7 +13,7 @@ from safeguard.config import Config
 from safeguard.forms.model import HealthAlertForm
 from safeguard.register.orm import Alert
 from safeguard.register.repository import Register
-from safeguard.service.notices import NotSent, queue_notice, resolve
+from safeguard.service.notices import NotSent, queue_notice, resolve, tell_admin
 from safeguard.service.status import WITHDRAWN
 
 
@@ -55,6 +55,10 @@ def withdraw(register: Register, config: Config, alert: Alert, reason: str, acto
     alert.status, alert.withdrawn_at, alert.updated_at = WITHDRAWN, now, now
     register.audit(actor=actor, action="alert withdrawn", at=now, alert_ref=alert.reference, reason=reason,
                    providers=len(told), not_sent=[n.code for n in not_sent])
+    if not_sent:
+        tell_admin(register, config, alert, "withdrawal notices could not be sent to every provider",
+                   [f"{n.code} {n.why}: tell them another way that the alert is withdrawn." for n in not_sent],
+                   key=f"admin:not-sent:{alert.reference}:withdrawal", at=now, inbound_id=inbound_id)
     return CommandResult("withdraw", told, not_sent)
 
 
@@ -69,6 +73,12 @@ def extend(register: Register, config: Config, alert: Alert, review_date: date, 
                                                 occasion=review_date.isoformat(), inbound_id=inbound_id)
     register.audit(actor=actor, action="review date extended", at=now, alert_ref=alert.reference,
                    previous=previous.isoformat(), review_date=review_date.isoformat(), providers=len(told))
+    if not_sent:
+        tell_admin(register, config, alert, "extension notices could not be sent to every provider",
+                   [f"{n.code} {n.why}: tell them another way that the review date is now "
+                    f"{review_date:%d/%m/%Y}." for n in not_sent],
+                   key=f"admin:not-sent:{alert.reference}:extension:{review_date.isoformat()}", at=now,
+                   inbound_id=inbound_id)
     return CommandResult("extend", told, not_sent, review_date)
 
 

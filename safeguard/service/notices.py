@@ -93,3 +93,14 @@ def queue_notice(register: Register, config: Config, *, alert: Alert, version: i
         delivery.status, delivery.withdrawn_at = "withdrawn", at
     register.audit(actor="system", action=f"{kind} notice queued", at=at, alert_ref=alert.reference,
                    provider=provider.code, version=version, key=key)
+
+
+def tell_admin(register: Register, config: Config, alert: Alert, headline: str, lines: list[str], *, key: str,
+               at: datetime, inbound_id: int | None = None) -> None:
+    """An email to the admin team about one alert: a headline and plain lines, no personal data."""
+    service = config.settings.service
+    queue_email(register, key=key, kind="admin:attention",
+                rendered=render_email("admin_attention", service=service, alert=alert, headline=headline,
+                                      lines=lines),
+                sender=sender_of(config), recipients=[service.admin_team], at=at, alert_id=alert.id,
+                inbound_id=inbound_id)

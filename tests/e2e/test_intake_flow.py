@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 
-from safeguard import samples
 from safeguard.mail.maildir import MaildirMailbox
-from tests.conftest import ROOT, TODAY, put
+from tests.conftest import ROOT, put
+from tests.e2e.prefect_db import leaked, prefect_database_text
 from tests.factories import text_submission, xlsx_submission
 
 pytestmark = pytest.mark.prefect
-
-PERSONAL_DATA = [samples.SUBJECT_SURNAME, "Zephyrine", "Amaranth", "Persephone", samples.CHILD_NHS,
-                 samples.MOTHER_NHS, "943 476 5919", samples.CHILD_POSTCODE, "CV15FB", "Nowhere Lane",
-                 "03/04/1985", "1985-04-03", samples.subjects(TODAY)[0]["Date of birth"],
-                 "exploitation"]
-
-
-def prefect_database_text(url: str) -> str:
-    path = url.split("///", 1)[1]
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        return "\n".join(conn.iterdump())
-    finally:
-        conn.close()
-
 
 def test_intake_runs_as_a_flow_and_leaves_no_personal_data_in_prefect(
         prefect_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config) -> None:  # noqa: ANN001
@@ -44,5 +28,4 @@ def test_intake_runs_as_a_flow_and_leaves_no_personal_data_in_prefect(
     assert box.folder_counts()["INBOX"] == 0
     dump = prefect_database_text(prefect_server)
     assert "HSA-2026-" in dump  # the scan does see what the run wrote
-    leaked = [item for item in PERSONAL_DATA if item.lower() in dump.lower()]
-    assert leaked == []
+    assert leaked(prefect_server) == []

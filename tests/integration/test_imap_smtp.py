@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import imaplib
-import smtplib
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,30 +15,9 @@ from safeguard.register.uow import UnitOfWork
 from safeguard.service.intake import IntakeContext, process_message, send_unsent
 from tests.conftest import subject_of
 from tests.factories import SW, xlsx_submission
+from tests.mailstack import HOST, IMAP_PORT, PASSWORD, SMTP_PORT, read_inbox, smtp_deliver
 
 pytestmark = pytest.mark.mailstack
-HOST, IMAP_PORT, SMTP_PORT, PASSWORD = "127.0.0.1", 10143, 10025, "test"
-
-
-def smtp_deliver(raw: bytes, to: str, sender: str = SW) -> None:
-    with smtplib.SMTP(HOST, SMTP_PORT, timeout=10) as smtp:
-        smtp.sendmail(sender, [to], raw)
-
-
-def read_inbox(address: str, expect: int, timeout: float = 10.0) -> list[bytes]:
-    """Every message in address's INBOX over IMAP, waiting until at least `expect` have arrived."""
-    deadline = time.monotonic() + timeout
-    while True:
-        imap = imaplib.IMAP4(HOST, IMAP_PORT)
-        imap.login(address, PASSWORD)
-        imap.select("INBOX", readonly=True)
-        _, data = imap.uid("SEARCH", "ALL")
-        uids = (data[0] or b"").split()
-        messages = [imap.uid("FETCH", uid, "(BODY.PEEK[])")[1][0][1] for uid in uids]
-        imap.logout()
-        if len(messages) >= expect or time.monotonic() > deadline:
-            return messages
-        time.sleep(0.1)
 
 
 @pytest.fixture
@@ -58,7 +35,7 @@ def imap_box(address: str) -> Iterator[ImapSmtpMailbox]:
 
 def test_mail_sent_over_smtp_is_listed_fetched_and_moved(imap_box: ImapSmtpMailbox, address: str) -> None:
     raw = xlsx_submission()
-    smtp_deliver(raw, address)
+    smtp_deliver(raw, address, SW)
     read_inbox(address, 1)
     [uid] = imap_box.list_new()
     assert b"form.xlsx" in (imap_box.fetch(uid) or b"")

@@ -195,3 +195,26 @@ def test_an_update_removing_one_provider_and_adding_another(intake_ctx: IntakeCo
     email(intake_ctx, SW, f"WITHDRAW {ref}", "Reason: Resolved\n")
     run(intake_ctx)
     assert [len(held_by(intake_ctx, a)) for a in (UHCW, SWFT, GEH)] == [3, 2, 2]  # SWFT is not told twice
+
+
+def test_a_provider_removed_from_the_directory_while_active_does_not_stop_a_withdrawal(
+        intake_ctx: IntakeContext) -> None:
+    ref = submit_and_approve(intake_ctx)
+    config = intake_ctx.config
+    trimmed = config.model_copy(update={"providers": [p for p in config.providers if p.code != "SWFT"]})
+    ctx = IntakeContext(trimmed, intake_ctx.mailbox, intake_ctx.uow, intake_ctx.clock)
+    email(ctx, SW, f"WITHDRAW {ref}", "Reason: Found\n")
+    [result] = run(ctx)
+    assert (result.outcome, result.reason) == ("recorded", "withdraw-requested")
+    assert held_by(ctx, UHCW)[-1] == f"{ref}: health alert WITHDRAWN for UHCW"
+    assert len(held_by(ctx, SWFT)) == 1  # only the original alert: its directory entry is gone
+    admin = held_by(ctx, config.settings.service.admin_team)
+    assert admin == [f"{ref}: withdrawal notices could not be sent to every provider"]
+
+
+def test_an_insecure_provider_is_refused_and_the_admin_team_told(intake_ctx: IntakeContext) -> None:
+    ref = submit_and_approve(intake_ctx, **{"Providers to alert": "UHCW, BHAM"})
+    assert held_by(intake_ctx, "safeguarding@bwc-example.test") == []
+    assert held_by(intake_ctx, intake_ctx.config.settings.service.admin_team) == [
+        f"{ref}: some providers were not sent a notice"]
+    assert len(held_by(intake_ctx, UHCW)) == 1

@@ -1,0 +1,74 @@
+"""Helpers for the real Dovecot + Postfix started by scripts/mailstack.sh, and a configuration
+folder that points the product at it with addresses unique to one test."""
+
+from __future__ import annotations
+
+import imaplib
+import shutil
+import smtplib
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import ROOT
+
+HOST, IMAP_PORT, SMTP_PORT, PASSWORD = "127.0.0.1", 10143, 10025, "test"
+
+
+def smtp_deliver(raw: bytes, to: str, sender: str) -> None:
+    with smtplib.SMTP(HOST, SMTP_PORT, timeout=10) as smtp:
+        smtp.sendmail(sender, [to], raw)
+
+
+def read_inbox(address: str, expect: int, timeout: float = 10.0) -> list[bytes]:
+    """Every message in address's INBOX over IMAP, waiting until at least `expect` have arrived."""
+    deadline = time.monotonic() + timeout
+    while True:
+        imap = imaplib.IMAP4(HOST, IMAP_PORT)
+        imap.login(address, PASSWORD)
+        imap.select("INBOX", readonly=True)
+        _, data = imap.uid("SEARCH", "ALL")
+        uids = (data[0] or b"").split()
+        messages = [imap.uid("FETCH", uid, "(BODY.PEEK[])")[1][0][1] for uid in uids]
+        imap.logout()
+        if len(messages) >= expect or time.monotonic() > deadline:
+            return messages
+        time.sleep(0.1)
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """A config folder for one test: its own safeguarding mailbox, providers and people."""
+
+    directory: Path
+    mailbox: str
+    admin: str
+    approver: str
+    social_worker: str
+    providers: dict[str, str]  # code -> mailbox
+
+
+def stack_config(tmp_path: Path, register_url: str) -> StackConfig:
+    tag = uuid.uuid4().hex[:8]
+    directory = tmp_path / "config"
+    shutil.copytree(ROOT / "config", directory)
+    settings = yaml.safe_load((directory / "settings.yaml").read_text())
+    service = settings["service"]
+    service["mailbox_address"] = mailbox = f"safeguarding-{tag}@example-icb.test"
+    service["admin_team"] = admin = f"admin-{tag}@example-icb.test"
+    service["approvers"] = [f"approver-{tag}@example-icb.test"]
+    settings["mailbox"] = {"adapter": "imap", "imap": {
+        "host": HOST, "port": IMAP_PORT, "ssl": False, "username": mailbox, "password_env": "SAFEGUARD_IMAP_PASSWORD",
+        "smtp_host": HOST, "smtp_port": SMTP_PORT, "smtp_starttls": False}}
+    settings["register"] = {"url": register_url}
+    (directory / "settings.yaml").write_text(yaml.safe_dump(settings))
+    directory_yaml = yaml.safe_load((directory / "providers.yaml").read_text())
+    for provider in directory_yaml["providers"]:
+        local, _, domain = provider["mailbox"].partition("@")
+        provider["mailbox"] = f"{local}-{tag}@{domain}"
+    (directory / "providers.yaml").write_text(yaml.safe_dump(directory_yaml))
+    return StackConfig(directory, mailbox, admin, service["approvers"][0], f"sw-{tag}@coventry-council.test",
+                       {p["code"]: p["mailbox"] for p in directory_yaml["providers"]})
