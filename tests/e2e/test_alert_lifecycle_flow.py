@@ -55,7 +55,14 @@ def run_intake(stack: StackConfig, expect_in_inbox: int) -> dict[str, int]:
     return intake(config_dir=str(stack.directory))
 
 
-def approve_through_prefect(version: int, reference: str, **answer: object) -> None:
+def wait_until_paused(client, run_id, deadline: float) -> None:  # noqa: ANN001
+    while not (state := client.read_flow_run(run_id).state) or not state.is_paused():
+        assert time.monotonic() < deadline, f"the approval run never paused ({state})"
+        time.sleep(0.2)
+
+
+def approve_through_prefect(version: int, reference: str, first_answer: dict[str, object] | None = None,
+                            **answer: object) -> None:
     """Act as the worker for the run intake created, wait for it to pause, and answer its form."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
@@ -70,18 +77,22 @@ def approve_through_prefect(version: int, reference: str, **answer: object) -> N
                                   kwargs={"flow_run": run, "parameters": run.parameters})
         worker.start()
         deadline = time.monotonic() + 60
-        while not (state := client.read_flow_run(run.id).state) or not state.is_paused():
-            assert time.monotonic() < deadline, f"the approval run never paused ({state})"
-            time.sleep(0.2)
+        wait_until_paused(client, run.id, deadline)
         description = client.read_flow_run_input(run.id, "paused-1-description")
         assert reference in description and samples.SUBJECT_SURNAME not in description
+        if first_answer is not None:  # a refused answer: the form comes back saying why
+            resume_flow_run(run.id, run_input=first_answer)
+            time.sleep(0.5)
+            wait_until_paused(client, run.id, deadline)
+            again = client.read_flow_run_input(run.id, "paused-2-description")
+            assert "Your last answer was not recorded" in again and "can only leave out" in again
         resume_flow_run(run.id, run_input={"decision": "approve", "approver_name": "Dana Nightingale",
                                            "reason": "", "leave_out": [], "note": NOTE, **answer})
         worker.join(60)
         final = client.read_flow_run(run.id).state
         assert final is not None and final.is_completed(), final
-        assert client.filter_flow_run_input(UUID(str(run.id)), key_prefix="paused-1-response", limit=5,
-                                            exclude_keys=set()) == []
+        assert [i for i in client.filter_flow_run_input(UUID(str(run.id)), key_prefix="paused-", limit=50,
+                                                        exclude_keys=set()) if i.key.endswith("-response")] == []
 
 
 def subjects(address: str, expect: int) -> list[str]:
@@ -95,7 +106,8 @@ def test_submit_approve_in_prefect_acknowledge_withdraw(approval_deployment: str
     submit(stack)
     assert run_intake(stack, 1)["accepted"] == 1
     ref = "HSA-2026-000001"
-    approve_through_prefect(1, ref)
+    approve_through_prefect(1, ref, first_answer={"decision": "approve", "approver_name": "Dana Nightingale",
+                                                  "reason": "", "leave_out": ["WMAS"], "note": ""})
     uhcw, swft = stack.providers["UHCW"], stack.providers["SWFT"]
     assert subjects(uhcw, 1) == [f"{ref}: HEALTH ALERT for UHCW: Missing child (URGENT)"]
     assert subjects(swft, 1) == [f"{ref}: HEALTH ALERT for SWFT: Missing child (URGENT)"]
