@@ -64,6 +64,7 @@ class Service(Strict):
     mailbox_address: Email
     admin_team: Email
     approvers: list[Email] = []
+    designated_nurse: Email | None = None  # told when a review date passes (default: the admin team)
     prefect_ui_url: str = "http://127.0.0.1:4200"
     timezone: str = "Europe/London"
     reference_prefix: str = Field(default="HSA", pattern=r"^[A-Z]{2,5}$")
@@ -73,6 +74,11 @@ class Service(Strict):
     secure_subject_marker: str = "[secure]"
 
     _addr = field_validator("mailbox_address", "admin_team")(_check_address)
+
+    @field_validator("designated_nurse")
+    @classmethod
+    def _nurse(cls, v: str | None) -> str | None:
+        return _check_address(v) if v else None
 
     @field_validator("approvers")
     @classmethod

@@ -30,6 +30,11 @@ class Register:
     def message_by_key(self, dedup_key: str) -> InboundMessage | None:
         return self.session.scalars(select(InboundMessage).where(InboundMessage.dedup_key == dedup_key)).first()
 
+    def lock(self, table: type, row_id: int | None) -> None:
+        """Hold a row lock until commit, so concurrent transactions about the same row take turns."""
+        if row_id is not None:
+            self.session.get(table, row_id, with_for_update=True)
+
     def add(self, row: Any) -> Any:
         self.session.add(row)
         self.session.flush()
@@ -65,6 +70,25 @@ class Register:
         rows = self.session.execute(select(Alert, AlertVersion).join(AlertVersion, AlertVersion.alert_id == Alert.id)
                                     .where(AlertVersion.status == "proposed").order_by(AlertVersion.id))
         return [(a, v) for a, v in rows]
+
+    def active_alerts(self) -> list[Alert]:
+        return list(self.session.scalars(select(Alert).where(Alert.status == "ACTIVE").order_by(Alert.id)))
+
+    def unacknowledged_deliveries(self) -> list[tuple[Alert, Delivery]]:
+        rows = self.session.execute(select(Alert, Delivery).join(Delivery, Delivery.alert_id == Alert.id).where(
+            Alert.status == "ACTIVE", Delivery.status == "notified", Delivery.acknowledged_at.is_(None))
+            .order_by(Delivery.id))
+        return [(a, d) for a, d in rows]
+
+    def invalid_submissions_since(self, since: datetime) -> list[InboundMessage]:
+        return list(self.session.scalars(select(InboundMessage).where(
+            InboundMessage.outcome == "invalid", InboundMessage.kind == "submission",
+            InboundMessage.received_at >= since).order_by(InboundMessage.id)))
+
+    def accepted_from_since(self, sender: str, since: datetime) -> bool:
+        return self.session.scalars(select(InboundMessage.id).where(
+            InboundMessage.sender == sender, InboundMessage.outcome.in_(("accepted", "recorded")),
+            InboundMessage.received_at > since).limit(1)).first() is not None
 
     def deliveries(self, alert: Alert) -> list[Delivery]:
         return list(self.session.scalars(select(Delivery).where(Delivery.alert_id == alert.id)

@@ -84,7 +84,7 @@ def queue_notice(register: Register, config: Config, *, alert: Alert, version: i
     if delivery is None:
         delivery = register.add(Delivery(alert_id=alert.id, provider_code=provider.code, mailbox=provider.mailbox,
                                          status="notified", version=version, notice_key=key, notified_at=at))
-    elif kind == "alert":  # sent again after a withdrawal: a fresh start
+    elif kind in ("alert", "update"):  # a notice that asks for acknowledgement: the clock starts again
         delivery.status, delivery.acknowledged_at, delivery.withdrawn_at = "notified", None, None
         delivery.chased_at = delivery.escalated_at = None
         delivery.notified_at = at
