@@ -168,6 +168,24 @@ class ImapSmtpMailbox(Mailbox):
             return result
         return self._with_imap(counts)
 
+    def message_ids(self, folder: Folder) -> list[str]:
+        def fetch(imap: imaplib.IMAP4) -> list[str]:
+            typ, _ = imap.select(str(folder), readonly=True)
+            try:
+                if typ != "OK":
+                    return []
+                _, data = imap.uid("FETCH", "1:*", "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+            finally:
+                imap.select("INBOX")
+            ids = []
+            for part in data:
+                if isinstance(part, tuple):
+                    header = part[1].decode("utf-8", "replace")
+                    m = re.search(r"^Message-ID:\s*(.+?)\s*$", header, re.IGNORECASE | re.MULTILINE | re.DOTALL)
+                    ids.append(" ".join(m.group(1).split()) if m else "")
+            return ids
+        return self._with_imap(fetch)
+
 
 def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

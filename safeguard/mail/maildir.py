@@ -13,6 +13,7 @@ import hashlib
 import os
 import socket
 import time
+from email.parser import BytesHeaderParser
 from pathlib import Path
 
 from safeguard.mail.port import Folder, Mailbox, PermanentMailboxError, TemporaryMailboxError
@@ -112,3 +113,15 @@ class MaildirMailbox(Mailbox):
 
     def list_folder(self, folder: Folder) -> list[Path]:
         return sorted(p for sub in ("new", "cur") for p in (self._folder(folder) / sub).iterdir() if p.is_file())
+
+    def message_ids(self, folder: Folder) -> list[str]:
+        parser = BytesHeaderParser()
+        ids = []
+        for path in self.list_folder(folder):
+            try:
+                with path.open("rb") as handle:
+                    headers = parser.parsebytes(handle.read(64 * 1024))
+            except FileNotFoundError:  # moved while we looked
+                continue
+            ids.append(str(headers.get("Message-ID", "")).strip())
+        return ids

@@ -60,6 +60,11 @@ class Mailbox(ABC):
     def folder_counts(self) -> dict[str, int]:
         """How many messages each folder holds."""
 
+    @abstractmethod
+    def message_ids(self, folder: Folder) -> list[str]:
+        """The Message-ID header of every message in a folder ("" for a message without one),
+        for the nightly reconciliation of mailbox and register."""
+
     def close(self) -> None:  # noqa: B027 - adapters without connections need nothing here
         """Release connections."""
 

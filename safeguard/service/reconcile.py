@@ -1,0 +1,168 @@
+"""Nightly reconciliation: the mailbox, the outbox and the register must tell the same story.
+
+Findings carry codes, references, register ids and counts: never names or case details, so the
+report can go to Prefect and to the admin team's digest.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from safeguard.config import Config
+from safeguard.mail.port import FILING_FOLDERS, Folder, Mailbox
+from safeguard.notify.outbox import queue_email
+from safeguard.notify.render import render_email
+from safeguard.register.orm import Alert, Delivery, InboundMessage, OutboxEntry
+from safeguard.register.repository import Register
+from safeguard.service.intake import IntakeContext, send_unsent
+from safeguard.service.replies import sender_of
+from safeguard.service.status import ACTIVE, WITHDRAWN
+
+CHECKS: dict[str, str] = {
+    "mail-not-in-register": "a message in a filing folder has no register record",
+    "register-not-in-folder": "a message the register filed is not in its folder",
+    "recorded-not-filed": "a message recorded in the register is still in INBOX",
+    "sent-not-in-sent-folder": "an email the outbox marks sent is not in the Sent folder",
+    "sent-folder-not-in-outbox": "an email of ours in the Sent folder is not marked sent in the outbox",
+    "email-not-sent": "an email has waited in the outbox for over an hour, or failed",
+    "withdrawal-incomplete": "a withdrawn alert is still held by a provider that received it",
+    "approval-overdue": "an alert has waited for approval longer than the limit",
+    "review-passed": "an active alert is past its review date",
+    "directory-changed": "a provider holding an active alert has left the directory or changed mailbox",
+}
+Add = Callable[["Finding"], None]
+OUR_MESSAGE_ID = re.compile(r"^<[0-9a-f]{40}@")
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    subject: str  # an alert reference, "message #id", "email #id" or a folder: never personal data
+    detail: str = ""
+
+
+@dataclass
+class ReconcileReport:
+    at: datetime
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not self.findings
+
+    def counts(self) -> dict[str, int]:
+        found = Counter(f.check for f in self.findings)
+        return {check: found.get(check, 0) for check in CHECKS}
+
+    def rows(self) -> list[dict[str, object]]:
+        by_check: dict[str, list[str]] = {}
+        for f in self.findings:
+            by_check.setdefault(f.check, []).append(f.subject)
+        return [{"check": check, "meaning": meaning, "count": len(by_check.get(check, [])),
+                 "where": ", ".join(by_check.get(check, [])[:50])} for check, meaning in CHECKS.items()]
+
+
+def reconcile(register: Register, mailbox: Mailbox, config: Config, now: datetime) -> ReconcileReport:
+    report = ReconcileReport(now)
+    add = report.findings.append
+    _mail_and_register(register, mailbox, add)
+    _outbox_and_sent(register, mailbox, now, add)
+    _withdrawals(register, add)
+    limit = timedelta(hours=config.timescales.approval_wait_limit_hours)
+    for alert, version in register.versions_awaiting_decision():
+        if now - version.created_at > limit:
+            add(Finding("approval-overdue", alert.reference, f"version {version.version}, waiting since "
+                        f"{version.created_at.astimezone(ZoneInfo(config.settings.service.timezone)):%d/%m %H:%M}"))
+    today = now.astimezone(ZoneInfo(config.settings.service.timezone)).date()
+    for alert in register.active_alerts():
+        if alert.review_date < today:
+            add(Finding("review-passed", alert.reference, f"review date {alert.review_date:%d/%m/%Y}"))
+    _directory(register, config, add)
+    return report
+
+
+def _mail_and_register(register: Register, mailbox: Mailbox, add: Add) -> None:
+    session = register.session
+    rows = session.execute(select(InboundMessage.id, InboundMessage.message_id, InboundMessage.folder,
+                                  InboundMessage.filed_at)).all()
+    known = {mid.strip(): (row_id, folder, filed) for row_id, mid, folder, filed in rows if mid}
+    in_folder: dict[str, set[str]] = {}
+    for folder in FILING_FOLDERS:
+        ids = set(mailbox.message_ids(folder))
+        in_folder[str(folder)] = ids
+        for _unknown in ids - known.keys() - {""}:
+            add(Finding("mail-not-in-register", str(folder), "a message the register has no record of"))
+    for mid, (row_id, folder, filed) in known.items():
+        if filed and mid not in in_folder.get(folder, set()):
+            add(Finding("register-not-in-folder", f"message #{row_id}", f"expected in {folder}"))
+    for mid in mailbox.message_ids(Folder.INBOX):
+        if mid in known and known[mid][2] is None:
+            add(Finding("recorded-not-filed", f"message #{known[mid][0]}", "recorded but not yet filed"))
+
+
+def _outbox_and_sent(register: Register, mailbox: Mailbox, now: datetime, add: Add) -> None:
+    sent_folder = set(mailbox.message_ids(Folder.SENT))
+    entries = register.session.scalars(select(OutboxEntry)).all()
+    marked_sent = set()
+    for e in entries:
+        if e.status == "sent":
+            marked_sent.add(e.message_id)
+            if e.message_id not in sent_folder:
+                add(Finding("sent-not-in-sent-folder", f"email #{e.id}", e.kind))
+        elif e.status == "failed" or now - e.created_at > timedelta(hours=1):
+            add(Finding("email-not-sent", f"email #{e.id}", f"{e.kind}: {e.status}"))
+    for mid in sorted(sent_folder - marked_sent):
+        if OUR_MESSAGE_ID.match(mid):
+            add(Finding("sent-folder-not-in-outbox", "Sent", "an email with one of our Message-IDs"))
+
+
+def _withdrawals(register: Register, add: Add) -> None:
+    session = register.session
+    rows = session.execute(select(Alert.reference, Delivery).join(Delivery, Delivery.alert_id == Alert.id)
+                           .where(Alert.status == WITHDRAWN)).all()
+    for reference, delivery in rows:
+        if delivery.status != "withdrawn":
+            add(Finding("withdrawal-incomplete", reference, f"{delivery.provider_code} was never sent a withdrawal"))
+            continue
+        notice = register.outbox_entry(delivery.notice_key)
+        if notice is None or notice.status != "sent":
+            add(Finding("withdrawal-incomplete", reference,
+                        f"{delivery.provider_code}'s withdrawal is {notice.status if notice else 'missing'}"))
+
+
+def _directory(register: Register, config: Config, add: Add) -> None:
+    rows = register.session.execute(select(Alert.reference, Delivery).join(Delivery, Delivery.alert_id == Alert.id)
+                                    .where(Alert.status == ACTIVE, Delivery.status == "notified")).all()
+    for reference, delivery in rows:
+        provider = config.provider(delivery.provider_code)
+        if provider is None:
+            add(Finding("directory-changed", reference, f"{delivery.provider_code} is no longer in the directory"))
+        elif provider.mailbox != delivery.mailbox:
+            add(Finding("directory-changed", reference, f"{delivery.provider_code}'s mailbox has changed since "
+                        "the notice was sent"))
+
+
+
+
+def run_reconciliation(ctx: IntakeContext) -> ReconcileReport:
+    """Reconcile, then queue and send the admin team's digest (one per run)."""
+    now = ctx.clock()
+    with ctx.uow() as u:
+        report = reconcile(u.register, ctx.mailbox, ctx.config, now)
+        service = ctx.config.settings.service
+        local = now.astimezone(ZoneInfo(service.timezone))
+        rendered = render_email("reconcile_digest", service=service, rows=report.rows(), total=len(report.findings),
+                                day=local.date(), at=local)
+        queue_email(u.register, key=f"digest:reconcile:{now.isoformat(timespec='seconds')}", kind="admin:digest",
+                    rendered=rendered, sender=sender_of(ctx.config), recipients=[service.admin_team], at=now)
+        u.register.audit(actor="system", action="reconciliation run", at=now, counts=report.counts())
+        u.commit()
+    send_unsent(ctx)
+    return report

@@ -1,0 +1,84 @@
+"""A register and Maildir with exactly one discrepancy of each kind reconciliation looks for."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from safeguard import samples
+from safeguard.mail.maildir import MaildirMailbox, deliver
+from safeguard.mail.port import Folder
+from safeguard.notify.outbox import queue_email
+from safeguard.notify.render import render_email
+from safeguard.register.orm import Alert, Delivery, InboundMessage, OutboxEntry
+from safeguard.service.approval import ApprovalRequest
+from safeguard.service.dispatch import give_decision, send_alert_email
+from safeguard.service.intake import IntakeContext, process_message
+from safeguard.service.replies import sender_of
+from tests.factories import INBOX, SW, xlsx_submission
+
+
+def _intake(ctx: IntakeContext) -> list:  # noqa: ANN001
+    return [process_message(m, ctx) for m in ctx.mailbox.list_new()]
+
+
+def clean_register(ctx: IntakeContext) -> list[str]:
+    """Two approved alerts, one of them properly withdrawn: nothing to report."""
+    refs = []
+    for _ in range(2):
+        deliver(ctx.mailbox.root, xlsx_submission())  # type: ignore[attr-defined]
+        [result] = _intake(ctx)
+        give_decision(ctx, result.reference, 1, ApprovalRequest(True, "Dana Nightingale"))
+        send_alert_email(ctx, result.reference)
+        refs.append(result.reference)
+    deliver(ctx.mailbox.root, samples.submission(SW, INBOX, subject=f"WITHDRAW {refs[1]}", body="Reason: Found\n"))  # type: ignore[attr-defined]
+    _intake(ctx)
+    return refs
+
+
+def seed_every_discrepancy(ctx: IntakeContext) -> IntakeContext:
+    """Returns a context whose directory no longer lists SWFT (the directory-changed case)."""
+    box = ctx.mailbox
+    assert isinstance(box, MaildirMailbox)
+    active, withdrawn = clean_register(ctx)
+    deliver(box.root / ".Processed", samples.submission("x@coventry-council.test", INBOX, body="filed by hand\n"))
+    with ctx.uow() as u:
+        rows = u.session.scalars(select(InboundMessage).where(InboundMessage.folder == "Processed")
+                                 .order_by(InboundMessage.id)).all()
+        gone, back = rows[0], rows[1]
+        back.filed_at = None
+        sent = u.session.scalars(select(OutboxEntry).where(OutboxEntry.status == "sent")
+                                 .order_by(OutboxEntry.id)).first()
+        queue_email(u.register, key="stuck", kind="reply:test", sender=sender_of(ctx.config),
+                    rendered=render_email("admin_attention", service=ctx.config.settings.service,
+                                          alert=u.register.alert(active), headline="x", lines=[]),
+                    recipients=[SW], at=ctx.clock() - timedelta(hours=2))
+        alert = u.register.alert(withdrawn)
+        u.session.scalars(select(Delivery).where(Delivery.alert_id == alert.id)).first().status = "notified"
+        u.register.alert(active).review_date = ctx.clock().date() - timedelta(days=1)
+        gone_mid, back_mid, sent_mid = gone.message_id, back.message_id, sent.message_id
+        u.commit()
+    back_name = ""
+    for path in box.list_folder(Folder.PROCESSED):
+        text = path.read_bytes()
+        if gone_mid.encode() in text:
+            path.unlink()
+        elif back_mid.encode() in text:
+            back_name = path.name.split(":")[0]
+            os.replace(path, Path(box.root) / "new" / back_name)
+    for path in box.list_folder(Folder.SENT):
+        if sent_mid.encode() in path.read_bytes():
+            path.unlink()
+    deliver(box.root / ".Sent", b"Message-ID: <" + b"a" * 40 + b"@example-icb.test>\r\nSubject: x\r\n\r\nx\r\n")
+    late = IntakeContext(ctx.config, box, ctx.uow, lambda: ctx.clock() - timedelta(hours=5))
+    deliver(box.root, xlsx_submission(**{"Providers to alert": "GEH"}))
+    [waiting] = [process_message(m, late) for m in box.list_new() if m != back_name]
+    assert waiting.outcome == "accepted"
+    config = ctx.config
+    trimmed = config.model_copy(update={"providers": [p for p in config.providers if p.code != "SWFT"]})
+    with ctx.uow() as u:
+        assert u.session.scalars(select(Alert)).all()
+    return IntakeContext(trimmed, box, ctx.uow, ctx.clock)
