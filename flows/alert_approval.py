@@ -17,6 +17,7 @@ from prefect.input import RunInput
 from prefect.runtime import flow_run
 from pydantic import Field
 
+from flows.hooks import tell_admin_on_failure
 from safeguard.app import open_app
 from tasks.approval import (
     describe_for_approval,
@@ -38,7 +39,8 @@ class ApprovalForm(RunInput):
     note: str = Field(default="", description="Optional, kept in the register. No names or case details.")
 
 
-@flow(name="alert-approval", flow_run_name="{reference} v{version}", persist_result=False, log_prints=False)
+@flow(name="alert-approval", flow_run_name="{reference} v{version}", persist_result=False, log_prints=False,
+      on_failure=[tell_admin_on_failure])
 def alert_approval(reference: str, version: int = 1, config_dir: str | None = None,
                    poll_seconds: int = 10) -> dict[str, object]:
     run_id = str(flow_run.id)

@@ -8,6 +8,7 @@ from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from flows.hooks import tell_admin_on_failure
 from tasks.approval import start_approval_runs
 from tasks.intake import fetch_new_messages, process_messages, send_unsent_email
 
@@ -29,7 +30,8 @@ def publish_intake_summary(results: list[dict[str, object]], sweep: dict[str, in
     return summary
 
 
-@flow(name="intake", log_prints=False)
+@flow(name="intake", log_prints=False,
+      on_failure=[tell_admin_on_failure])
 def intake(config_dir: str | None = None, batch_size: int = 200) -> dict[str, int]:
     mailbox_ids = fetch_new_messages(config_dir, batch_size)
     results = process_messages(config_dir, mailbox_ids) if mailbox_ids else []

@@ -10,10 +10,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, cached_property
 
 from sqlalchemy import Engine
 
+from safeguard.calendar import WorkingDays, load_calendar
 from safeguard.config import Config, load_config
 from safeguard.mail.factory import open_mailbox
 from safeguard.register.db import make_engine, migrate
@@ -25,11 +26,15 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(frozen=True)
+@dataclass
 class App:
     config: Config
     engine: Engine
     uow: Callable[[], UnitOfWork]
+
+    @cached_property
+    def calendar(self) -> WorkingDays:
+        return load_calendar(self.config.directory)
 
     @contextmanager
     def intake_context(self, clock: Callable[[], datetime] = utc_now) -> Iterator[IntakeContext]:

@@ -41,6 +41,14 @@ def _parser() -> argparse.ArgumentParser:
         else:
             decision.add_argument("--reason", required=True, help="why: the sender is told it")
     sub.add_parser("send-unsent", help="send every email the outbox holds unsent (after an interruption)")
+    reminders = sub.add_parser("reminders", help="send the reminders and escalations due now (or at --now)")
+    reminders.add_argument("--now", default=None, help="run the rules at this instant, e.g. 2026-12-24T08:00")
+    reminders.add_argument("--without-prefect", action="store_true", help="run in this process without Prefect")
+    reconcile = sub.add_parser("reconcile", help="check that mailbox, outbox and register agree; email a digest")
+    reconcile.add_argument("--without-prefect", action="store_true", help="run in this process without Prefect")
+    sub.add_parser("calendar", help="bank holidays").add_argument(
+        "action", choices=["refresh"], help="fetch the GOV.UK bank-holidays list into config/bank-holidays.json")
+    sub.add_parser("serve", help="run every deployment of prefect.yaml, on its schedule, in this process")
     audit = sub.add_parser("audit", help="check the audit log, or export one alert's history")
     audit_actions = audit.add_subparsers(dest="action", required=True)
     audit_actions.add_parser("verify", help="check every link of the hash chain")
@@ -134,6 +142,69 @@ def _send_unsent(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reminders(args: argparse.Namespace) -> int:
+    from safeguard.app import open_app
+    from tasks.reminders import parse_instant
+    app = open_app(args.config)
+    try:
+        moment = parse_instant(args.now, app.config.settings.service.timezone)
+    except ValueError:
+        print(f"--now must be a date and time like 2026-12-24T08:00 (not {args.now!r}).", file=sys.stderr)
+        return 2
+    if args.without_prefect:
+        from safeguard.service.intake import send_unsent
+        from safeguard.service.reminders import run_reminders
+        run = run_reminders(app.uow, app.config, app.calendar, moment)
+        with app.intake_context() as ctx:
+            send_unsent(ctx)
+        today, working, queued = run.today.isoformat(), run.working_day, run.counts()
+    else:
+        from flows.reminders import reminders
+        result = reminders(config_dir=args.config, now=moment.isoformat())
+        today, working, queued = str(result["today"]), True, result["queued"]  # type: ignore[assignment]
+    if not working:
+        print(f"{today} is not a working day in England and Wales: no reminders are sent.")
+    else:
+        print(f"Reminders for {today}: " + (", ".join(f"{k} {v}" for k, v in queued.items()) or "none due") + ".")
+    return 0
+
+
+def _reconcile(args: argparse.Namespace) -> int:
+    from safeguard.app import open_app
+    from safeguard.service.reconcile import run_reconciliation
+    if not args.without_prefect:
+        from flows.reconcile import reconcile
+        state = reconcile(config_dir=args.config, return_state=True)
+        print("Reconciliation: " + (state.message or "all clear") + ".")
+        return 1 if state.is_failed() else 0
+    with open_app(args.config).intake_context() as ctx:
+        report = run_reconciliation(ctx)
+    for row in report.rows():
+        if row["count"]:
+            print(f"  {row['check']}: {row['count']} ({row['where']})")
+    print(f"Reconciliation: {len(report.findings) or 'no'} discrepancies; the admin team has the digest.")
+    return 1 if report.findings else 0
+
+
+def _calendar(args: argparse.Namespace) -> int:
+    from safeguard.calendar import refresh_cache
+    from safeguard.config import load_config
+    config = load_config(args.config)
+    fetched, count = refresh_cache(config.directory)
+    if fetched:
+        print(f"Bank holidays refreshed from GOV.UK: {count} dates cached in {config.directory}/bank-holidays.json.")
+        return 0
+    print(f"Could not reach GOV.UK; kept the cached list ({count} dates) and the holidays package's own list. "
+          "Try again later.", file=sys.stderr)
+    return 1
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from flows.serve import serve_all
+    serve_all()
+    return 0
+
+
 def _audit(args: argparse.Namespace) -> int:
     from safeguard.app import open_app
     from safeguard.register.audit import verify_session
@@ -187,7 +258,8 @@ def _db(args: argparse.Namespace) -> int:
 
 HANDLERS: dict[str, Handler] = {"demo": _demo, "intake": _intake, "template": _template, "audit": _audit,
                                 "config": _config, "db": _db, "approve": _decision, "reject": _decision,
-                                "send-unsent": _send_unsent}
+                                "send-unsent": _send_unsent, "reminders": _reminders, "reconcile": _reconcile,
+                                "calendar": _calendar, "serve": _serve}
 
 
 def main(argv: list[str] | None = None) -> int:

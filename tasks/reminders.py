@@ -1,0 +1,39 @@
+"""Tasks of the reminders and reconcile flows: counts, check names and references only."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from safeguard.app import open_app, utc_now
+from safeguard.service.reconcile import run_reconciliation
+from safeguard.service.reminders import run_reminders
+
+
+def parse_instant(text: str | None, timezone: str) -> datetime:
+    """ISO 8601; without an offset it is wall-clock time in the service's zone (2026-12-24T08:00)."""
+    if not text:
+        return utc_now()
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(timezone))
+
+
+@task(cache_policy=NO_CACHE)
+def queue_due_reminders(config_dir: str | None, now: str | None) -> dict[str, object]:
+    app = open_app(config_dir)
+    run = run_reminders(app.uow, app.config, app.calendar, parse_instant(now, app.config.settings.service.timezone))
+    get_run_logger().info("reminders for %s (working day: %s): %s", run.today, run.working_day, run.counts())
+    return {"today": run.today.isoformat(), "working_day": run.working_day, "queued": run.queued,
+            "already": run.already}
+
+
+@task(cache_policy=NO_CACHE)
+def reconcile_register(config_dir: str | None) -> dict[str, object]:
+    with open_app(config_dir).intake_context() as ctx:
+        report = run_reconciliation(ctx)
+    get_run_logger().info("reconciliation: %d finding(s) %s", len(report.findings),
+                          {k: v for k, v in report.counts().items() if v})
+    return {"rows": report.rows(), "total": len(report.findings)}
