@@ -65,3 +65,12 @@ def test_audit_export_writes_the_alert_history_workbook(env: Path, capsys: pytes
     assert book["History"].freeze_panes == "A2"
     assert main(["audit", "export", "--alert", "HSA-2026-000009", str(out)]) == 1
     assert main(["audit", "verify"]) == 0
+
+
+def test_reminders_at_any_instant_from_the_command_line(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["reminders", "--now", "2026-12-25T08:00", "--without-prefect"]) == 0
+    assert "2026-12-25 is not a working day in England and Wales" in capsys.readouterr().out
+    assert main(["reminders", "--now", "not-a-date", "--without-prefect"]) == 2
+    assert "--now must be a date and time like 2026-12-24T08:00" in capsys.readouterr().err
+    assert main(["reconcile", "--without-prefect"]) == 0
+    assert "Reconciliation: no discrepancies" in capsys.readouterr().out
