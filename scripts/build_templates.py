@@ -2,9 +2,12 @@
 
 from pathlib import Path
 
+from safeguard.config import load_config
+from safeguard.fgm.template import build_fgm_template
 from safeguard.forms.template import build_form_template
 
 ROOT = Path(__file__).resolve().parents[1]
 
 if __name__ == "__main__":
     print(build_form_template(ROOT / "templates" / "health_alert_form.xlsx"))
+    print(build_fgm_template(load_config(ROOT / "config").fgm, ROOT / "templates" / "fgm_submission.xlsx"))

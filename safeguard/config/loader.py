@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from safeguard.config.fgm import FgmSettings
 from safeguard.config.models import AlertTypes, Config, Directory, Settings, Timescales
 
 FILES: dict[str, type[BaseModel]] = {
@@ -16,6 +17,7 @@ FILES: dict[str, type[BaseModel]] = {
     "providers.yaml": Directory,
     "alert_types.yaml": AlertTypes,
     "timescales.yaml": Timescales,
+    "fgm.yaml": FgmSettings,
 }
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "config"
 
@@ -51,6 +53,7 @@ def load_config(directory: str | os.PathLike[str] | None = None) -> Config:
         providers=parsed["providers.yaml"].providers,  # type: ignore[attr-defined]
         alert_types=parsed["alert_types.yaml"].alert_types,  # type: ignore[attr-defined]
         timescales=parsed["timescales.yaml"],  # type: ignore[arg-type]
+        fgm=parsed["fgm.yaml"],  # type: ignore[arg-type]
     )
 
 

@@ -7,19 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-Email = str  # checked by _check_address below; pydantic's EmailStr needs an extra package
-
-
-def _check_address(value: str) -> str:
-    value = value.strip().lower()
-    local, _, domain = value.partition("@")
-    if not local or "." not in domain or any(c.isspace() for c in value):
-        raise ValueError(f"'{value}' is not an email address")
-    return value
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from safeguard.config.base import Email, Strict, _check_address
+from safeguard.config.fgm import FgmSettings
 
 
 class Provider(Strict):
@@ -163,6 +152,7 @@ class Config(BaseModel):
     providers: list[Provider]
     alert_types: list[AlertType]
     timescales: Timescales
+    fgm: FgmSettings
 
     def provider(self, code: str) -> Provider | None:
         return next((p for p in self.providers if p.code == code.strip().upper()), None)

@@ -83,14 +83,19 @@ class SafeZip:
             raise Unreadable("contains macros. We only accept macro-free .xlsx or .docx files.", dangerous=True)
 
 
-def xlsx_grids(data: bytes, limits: Limits) -> list[Grid]:
+def xlsx_grids(data: bytes, limits: Limits, max_rows: int = MAX_ROWS) -> list[Grid]:
+    """Visible sheets as grids of raw values; a sheet longer than max_rows is cut there."""
+    return [grid for _name, grid in xlsx_named_grids(data, limits, max_rows)]
+
+
+def xlsx_named_grids(data: bytes, limits: Limits, max_rows: int = MAX_ROWS) -> list[tuple[str, Grid]]:
     book = SafeZip(data, limits)
     book.refuse_macros()
     shared = _shared_strings(book)
-    return [_sheet_grid(book.xml(path), shared) for path in _sheet_paths(book)]
+    return [(name, _sheet_grid(book.xml(path), shared, max_rows)) for name, path in _sheet_paths(book)]
 
 
-def _sheet_paths(book: SafeZip) -> Iterator[str]:
+def _sheet_paths(book: SafeZip) -> Iterator[tuple[str, str]]:
     workbook = book.xml("xl/workbook.xml")
     rels = book.xml("xl/_rels/workbook.xml.rels")
     targets = {r.get("Id"): r.get("Target", "") for r in rels.iter(f"{_PKG_REL}Relationship")}
@@ -100,7 +105,7 @@ def _sheet_paths(book: SafeZip) -> Iterator[str]:
         target = targets.get(sheet.get(f"{_R}id"), "")
         path = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
         if path in book.names:
-            yield path
+            yield sheet.get("name", ""), path
 
 
 def _shared_strings(book: SafeZip) -> list[str]:
@@ -110,11 +115,14 @@ def _shared_strings(book: SafeZip) -> list[str]:
     return ["".join(t.text or "" for t in si.iter(f"{_S}t")) for si in root.iter(f"{_S}si")]
 
 
-def _sheet_grid(root, shared: list[str]) -> Grid:  # noqa: ANN001
+def _sheet_grid(root, shared: list[str], max_rows: int = MAX_ROWS) -> Grid:  # noqa: ANN001
     rows: list[list[RawValue]] = []
     for row in root.iter(f"{_S}row"):
-        if len(rows) >= MAX_ROWS:
+        number = row.get("r", "")
+        target = int(number) - 1 if number.isdigit() else len(rows)  # keep spreadsheet row numbers
+        if target >= max_rows or len(rows) >= max_rows:
             break
+        rows.extend([] for _ in range(target - len(rows)))
         cells: list[RawValue] = []
         for cell in row.iter(f"{_S}c"):
             col = _column(cell.get("r", "")) if cell.get("r") else len(cells)

@@ -175,3 +175,36 @@ class MailboxState(Base):
     __tablename__ = "mailbox_state"
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class FgmSubmission(Base):
+    """One provider's file for one month. A later file for the same month replaces it."""
+
+    __tablename__ = "fgm_submissions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_code: Mapped[str] = mapped_column(String(10))
+    month: Mapped[str] = mapped_column(String(7), index=True)
+    inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
+    source: Mapped[str] = mapped_column(String(20))  # email | folder | command
+    filename: Mapped[str] = mapped_column(String(255))
+    received_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20))  # accepted | partial | held | replaced
+    rows_valid: Mapped[int] = mapped_column(Integer)
+    rows_with_errors: Mapped[int] = mapped_column(Integer)
+    errors: Mapped[list[Any]] = mapped_column(default=list)
+    replaced_by: Mapped[int | None] = mapped_column(Integer)
+
+
+class FgmRecord(Base):
+    """One attendance from a provider's submission, checked against config/fgm.yaml."""
+
+    __tablename__ = "fgm_records"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("fgm_submissions.id"), index=True)
+    provider_code: Mapped[str] = mapped_column(String(10))
+    month: Mapped[str] = mapped_column(String(7), index=True)
+    row_number: Mapped[int] = mapped_column(Integer)
+    patient_key: Mapped[str] = mapped_column(String(64), index=True)
+    care_contact_date: Mapped[date]
+    status: Mapped[str] = mapped_column(String(10))  # counted | held
+    data: Mapped[dict[str, Any]]

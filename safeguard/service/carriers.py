@@ -73,3 +73,26 @@ def _read_attachment(attachment: Attachment, limits: Limits) -> RawForm:
     except Unreadable as exc:
         raise AttachmentRefused(str(exc), attachment.filename) from None
     return from_grids(grids, ext)
+
+
+def find_data_file(inbound: Inbound, config: Config, extensions: tuple[str, ...] = ("xlsx", "csv")) -> Attachment:
+    """The one spreadsheet or CSV a data submission carries. Raises AttachmentRefused or TooManyForms;
+    a message with none raises AttachmentRefused too, saying what to attach."""
+    limits = config.settings.limits
+    files = []
+    for attachment in inbound.attachments:
+        _refuse_dangerous(attachment, limits.max_attachment_mb)
+        if attachment.extension in extensions or attachment.extension in LEGACY_EXTENSIONS:
+            files.append(attachment)
+    if len(files) > 1:
+        raise TooManyForms(len(files))
+    if not files:
+        raise AttachmentRefused("is missing: attach the FGM submission template (.xlsx) or a CSV", "(none)")
+    if files[0].extension in LEGACY_EXTENSIONS:
+        raise AttachmentRefused("is in an old format (.xls). Save it as .xlsx and send it again.", files[0].filename)
+    return files[0]
+
+
+def zip_limits(config: Config) -> Limits:
+    limits = config.settings.limits
+    return Limits(int(limits.max_unzipped_mb * MB), limits.max_zip_ratio)

@@ -9,6 +9,7 @@ from safeguard.config import Config
 from safeguard.mail.inbound import Inbound
 from safeguard.register.orm import Alert, AlertVersion, InboundMessage
 from safeguard.register.repository import Register
+from safeguard.service.fgm_intake import store_submission
 from safeguard.service.lifecycle import CommandResult, acknowledge, extend, withdraw
 from safeguard.service.replies import queue_replies
 from safeguard.service.status import AWAITING_APPROVAL
@@ -31,7 +32,12 @@ def record_decision(register: Register, config: Config, inbound: Inbound, decisi
     if decision.kind == "update" and decision.outcome == "recorded":
         alert = _new_version(register, decision, row, now)
     result = None
-    if decision.alert_ref and decision.outcome == "recorded" and decision.kind != "update":
+    if decision.kind == "fgm" and decision.fgm is not None:
+        provider = config.provider_by_address(row.sender or "")
+        assert provider is not None
+        result = store_submission(register, config, provider.code, decision.fgm, source="email",
+                                  filename=str((decision.command or {}).get("file", "")), now=now, inbound_id=row.id)
+    elif decision.alert_ref and decision.outcome == "recorded" and decision.kind != "update":
         alert = register.alert(decision.alert_ref)
         assert alert is not None
         register.audit(actor=inbound.sender or "unknown sender", action=f"{decision.kind} received", at=now,

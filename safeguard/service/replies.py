@@ -11,6 +11,8 @@ from safeguard.register.orm import Alert, InboundMessage
 from safeguard.register.repository import Register
 from safeguard.service.triage import Decision
 
+MAX_ERRORS_LISTED = 200
+
 
 def sender_of(config: Config) -> Sender:
     service = config.settings.service
@@ -22,6 +24,11 @@ def queue_replies(register: Register, config: Config, row: InboundMessage, decis
     service = config.settings.service
     common = {"service": service, "decision": decision, "inbound_id": row.id, "alert": alert,
               "received_at": row.received_at, "providers": _providers(config, decision), "result": result}
+    if decision.reply == "fgm_received":
+        errors = decision.fgm.errors if decision.fgm else []
+        common.update(errors=errors[:MAX_ERRORS_LISTED], more=max(0, len(errors) - MAX_ERRORS_LISTED),
+                      problem=None if decision.outcome == "recorded" else decision.explanation,
+                      filename=str((decision.command or {}).get("file", "")), on_errors=config.fgm.on_errors)
     if decision.reply and row.sender:
         queue_email(register, key=f"reply:{row.id}", kind=f"reply:{decision.reply}",
                     rendered=render_email(decision.reply, **common), sender=sender_of(config),

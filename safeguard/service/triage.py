@@ -3,20 +3,25 @@ only through `find_alert`, so every branch is testable with plain values."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 from safeguard.config import Config
+from safeguard.fgm.reading import read_and_check
+from safeguard.fgm.records import MONTH as MONTH_IN_TEXT
+from safeguard.fgm.records import Submission, SubmissionUnreadable
 from safeguard.forms.checks import check_form
 from safeguard.forms.model import HealthAlertForm
 from safeguard.forms.problems import CheckContext, Problem
 from safeguard.forms.values import BadValue, parse_date
 from safeguard.mail.inbound import Inbound
-from safeguard.service.carriers import AttachmentRefused, TooManyForms, find_form
+from safeguard.service.carriers import AttachmentRefused, TooManyForms, find_data_file, find_form
 from safeguard.service.commands import SubjectCommand, read_subject, withdrawal_reason
 
+FGM_SUBJECT = re.compile(r"\bFGM\b", re.IGNORECASE)
 FOLDER_FOR = {"accepted": "Processed", "recorded": "Processed", "invalid": "Rejected", "quarantined": "Quarantine"}
 
 
@@ -42,6 +47,7 @@ class Decision:
     form: HealthAlertForm | None = None
     command: dict[str, Any] | None = None
     alert_ref: str | None = None
+    fgm: Submission | None = None  # a checked FGM submission (kind "fgm")
 
     @property
     def folder(self) -> str:
@@ -57,7 +63,9 @@ def triage(inbound: Inbound, config: Config, today: date, find_alert: FindAlert)
         return _quarantine("malformed", "The message's headers are malformed: " + "; ".join(inbound.header_faults))
     sender = inbound.sender or ""
     subject = read_subject(inbound.subject, service.reference_prefix)
-    if config.provider_by_address(sender):
+    if provider := config.provider_by_address(sender):
+        if FGM_SUBJECT.search(inbound.subject):
+            return _fgm(inbound, provider.code, config)
         return _provider_mail(sender, subject, find_alert)
     if not config.is_authorised_sender(sender):
         return _quarantine("unauthorised-sender", "The sender is not on an authorised domain.")
@@ -69,6 +77,27 @@ def triage(inbound: Inbound, config: Config, today: date, find_alert: FindAlert)
     if subject.verb:
         return _command(inbound, sender, subject, find_alert, config, today)
     return _form(inbound, sender, subject, config, today, find_alert)
+
+
+def _fgm(inbound: Inbound, provider_code: str, config: Config) -> Decision:
+    try:
+        attachment = find_data_file(inbound, config)
+    except AttachmentRefused as exc:
+        if exc.filename == "(none)":
+            return Decision("fgm", "invalid", "fgm-no-file", f"The attachment {exc.explanation}.", reply="fgm_received")
+        return _quarantine("attachment-refused", f"The attachment '{exc.filename}' {exc.explanation}",
+                           reply="attachment_refused")
+    except TooManyForms as exc:
+        return Decision("fgm", "invalid", "fgm-several-files", f"{exc.count} files are attached. Send one file "
+                        "per month.", reply="fgm_received")
+    month = MONTH_IN_TEXT.search(inbound.subject)
+    try:
+        sub = read_and_check(attachment.data, attachment.filename, config, provider_code,
+                             f"{month.group(1)}-{month.group(2)}" if month else None)
+    except SubmissionUnreadable as exc:
+        return Decision("fgm", "invalid", "fgm-unreadable", str(exc), reply="fgm_received")
+    return Decision("fgm", "recorded", "fgm-with-errors" if sub.errors else "fgm-accepted", reply="fgm_received",
+                    fgm=sub, command={"provider": provider_code, "month": sub.month, "file": attachment.filename})
 
 
 def _quarantine(reason: str, explanation: str, reply: str | None = None, **kw: Any) -> Decision:

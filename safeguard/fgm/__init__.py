@@ -1,0 +1,1 @@
+"""FGM Enhanced Dataset records: reading providers' monthly submissions and checking each row."""
