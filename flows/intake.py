@@ -10,7 +10,7 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.hooks import tell_admin_on_failure
 from tasks.approval import start_approval_runs
-from tasks.intake import fetch_new_messages, process_messages, send_unsent_email
+from tasks.intake import fetch_new_messages, import_dropped_fgm_files, process_messages, send_unsent_email
 
 OUTCOMES = ("accepted", "invalid", "recorded", "quarantined", "duplicate", "deferred", "gone")
 
@@ -35,6 +35,7 @@ def publish_intake_summary(results: list[dict[str, object]], sweep: dict[str, in
 def intake(config_dir: str | None = None, batch_size: int = 200) -> dict[str, int]:
     mailbox_ids = fetch_new_messages(config_dir, batch_size)
     results = process_messages(config_dir, mailbox_ids) if mailbox_ids else []
+    import_dropped_fgm_files(config_dir)
     sweep = send_unsent_email(config_dir)
     approvals = start_approval_runs(config_dir)
     return publish_intake_summary(results, sweep, approvals)

@@ -26,7 +26,8 @@ def _parser() -> argparse.ArgumentParser:
     intake.add_argument("--without-prefect", action="store_true",
                         help="run in this process without Prefect (when the Prefect server is down)")
     template = sub.add_parser("template", help="write a template for people to fill in")
-    template.add_argument("which", choices=["form"])
+    template.add_argument("which", choices=["form", "fgm"], help="form: the health alert form; fgm: the FGM "
+                          "monthly submission template")
     template.add_argument("out", type=Path)
     for verb, text in (("approve", "approve an alert waiting for a decision, and send its notices"),
                        ("reject", "reject an alert waiting for a decision, and tell the sender why")):
@@ -49,6 +50,18 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("calendar", help="bank holidays").add_argument(
         "action", choices=["refresh"], help="fetch the GOV.UK bank-holidays list into config/bank-holidays.json")
     sub.add_parser("serve", help="run every deployment of prefect.yaml, on its schedule, in this process")
+    fgm = sub.add_parser("fgm", help="import providers' FGM submission files")
+    fgm_actions = fgm.add_subparsers(dest="action", required=True)
+    imp = fgm_actions.add_parser("import", help="import one file (the template or a CSV with its headers)")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--provider", required=True, help="the submitting organisation's code in the directory")
+    imp.add_argument("--month", default=None, help="YYYY-MM, if the file does not say")
+    fgm_actions.add_parser("import-folder", help="import every file in config/fgm.yaml's drop_folder")
+    ret = sub.add_parser("return", help="produce a monthly return")
+    ret.add_argument("which", choices=["fgm", "activity", "all"])
+    ret.add_argument("--month", required=True, help="YYYY-MM")
+    ret.add_argument("--out", type=Path, default=None, help="folder for the workbooks (default: settings.yaml)")
+    ret.add_argument("--email", action="store_true", help="also email them as the monthly deployment does")
     audit = sub.add_parser("audit", help="check the audit log, or export one alert's history")
     audit_actions = audit.add_subparsers(dest="action", required=True)
     audit_actions.add_parser("verify", help="check every link of the hash chain")
@@ -95,8 +108,62 @@ def _intake_direct(app, batch: int) -> dict[str, int]:  # noqa: ANN001 - an App
 
 
 def _template(args: argparse.Namespace) -> int:
+    if args.which == "fgm":
+        from safeguard.config import load_config
+        from safeguard.fgm.template import build_fgm_template
+        print(f"Wrote {build_fgm_template(load_config(args.config).fgm, args.out)}")
+        return 0
     from safeguard.forms.template import build_form_template
     print(f"Wrote {build_form_template(args.out)}")
+    return 0
+
+
+def _fgm(args: argparse.Namespace) -> int:
+    from safeguard.app import open_app, utc_now
+    from safeguard.service.fgm_intake import import_drop_folder, import_file
+    app = open_app(args.config)
+    if args.action == "import-folder":
+        counts = import_drop_folder(app.uow, app.config, utc_now())
+        with app.intake_context() as ctx:
+            from safeguard.service.intake import send_unsent
+            send_unsent(ctx)
+        print(f"FGM drop folder: {counts['imported']} imported, {counts['rejected']} rejected.")
+        return 0
+    if not args.file.is_file():
+        print(f"There is no file {args.file}.", file=sys.stderr)
+        return 2
+    with app.uow() as u:
+        result, sub, problem = import_file(u.register, app.config, args.file, args.provider.strip().upper(), args.month,
+                                           "command", utc_now())
+        u.commit()
+    if result is None:
+        print(f"Not imported: {problem}", file=sys.stderr)
+        return 1
+    print(f"{result.provider} {result.month}: {result.status}, {result.rows_valid} record(s) kept, "
+          f"{result.rows_with_errors} row(s) with errors" + (", replacing the earlier file" if result.replaced else "")
+          + ".")
+    for e in (sub.errors if sub else [])[:50]:
+        print(f"  Row {e.row}, {e.column}: {e.message}")
+    return 0 if result.status == "accepted" else 1
+
+
+def _return(args: argparse.Namespace) -> int:
+    from safeguard.app import open_app
+    from safeguard.service.returns import check_month, email_returns, produce
+    try:
+        month = check_month(args.month)
+    except ValueError as exc:
+        print(f"{exc}.", file=sys.stderr)
+        return 2
+    which = ("fgm", "activity") if args.which == "all" else (args.which,)
+    with open_app(args.config).intake_context() as ctx:
+        result = produce(ctx, month, which, args.out)
+        if args.email:
+            email_returns(ctx, result)
+    for kind, path in result.files.items():
+        print(f"Wrote {kind}: {path}" + ("   (patient-identifiable: OFFICIAL-SENSITIVE)" if kind == "record-level" else ""))
+    if result.fgm_headline:
+        print("FGM (rounded): " + ", ".join(f"{k} {v}" for k, v in result.fgm_headline.items()))
     return 0
 
 
@@ -259,7 +326,7 @@ def _db(args: argparse.Namespace) -> int:
 HANDLERS: dict[str, Handler] = {"demo": _demo, "intake": _intake, "template": _template, "audit": _audit,
                                 "config": _config, "db": _db, "approve": _decision, "reject": _decision,
                                 "send-unsent": _send_unsent, "reminders": _reminders, "reconcile": _reconcile,
-                                "calendar": _calendar, "serve": _serve}
+                                "calendar": _calendar, "serve": _serve, "fgm": _fgm, "return": _return}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -46,3 +46,11 @@ def send_unsent_email(config_dir: str | None) -> dict[str, int]:
     app = open_app(config_dir)
     with app.intake_context() as ctx:
         return send_unsent(ctx)
+
+
+@task(cache_policy=NO_CACHE)
+def import_dropped_fgm_files(config_dir: str | None) -> dict[str, int]:
+    from safeguard.app import utc_now
+    from safeguard.service.fgm_intake import import_drop_folder
+    app = open_app(config_dir)
+    return import_drop_folder(app.uow, app.config, utc_now())

@@ -124,12 +124,17 @@ class RegisterSettings(Strict):
     url: str = "sqlite:///var/register.sqlite3"
 
 
+class ReturnsSettings(Strict):
+    output_dir: Path = Path("var/returns")  # where the monthly workbooks are written
+
+
 class Settings(Strict):
     service: Service
     limits: Limits = Limits()
     mailbox: MailboxSettings = MailboxSettings()
     # "register" would shadow pydantic's BaseModel.register, hence the alias.
     register_db: RegisterSettings = Field(default=RegisterSettings(), alias="register")
+    returns: ReturnsSettings = ReturnsSettings()
 
 
 class Timescales(Strict):

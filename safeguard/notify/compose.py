@@ -17,7 +17,8 @@ def message_id_for(key: str, domain: str) -> str:
 
 
 def compose(rendered: Rendered, *, sender: str, sender_name: str, recipients: list[str], message_id: str,
-            at: datetime, in_reply_to: str | None = None, auto_reply: bool = False) -> bytes:
+            at: datetime, in_reply_to: str | None = None, auto_reply: bool = False,
+            attachments: tuple[tuple[str, bytes], ...] = ()) -> bytes:
     msg = EmailMessage(policy=SMTP)
     msg["From"] = f'"{sender_name}" <{sender}>'
     msg["To"] = ", ".join(recipients)
@@ -31,4 +32,7 @@ def compose(rendered: Rendered, *, sender: str, sender_name: str, recipients: li
         msg["References"] = in_reply_to
     msg.set_content(rendered.text)
     msg.add_alternative(rendered.html, subtype="html")
+    for filename, data in attachments:
+        msg.add_attachment(data, maintype="application", filename=filename,
+                           subtype="vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     return msg.as_bytes()

@@ -35,7 +35,7 @@ class Sender:
 
 def queue_email(register: Register, *, key: str, kind: str, rendered: Rendered, sender: Sender,
                 recipients: list[str], at: datetime, inbound_id: int | None = None, alert_id: int | None = None,
-                in_reply_to: str | None = None) -> OutboxEntry:
+                in_reply_to: str | None = None, attachments: tuple[tuple[str, bytes], ...] = ()) -> OutboxEntry:
     """Record an email to send. The same key twice returns the first entry: a retry never adds one."""
     existing = register.outbox_entry(key)
     if existing is not None:
@@ -43,7 +43,8 @@ def queue_email(register: Register, *, key: str, kind: str, rendered: Rendered, 
     message_id = message_id_for(key, sender.domain)
     thread = in_reply_to if in_reply_to and _MESSAGE_ID.match(in_reply_to) else None
     raw = compose(rendered, sender=sender.address, sender_name=sender.name, recipients=recipients,
-                  message_id=message_id, at=at, in_reply_to=thread, auto_reply=thread is not None)
+                  message_id=message_id, at=at, in_reply_to=thread, auto_reply=thread is not None,
+                  attachments=attachments)
     entry = OutboxEntry(key=key, kind=kind, alert_id=alert_id, inbound_id=inbound_id, recipients=recipients,
                         message_id=message_id, raw=raw, status="created", attempts=0, created_at=at)
     register.add(entry)

@@ -7,6 +7,8 @@ kept or held, as config/fgm.yaml says, and the provider is told each error by ro
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -20,6 +22,7 @@ from safeguard.notify.outbox import queue_email
 from safeguard.notify.render import render_email
 from safeguard.register.orm import FgmRecord, FgmSubmission
 from safeguard.register.repository import Register
+from safeguard.register.uow import UnitOfWork
 from safeguard.service.replies import MAX_ERRORS_LISTED, sender_of
 
 
@@ -88,3 +91,32 @@ def import_file(register: Register, config: Config, path: Path, provider_code: s
     queue_fgm_reply(register, config, to=provider.mailbox, key=f"fgm-reply:{result.submission_id}", at=now,
                     result=result, sub=sub, problem=None, filename=path.name)
     return result, sub, None
+
+
+DROPPED = re.compile(r"^(?P<code>[A-Za-z0-9]{3,10})_(?P<month>20\d\d-(0[1-9]|1[0-2]))\.(xlsx|csv)$")
+
+
+def import_drop_folder(uow: Callable[[], UnitOfWork], config: Config, now: datetime) -> dict[str, int]:
+    """Files named <PROVIDER CODE>_<YYYY-MM>.xlsx|csv in config/fgm.yaml's drop_folder: each imported like
+    an emailed submission, then moved to done/ (or rejected/, with a .txt saying why)."""
+    folder = config.fgm.drop_folder
+    counts = {"imported": 0, "rejected": 0}
+    if folder is None or not folder.is_dir():
+        return counts
+    for path in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")):
+        match = DROPPED.match(path.name)
+        with uow() as u:
+            if match is None:
+                result, problem = None, ("The file name must be <PROVIDER CODE>_<YYYY-MM>.xlsx or .csv, "
+                                         "e.g. UHCW_2026-10.xlsx.")
+            else:
+                result, _sub, problem = import_file(u.register, config, path, match["code"].upper(), match["month"],
+                                                    "folder", now)
+            u.commit()
+        target = folder / ("done" if result else "rejected")
+        target.mkdir(exist_ok=True)
+        path.replace(target / path.name)
+        if problem:
+            (target / f"{path.name}.txt").write_text(problem + "\n")
+        counts["imported" if result else "rejected"] += 1
+    return counts
