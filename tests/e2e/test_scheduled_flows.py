@@ -99,14 +99,14 @@ def test_reminders_flow_runs_at_a_chosen_instant(prefect_server: str, site: Inta
 def test_a_failed_run_emails_the_admin_team_a_link_only(prefect_server: str, site: IntakeContext) -> None:
     @flow(name="broken-for-test", on_failure=[tell_admin_on_failure])
     def broken(config_dir: str | None = None) -> None:
-        raise RuntimeError("Quillfeather")  # an error text must never travel by email
+        raise RuntimeError("Sentinel-error-Xyzzy")  # an error text must never travel by email
 
     state = broken(config_dir=str(ROOT / "config"), return_state=True)
     assert state.is_failed()
     [path] = list((site.mailbox.deliver_to / site.config.settings.service.admin_team / "new").iterdir())  # type: ignore[operator]
     raw = path.read_bytes()
     assert subject_of(raw).startswith("Prefect run failed: broken-for-test")
-    assert b"/runs/flow-run/" in raw and b"Quillfeather" not in raw
+    assert b"/runs/flow-run/" in raw and b"Sentinel-error-Xyzzy" not in raw
 
 
 def test_prefect_deploy_all_creates_every_deployment_on_its_london_schedule(prefect_server: str,
@@ -141,3 +141,33 @@ def test_safeguard_serve_builds_the_same_deployments() -> None:
     assert built == {"intake": [("* * * * *", "Europe/London")], "approval": [],
                      "reminders": [("0 8 * * 1-5", "Europe/London")], "reconcile": [("0 2 * * *", "Europe/London")],
                      "returns": [("0 7 1 * *", "Europe/London")]}
+
+
+def test_the_monthly_returns_flow_writes_emails_and_shows_headline_numbers(
+        prefect_server: str, site: IntakeContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import date
+
+    from flows.returns import monthly_returns
+    from safeguard import samples
+    from safeguard.fgm.synthetic import record, valid_nhs_numbers
+    from safeguard.fgm.template import fgm_file
+    from safeguard.mail.maildir import deliver
+    from safeguard.service.intake import process_message
+    numbers = valid_nhs_numbers()
+    rows = [record(next(numbers), date(2026, 10, 3 + n)) for n in range(9)]
+    deliver(site.mailbox.root, samples.submission(  # type: ignore[attr-defined]
+        "safeguarding@uhcw.test", site.config.settings.service.mailbox_address, subject="FGM 2026-10",
+        attachments=[("fgm.xlsx", fgm_file(site.config.fgm, rows, month="2026-10", organisation="UHCW"))]))
+    [process_message(m, site) for m in site.mailbox.list_new()]
+    monkeypatch.chdir(tmp_path)  # the returns folder (var/returns) is relative to the worker's directory
+    result = monthly_returns(config_dir=str(ROOT / "config"), month="2026-10")
+    assert result["fgm"] == {"Individuals": 10, "Newly recorded": 10, "Total attendances": 10, "Active cases": 0}
+    assert (tmp_path / "var" / "returns" / "FGM-record-level-2026-10.xlsx").exists()
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    with get_client(sync_client=True) as client:
+        [artifact] = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["monthly-returns"])),
+                                           limit=1)
+    assert "Individuals': 10" in str(artifact.data) and "FGM-aggregate-2026-10.xlsx" in str(artifact.data)
+    assert "Monthly returns 2026-10" in admin_subjects(site)
+    assert leaked(prefect_server, tuple(r["nhs_number"] for r in rows)) == []
