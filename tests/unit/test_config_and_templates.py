@@ -68,3 +68,35 @@ def test_html_emails_escape_what_senders_typed(config) -> None:  # noqa: ANN001
     rendered = render_email("form_invalid", service=config.settings.service, decision=decision)
     assert "&lt;script&gt;" in rendered.html and "<script>" not in rendered.html
     assert "{{ 7*7 }}" in rendered.text and "49" not in rendered.text
+
+
+def test_the_fgm_template_offers_every_code_as_a_drop_down(tmp_path, config) -> None:  # noqa: ANN001
+    from openpyxl import load_workbook
+
+    from safeguard.fgm.template import build_fgm_template
+    book = load_workbook(build_fgm_template(config.fgm, tmp_path / "fgm.xlsx"))
+    assert book.sheetnames == ["Instructions", "Submission", "Records", "Lists"]
+    headers = [c.value for c in book["Records"][1]]
+    assert headers == [i.label for i in config.fgm.items]
+    lists = book["Lists"]
+    column = headers.index("FGM type") + 1
+    offered = [lists.cell(r, column).value for r in range(1, 13)]
+    assert offered[0] == "1 - Type 1" and "NK - FGM type not known" in offered
+    assert len(book["Records"].data_validations.dataValidation) == sum(
+        i.type in ("code", "country") for i in config.fgm.items)
+
+
+def test_an_fgm_code_item_without_codes_is_named_in_the_error(tmp_path) -> None:  # noqa: ANN001
+    import shutil
+
+    import pytest
+
+    from safeguard.config import ConfigError, load_config
+    from tests.conftest import ROOT
+    shutil.copytree(ROOT / "config", tmp_path / "c")
+    text = (tmp_path / "c" / "fgm.yaml").read_text().replace(
+        "    codes: {Y: Pregnant, N: Not pregnant, NK: Not known}\n", "")
+    (tmp_path / "c" / "fgm.yaml").write_text(text)
+    with pytest.raises(ConfigError) as error:
+        load_config(tmp_path / "c")
+    assert "fgm.yaml: items.8: item pregnancy_status is of type 'code' but lists no codes" in str(error.value)
