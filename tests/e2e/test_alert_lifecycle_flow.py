@@ -55,9 +55,18 @@ def run_intake(stack: StackConfig, expect_in_inbox: int) -> dict[str, int]:
     return intake(config_dir=str(stack.directory))
 
 
-def wait_until_paused(client, run_id, deadline: float) -> None:  # noqa: ANN001
-    while not (state := client.read_flow_run(run_id).state) or not state.is_paused():
-        assert time.monotonic() < deadline, f"the approval run never paused ({state})"
+def wait_until_paused(client, run_id, deadline: float, pause: int = 1) -> str:  # noqa: ANN001
+    """Wait for the Paused state and for its form (Prefect saves the form just after pausing);
+    returns the form's description."""
+    from prefect.exceptions import PrefectHTTPStatusError
+    while True:
+        state = client.read_flow_run(run_id).state
+        if state is not None and state.is_paused():
+            try:
+                return client.read_flow_run_input(run_id, f"paused-{pause}-description")
+            except PrefectHTTPStatusError:
+                pass
+        assert time.monotonic() < deadline, f"the approval run never paused with its form ({state})"
         time.sleep(0.2)
 
 
@@ -77,14 +86,12 @@ def approve_through_prefect(version: int, reference: str, first_answer: dict[str
                                   kwargs={"flow_run": run, "parameters": run.parameters})
         worker.start()
         deadline = time.monotonic() + 60
-        wait_until_paused(client, run.id, deadline)
-        description = client.read_flow_run_input(run.id, "paused-1-description")
+        description = wait_until_paused(client, run.id, deadline)
         assert reference in description and samples.SUBJECT_SURNAME not in description
         if first_answer is not None:  # a refused answer: the form comes back saying why
             resume_flow_run(run.id, run_input=first_answer)
             time.sleep(0.5)
-            wait_until_paused(client, run.id, deadline)
-            again = client.read_flow_run_input(run.id, "paused-2-description")
+            again = wait_until_paused(client, run.id, deadline, pause=2)
             assert "Your last answer was not recorded" in again and "can only leave out" in again
         resume_flow_run(run.id, run_input={"decision": "approve", "approver_name": "Dana Nightingale",
                                            "reason": "", "leave_out": [], "note": NOTE, **answer})
