@@ -25,6 +25,7 @@ from pathlib import Path
 from safeguard import samples
 from safeguard.config import load_config
 from safeguard.mail.imap_smtp import ImapSmtpMailbox, ImapSmtpSettings
+from safeguard.register.crypto import new_key
 from safeguard.register.db import make_engine, migrate
 from safeguard.register.uow import uow_factory
 from safeguard.service.intake import IntakeContext, process_batch, send_unsent
@@ -33,6 +34,9 @@ ROOT = Path(__file__).resolve().parents[1]
 HOST, IMAP_PORT, SMTP_PORT, PASSWORD = "127.0.0.1", 10143, 10025, "test"
 SENDER = "tamsin.holloway@coventry-council.test"
 
+# A benchmark register is thrown away: throwaway keys for its encrypted columns.
+os.environ.setdefault("SAFEGUARD_DATA_KEYS", new_key())
+os.environ.setdefault("SAFEGUARD_HASH_KEY", new_key())
 
 def backlog(count: int, to: str) -> list[bytes]:
     today = date.today()

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from safeguard.calendar import WorkingDays, load_calendar
 from safeguard.config import Config, load_config
 from safeguard.mail.factory import open_mailbox
+from safeguard.register.crypto import KEY_VARIABLES, check_keys
 from safeguard.register.db import make_engine, migrate
 from safeguard.register.uow import UnitOfWork, uow_factory
 from safeguard.service.intake import IntakeContext
@@ -42,7 +43,8 @@ class App:
             yield IntakeContext(self.config, mailbox, self.uow, clock)
 
 
-ENVIRONMENT_OVERRIDES = ("SAFEGUARD_CONFIG", "SAFEGUARD_DATABASE_URL", "SAFEGUARD_MAILDIR", "SAFEGUARD_DELIVER_TO")
+ENVIRONMENT_OVERRIDES = ("SAFEGUARD_CONFIG", "SAFEGUARD_DATABASE_URL", "SAFEGUARD_MAILDIR", "SAFEGUARD_DELIVER_TO",
+                         *KEY_VARIABLES)
 
 
 def open_app(config_dir: str | None = None) -> App:
@@ -53,6 +55,7 @@ def open_app(config_dir: str | None = None) -> App:
 @cache
 def _open_app(config_dir: str | None, _environment: tuple[str | None, ...]) -> App:
     config = load_config(config_dir)
+    check_keys()
     engine = make_engine(config.settings.register_db.url)
     migrate(engine)
     return App(config, engine, uow_factory(engine))

@@ -50,6 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("calendar", help="bank holidays").add_argument(
         "action", choices=["refresh"], help="fetch the GOV.UK bank-holidays list into config/bank-holidays.json")
     sub.add_parser("serve", help="run every deployment of prefect.yaml, on its schedule, in this process")
+    sub.add_parser("keys", help="keys for personal data at rest").add_argument(
+        "action", choices=["new", "rotate"], help="new: print a fresh key; rotate: re-encrypt with the first key")
     fgm = sub.add_parser("fgm", help="import providers' FGM submission files")
     fgm_actions = fgm.add_subparsers(dest="action", required=True)
     imp = fgm_actions.add_parser("import", help="import one file (the template or a CSV with its headers)")
@@ -115,6 +117,26 @@ def _template(args: argparse.Namespace) -> int:
         return 0
     from safeguard.forms.template import build_form_template
     print(f"Wrote {build_form_template(args.out)}")
+    return 0
+
+
+def _keys(args: argparse.Namespace) -> int:
+    from safeguard.register.crypto import new_key
+    if args.action == "new":
+        print(new_key())
+        print("Keep this key in your secret store. Put it first in SAFEGUARD_DATA_KEYS (old keys after it, "
+              "comma-separated), run 'safeguard keys rotate', then remove the old keys.", file=sys.stderr)
+        return 0
+    from safeguard.app import open_app
+    from safeguard.register.keys import rotate_all
+    app = open_app(args.config)
+    counts = rotate_all(app.engine)
+    with app.uow() as u:
+        from safeguard.app import utc_now
+        u.register.audit(actor="system", action="keys rotated", at=utc_now(), rows=counts)
+        u.commit()
+    print("Re-encrypted with the current key: " + ", ".join(f"{k} {v}" for k, v in counts.items()) +
+          ". The old keys can now be removed from SAFEGUARD_DATA_KEYS.")
     return 0
 
 
@@ -326,7 +348,8 @@ def _db(args: argparse.Namespace) -> int:
 HANDLERS: dict[str, Handler] = {"demo": _demo, "intake": _intake, "template": _template, "audit": _audit,
                                 "config": _config, "db": _db, "approve": _decision, "reject": _decision,
                                 "send-unsent": _send_unsent, "reminders": _reminders, "reconcile": _reconcile,
-                                "calendar": _calendar, "serve": _serve, "fgm": _fgm, "return": _return}
+                                "calendar": _calendar, "serve": _serve, "fgm": _fgm, "return": _return,
+                                "keys": _keys}
 
 
 def main(argv: list[str] | None = None) -> int:

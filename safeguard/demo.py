@@ -44,6 +44,11 @@ def run_demo(folder: Path, config_dir: str | None) -> int:
     folder = folder.resolve()
     shutil.rmtree(folder, ignore_errors=True)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from safeguard.register.crypto import DATA_KEYS, HASH_KEY, new_key
+    if not os.environ.get(DATA_KEYS):  # the demo's register is thrown away: a throwaway key will do
+        os.environ[DATA_KEYS], os.environ[HASH_KEY] = new_key(), new_key()
+        print("Demo: personal data in the register is encrypted with a throwaway key (set SAFEGUARD_DATA_KEYS "
+              "and SAFEGUARD_HASH_KEY for a real register).")
     os.environ.update(SAFEGUARD_MAILDIR=str(folder / "mail" / "safeguarding"),
                       SAFEGUARD_DELIVER_TO=str(folder / "mail" / "delivered"),
                       SAFEGUARD_DATABASE_URL=f"sqlite:///{folder / 'register.sqlite3'}")

@@ -37,3 +37,14 @@ def reconcile_register(config_dir: str | None) -> dict[str, object]:
     get_run_logger().info("reconciliation: %d finding(s) %s", len(report.findings),
                           {k: v for k, v in report.counts().items() if v})
     return {"rows": report.rows(), "total": len(report.findings)}
+
+
+@task(cache_policy=NO_CACHE)
+def erase_expired_personal_data(config_dir: str | None) -> int:
+    from safeguard.service.retention import erase_expired
+    app = open_app(config_dir)
+    with app.uow() as u:
+        erased = erase_expired(u, app.config, utc_now())
+        u.commit()
+    get_run_logger().info("retention: personal data erased from %d closed alert(s)", len(erased))
+    return len(erased)

@@ -128,6 +128,12 @@ class ReturnsSettings(Strict):
     output_dir: Path = Path("var/returns")  # where the monthly workbooks are written
 
 
+class RetentionSettings(Strict):
+    # Personal data of an alert withdrawn or rejected longer ago than this is erased nightly
+    # (0 keeps it). Counts, dates and the audit chain stay.
+    closed_alert_personal_data_days: int = Field(default=730, ge=0)
+
+
 class Settings(Strict):
     service: Service
     limits: Limits = Limits()
@@ -135,6 +141,7 @@ class Settings(Strict):
     # "register" would shadow pydantic's BaseModel.register, hence the alias.
     register_db: RegisterSettings = Field(default=RegisterSettings(), alias="register")
     returns: ReturnsSettings = ReturnsSettings()
+    retention: RetentionSettings = RetentionSettings()
 
 
 class Timescales(Strict):

@@ -189,8 +189,9 @@ def _cross_checks(v: dict[str, Any], fgm: FgmSettings, bounds: tuple[date, date]
 def patient_key(values: dict[str, Any]) -> str:
     """Who the record is about, to link attendances across months: the NHS number, or when it is not
     available, date of birth and postcode (records with neither cannot be linked)."""
-    import hashlib
     import uuid
+
+    from safeguard.register.crypto import keyed_hash
     nhs = values.get("nhs_number")
     if nhs and nhs != NOT_AVAILABLE:
         basis = f"nhs:{nhs}"
@@ -198,4 +199,4 @@ def patient_key(values: dict[str, Any]) -> str:
         basis = f"dob:{values['date_of_birth']}|pc:{values['postcode']}"
     else:
         basis = f"unlinked:{uuid.uuid4().hex}"  # cannot be linked to any other record
-    return hashlib.sha256(basis.encode()).hexdigest()[:32]
+    return keyed_hash(basis)[:32]  # keyed: a plain hash of an NHS number could be reversed by trying them all

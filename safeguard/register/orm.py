@@ -11,13 +11,14 @@ from sqlalchemy import (
     Dialect,
     ForeignKey,
     Integer,
-    LargeBinary,
     String,
     Text,
     TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from safeguard.register.crypto import EncryptedBytes, EncryptedJSON, EncryptedText
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -57,7 +58,7 @@ class InboundMessage(Base):
     folder: Mapped[str] = mapped_column(String(20))
     reason: Mapped[str] = mapped_column(String(40))
     problems: Mapped[list[Any]] = mapped_column(default=list)
-    command: Mapped[dict[str, Any] | None]
+    command: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON())  # may hold a free-text reason
     alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"))
     copies: Mapped[int] = mapped_column(Integer, default=1)
     filed_at: Mapped[datetime | None]
@@ -90,14 +91,14 @@ class AlertVersion(Base):
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"))
     version: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20))
-    form: Mapped[dict[str, Any]]
+    form: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON())  # personal data: encrypted at rest
     inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
     created_at: Mapped[datetime]
     approval_run_id: Mapped[str | None] = mapped_column(String(36))  # the Prefect flow run waiting on it
     decided_by: Mapped[str | None] = mapped_column(String(200))
     decided_at: Mapped[datetime | None]
-    decision_reason: Mapped[str | None] = mapped_column(Text)
-    decision_note: Mapped[str | None] = mapped_column(Text)
+    decision_reason: Mapped[str | None] = mapped_column(EncryptedText())
+    decision_note: Mapped[str | None] = mapped_column(EncryptedText())
     left_out: Mapped[list[Any] | None]  # provider codes the approver left out
 
 
@@ -137,7 +138,7 @@ class OutboxEntry(Base):
     inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
     recipients: Mapped[list[Any]]
     message_id: Mapped[str] = mapped_column(String(200), unique=True)
-    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    raw: Mapped[bytes] = mapped_column(EncryptedBytes())  # the message as sent: encrypted at rest
     status: Mapped[str] = mapped_column(String(20))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(500))
@@ -155,7 +156,7 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(60))
     alert_ref: Mapped[str | None] = mapped_column(String(20), index=True)
     inbound_id: Mapped[int | None] = mapped_column(Integer)
-    detail: Mapped[dict[str, Any]]
+    detail: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON())  # may hold free text (reasons, notes)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
@@ -207,4 +208,4 @@ class FgmRecord(Base):
     patient_key: Mapped[str] = mapped_column(String(64), index=True)
     care_contact_date: Mapped[date]
     status: Mapped[str] = mapped_column(String(10))  # counted | held
-    data: Mapped[dict[str, Any]]
+    data: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON())  # the attendance: encrypted at rest

@@ -68,7 +68,7 @@ def export_alert_history(session: Session, config: Config, reference: str, out: 
                 widths=[17, 24, 40, 10, 10, 17, 50])
 
     versions = register.versions(alert)
-    forms = [HealthAlertForm.from_json(v.form) for v in versions]
+    forms = [None if v.form.get("erased") else HealthAlertForm.from_json(v.form) for v in versions]
     rows: list[list[object]] = [
         ["Status", *[v.status for v in versions]],
         ["Received", *[local(v.created_at, tz) for v in versions]],
@@ -78,10 +78,11 @@ def export_alert_history(session: Session, config: Config, reference: str, out: 
         ["Providers left out", *[", ".join(v.left_out or []) for v in versions]],
         ["Approver's note", *[v.decision_note for v in versions]],
     ]
-    rows += [[f.label, *[show(getattr(form, f.key)) for form in forms]] for f in FORM_FIELDS]
-    for n in range(max((len(form.subjects) for form in forms), default=0)):
+    rows += [[f.label, *[show(getattr(form, f.key)) if form else "(erased: retention period)" for form in forms]]
+             for f in FORM_FIELDS]
+    for n in range(max((len(form.subjects) for form in forms if form), default=0)):
         rows += [[f"Subject {n + 1} {f.label}",
-                  *[show(getattr(form.subjects[n], f.key)) if n < len(form.subjects) else "" for form in forms]]
+                  *[show(getattr(form.subjects[n], f.key)) if form and n < len(form.subjects) else "" for form in forms]]
                  for f in SUBJECT_FIELDS]
     write_table(book.create_sheet("Form versions"), ["Field", *[f"Version {v.version}" for v in versions]], rows,
                 widths=[34, *[44] * len(versions)])

@@ -13,6 +13,7 @@ import pytest
 
 from safeguard import samples
 from safeguard.faults import DISPATCH_POINTS
+from safeguard.register.crypto import KEY_VARIABLES
 from tests.conftest import ROOT, subject_of
 from tests.factories import fields, people
 from tests.mailstack import StackConfig, read_inbox, smtp_deliver, stack_config
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.mailstack
 
 
 def cli(stack: StackConfig, *args: str, kill_at: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SAFEGUARD_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAFEGUARD_") or k in KEY_VARIABLES}
     env["SAFEGUARD_IMAP_PASSWORD"] = "test"
     if kill_at:
         env["SAFEGUARD_KILL_AT"] = kill_at
