@@ -19,6 +19,7 @@ from safeguard.config import Config, load_config
 from safeguard.mail.factory import open_mailbox
 from safeguard.register.crypto import KEY_VARIABLES, check_keys
 from safeguard.register.db import make_engine, migrate
+from safeguard.register.repository import RegisterState
 from safeguard.register.uow import UnitOfWork, uow_factory
 from safeguard.service.intake import IntakeContext
 
@@ -39,7 +40,7 @@ class App:
 
     @contextmanager
     def intake_context(self, clock: Callable[[], datetime] = utc_now) -> Iterator[IntakeContext]:
-        with open_mailbox(self.config) as mailbox:
+        with open_mailbox(self.config, RegisterState(self.uow)) as mailbox:
             yield IntakeContext(self.config, mailbox, self.uow, clock)
 
 

@@ -108,15 +108,24 @@ class ImapSettings(Strict):
     idle: bool = False
 
 
+class GraphConfig(Strict):
+    tenant_id: str = Field(min_length=1)
+    client_id: str = Field(min_length=1)
+    client_secret_env: str = "SAFEGUARD_GRAPH_CLIENT_SECRET"  # the secret itself is never in YAML
+    authority: str = "https://login.microsoftonline.com"
+    graph_url: str = "https://graph.microsoft.com/v1.0"
+
+
 class MailboxSettings(Strict):
-    adapter: Literal["maildir", "imap"] = "maildir"
+    adapter: Literal["maildir", "imap", "graph"] = "maildir"
     maildir: MaildirSettings = MaildirSettings()
     imap: ImapSettings | None = None
+    graph: GraphConfig | None = None
 
     @model_validator(mode="after")
     def _adapter_has_settings(self) -> MailboxSettings:
-        if self.adapter == "imap" and self.imap is None:
-            raise ValueError("adapter is 'imap' but there is no 'imap:' section")
+        if self.adapter in ("imap", "graph") and getattr(self, self.adapter) is None:
+            raise ValueError(f"adapter is '{self.adapter}' but there is no '{self.adapter}:' section")
         return self
 
 

@@ -6,17 +6,29 @@ import os
 from pathlib import Path
 
 from safeguard.config import Config, ConfigError
+from safeguard.mail.graph import GraphMailbox, GraphSettings, MemoryState, StateStore
 from safeguard.mail.imap_smtp import ImapSmtpMailbox, ImapSmtpSettings
 from safeguard.mail.maildir import MaildirMailbox
 from safeguard.mail.port import Mailbox
 
 
-def open_mailbox(config: Config) -> Mailbox:
+def open_mailbox(config: Config, state: StateStore | None = None) -> Mailbox:
+    """`state` keeps adapter sync state (Graph's delta link) across restarts: the register's."""
     box = config.settings.mailbox
     address = config.settings.service.mailbox_address
     if box.adapter == "maildir":
         deliver = Path(box.maildir.deliver_to) if box.maildir.deliver_to else None
         return MaildirMailbox(Path(box.maildir.path), address, deliver)
+    if box.adapter == "graph":
+        graph = box.graph
+        assert graph is not None
+        secret = os.environ.get(graph.client_secret_env)
+        if not secret:
+            raise ConfigError(f"settings.yaml: mailbox.graph.client_secret_env: the environment variable "
+                              f"{graph.client_secret_env} is not set. Set it to the application's client secret.")
+        return GraphMailbox(GraphSettings(address=address, tenant_id=graph.tenant_id, client_id=graph.client_id,
+                                          client_secret=secret, authority=graph.authority, graph_url=graph.graph_url),
+                            state or MemoryState())
     imap = box.imap
     assert imap is not None  # the settings model guarantees it for adapter "imap"
     password = os.environ.get(imap.password_env)

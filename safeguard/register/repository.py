@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from safeguard.register.orm import (
     AlertVersion,
     Delivery,
     InboundMessage,
+    MailboxState,
     OutboxEntry,
     ReferenceCounter,
 )
@@ -140,3 +142,24 @@ class Register:
               inbound_id: int | None = None, **detail: Any) -> None:
         audit.append(self.session, actor=actor, action=action, at=at, alert_ref=alert_ref,
                      inbound_id=inbound_id, detail=detail)
+
+
+class RegisterState:
+    """Mailbox adapter state (e.g. Graph's delta link) kept in the register, committed at once."""
+
+    def __init__(self, uow: Callable[[], Any]) -> None:
+        self._uow = uow
+
+    def get(self, name: str) -> str | None:
+        with self._uow() as u:
+            row = u.session.get(MailboxState, name)
+            return row.value if row else None
+
+    def set(self, name: str, value: str) -> None:
+        with self._uow() as u:
+            row = u.session.get(MailboxState, name, with_for_update=True)
+            if row is None:
+                u.session.add(MailboxState(name=name, value=value))
+            else:
+                row.value = value
+            u.commit()
