@@ -50,6 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("calendar", help="bank holidays").add_argument(
         "action", choices=["refresh"], help="fetch the GOV.UK bank-holidays list into config/bank-holidays.json")
     sub.add_parser("serve", help="run every deployment of prefect.yaml, on its schedule, in this process")
+    sub.add_parser("mailbox", help="the configured mailbox").add_argument(
+        "action", choices=["check"], help="connect, count each folder, and send a test message to itself")
     sub.add_parser("keys", help="keys for personal data at rest").add_argument(
         "action", choices=["new", "rotate"], help="new: print a fresh key; rotate: re-encrypt with the first key")
     fgm = sub.add_parser("fgm", help="import providers' FGM submission files")
@@ -117,6 +119,37 @@ def _template(args: argparse.Namespace) -> int:
         return 0
     from safeguard.forms.template import build_form_template
     print(f"Wrote {build_form_template(args.out)}")
+    return 0
+
+
+def _mailbox(args: argparse.Namespace) -> int:
+    from safeguard.app import open_app, utc_now
+    from safeguard.mail.port import MailboxError
+    from safeguard.notify.compose import compose, message_id_for
+    from safeguard.notify.render import Rendered
+    app = open_app(args.config)
+    config = app.config
+    adapter, address = config.settings.mailbox.adapter, config.settings.service.mailbox_address
+    try:
+        with app.intake_context() as ctx:
+            counts = ctx.mailbox.folder_counts()
+            print(f"Connected to {address} ({adapter}). " + ", ".join(f"{k} {v}" for k, v in counts.items()) + ".")
+            key = f"mailbox-check:{utc_now().isoformat()}"
+            message_id = message_id_for(key, address.rpartition("@")[2])
+            raw = compose(Rendered("safeguard mailbox check", "A test message from 'safeguard mailbox check'.\n",
+                                   "<p>A test message from 'safeguard mailbox check'.</p>"),
+                          sender=address, sender_name=config.settings.service.name, recipients=[address],
+                          message_id=message_id, at=utc_now())
+            ctx.mailbox.send(raw, message_id=message_id, recipients=[address])
+            if not ctx.mailbox.in_sent(message_id):
+                print("Sent a test message to itself, but no copy is in Sent: check the mailbox's Sent folder "
+                      "settings.", file=sys.stderr)
+                return 1
+    except MailboxError as exc:
+        print(f"The mailbox check failed: {exc}. Nothing was changed.", file=sys.stderr)
+        return 1
+    print("Sent a test message to itself and found the copy in Sent. The next intake run will file it "
+          "(it is an automatic message, so it is quarantined, and the admin team is told).")
     return 0
 
 
@@ -349,7 +382,7 @@ HANDLERS: dict[str, Handler] = {"demo": _demo, "intake": _intake, "template": _t
                                 "config": _config, "db": _db, "approve": _decision, "reject": _decision,
                                 "send-unsent": _send_unsent, "reminders": _reminders, "reconcile": _reconcile,
                                 "calendar": _calendar, "serve": _serve, "fgm": _fgm, "return": _return,
-                                "keys": _keys}
+                                "keys": _keys, "mailbox": _mailbox}
 
 
 def main(argv: list[str] | None = None) -> int:

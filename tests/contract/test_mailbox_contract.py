@@ -180,3 +180,25 @@ def test_graph_explains_configuration_faults_in_plain_words(tmp_path: Path) -> N
             graph_box(sim, MemoryState(), []).folder_counts()
     finally:
         server.shutdown()
+
+
+def test_mailbox_check_connects_sends_to_itself_and_explains_faults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from safeguard.cli import main
+    from tests.mailstack import stack_config
+    sim = GraphSim(mailbox="")
+    server = sim.start()
+    try:
+        monkeypatch.setenv("SAFEGUARD_GRAPH_CLIENT_SECRET", "s3cret")
+        monkeypatch.delenv("SAFEGUARD_DATABASE_URL", raising=False)
+        site = stack_config(tmp_path, f"sqlite:///{tmp_path / 'r.sqlite3'}", graph_url=sim.url)
+        sim.mailbox = site.mailbox
+        assert main(["--config", str(site.directory), "mailbox", "check"]) == 0
+        assert "found the copy in Sent" in capsys.readouterr().out
+        assert sim.sent_to(site.mailbox)
+        sim.denied = True
+        assert main(["--config", str(site.directory), "mailbox", "check"]) == 1
+        err = capsys.readouterr().err
+        assert "application access policy" in err and "Traceback" not in err
+    finally:
+        server.shutdown()
