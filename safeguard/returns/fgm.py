@@ -19,7 +19,15 @@ from sqlalchemy.orm import Session
 from safeguard.config import Config
 from safeguard.register.orm import FgmRecord, FgmSubmission
 from safeguard.returns.disclosure import NOTE, disclose
-from safeguard.returns.workbook import DATE, HEADER_FILL, HEADER_FONT, local, write_table
+from safeguard.returns.workbook import (
+    DATE,
+    FORMULA_START,
+    HEADER_FILL,
+    HEADER_FONT,
+    as_text_cell,
+    local,
+    write_table,
+)
 
 SUBMITTER_TYPES = ("acute trust", "mental health trust", "GP practice")
 AGE_BANDS = ((18, "Under 18"), (25, "18 to 24"), (35, "25 to 34"), (45, "35 to 44"), (55, "45 to 54"))
@@ -235,7 +243,7 @@ def _data_quality(book: Workbook, fm: FgmMonth, config: Config) -> None:
     errors_at = last + 3 + max(1, len(fm.silent))
     sheet.cell(errors_at, 1, "Rows with errors, not counted (per submission):").font = Font(bold=True)
     for n, s in enumerate(fm.submissions, start=errors_at + 1):
-        sheet.cell(n, 1, f"{s['provider']} {s['file']} ({s['status']})")
+        as_text_cell(sheet.cell(n, 1, f"{s['provider']} {s['file']} ({s['status']})"))
         sheet.cell(n, 2, s["rows with errors"])
 
 
@@ -269,6 +277,8 @@ def write_record_level(fm: FgmMonth, config: Config, out: Path, produced: dateti
                 cell = WriteOnlyCell(sheet, date.fromisoformat(value))
                 cell.number_format = DATE
                 row.append(cell)
+            elif isinstance(value, str) and value.startswith(FORMULA_START):
+                row.append(as_text_cell(WriteOnlyCell(sheet, value)))
             else:
                 row.append(None if value is None or value != value else value)  # NaN -> blank
         sheet.append(row)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from openpyxl.styles import Alignment, Font, PatternFill
@@ -14,6 +15,20 @@ HEADER_FILL = PatternFill("solid", fgColor="005EB8")  # NHS blue
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 DATE = "dd/mm/yyyy"
 DATETIME = "dd/mm/yyyy hh:mm"
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def as_text_cell(cell: Any) -> Any:
+    """Text from people (forms, submissions) must never become a formula in our workbooks
+    (`=HYPERLINK(...)` would be live in a case-review export). openpyxl makes any string starting
+    with "=" a formula; store such strings, and the other characters spreadsheet apps treat as
+    formula starts, as plain text shown with a quote prefix."""
+    if isinstance(cell.value, str) and cell.value.startswith(FORMULA_START):
+        cell.data_type = "s"
+        cell.quotePrefix = True
+    return cell
 
 
 def local(value: datetime | None, tz: str) -> datetime | None:
@@ -31,7 +46,7 @@ def write_table(sheet: Worksheet, headers: Sequence[str], rows: Iterable[Sequenc
     row_no = start_row
     for row_no, row in enumerate(rows, start=start_row + 1):
         for col, value in enumerate(row, start=1):
-            cell = sheet.cell(row_no, col, value)
+            cell = as_text_cell(sheet.cell(row_no, col, value))
             cell.alignment = Alignment(vertical="top", wrap_text=isinstance(value, str) and len(value) > 40)
             if isinstance(value, datetime):
                 cell.number_format = DATETIME

