@@ -51,7 +51,17 @@ def _addresses(msg: Message, header: str, faults: list[str]) -> list[str]:
     except Exception:  # noqa: BLE001 - any header fault is the same fault to us
         faults.append(f"the {header} header cannot be read")
         return []
-    return [addr.strip().lower() for _, addr in pairs if "@" in addr]
+    addresses = [addr.strip().lower() for _, addr in pairs if "@" in addr]
+    if any(not _plain_address(a) for a in addresses):
+        faults.append(f"the {header} address contains invisible or non-ASCII characters (a possible disguise)")
+        return []
+    return addresses
+
+
+def _plain_address(address: str) -> bool:
+    """Printable ASCII only: bidi overrides, zero-width and look-alike letters disguise a sender.
+    (Internationalised addresses are not used by the NHS or councils.)"""
+    return address.isascii() and address.isprintable() and " " not in address
 
 
 def _text(part: Message) -> str:
