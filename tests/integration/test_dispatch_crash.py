@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from safeguard import samples
-from safeguard.faults import DISPATCH_POINTS
+from safeguard.faults import DISPATCH_POINTS, POINTS
 from safeguard.register.crypto import KEY_VARIABLES
 from tests.conftest import ROOT, subject_of
 from tests.factories import fields, people
@@ -52,3 +52,48 @@ def test_a_kill_during_dispatch_still_delivers_every_notice_exactly_once(point: 
     replies = sorted(subject_of(m) for m in read_inbox(stack.social_worker, 2))
     assert replies == ["HSA-2026-000001: approved and providers told",
                        "HSA-2026-000001: health alert received, awaiting approval"]
+
+
+def approved_alert(stack: StackConfig) -> None:
+    form = samples.xlsx_form(fields(**{"Social worker email": stack.social_worker}), people())
+    smtp_deliver(samples.submission(stack.social_worker, stack.mailbox, attachments=[("form.xlsx", form)]),
+                 stack.mailbox, stack.social_worker)
+    read_inbox(stack.mailbox, 1)
+    assert cli(stack, "intake", "--once", "--without-prefect").returncode == 0
+    assert cli(stack, "approve", "HSA-2026-000001", "--by", "Dana Nightingale").returncode == 0
+
+
+@pytest.mark.parametrize("point", POINTS)
+def test_a_kill_while_withdrawing_still_withdraws_from_each_provider_exactly_once(point: str, tmp_path: Path,
+                                                                                 register_url: str) -> None:
+    stack = stack_config(tmp_path, register_url)
+    approved_alert(stack)
+    smtp_deliver(samples.submission(stack.social_worker, stack.mailbox, subject="WITHDRAW HSA-2026-000001",
+                                    body="Reason: Found\n"), stack.mailbox, stack.social_worker)
+    read_inbox(stack.mailbox, 1)
+    assert cli(stack, "intake", "--once", "--without-prefect", kill_at=point).returncode == -9
+    again = cli(stack, "intake", "--once", "--without-prefect")
+    assert again.returncode == 0, again.stderr
+    time.sleep(0.5)
+    for code in ("UHCW", "SWFT"):
+        held = sorted(subject_of(m) for m in read_inbox(stack.providers[code], 2))
+        assert held == [f"HSA-2026-000001: HEALTH ALERT for {code}: Missing child (URGENT)",
+                        f"HSA-2026-000001: health alert WITHDRAWN for {code}"]
+    confirmations = [subject_of(m) for m in read_inbox(stack.social_worker, 3)]
+    assert confirmations.count("HSA-2026-000001: withdrawn") == 1
+
+
+@pytest.mark.parametrize("point", ("before_send#1", "after_send#1", "after_send#2"))
+def test_a_kill_while_sending_reminders_still_chases_each_provider_exactly_once(point: str, tmp_path: Path,
+                                                                              register_url: str) -> None:
+    stack = stack_config(tmp_path, register_url)
+    approved_alert(stack)
+    moment = "2099-01-06T08:00"  # a Tuesday, long after: every provider is due a chase and an escalation
+    assert cli(stack, "reminders", "--now", moment, "--without-prefect", kill_at=point).returncode == -9
+    again = cli(stack, "reminders", "--now", moment, "--without-prefect")
+    assert again.returncode == 0, again.stderr
+    assert cli(stack, "send-unsent").returncode == 0
+    time.sleep(0.5)
+    for code in ("UHCW", "SWFT"):
+        chases = [subject_of(m) for m in read_inbox(stack.providers[code], 2)]
+        assert chases.count(f"HSA-2026-000001: please acknowledge the health alert sent to {code}") == 1
