@@ -30,15 +30,9 @@ def find_form(inbound: Inbound, config: Config) -> RawForm | None:
     """The form the message carries, None if it carries none. Raises AttachmentRefused or
     TooManyForms for what cannot be used."""
     limits = config.settings.limits
-    candidates = []
-    for attachment in inbound.attachments:
-        _refuse_dangerous(attachment, limits.max_attachment_mb)
-        if attachment.extension in FORM_EXTENSIONS or attachment.extension in LEGACY_EXTENSIONS:
-            candidates.append(attachment)
-    if len(candidates) > 1:
-        raise TooManyForms(len(candidates))
-    if candidates:
-        return _read_attachment(candidates[0], Limits(int(limits.max_unzipped_mb * MB), limits.max_zip_ratio))
+    candidate = _the_one_attachment(inbound, config, tuple(FORM_EXTENSIONS))
+    if candidate:
+        return _read_attachment(candidate, zip_limits(config))
     if inbound.text_body and inbound.text_body.strip():
         form = from_lines(inbound.text_body.splitlines(), "email text", limits.max_body_lines)
     elif inbound.html_body:
@@ -78,19 +72,25 @@ def _read_attachment(attachment: Attachment, limits: Limits) -> RawForm:
 def find_data_file(inbound: Inbound, config: Config, extensions: tuple[str, ...] = ("xlsx", "csv")) -> Attachment:
     """The one spreadsheet or CSV a data submission carries. Raises AttachmentRefused or TooManyForms;
     a message with none raises AttachmentRefused too, saying what to attach."""
-    limits = config.settings.limits
+    found = _the_one_attachment(inbound, config, extensions)
+    if found is None:
+        raise AttachmentRefused("is missing: attach the FGM submission template (.xlsx) or a CSV", "(none)")
+    if found.extension in LEGACY_EXTENSIONS:
+        raise AttachmentRefused("is in an old format (.xls). Save it as .xlsx and send it again.", found.filename)
+    return found
+
+
+def _the_one_attachment(inbound: Inbound, config: Config, extensions: tuple[str, ...]) -> Attachment | None:
+    """Refuse anything dangerous among the attachments, then the single one with a wanted (or legacy)
+    extension, or None. Raises AttachmentRefused or TooManyForms."""
     files = []
     for attachment in inbound.attachments:
-        _refuse_dangerous(attachment, limits.max_attachment_mb)
+        _refuse_dangerous(attachment, config.settings.limits.max_attachment_mb)
         if attachment.extension in extensions or attachment.extension in LEGACY_EXTENSIONS:
             files.append(attachment)
     if len(files) > 1:
         raise TooManyForms(len(files))
-    if not files:
-        raise AttachmentRefused("is missing: attach the FGM submission template (.xlsx) or a CSV", "(none)")
-    if files[0].extension in LEGACY_EXTENSIONS:
-        raise AttachmentRefused("is in an old format (.xls). Save it as .xlsx and send it again.", files[0].filename)
-    return files[0]
+    return files[0] if files else None
 
 
 def zip_limits(config: Config) -> Limits:
