@@ -7,10 +7,12 @@ before any retry, so a crash after the send does not send it again.
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from safeguard.faults import checkpoint
 from safeguard.mail.port import Mailbox, MailboxError
@@ -59,10 +61,13 @@ def send_entry(entry_id: int, *, mailbox: Mailbox, uow: Callable[[], UnitOfWork]
         entry = u.session.get(OutboxEntry, entry_id, with_for_update=True)
         if entry is None or entry.status in ("sent", "failed"):
             return entry.status if entry else "missing"
+        if entry.status == "sending" and _still_sending(entry, now()):
+            return "in-progress"  # another live process is sending it: never race it
         if entry.status == "sending" and mailbox.in_sent(entry.message_id):
             _finish(u, entry, "sent", now(), note="found in Sent after an interruption")
             return "sent"
         entry.status, entry.attempts = "sending", entry.attempts + 1
+        entry.claimed_by, entry.claimed_at = CLAIMANT, now()
         raw, message_id, recipients = entry.raw, entry.message_id, list(entry.recipients)
         u.commit()
     checkpoint("before_send")
@@ -82,6 +87,29 @@ def send_entry(entry_id: int, *, mailbox: Mailbox, uow: Callable[[], UnitOfWork]
         assert entry is not None
         _finish(u, entry, "sent", now())
     return "sent"
+
+
+CLAIMANT = f"{socket.gethostname()}:{os.getpid()}"
+CLAIM_LEASE = timedelta(minutes=10)  # a sender on another host is presumed dead after this
+
+
+def _still_sending(entry: OutboxEntry, at: datetime) -> bool:
+    """Whether the process that marked this entry "sending" may still be sending it. On this host we
+    can ask whether that process is alive; for another host we wait out the lease."""
+    host, _, pid = (entry.claimed_by or "").rpartition(":")
+    if not host or entry.claimed_at is None:
+        return False  # marked before claims were recorded: treat as interrupted
+    if entry.claimed_by == CLAIMANT:
+        return False  # this process: an earlier attempt of ours was interrupted
+    if host == socket.gethostname() and pid.isdigit():
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return at - entry.claimed_at < CLAIM_LEASE
+    return at - entry.claimed_at < CLAIM_LEASE
 
 
 def _finish(u: UnitOfWork, entry: OutboxEntry, status: str, at: datetime, *, error: str | None = None,

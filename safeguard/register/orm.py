@@ -144,6 +144,8 @@ class OutboxEntry(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(200))  # host:pid of the process sending it
+    claimed_at: Mapped[datetime | None]
 
 
 class AuditEntry(Base):

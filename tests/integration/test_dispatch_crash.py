@@ -97,3 +97,37 @@ def test_a_kill_while_sending_reminders_still_chases_each_provider_exactly_once(
     for code in ("UHCW", "SWFT"):
         chases = [subject_of(m) for m in read_inbox(stack.providers[code], 2)]
         assert chases.count(f"HSA-2026-000001: please acknowledge the health alert sent to {code}") == 1
+
+
+def test_two_intake_processes_at_once_on_one_mailbox_handle_each_message_once(tmp_path: Path,
+                                                                            register_url: str) -> None:
+    stack = stack_config(tmp_path, register_url)
+    senders = [f"sw{n}-{stack.social_worker}" for n in range(12)]
+    for sender in senders:
+        form = samples.xlsx_form(fields(**{"Social worker email": sender}), people())
+        smtp_deliver(samples.submission(sender, stack.mailbox, attachments=[("form.xlsx", form)]), stack.mailbox, sender)
+    read_inbox(stack.mailbox, len(senders))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAFEGUARD_") or k in KEY_VARIABLES}
+    env["SAFEGUARD_IMAP_PASSWORD"] = "test"
+    command = [sys.executable, "-m", "safeguard.cli", "--config", str(stack.directory), "intake", "--once",
+               "--without-prefect"]
+    workers = [subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+               for _ in range(2)]
+    outputs = [w.communicate(timeout=180) for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], outputs
+    time.sleep(0.5)
+    for sender in senders:
+        replies = [subject_of(m) for m in read_inbox(sender, 1)]
+        assert len(replies) == 1 and replies[0].endswith("health alert received, awaiting approval"), replies
+    from sqlalchemy import func, select
+
+    from safeguard.register.audit import verify_session
+    from safeguard.register.db import make_engine
+    from safeguard.register.orm import Alert, InboundMessage
+    from safeguard.register.uow import uow_factory
+    engine = make_engine(register_url)
+    with uow_factory(engine)() as u:
+        assert u.session.scalar(select(func.count()).select_from(InboundMessage)) == len(senders)
+        assert sorted(u.session.scalars(select(Alert.reference))) == [f"HSA-2026-{n:06d}" for n in range(1, 13)]
+        assert verify_session(u.session).ok
+    engine.dispose()
