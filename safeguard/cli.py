@@ -266,7 +266,7 @@ def _send_unsent(args: argparse.Namespace) -> int:
 
 def _reminders(args: argparse.Namespace) -> int:
     from safeguard.app import open_app
-    from tasks.reminders import parse_instant
+    from safeguard.service.reminders import parse_instant
     app = open_app(args.config)
     try:
         moment = parse_instant(args.now, app.config.settings.service.timezone)

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from safeguard.app import open_app, utc_now
 from safeguard.service.reconcile import run_reconciliation
-from safeguard.service.reminders import run_reminders
-
-
-def parse_instant(text: str | None, timezone: str) -> datetime:
-    """ISO 8601; without an offset it is wall-clock time in the service's zone (2026-12-24T08:00)."""
-    if not text:
-        return utc_now()
-    moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(timezone))
+from safeguard.service.reminders import parse_instant, run_reminders
 
 
 @task(cache_policy=NO_CACHE)

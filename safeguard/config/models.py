@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -188,3 +189,13 @@ class Config(BaseModel):
     def is_authorised_sender(self, address: str) -> bool:
         domain = address.strip().lower().rpartition("@")[2]
         return domain in self.settings.service.authorised_sender_domains
+
+    def is_secure_address(self, address: str) -> bool:
+        """On nhs.net or a listed DCB1596-accredited domain (or a subdomain of one)."""
+        domain = address.strip().lower().rpartition("@")[2]
+        return any(domain == d or domain.endswith("." + d) for d in self.settings.service.secure_domains)
+
+    def longest_review_date(self, alert_type: str, created_on: date) -> date | None:
+        """The latest review date an alert of this type, created on that day, may have."""
+        kind = self.alert_type(alert_type)
+        return created_on + timedelta(days=kind.max_lifetime_days) if kind else None

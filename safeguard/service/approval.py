@@ -7,7 +7,7 @@ same transaction as the decision, so a crash after the decision still sends them
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from safeguard.config import Config
@@ -102,7 +102,8 @@ def summary_for_approval(register: Register, config: Config, reference: str, ver
     if len(form.providers) > config.settings.limits.many_providers_warning:
         warnings.append(f"{len(form.providers)} providers requested: check that each one is needed "
                         "(share only what is proportionate).")
-    longest = _longest_review_date(config, alert, form.alert_type)
+    tz = ZoneInfo(config.settings.service.timezone)
+    longest = config.longest_review_date(form.alert_type, alert.created_at.astimezone(tz).date())
     if longest and form.review_date > longest - timedelta(days=7):
         warnings.append(f"The review date is within a week of the longest a {form.alert_type} alert may run "
                         f"({longest:%d/%m/%Y}).")
@@ -126,12 +127,6 @@ def summary_for_approval(register: Register, config: Config, reference: str, ver
         subjects=[f"{s.role} {initials(s)} ({age_band(s, today)})" for s in form.subjects],
         providers=[f"{c}: {names.get(c.upper(), 'not available, see warnings')}" for c in form.providers],
         review=f"{form.review_date:%d/%m/%Y} (in {days} days)", warnings=warnings, changed=changed)
-
-
-def _longest_review_date(config: Config, alert: Alert, alert_type: str) -> date | None:
-    kind = config.alert_type(alert_type)
-    tz = ZoneInfo(config.settings.service.timezone)
-    return alert.created_at.astimezone(tz).date() + timedelta(days=kind.max_lifetime_days) if kind else None
 
 
 def decide(register: Register, config: Config, reference: str, version: int | None, request: ApprovalRequest,

@@ -41,9 +41,7 @@ class NotSent:
 def is_secure(config: Config, provider: Provider) -> bool:
     """Both must hold: the directory marks the mailbox secure, and its domain is on the secure list
     (nhs.net or a DCB1596-accredited domain), so one mistyped entry cannot open an insecure route."""
-    domain = provider.domain
-    on_list = any(domain == d or domain.endswith("." + d) for d in config.settings.service.secure_domains)
-    return provider.secure and on_list
+    return provider.secure and config.is_secure_address(provider.mailbox)
 
 
 def resolve(config: Config, codes: list[str] | tuple[str, ...]) -> tuple[list[Target], list[NotSent]]:

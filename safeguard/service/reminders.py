@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
@@ -54,6 +54,15 @@ class ReminderRun:
 
     def counts(self) -> dict[str, int]:
         return {kind: len(refs) for kind, refs in self.queued.items()}
+
+
+def parse_instant(text: str | None, timezone: str) -> datetime:
+    """ISO 8601; without an offset it is wall-clock time in the service's zone (2026-12-24T08:00);
+    empty means now."""
+    if not text:
+        return datetime.now(UTC)
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(timezone))
 
 
 def run_reminders(uow: Callable[[], UnitOfWork], config: Config, calendar: WorkingDays, now: datetime) -> ReminderRun:
@@ -147,7 +156,8 @@ def _reviews(register: Register, config: Config, calendar: WorkingDays, today: d
     before = config.timescales.review_reminder_working_days_before
     for alert in register.active_alerts():
         people = tuple(dict.fromkeys((alert.social_worker_email, alert.team_manager_email)))
-        data = {"alert": _view(alert), "longest": _longest(config, alert)}
+        longest = config.longest_review_date(alert.alert_type, _local(alert.created_at, config))
+        data = {"alert": _view(alert), "longest": longest}
         if calendar.subtract(alert.review_date, before) <= today <= alert.review_date:
             yield Due("review-soon", f"reminder:review-soon:{alert.reference}:{alert.review_date}", alert.reference,
                       "reminder_review_soon", people, data, alert.id)
@@ -157,11 +167,6 @@ def _reviews(register: Register, config: Config, calendar: WorkingDays, today: d
                       alert.reference, "reminder_review_passed",
                       tuple(dict.fromkeys((alert.team_manager_email, nurse, alert.social_worker_email))), data,
                       alert.id)
-
-
-def _longest(config: Config, alert: Alert) -> date | None:
-    kind = config.alert_type(alert.alert_type)
-    return _local(alert.created_at, config) + timedelta(days=kind.max_lifetime_days) if kind else None
 
 
 def _unborn(register: Register, config: Config, today: date) -> Iterator[Due]:

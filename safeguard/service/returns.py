@@ -8,7 +8,6 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from safeguard.config import Config
 from safeguard.fgm.records import MONTH
 from safeguard.notify.outbox import queue_email
 from safeguard.notify.render import render_email
@@ -62,11 +61,6 @@ def produce(ctx: IntakeContext, month: str, which: tuple[str, ...] = ("fgm", "ac
     return result
 
 
-def on_secure_domain(config: Config, address: str) -> bool:
-    domain = address.rpartition("@")[2].lower()
-    return any(domain == d or domain.endswith("." + d) for d in config.settings.service.secure_domains)
-
-
 def email_returns(ctx: IntakeContext, result: ReturnFiles) -> dict[str, int]:
     """One email to the admin team (aggregate and activity), one to each record-level recipient."""
     config, now = ctx.config, ctx.clock()
@@ -79,7 +73,7 @@ def email_returns(ctx: IntakeContext, result: ReturnFiles) -> dict[str, int]:
                         attachments=shared,
                         rendered=render_email("returns_ready", service=service, result=result, restricted=False))
         record_level = result.files.get("record-level")
-        allowed = [a for a in config.fgm.record_level_recipients if on_secure_domain(config, a)]
+        allowed = [a for a in config.fgm.record_level_recipients if config.is_secure_address(a)]
         if record_level and allowed:
             queue_email(u.register, key=f"returns:record-level:{result.month}:{now.isoformat(timespec='seconds')}",
                         kind="admin:returns-record-level", sender=sender_of(config),

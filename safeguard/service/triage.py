@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from safeguard.config import Config
@@ -148,13 +148,12 @@ def _command(inbound: Inbound, sender: str, subject: SubjectCommand, find_alert:
     if new_date <= today:
         return _invalid(kind, "extend-date", "The new review date must be after today.", alert_ref=ref)
     alert_type = config.alert_type(facts.alert_type)
-    if alert_type and facts.created_on:
-        longest = facts.created_on + timedelta(days=alert_type.max_lifetime_days)
-        if new_date > longest:
-            return _invalid(kind, "extend-too-long", f"A {alert_type.name} alert may stay active for at most "
-                            f"{alert_type.max_lifetime_days} days, so {ref} can be extended to "
-                            f"{longest:%d/%m/%Y} at the latest. Send EXTEND {ref} to a date on or before then, "
-                            "or a new health alert form if it must stay active for longer.", alert_ref=ref)
+    longest = config.longest_review_date(facts.alert_type, facts.created_on) if facts.created_on else None
+    if alert_type and longest and new_date > longest:
+        return _invalid(kind, "extend-too-long", f"A {alert_type.name} alert may stay active for at most "
+                        f"{alert_type.max_lifetime_days} days, so {ref} can be extended to "
+                        f"{longest:%d/%m/%Y} at the latest. Send EXTEND {ref} to a date on or before then, "
+                        "or a new health alert form if it must stay active for longer.", alert_ref=ref)
     return Decision(kind, "recorded", "extend-requested", reply="command_received", alert_ref=ref,
                     command={"verb": "extend", "reference": ref, "review_date": new_date.isoformat()})
 
