@@ -44,6 +44,9 @@ def run_demo(folder: Path, config_dir: str | None) -> int:
     folder = folder.resolve()
     shutil.rmtree(folder, ignore_errors=True)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Prefect's temporary server gets 20 s to start by default; its first start on a fresh, busy
+    # 2-core machine (creating its database) can take longer.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     from safeguard.register.crypto import DATA_KEYS, HASH_KEY, new_key
     if not os.environ.get(DATA_KEYS):  # the demo's register is thrown away: a throwaway key will do
         os.environ[DATA_KEYS], os.environ[HASH_KEY] = new_key(), new_key()

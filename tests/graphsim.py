@@ -18,6 +18,10 @@ from email.utils import getaddresses
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from tests.identitysim import IdentityPlatform, serve
+from tests.identitysim import send_bytes as _send_bytes
+from tests.identitysim import send_json as _send
+
 PAGE = 10
 
 
@@ -36,6 +40,7 @@ class Faults:
     unavailable: int = 0
     drop: int = 0
     expire_tokens: bool = False
+    lose_send_answer: int = 0  # carry out this many sendMail requests, then drop the connection unanswered
 
 
 @dataclass
@@ -48,13 +53,15 @@ class GraphSim:
     folders: dict[str, str] = field(default_factory=lambda: {"inbox": "Inbox", "sentitems": "Sent Items"})
     events: list[tuple[int, str, str]] = field(default_factory=list)  # (seq, message id, "add" | "remove")
     min_token: int = 0
-    tokens: set[str] = field(default_factory=set)
     outbound: list[tuple[list[str], bytes]] = field(default_factory=list)
     faults: Faults = field(default_factory=Faults)
     requests: list[tuple[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     url: str = ""
     denied: bool = False  # an application access policy that leaves this mailbox out
+
+    def __post_init__(self) -> None:
+        self.identity = IdentityPlatform(self.tenant, self.client_id, self.secret)
 
     # -- what tests call ------------------------------------------------------------------------
     def deliver(self, mime: bytes) -> str:
@@ -80,24 +87,7 @@ class GraphSim:
 
     # -- the server -----------------------------------------------------------------------------
     def start(self) -> ThreadingHTTPServer:
-        sim = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802
-                sim._handle(self, "GET")
-
-            def do_POST(self) -> None:  # noqa: N802
-                sim._handle(self, "POST")
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{server.server_port}"
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        server, self.url = serve(self._handle)
         return server
 
     def _handle(self, h: BaseHTTPRequestHandler, method: str) -> None:
@@ -113,11 +103,11 @@ class GraphSim:
                 h.connection.shutdown(2)
                 return
         if path.endswith("/oauth2/v2.0/token"):
-            return self._token(h, path, body)
+            return self.identity.answer(h, path, body)
         auth = h.headers.get("Authorization", "")
-        if auth.removeprefix("Bearer ") not in self.tokens or self.faults.expire_tokens:
+        if not self.identity.valid(auth) or self.faults.expire_tokens:
             self.faults.expire_tokens = False
-            self.tokens.discard(auth.removeprefix("Bearer "))
+            self.identity.tokens.pop(auth.removeprefix("Bearer "), None)
             return _send(h, 401, {"error": {"code": "InvalidAuthenticationToken",
                                             "message": "Access token has expired or is not yet valid."}})
         if self.faults.throttle:
@@ -136,19 +126,6 @@ class GraphSim:
                                             "[RAOP] : Blocked by tenant configured AppOnly AccessPolicy settings."}})
         with self.lock:
             return self._graph(h, method, m.group(2), query, body)
-
-    def _token(self, h: BaseHTTPRequestHandler, path: str, body: bytes) -> None:
-        form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
-        if path.split("/")[1] != self.tenant:
-            return _send(h, 400, {"error": "invalid_request", "error_description":
-                                  f"AADSTS90002: Tenant '{path.split('/')[1]}' not found."})
-        if form.get("client_id") != self.client_id or form.get("client_secret") != self.secret:
-            return _send(h, 401, {"error": "invalid_client",
-                                  "error_description": "AADSTS7000215: Invalid client secret provided."})
-        token = "eyJ0" + uuid.uuid4().hex
-        self.tokens.add(token)
-        return _send(h, 200, {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599,
-                              "access_token": token})
 
     def _folder(self, ref: str) -> str | None:
         ref = ref.lower() if ref.lower() in ("inbox", "sentitems") else ref
@@ -214,6 +191,11 @@ class GraphSim:
             self.outbound.append((to, mime))
             sid = "AAkALg" + uuid.uuid4().hex
             self.messages[sid] = Message(sid, "sentitems", mime, str(parsed.get("Message-ID", "")).strip())
+            if self.faults.lose_send_answer:
+                self.faults.lose_send_answer -= 1
+                h.close_connection = True
+                h.connection.shutdown(2)
+                return None
             return _send(h, 202, None)
         return _send(h, 400, {"error": {"code": "BadRequest", "message": f"not simulated: {method} {rest}"}})
 
@@ -241,19 +223,3 @@ class GraphSim:
         else:
             page["@odata.deltaLink"] = f"{link}?$deltatoken={final}"
         return _send(h, 200, page)
-
-
-def _send(h: BaseHTTPRequestHandler, status: int, payload: object, headers: dict[str, str] | None = None) -> None:
-    data = b"" if payload is None else json.dumps(payload).encode()
-    _send_bytes(h, status, data, "application/json", headers)
-
-
-def _send_bytes(h: BaseHTTPRequestHandler, status: int, data: bytes, kind: str,
-                headers: dict[str, str] | None = None) -> None:
-    h.send_response(status)
-    h.send_header("Content-Type", kind)
-    h.send_header("Content-Length", str(len(data)))
-    for k, v in (headers or {}).items():
-        h.send_header(k, v)
-    h.end_headers()
-    h.wfile.write(data)

@@ -51,9 +51,11 @@ class StackConfig:
     providers: dict[str, str]  # code -> mailbox
 
 
-def stack_config(tmp_path: Path, register_url: str, graph_url: str | None = None) -> StackConfig:
+def stack_config(tmp_path: Path, register_url: str, graph_url: str | None = None,
+                 ews_url: str | None = None) -> StackConfig:
     """With `graph_url`, the mailbox is the Graph adapter against tests/graphsim.py at that URL
-    (tenant-1 / app-1, secret in SAFEGUARD_GRAPH_CLIENT_SECRET); otherwise IMAP+SMTP."""
+    (tenant-1 / app-1, secret in SAFEGUARD_GRAPH_CLIENT_SECRET); with `ews_url`, the EWS adapter
+    against tests/ewssim.py (secret in SAFEGUARD_EWS_CLIENT_SECRET); otherwise IMAP+SMTP."""
     tag = uuid.uuid4().hex[:8]
     directory = tmp_path / "config"
     shutil.copytree(ROOT / "config", directory)
@@ -69,6 +71,10 @@ def stack_config(tmp_path: Path, register_url: str, graph_url: str | None = None
         settings["mailbox"] = {"adapter": "graph", "graph": {
             "tenant_id": "tenant-1", "client_id": "app-1", "client_secret_env": "SAFEGUARD_GRAPH_CLIENT_SECRET",
             "authority": graph_url, "graph_url": f"{graph_url}/v1.0"}}
+    if ews_url:
+        settings["mailbox"] = {"adapter": "ews", "ews": {
+            "endpoint": f"{ews_url}/EWS/Exchange.asmx", "tenant_id": "tenant-1", "client_id": "app-1",
+            "client_secret_env": "SAFEGUARD_EWS_CLIENT_SECRET", "authority": ews_url}}
     settings["register"] = {"url": register_url}
     (directory / "settings.yaml").write_text(yaml.safe_dump(settings))
     directory_yaml = yaml.safe_load((directory / "providers.yaml").read_text())

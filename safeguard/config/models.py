@@ -117,15 +117,40 @@ class GraphConfig(Strict):
     graph_url: str = "https://graph.microsoft.com/v1.0"
 
 
+class EwsConfig(Strict):
+    """Exchange Web Services: Exchange Server on premises, or Exchange Online until EWS is switched
+    off there (phased from 1 October 2026, permanent 1 April 2027; use `graph` for Exchange Online)."""
+
+    endpoint: str = Field(min_length=1)  # e.g. https://mail.example-trust.nhs.uk/EWS/Exchange.asmx
+    auth: Literal["oauth2", "ntlm"] = "oauth2"
+    access: Literal["impersonation", "delegate"] = "impersonation"
+    tenant_id: str | None = None  # oauth2
+    client_id: str | None = None  # oauth2
+    client_secret_env: str = "SAFEGUARD_EWS_CLIENT_SECRET"  # oauth2: the secret itself is never in YAML
+    authority: str = "https://login.microsoftonline.com"
+    username: str | None = None  # ntlm: DOMAIN\\user or user@domain
+    password_env: str = "SAFEGUARD_EWS_PASSWORD"  # ntlm: the password itself is never in YAML
+    max_wait_seconds: float = Field(default=300, gt=0)  # the longest single back-off we accept from Exchange
+
+    @model_validator(mode="after")
+    def _auth_has_its_settings(self) -> EwsConfig:
+        if self.auth == "oauth2" and not (self.tenant_id and self.client_id):
+            raise ValueError("auth is 'oauth2' but tenant_id or client_id is missing")
+        if self.auth == "ntlm" and not self.username:
+            raise ValueError("auth is 'ntlm' but username is missing")
+        return self
+
+
 class MailboxSettings(Strict):
-    adapter: Literal["maildir", "imap", "graph"] = "maildir"
+    adapter: Literal["maildir", "imap", "graph", "ews"] = "maildir"
     maildir: MaildirSettings = MaildirSettings()
     imap: ImapSettings | None = None
     graph: GraphConfig | None = None
+    ews: EwsConfig | None = None
 
     @model_validator(mode="after")
     def _adapter_has_settings(self) -> MailboxSettings:
-        if self.adapter in ("imap", "graph") and getattr(self, self.adapter) is None:
+        if self.adapter in ("imap", "graph", "ews") and getattr(self, self.adapter) is None:
             raise ValueError(f"adapter is '{self.adapter}' but there is no '{self.adapter}:' section")
         return self
 

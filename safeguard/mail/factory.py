@@ -19,24 +19,45 @@ def open_mailbox(config: Config, state: StateStore | None = None) -> Mailbox:
     if box.adapter == "maildir":
         deliver = Path(box.maildir.deliver_to) if box.maildir.deliver_to else None
         return MaildirMailbox(Path(box.maildir.path), address, deliver)
+    if box.adapter == "ews":
+        return _ews(config, address, state)
     if box.adapter == "graph":
         graph = box.graph
         assert graph is not None
-        secret = os.environ.get(graph.client_secret_env)
-        if not secret:
-            raise ConfigError(f"settings.yaml: mailbox.graph.client_secret_env: the environment variable "
-                              f"{graph.client_secret_env} is not set. Set it to the application's client secret.")
+        secret = _secret("graph.client_secret_env", graph.client_secret_env, "the application's client secret")
         return GraphMailbox(GraphSettings(address=address, tenant_id=graph.tenant_id, client_id=graph.client_id,
                                           client_secret=secret, authority=graph.authority, graph_url=graph.graph_url),
                             state or MemoryState())
     imap = box.imap
     assert imap is not None  # the settings model guarantees it for adapter "imap"
-    password = os.environ.get(imap.password_env)
-    if password is None:
-        raise ConfigError(f"settings.yaml: mailbox.imap.password_env: the environment variable "
-                          f"{imap.password_env} is not set. Set it to the mailbox password.")
+    password = _secret("imap.password_env", imap.password_env, "the mailbox password")
     return ImapSmtpMailbox(ImapSmtpSettings(
         address=address, host=imap.host, port=imap.port, username=imap.username, password=password,
         ssl=imap.ssl, smtp_host=imap.smtp_host, smtp_port=imap.smtp_port, smtp_starttls=imap.smtp_starttls,
         smtp_username=imap.smtp_username,
     ))
+
+
+def _secret(key: str, variable: str, what: str) -> str:
+    value = os.environ.get(variable)
+    if not value:
+        raise ConfigError(f"settings.yaml: mailbox.{key}: the environment variable {variable} is not set. "
+                          f"Set it to {what}.")
+    return value
+
+
+def _ews(config: Config, address: str, state: StateStore | None) -> Mailbox:
+    from safeguard.mail.ews import EwsMailbox, EwsSettings  # exchangelib loads only when EWS is chosen
+
+    ews = config.settings.mailbox.ews
+    assert ews is not None  # the settings model guarantees it for adapter "ews"
+    if ews.auth == "oauth2":
+        secret = _secret("ews.client_secret_env", ews.client_secret_env, "the application's client secret")
+        settings = EwsSettings(address=address, endpoint=ews.endpoint, auth="oauth2", access=ews.access,
+                               tenant_id=ews.tenant_id or "", client_id=ews.client_id or "", client_secret=secret,
+                               authority=ews.authority, max_wait=ews.max_wait_seconds)
+    else:
+        password = _secret("ews.password_env", ews.password_env, "the service account's password")
+        settings = EwsSettings(address=address, endpoint=ews.endpoint, auth="ntlm", access=ews.access,
+                               username=ews.username or "", password=password, max_wait=ews.max_wait_seconds)
+    return EwsMailbox(settings, state or MemoryState())

@@ -97,16 +97,20 @@ class GraphMailbox(Mailbox):
         return self._token
 
     def _request(self, method: str, path: str, *, expect: tuple[int, ...] = (200,), stream: bool = False,
-                 **kwargs: Any) -> httpx.Response:
+                 idempotent: bool = True, **kwargs: Any) -> httpx.Response:
         url = path if path.startswith("http") else f"{self.settings.graph_url}/users/{quote(self.address)}{path}"
-        refreshed = False
+        refreshed, extra_headers = False, kwargs.pop("headers", {})
         for attempt in range(1, self.settings.max_attempts + 1):
             headers = {"Authorization": f"Bearer {self._get_token()}", "Prefer": 'IdType="ImmutableId"',
-                       **kwargs.pop("headers", {})}
+                       **extra_headers}
             try:
                 request = self._client.build_request(method, url, headers=headers, **kwargs)
                 response = self._client.send(request, stream=stream)
             except httpx.TransportError as exc:
+                if not idempotent and not isinstance(exc, httpx.ConnectError):
+                    # The request may have arrived: sending again could send twice. The outbox looks
+                    # in Sent Items before it tries again.
+                    raise TemporaryMailboxError("the connection to Microsoft Graph dropped while sending") from exc
                 if attempt == self.settings.max_attempts:
                     raise TemporaryMailboxError("the connection to Microsoft Graph keeps dropping") from exc
                 self._sleep(min(2 ** attempt, 30))
@@ -206,7 +210,7 @@ class GraphMailbox(Mailbox):
         if not recipients:
             raise PermanentMailboxError("no recipients")
         self._request("POST", "/sendMail", content=base64.b64encode(message),
-                      headers={"Content-Type": "text/plain"}, expect=(202,))
+                      headers={"Content-Type": "text/plain"}, expect=(202,), idempotent=False)
 
     def in_sent(self, message_id: str) -> bool:
         escaped = message_id.replace("'", "''")

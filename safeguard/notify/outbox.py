@@ -63,7 +63,9 @@ def send_entry(entry_id: int, *, mailbox: Mailbox, uow: Callable[[], UnitOfWork]
             return entry.status if entry else "missing"
         if entry.status == "sending" and _still_sending(entry, now()):
             return "in-progress"  # another live process is sending it: never race it
-        if entry.status == "sending" and mailbox.in_sent(entry.message_id):
+        # Any earlier attempt may have reached the server even if it then failed or was killed
+        # (a dropped connection leaves the outcome unknown), so look in Sent before sending again.
+        if entry.attempts and mailbox.in_sent(entry.message_id):
             _finish(u, entry, "sent", now(), note="found in Sent after an interruption")
             return "sent"
         entry.status, entry.attempts = "sending", entry.attempts + 1

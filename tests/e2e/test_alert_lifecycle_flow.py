@@ -1,5 +1,6 @@
 """The whole alert lifecycle on a real Prefect server, with the mailbox on real Dovecot/Postfix
-(IMAP+SMTP) and again on Microsoft Graph (the protocol-level test server).
+(IMAP+SMTP), and again on Microsoft Graph and on Exchange Web Services (the protocol-level test
+servers).
 
 A submission arrives; intake starts an alert-approval run from its deployment; this test plays the
 worker that executes the run; approval is given through Prefect's API; then what each provider was
@@ -19,6 +20,7 @@ import pytest
 from safeguard import samples
 from tests.conftest import subject_of
 from tests.e2e.prefect_db import leaked
+from tests.ewssim import EwsSim
 from tests.factories import fields, people
 from tests.graphsim import GraphSim
 from tests.mailstack import StackConfig, read_inbox, smtp_deliver, stack_config
@@ -37,7 +39,7 @@ def approval_deployment(prefect_server: str) -> str:
 class Site:
     """The product's mailbox and the people around it, over one transport."""
 
-    def __init__(self, config: StackConfig, sim: GraphSim | None) -> None:
+    def __init__(self, config: StackConfig, sim: GraphSim | EwsSim | None) -> None:
         self.config, self.sim = config, sim
 
     def __getattr__(self, name: str) -> object:
@@ -59,7 +61,7 @@ class Site:
         return read_inbox(address, expect, timeout=timeout)
 
 
-@pytest.fixture(params=[pytest.param("imap", marks=pytest.mark.mailstack), "graph"])
+@pytest.fixture(params=[pytest.param("imap", marks=pytest.mark.mailstack), "graph", "ews"])
 def stack(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
     for name in ("SAFEGUARD_DATABASE_URL", "SAFEGUARD_MAILDIR", "SAFEGUARD_DELIVER_TO", "SAFEGUARD_CONFIG"):
         monkeypatch.delenv(name, raising=False)
@@ -67,6 +69,16 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Mo
     url = f"sqlite:///{tmp_path / 'register.sqlite3'}"
     if request.param == "imap":
         yield Site(stack_config(tmp_path, url), None)
+        return
+    if request.param == "ews":
+        monkeypatch.setenv("SAFEGUARD_EWS_CLIENT_SECRET", "s3cret")
+        monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # the test server is plain HTTP on loopback
+        sim: GraphSim | EwsSim = EwsSim(mailbox="")
+        server = sim.start()
+        config = stack_config(tmp_path, url, ews_url=sim.url)
+        sim.mailbox = config.mailbox
+        yield Site(config, sim)
+        server.shutdown()
         return
     monkeypatch.setenv("SAFEGUARD_GRAPH_CLIENT_SECRET", "s3cret")
     sim = GraphSim(mailbox="")
