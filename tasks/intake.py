@@ -30,6 +30,14 @@ def fetch_new_messages(config_dir: str | None, limit: int) -> list[str]:
         return ctx.mailbox.list_new(limit)
 
 
+@task(retries=2, retry_delay_seconds=[5, 15], retry_condition_fn=_is_temporary, cache_policy=NO_CACHE)
+def wait_for_mail(config_dir: str | None, seconds: float) -> bool:
+    """Block until mail is waiting in the inbox (True) or `seconds` pass (False)."""
+    app = open_app(config_dir)
+    with app.intake_context() as ctx:
+        return ctx.mailbox.wait_for_mail(seconds, app.config.settings.mailbox.poll_seconds)
+
+
 @task(cache_policy=NO_CACHE)
 def process_messages(config_dir: str | None, mailbox_ids: list[str]) -> list[dict[str, object]]:
     """Each message on its own: one that cannot be finished now stays in INBOX for the next run."""

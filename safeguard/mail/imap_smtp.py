@@ -9,9 +9,11 @@ from __future__ import annotations
 import contextlib
 import imaplib
 import re
+import select
 import smtplib
 import socket
 import ssl
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -35,6 +37,7 @@ class ImapSmtpSettings:
     smtp_starttls: bool = False
     smtp_username: str | None = None
     timeout: float = 30.0
+    idle: bool = False  # wait for new mail with IMAP IDLE (RFC 2177) instead of asking every few seconds
 
 
 class ImapSmtpMailbox(Mailbox):
@@ -103,6 +106,14 @@ class ImapSmtpMailbox(Mailbox):
             _, data = imap.uid("SEARCH", "UNDELETED")
             return [uid.decode() for uid in (data[0] or b"").split()]
         return self._with_imap(search)[:limit]
+
+    def _pause_for_mail(self, remaining: float, poll_seconds: float, sleep: Callable[[float], None]) -> None:
+        if not self.settings.idle:
+            return super()._pause_for_mail(remaining, poll_seconds, sleep)
+        # IDLE at most 5 minutes at a time: servers may end an IDLE after 30 (RFC 2177)
+        wait = min(remaining, 300.0)
+        self._with_imap(lambda imap: _idle(imap, wait, self.settings.timeout))
+        return None
 
     def fetch(self, mailbox_id: str) -> bytes | None:
         def fetch(imap: imaplib.IMAP4) -> bytes | None:
@@ -185,6 +196,56 @@ class ImapSmtpMailbox(Mailbox):
                     ids.append(" ".join(m.group(1).split()) if m else "")
             return ids
         return self._with_imap(fetch)
+
+
+def _idle(imap: imaplib.IMAP4, seconds: float, timeout: float) -> None:
+    """RFC 2177 IDLE on the selected INBOX until the server announces new mail or `seconds` pass.
+    (imaplib gains idle() only in Python 3.14.) The socket is read directly, with select(), because
+    a read that times out leaves imaplib's buffered reader unusable."""
+    if b"IDLE" not in b" ".join(c.encode() if isinstance(c, str) else c for c in imap.capabilities):
+        time.sleep(min(seconds, 5.0))  # a server without IDLE: fall back to a short wait
+        return
+    sock = imap.sock
+    tag = imap._new_tag()  # noqa: SLF001 - the tag must be unique on this connection
+    lines = _SocketLines(sock)
+    imap.send(tag + b" IDLE\r\n")
+    first = lines.next(timeout)
+    if first is None or not first.startswith(b"+"):
+        raise imaplib.IMAP4.abort("the server refused IDLE")
+    deadline = time.monotonic() + seconds
+    while (remaining := deadline - time.monotonic()) > 0:
+        line = lines.next(remaining)
+        if line is None:
+            break
+        if line.startswith(b"*") and (b"EXISTS" in line or b"RECENT" in line):
+            break
+    imap.send(b"DONE\r\n")
+    while True:  # untagged updates, then the tagged end of IDLE; nothing follows it
+        line = lines.next(timeout)
+        if line is None:
+            raise imaplib.IMAP4.abort("no answer to DONE")
+        if line.startswith(tag):
+            return
+
+
+class _SocketLines:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock, self.buffer = sock, b""
+
+    def next(self, wait: float) -> bytes | None:
+        """The next CRLF-ended line, or None if none arrives within `wait` seconds."""
+        deadline = time.monotonic() + wait
+        while b"\r\n" not in self.buffer:
+            remaining = deadline - time.monotonic()
+            pending = getattr(self.sock, "pending", lambda: 0)()  # TLS may hold decrypted bytes
+            if not pending and (remaining <= 0 or not select.select([self.sock], [], [], remaining)[0]):
+                return None
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise imaplib.IMAP4.abort("the connection closed during IDLE")
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\r\n", 1)
+        return line
 
 
 def _quote(text: str) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from enum import StrEnum
 
 
@@ -64,6 +66,23 @@ class Mailbox(ABC):
     def message_ids(self, folder: Folder) -> list[str]:
         """The Message-ID header of every message in a folder ("" for a message without one),
         for the nightly reconciliation of mailbox and register."""
+
+    def wait_for_mail(self, seconds: float, poll_seconds: float = 5.0,
+                      sleep: Callable[[float], None] = time.sleep) -> bool:
+        """Return as soon as INBOX holds mail (True), or after `seconds` with none (False)."""
+        deadline = time.monotonic() + seconds
+        while True:
+            if self.list_new(1):
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self._pause_for_mail(remaining, poll_seconds, sleep)
+
+    def _pause_for_mail(self, remaining: float, poll_seconds: float, sleep: Callable[[float], None]) -> None:
+        """Wait before looking again: this default sleeps `poll_seconds`; an adapter with push
+        (IMAP IDLE) returns as soon as the server says mail arrived."""
+        sleep(min(poll_seconds, remaining))
 
     def close(self) -> None:  # noqa: B027 - adapters without connections need nothing here
         """Release connections."""

@@ -29,3 +29,22 @@ def test_intake_runs_as_a_flow_and_leaves_no_personal_data_in_prefect(
     dump = prefect_database_text(prefect_server)
     assert "HSA-2026-" in dump  # the scan does see what the run wrote
     assert leaked(prefect_server) == []
+
+
+def test_a_watching_run_answers_mail_that_arrives_while_it_watches(
+        prefect_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config) -> None:  # noqa: ANN001
+    import threading
+    import time
+
+    from flows.intake import intake
+    monkeypatch.setenv("SAFEGUARD_MAILDIR", str(tmp_path / "mail" / "safeguarding"))
+    monkeypatch.setenv("SAFEGUARD_DELIVER_TO", str(tmp_path / "mail" / "delivered"))
+    monkeypatch.setenv("SAFEGUARD_DATABASE_URL", f"sqlite:///{tmp_path / 'register.sqlite3'}")
+    box = MaildirMailbox(tmp_path / "mail" / "safeguarding", config.settings.service.mailbox_address)
+    put(box, xlsx_submission())
+    threading.Timer(3.0, put, args=(box, text_submission(Urgency="Routine"))).start()
+    started = time.monotonic()
+    summary = intake(config_dir=str(ROOT / "config"), watch_seconds=12)
+    assert summary["accepted"] == 2  # the first at once, the second while watching
+    assert 11 <= time.monotonic() - started < 40  # it watched to the end, then stopped
+    assert box.folder_counts()["INBOX"] == 0

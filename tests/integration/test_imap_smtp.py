@@ -78,3 +78,23 @@ def test_intake_over_imap_replies_into_the_senders_own_mailbox(
     assert len(replies) == 1
     counts = imap_box.folder_counts()
     assert (counts["INBOX"], counts["Processed"], counts["Sent"]) == (0, 2, 1)
+
+
+@pytest.mark.parametrize("idle", [True, False], ids=["idle", "polling"])
+def test_waiting_for_mail_returns_when_it_arrives_and_times_out_when_none_does(address: str, idle: bool) -> None:
+    import threading
+    box = ImapSmtpMailbox(ImapSmtpSettings(address=address, host=HOST, port=IMAP_PORT, username=address,
+                                           password=PASSWORD, smtp_host=HOST, smtp_port=SMTP_PORT, idle=idle))
+    try:
+        started = time.monotonic()
+        assert box.wait_for_mail(1.0, poll_seconds=0.5) is False
+        assert 0.9 <= time.monotonic() - started < 5
+        threading.Timer(1.0, smtp_deliver, args=(xlsx_submission(), address, SW)).start()
+        started = time.monotonic()
+        assert box.wait_for_mail(20.0, poll_seconds=0.5) is True
+        waited = time.monotonic() - started
+        assert 0.9 <= waited < (3 if idle else 4), waited  # with IDLE, as soon as Dovecot has it
+        assert len(box.list_new()) == 1  # and the connection is still usable after IDLE
+        box.move(box.list_new()[0], Folder.PROCESSED)
+    finally:
+        box.close()
