@@ -13,13 +13,17 @@ from tests.factories import text_submission, xlsx_submission
 
 pytestmark = pytest.mark.prefect
 
-def test_intake_runs_as_a_flow_and_leaves_no_personal_data_in_prefect(
-        prefect_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config) -> None:  # noqa: ANN001
-    from flows.intake import intake
+@pytest.fixture
+def box(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config) -> MaildirMailbox:  # noqa: ANN001
     monkeypatch.setenv("SAFEGUARD_MAILDIR", str(tmp_path / "mail" / "safeguarding"))
     monkeypatch.setenv("SAFEGUARD_DELIVER_TO", str(tmp_path / "mail" / "delivered"))
     monkeypatch.setenv("SAFEGUARD_DATABASE_URL", f"sqlite:///{tmp_path / 'register.sqlite3'}")
-    box = MaildirMailbox(tmp_path / "mail" / "safeguarding", config.settings.service.mailbox_address)
+    return MaildirMailbox(tmp_path / "mail" / "safeguarding", config.settings.service.mailbox_address)
+
+
+def test_intake_runs_as_a_flow_and_leaves_no_personal_data_in_prefect(prefect_server: str,
+                                                                      box: MaildirMailbox) -> None:
+    from flows.intake import intake
     first = xlsx_submission()
     for raw in (first, text_submission(Urgency="Routine"), xlsx_submission(Urgency="Never"), first):
         put(box, raw)
@@ -31,16 +35,12 @@ def test_intake_runs_as_a_flow_and_leaves_no_personal_data_in_prefect(
     assert leaked(prefect_server) == []
 
 
-def test_a_watching_run_answers_mail_that_arrives_while_it_watches(
-        prefect_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config) -> None:  # noqa: ANN001
+def test_a_watching_run_answers_mail_that_arrives_while_it_watches(prefect_server: str,
+                                                                   box: MaildirMailbox) -> None:
     import threading
     import time
 
     from flows.intake import intake
-    monkeypatch.setenv("SAFEGUARD_MAILDIR", str(tmp_path / "mail" / "safeguarding"))
-    monkeypatch.setenv("SAFEGUARD_DELIVER_TO", str(tmp_path / "mail" / "delivered"))
-    monkeypatch.setenv("SAFEGUARD_DATABASE_URL", f"sqlite:///{tmp_path / 'register.sqlite3'}")
-    box = MaildirMailbox(tmp_path / "mail" / "safeguarding", config.settings.service.mailbox_address)
     put(box, xlsx_submission())
     threading.Timer(3.0, put, args=(box, text_submission(Urgency="Routine"))).start()
     started = time.monotonic()
