@@ -12,11 +12,6 @@ note. A screenshot of the filled form is saved to test-artifacts/approval-form.p
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,7 +22,8 @@ from safeguard import samples
 from tests.conftest import subject_of
 from tests.e2e.prefect_db import leaked
 from tests.factories import fields, people
-from tests.mailstack import read_inbox, smtp_deliver, stack_config
+from tests.mailstack import StackConfig, read_inbox, smtp_deliver, stack_config
+from tests.prefect_site import Site, running_site, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -38,93 +34,39 @@ REFERENCE = "HSA-2026-000001"
 pytestmark = [pytest.mark.mailstack, pytest.mark.prefect, pytest.mark.browser]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-
-
-def _wait(what: str, check: object, seconds: float, logs: list[Path]) -> object:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            found = check()  # type: ignore[operator]
-        except httpx.HTTPError:
-            found = None
-        if found:
-            return found
-        time.sleep(0.5)
-    tails = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in logs if p.exists())
-    raise AssertionError(f"timed out waiting for {what}\n{tails}")
-
-
 @pytest.fixture
-def site(tmp_path: Path) -> Iterator[tuple[object, str, dict[str, str], list[Path]]]:
+def site(tmp_path: Path) -> Iterator[tuple[StackConfig, Site]]:
     """A Prefect server with its UI, and `safeguard serve` running the deployments against it."""
     if not CHROMIUM.exists():
         pytest.fail("Debian's chromium is not installed: scripts/dev test installs it (scripts/chromium.sh)")
     config = stack_config(tmp_path, f"sqlite:///{tmp_path / 'register.sqlite3'}")
-    port = _free_port()
-    api = f"http://127.0.0.1:{port}/api"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "SAFEGUARD_"))}
-    env.update(PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false",
-               PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="90",
-               SAFEGUARD_DATA_KEYS=os.environ["SAFEGUARD_DATA_KEYS"], SAFEGUARD_HASH_KEY=os.environ[
-                   "SAFEGUARD_HASH_KEY"], SAFEGUARD_CONFIG=str(config.directory), SAFEGUARD_IMAP_PASSWORD="test")
-    bin_dir = Path(sys.executable).parent
-    logs = [tmp_path / "prefect-server.log", tmp_path / "serve.log"]
-    server = _start([str(bin_dir / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                    {**env, "PREFECT_UI_API_URL": api}, logs[0])  # else the UI calls port 4200
-    serve = None
-    try:
-        _wait("the Prefect server", lambda: httpx.get(f"{api}/health").status_code == 200, 120, logs)
-        env["PREFECT_API_URL"] = api
-        serve = _start([str(bin_dir / "safeguard"), "serve"], env, logs[1])
-        _wait("safeguard serve's deployments", lambda: httpx.get(
-            f"{api}/deployments/name/alert-approval/approval").status_code == 200, 120, logs)
-        yield config, api, env, logs
-    finally:
-        if serve is not None:
-            _stop(serve)
-        _stop(server)
+    secrets = {"SAFEGUARD_DATA_KEYS": os.environ["SAFEGUARD_DATA_KEYS"],
+               "SAFEGUARD_HASH_KEY": os.environ["SAFEGUARD_HASH_KEY"], "SAFEGUARD_IMAP_PASSWORD": "test"}
+    with running_site(tmp_path, config.directory, secrets) as running:
+        yield config, running
 
 
-def _run(api: str, name: str, state: str) -> dict[str, object] | None:
-    runs = httpx.post(f"{api}/flow_runs/filter", json={"flow_runs": {"name": {"any_": [name]}}}).json()
-    return next((r for r in runs if r["state"] and r["state"]["type"] == state), None)
+def _paused(site: Site) -> dict[str, object] | None:
+    return next(iter(site.runs(f"{REFERENCE} v1", "PAUSED")), None)
 
 
-def test_an_alert_is_approved_in_the_prefect_ui_and_the_notices_arrive(site: tuple) -> None:  # type: ignore[type-arg]
+def test_an_alert_is_approved_in_the_prefect_ui_and_the_notices_arrive(site: tuple[StackConfig, Site]) -> None:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
-    config, api, env, logs = site
+    config, running = site
+    # The server's scheduler turns the cron schedules into runs (with SQLAlchemy 2.1 it could not)
+    wait_for("the scheduler to plan intake runs", lambda: running.runs(flow="intake"), 60, running.logs)
     sender = config.social_worker
     smtp_deliver(samples.submission(sender, config.mailbox, attachments=[
         ("form.xlsx", samples.xlsx_form(fields(**{"Social worker email": sender}), people()))]),
         config.mailbox, sender)
     read_inbox(config.mailbox, 1)
-    intake = subprocess.run([str(Path(sys.executable).parent / "safeguard"), "intake", "--once"], cwd=ROOT,
-                            env=env, capture_output=True, text=True, timeout=180)
+    intake = running.safeguard("intake", "--once")
     assert intake.returncode == 0, intake.stdout[-2000:] + intake.stderr[-2000:]
-    paused = _wait("the approval run to pause", lambda: _run(api, f"{REFERENCE} v1", "PAUSED"), 120, logs)
-    _wait("the approval form to be saved", lambda: httpx.get(  # Prefect saves it just after pausing
-        f"{api}/flow_runs/{paused['id']}/input/paused-1-schema").status_code == 200, 30, logs)  # type: ignore[index]
-    ui = api.removesuffix("/api")
+    paused = wait_for("the approval run to pause", lambda: _paused(running), 120, running.logs)
+    wait_for("the approval form to be saved", lambda: httpx.get(  # Prefect saves it just after pausing
+        f"{running.api}/flow_runs/{paused['id']}/input/paused-1-schema").status_code == 200, 30, running.logs)
 
     ARTIFACTS.mkdir(exist_ok=True)
     steps: list = []  # type: ignore[type-arg]
@@ -133,7 +75,7 @@ def test_an_alert_is_approved_in_the_prefect_ui_and_the_notices_arrive(site: tup
         try:  # noqa: SIM105
             page = browser.new_page(viewport={"width": 1400, "height": 1300})
             steps.append(page)
-            page.goto(f"{ui}/runs")
+            page.goto(f"{running.ui}/runs")
             page.get_by_text(f"{REFERENCE} v1").first.click()  # the admin finds the run by the alert's reference
             page.wait_for_load_state("networkidle")
             form = page.get_by_role("dialog")
@@ -156,7 +98,7 @@ def test_an_alert_is_approved_in_the_prefect_ui_and_the_notices_arrive(site: tup
             boxes.nth(2).fill(NOTE)
             page.screenshot(path=str(ARTIFACTS / "approval-form.png"))
             form.get_by_role("button", name="Submit").click()
-            _wait("the run to finish", lambda: _run(api, f"{REFERENCE} v1", "COMPLETED"), 90, logs)
+            wait_for("the run to finish", lambda: running.runs(f"{REFERENCE} v1", "COMPLETED"), 90, running.logs)
         except Exception:
             steps[-1].screenshot(path=str(ARTIFACTS / "approval-failure.png"), full_page=True)
             raise
@@ -166,7 +108,7 @@ def test_an_alert_is_approved_in_the_prefect_ui_and_the_notices_arrive(site: tup
     for code in ("UHCW", "SWFT"):  # the providers the form asked for
         held = read_inbox(config.providers[code], 1, timeout=30)
         assert [subject_of(m).startswith(f"{REFERENCE}: HEALTH ALERT for {code}:") for m in held] == [True], \
-            (code, [subject_of(m) for m in held], logs[1].read_text(errors="replace")[-4000:])
+            (code, [subject_of(m) for m in held], running.logs[1].read_text(errors="replace")[-4000:])
     assert read_inbox(config.providers["WMAS"], 0, timeout=0) == []
-    assert leaked(f"sqlite:///{Path(env['PREFECT_HOME']) / 'prefect.db'}", (NOTE,)) == []
+    assert leaked(running.database, (NOTE,)) == []
     assert (ARTIFACTS / "approval-form.png").stat().st_size > 10_000
