@@ -54,6 +54,8 @@ class ImapSmtpMailbox(Mailbox):
             imap = (imaplib.IMAP4_SSL(s.host, s.port, ssl_context=ssl.create_default_context(), timeout=s.timeout)
                     if s.ssl else imaplib.IMAP4(s.host, s.port, timeout=s.timeout))
             imap.login(s.username, s.password)
+        except imaplib.IMAP4.abort as exc:  # the connection closed under us: not a refused login
+            raise TemporaryMailboxError(f"the IMAP server {s.host}:{s.port} closed the connection") from exc
         except imaplib.IMAP4.error as exc:
             raise PermanentMailboxError("the IMAP server refused the login: check the username and password") from exc
         except _NETWORK_ERRORS as exc:
@@ -62,8 +64,11 @@ class ImapSmtpMailbox(Mailbox):
             if folder is not Folder.INBOX:
                 imap.create(str(folder))  # "already exists" is answered NO and ignored
         imap.select("INBOX")
-        self._can_move = b"MOVE" in b" ".join(imap.capabilities) if isinstance(imap.capabilities[0], bytes) \
-            else "MOVE" in imap.capabilities
+        # Servers list more capabilities once logged in (Dovecot adds MOVE only then); imaplib keeps
+        # the list from before login, which would make every move a COPY, STORE and EXPUNGE.
+        _, data = imap.capability()
+        imap.capabilities = tuple(data[-1].decode().upper().split()) if data and data[-1] else imap.capabilities
+        self._can_move = "MOVE" in imap.capabilities
         return imap
 
     def _with_imap(self, action: Callable[[imaplib.IMAP4], T]) -> T:
@@ -202,7 +207,7 @@ def _idle(imap: imaplib.IMAP4, seconds: float, timeout: float) -> None:
     """RFC 2177 IDLE on the selected INBOX until the server announces new mail or `seconds` pass.
     (imaplib gains idle() only in Python 3.14.) The socket is read directly, with select(), because
     a read that times out leaves imaplib's buffered reader unusable."""
-    if b"IDLE" not in b" ".join(c.encode() if isinstance(c, str) else c for c in imap.capabilities):
+    if "IDLE" not in imap.capabilities:
         time.sleep(min(seconds, 5.0))  # a server without IDLE: fall back to a short wait
         return
     sock = imap.sock

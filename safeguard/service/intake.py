@@ -14,7 +14,7 @@ from datetime import datetime
 from email.parser import BytesHeaderParser
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from safeguard.config import Config
 from safeguard.faults import checkpoint
@@ -57,9 +57,20 @@ def process_batch(mailbox_ids: list[str], ctx: IntakeContext) -> list[IntakeResu
         try:
             results.append(process_message(mailbox_id, ctx))
         except Exception as exc:  # noqa: BLE001 - one message must never stop the batch
-            log.warning("message %s deferred: %s", mailbox_id, type(exc).__name__)
-            results.append(IntakeResult(mailbox_id, None, "deferred", type(exc).__name__))
+            reason = deferral_reason(exc)
+            log.warning("message %s deferred: %s", mailbox_id, reason)
+            results.append(IntakeResult(mailbox_id, None, "deferred", reason))
     return results
+
+
+def deferral_reason(exc: BaseException) -> str:
+    """Why a message was left for the next run, in plain words and without any message content
+    (this reaches logs and Prefect)."""
+    if isinstance(exc, MailboxError):
+        return str(exc)  # the adapters' own words, which never quote a message
+    if isinstance(exc, DBAPIError | OSError):
+        return "the register (database) could not be reached"
+    return f"an unexpected {type(exc).__name__}"
 
 
 def process_message(mailbox_id: str, ctx: IntakeContext) -> IntakeResult:
@@ -155,10 +166,38 @@ def send_unsent(ctx: IntakeContext, inbound_id: int | None = None, alert_id: int
             entries = u.register.unsent()
         ids = [e.id for e in entries]
     counts: dict[str, int] = {}
-    for entry_id in ids:
+    while ids:
+        entry_id = ids.pop(0)
         try:
             status = send_entry(entry_id, mailbox=ctx.mailbox, uow=ctx.uow, now=ctx.clock)
         except MailboxError:
             status = "deferred"
         counts[status] = counts.get(status, 0) + 1
+        if status == "failed":
+            ids += tell_admin_undeliverable(ctx, entry_id)
     return counts
+
+
+def tell_admin_undeliverable(ctx: IntakeContext, entry_id: int) -> list[int]:
+    """An email about an alert that the mail server refused for good (a provider's address that no
+    longer exists, say): the admin team must phone that provider today. Returns the new entry's id."""
+    from safeguard.register.orm import Alert, OutboxEntry
+    from safeguard.service.notices import tell_admin
+
+    with ctx.uow() as u:
+        entry = u.session.get(OutboxEntry, entry_id)
+        if entry is None or entry.alert_id is None or entry.kind.startswith("admin:"):
+            return []  # not about an alert, or itself to the admin team: the nightly digest lists it
+        alert = u.session.get(Alert, entry.alert_id)
+        assert alert is not None
+        parts = entry.key.split(":")
+        what = f"the {entry.kind.removeprefix('notice:')} notice to {parts[3]}" if entry.kind.startswith("notice:") \
+            and len(parts) > 3 else f"an email ({entry.kind})"
+        key = f"undeliverable:{entry.key}"
+        tell_admin(u.register, ctx.config, alert, f"{what} could not be delivered",
+                   [f"The mail server refused it for good: {entry.last_error or 'no reason given'}.",
+                    "Phone the recipient today with the alert reference, then correct their address "
+                    "(config/providers.yaml for a provider) so that later notices reach them."],
+                   key=key, at=ctx.clock())
+        u.commit()
+        return [e.id for e in u.register.unsent_for_alert(alert.id) if e.key == key]
