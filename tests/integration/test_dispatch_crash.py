@@ -131,3 +131,23 @@ def test_two_intake_processes_at_once_on_one_mailbox_handle_each_message_once(tm
         assert sorted(u.session.scalars(select(Alert.reference))) == [f"HSA-2026-{n:06d}" for n in range(1, 13)]
         assert verify_session(u.session).ok
     engine.dispose()
+
+
+def test_two_reminder_processes_at_once_chase_each_provider_once(tmp_path: Path, register_url: str) -> None:
+    stack = stack_config(tmp_path, register_url)
+    approved_alert(stack)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAFEGUARD_") or k in KEY_VARIABLES}
+    env["SAFEGUARD_IMAP_PASSWORD"] = "test"
+    command = [sys.executable, "-m", "safeguard.cli", "--config", str(stack.directory), "reminders", "--now",
+               "2099-01-06T08:00", "--without-prefect"]  # a Tuesday long after: a chase and an escalation each
+    workers = [subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+               for _ in range(2)]
+    outputs = [w.communicate(timeout=180) for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], outputs
+    assert cli(stack, "send-unsent").returncode == 0
+    time.sleep(0.5)
+    for code in ("UHCW", "SWFT"):
+        chases = [subject_of(m) for m in read_inbox(stack.providers[code], 2)]
+        assert chases.count(f"HSA-2026-000001: please acknowledge the health alert sent to {code}") == 1, chases
+    escalations = [subject_of(m) for m in read_inbox(stack.admin, 1)]
+    assert len(escalations) == len(set(escalations)), escalations  # nothing told twice
