@@ -1,8 +1,16 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+from safeguard.mail.maildir import MaildirMailbox
+from safeguard.register.db import make_engine, migrate
+from safeguard.register.uow import uow_factory
+from safeguard.service.intake import IntakeContext
+from tests.conftest import NOW
 
 
 @pytest.fixture(scope="session")
@@ -13,3 +21,16 @@ def prefect_server() -> Iterator[str]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield get_current_settings().server.database.connection_url.get_secret_value()
+
+
+@pytest.fixture
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config) -> IntakeContext:  # noqa: ANN001
+    """Maildir + SQLite through the environment, as a deployment would have them."""
+    monkeypatch.setenv("SAFEGUARD_MAILDIR", str(tmp_path / "mail" / "safeguarding"))
+    monkeypatch.setenv("SAFEGUARD_DELIVER_TO", str(tmp_path / "mail" / "delivered"))
+    monkeypatch.setenv("SAFEGUARD_DATABASE_URL", f"sqlite:///{tmp_path / 'register.sqlite3'}")
+    engine = make_engine(os.environ["SAFEGUARD_DATABASE_URL"])
+    migrate(engine)
+    box = MaildirMailbox(tmp_path / "mail" / "safeguarding", config.settings.service.mailbox_address,
+                         tmp_path / "mail" / "delivered")
+    return IntakeContext(config, box, uow_factory(engine), lambda: NOW)

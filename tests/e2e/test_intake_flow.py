@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from safeguard.mail.maildir import MaildirMailbox
+from safeguard.mail.port import Mailbox
+from safeguard.service.intake import IntakeContext
 from tests.conftest import ROOT, put
 from tests.e2e.prefect_db import leaked, prefect_database_text
 from tests.factories import text_submission, xlsx_submission
@@ -14,15 +13,12 @@ from tests.factories import text_submission, xlsx_submission
 pytestmark = pytest.mark.prefect
 
 @pytest.fixture
-def box(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config) -> MaildirMailbox:  # noqa: ANN001
-    monkeypatch.setenv("SAFEGUARD_MAILDIR", str(tmp_path / "mail" / "safeguarding"))
-    monkeypatch.setenv("SAFEGUARD_DELIVER_TO", str(tmp_path / "mail" / "delivered"))
-    monkeypatch.setenv("SAFEGUARD_DATABASE_URL", f"sqlite:///{tmp_path / 'register.sqlite3'}")
-    return MaildirMailbox(tmp_path / "mail" / "safeguarding", config.settings.service.mailbox_address)
+def box(site: IntakeContext) -> Mailbox:
+    return site.mailbox
 
 
 def test_intake_runs_as_a_flow_and_leaves_no_personal_data_in_prefect(prefect_server: str,
-                                                                      box: MaildirMailbox) -> None:
+                                                                      box: Mailbox) -> None:
     from flows.intake import intake
     first = xlsx_submission()
     for raw in (first, text_submission(Urgency="Routine"), xlsx_submission(Urgency="Never"), first):
@@ -36,7 +32,7 @@ def test_intake_runs_as_a_flow_and_leaves_no_personal_data_in_prefect(prefect_se
 
 
 def test_a_watching_run_answers_mail_that_arrives_while_it_watches(prefect_server: str,
-                                                                   box: MaildirMailbox) -> None:
+                                                                   box: Mailbox) -> None:
     import threading
     import time
 

@@ -15,29 +15,13 @@ import yaml
 from prefect import flow
 
 from flows.hooks import tell_admin_on_failure
-from safeguard.mail.maildir import MaildirMailbox
-from safeguard.register.db import make_engine, migrate
-from safeguard.register.uow import uow_factory
 from safeguard.service.intake import IntakeContext
 from safeguard.service.reconcile import CHECKS
-from tests.conftest import NOW, ROOT, subject_of
+from tests.conftest import ROOT, subject_of
 from tests.e2e.prefect_db import leaked
 from tests.reconcile_seed import clean_register, seed_every_discrepancy
 
 pytestmark = pytest.mark.prefect
-
-
-@pytest.fixture
-def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config) -> IntakeContext:  # noqa: ANN001
-    """Maildir + SQLite through the environment, as a deployment would have them."""
-    monkeypatch.setenv("SAFEGUARD_MAILDIR", str(tmp_path / "mail" / "safeguarding"))
-    monkeypatch.setenv("SAFEGUARD_DELIVER_TO", str(tmp_path / "mail" / "delivered"))
-    monkeypatch.setenv("SAFEGUARD_DATABASE_URL", f"sqlite:///{tmp_path / 'register.sqlite3'}")
-    engine = make_engine(os.environ["SAFEGUARD_DATABASE_URL"])
-    migrate(engine)
-    box = MaildirMailbox(tmp_path / "mail" / "safeguarding", config.settings.service.mailbox_address,
-                         tmp_path / "mail" / "delivered")
-    return IntakeContext(config, box, uow_factory(engine), lambda: NOW)
 
 
 def config_without_swft(tmp_path: Path) -> str:
