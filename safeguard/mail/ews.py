@@ -88,29 +88,26 @@ def _bounded_policy(max_wait: float, max_backoffs: int) -> Any:
     return BoundedFaultTolerance()
 
 
-class _TenantOAuth2Credentials:
+def _oauth2_credentials(client_id: str, client_secret: str, tenant_id: str, authority: str, address: str) -> Any:
     """OAuth2 client credentials whose token comes from `authority` (national clouds, test servers)."""
+    ex = _exchangelib()
 
-    @staticmethod
-    def make(client_id: str, client_secret: str, tenant_id: str, authority: str, address: str) -> Any:
-        ex = _exchangelib()
+    class Credentials(ex.OAuth2Credentials):  # type: ignore[misc, name-defined]
+        @property
+        def token_url(self) -> str:
+            return f"{authority.rstrip('/')}/{self.tenant_id}/oauth2/v2.0/token"
 
-        class Credentials(ex.OAuth2Credentials):  # type: ignore[misc, name-defined]
-            @property
-            def token_url(self) -> str:
-                return f"{authority.rstrip('/')}/{self.tenant_id}/oauth2/v2.0/token"
+        def session_params(self) -> dict[str, Any]:
+            # Client-credentials tokens have no refresh token, so requests-oauthlib's automatic
+            # refresh cannot work; without it an expired token raises TokenExpiredError, and
+            # exchangelib then calls refresh() and opens a new session with a new token.
+            return {"token": self.access_token}
 
-            def session_params(self) -> dict[str, Any]:
-                # Client-credentials tokens have no refresh token, so requests-oauthlib's automatic
-                # refresh cannot work; without it an expired token raises TokenExpiredError, and
-                # exchangelib then calls refresh() and opens a new session with a new token.
-                return {"token": self.access_token}
+        def refresh(self, session: Any) -> None:
+            self.access_token = None
 
-            def refresh(self, session: Any) -> None:
-                self.access_token = None
-
-        return Credentials(client_id=client_id, client_secret=client_secret, tenant_id=tenant_id,
-                           identity=ex.Identity(primary_smtp_address=address))
+    return Credentials(client_id=client_id, client_secret=client_secret, tenant_id=tenant_id,
+                       identity=ex.Identity(primary_smtp_address=address))
 
 
 class EwsMailbox(Mailbox):
@@ -129,8 +126,7 @@ class EwsMailbox(Mailbox):
             ex = _exchangelib()
             s = self.settings
             if s.auth == "oauth2":
-                credentials = _TenantOAuth2Credentials.make(s.client_id, s.client_secret, s.tenant_id, s.authority,
-                                                           s.address)
+                credentials = _oauth2_credentials(s.client_id, s.client_secret, s.tenant_id, s.authority, s.address)
                 auth_type = ex.OAUTH2
             else:
                 credentials = ex.Credentials(username=s.username, password=s.password)
@@ -166,7 +162,8 @@ class EwsMailbox(Mailbox):
                     return action()
             except MailboxError as exc:
                 cause = exc.__cause__
-                if isinstance(cause, UnauthorizedError) and self.settings.auth == "oauth2" and attempt == 1:
+                if isinstance(cause, UnauthorizedError) and self.settings.auth == "oauth2" and attempt == 1 \
+                        and attempt < self.settings.max_attempts:
                     self._drop_token()  # revoked or expired early: one fresh token, then believe the 401
                     continue
                 dropped = isinstance(cause, ErrorTimeoutExpired | TransportError | ConnectionError) and \
