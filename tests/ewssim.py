@@ -66,6 +66,7 @@ class EwsSim:
     lock: threading.Lock = field(default_factory=threading.Lock)
     url: str = ""
     denied: bool = False  # RBAC for applications leaves this mailbox out
+    unauthorized: int = 0  # requests answered 401
 
     @property
     def endpoint(self) -> str:
@@ -125,6 +126,7 @@ class EwsSim:
                 h.connection.shutdown(2)
                 return
         if not self.identity.valid(h.headers.get("Authorization", "")):
+            self.unauthorized += 1
             return send_bytes(h, 401, b"", "text/html", {"WWW-Authenticate": 'Bearer realm=""'})
         envelope = etree.fromstring(body)
         request = envelope.find("s:Body", NS)[0]

@@ -203,14 +203,16 @@ def ews_throttling(harness: Harness, sim: EwsSim) -> None:
 def test_an_expired_token_is_replaced_before_it_is_refused(harness: Harness) -> None:
     if harness.ews is None:
         pytest.skip(f"{harness.name}: covered by the throttling case (Graph refreshes on 401) or has no tokens")
-    harness.ews.identity.lifetime = 1
+    sim = harness.ews
+    sim.identity.lifetime = 2
     box = harness.reopen()
     harness.put(submission(35))
     assert len(box.list_new()) == 1
-    issued = harness.ews.identity.issued
-    time.sleep(1.2)
+    issued, refused = sim.identity.issued, sim.unauthorized
+    time.sleep(2.5)
     assert len(box.list_new()) == 1
-    assert harness.ews.identity.issued == issued + 1
+    assert sim.identity.issued > issued  # a new token...
+    assert sim.unauthorized == refused  # ...fetched before Exchange had to refuse the old one
     box.close()
 
 
