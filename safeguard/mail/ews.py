@@ -17,14 +17,12 @@ switched off there: phased from 1 October 2026, permanent 1 April 2027) over `ex
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from safeguard.mail.graph import StateStore
 from safeguard.mail.port import (
     Folder,
     Mailbox,
@@ -32,6 +30,7 @@ from safeguard.mail.port import (
     PermanentMailboxError,
     TemporaryMailboxError,
 )
+from safeguard.mail.sync_state import StateStore, SyncState, SyncStates
 
 DISTINGUISHED = {Folder.INBOX: "inbox", Folder.SENT: "sent"}
 
@@ -117,7 +116,7 @@ class EwsMailbox(Mailbox):
         self.address = settings.address
         self._account_obj: Any = None
         self._folders: dict[str, Any] = {}
-        self._state_key = f"ews:{settings.address.lower()}"
+        self._sync = SyncStates(state, f"ews:{settings.address.lower()}", cursor_field="sync")
 
     # -- plumbing -------------------------------------------------------------------------------
     @property
@@ -205,26 +204,12 @@ class EwsMailbox(Mailbox):
             created.save()
         return created
 
-    # -- state ------------------------------------------------------------------------------------
-    def _load_state(self) -> dict[str, Any]:
-        raw = self.state.get(self._state_key)
-        return json.loads(raw) if raw else {"sync": None, "pending": []}
-
-    def _save_state(self, state: dict[str, Any]) -> None:
-        self.state.set(self._state_key, json.dumps(state))
-
-    def _forget(self, mailbox_id: str) -> None:
-        state = self._load_state()
-        if mailbox_id in state["pending"]:
-            state["pending"].remove(mailbox_id)
-            self._save_state(state)
-
     # -- the port ---------------------------------------------------------------------------------
     def list_new(self, limit: int | None = None) -> list[str]:
         from exchangelib.errors import ErrorInvalidSyncStateData
 
-        state = self._load_state()
-        pending = dict.fromkeys(state["pending"])
+        state = self._sync.load()
+        pending = dict.fromkeys(state.pending)
         inbox = self._folder(Folder.INBOX)
 
         def sync(sync_state: str | None) -> list[tuple[str, Any]]:
@@ -232,12 +217,12 @@ class EwsMailbox(Mailbox):
             return list(inbox.sync_items(sync_state=sync_state, only_fields=["datetime_received"]))
 
         try:
-            changes = self._with_retries("read new mail", lambda: sync(state["sync"]))
+            changes = self._with_retries("read new mail", lambda: sync(state.cursor))
         except MailboxError as exc:
             # Exchange no longer accepts our sync state (ErrorInvalidSyncStateData; exchangelib 5.6
             # trips over that answer's missing SyncState element, hence AttributeError too): start
             # afresh. A fresh sync lists everything still in the inbox, so nothing unfiled is lost.
-            if not state["sync"] or not isinstance(exc.__cause__, ErrorInvalidSyncStateData | AttributeError):
+            if not state.cursor or not isinstance(exc.__cause__, ErrorInvalidSyncStateData | AttributeError):
                 raise
             changes = self._with_retries("read new mail", lambda: sync(None))
         for change, item in changes:
@@ -245,7 +230,7 @@ class EwsMailbox(Mailbox):
                 pending.pop(item.id, None)
             elif change == "create":
                 pending.setdefault(item.id)
-        self._save_state({"sync": inbox.item_sync_state, "pending": list(pending)})
+        self._sync.save(SyncState(inbox.item_sync_state, list(pending)))
         return list(pending)[:limit]
 
     def fetch(self, mailbox_id: str) -> bytes | None:
@@ -256,7 +241,7 @@ class EwsMailbox(Mailbox):
             ids=[(mailbox_id, None)], folder=inbox, only_fields=["mime_content", "parent_folder_id"])))
         if isinstance(item, ErrorItemNotFound) or (
                 not isinstance(item, Exception) and item.parent_folder_id.id != inbox.id):
-            self._forget(mailbox_id)
+            self._sync.forget(mailbox_id)
             return None
         if isinstance(item, Exception):
             raise _translate(item, "read a message")
@@ -270,7 +255,7 @@ class EwsMailbox(Mailbox):
                 ids=[(mailbox_id, None)], to_folder=target)):
             if isinstance(result, Exception) and not isinstance(result, ErrorItemNotFound):
                 raise _translate(result, f"move a message to {folder}")
-        self._forget(mailbox_id)
+        self._sync.forget(mailbox_id)
 
     def send(self, message: bytes, *, message_id: str, recipients: list[str]) -> None:
         if not recipients:

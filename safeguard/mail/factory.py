@@ -6,10 +6,11 @@ import os
 from pathlib import Path
 
 from safeguard.config import Config, ConfigError
-from safeguard.mail.graph import GraphMailbox, GraphSettings, MemoryState, StateStore
+from safeguard.mail.graph import GraphMailbox, GraphSettings
 from safeguard.mail.imap_smtp import ImapSmtpMailbox, ImapSmtpSettings
 from safeguard.mail.maildir import MaildirMailbox
 from safeguard.mail.port import Mailbox
+from safeguard.mail.sync_state import MemoryState, StateStore
 
 
 def open_mailbox(config: Config, state: StateStore | None = None) -> Mailbox:

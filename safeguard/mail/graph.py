@@ -15,37 +15,21 @@
 from __future__ import annotations
 
 import base64
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import quote
 
 import httpx
 
 from safeguard.mail.port import Folder, Mailbox, PermanentMailboxError, TemporaryMailboxError
+from safeguard.mail.sync_state import MemoryState, StateStore, SyncState, SyncStates
+
+__all__ = ["GraphMailbox", "GraphSettings", "MemoryState", "StateStore"]  # the state types are re-exported
 
 WELL_KNOWN = {Folder.INBOX: "inbox", Folder.SENT: "sentitems"}
 RETRY_STATUSES = (429, 503, 504)
-
-
-class StateStore(Protocol):
-    def get(self, name: str) -> str | None: ...
-    def set(self, name: str, value: str) -> None: ...
-
-
-class MemoryState:
-    """For tests and `mailbox check`: state that lives as long as the object."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, str] = {}
-
-    def get(self, name: str) -> str | None:
-        return self.values.get(name)
-
-    def set(self, name: str, value: str) -> None:
-        self.values[name] = value
 
 
 @dataclass(frozen=True)
@@ -70,7 +54,7 @@ class GraphMailbox(Mailbox):
         self._token: str | None = None
         self._token_expires = 0.0
         self._folders: dict[str, str] = {}
-        self._state_key = f"graph:{settings.address.lower()}"
+        self._sync = SyncStates(state, f"graph:{settings.address.lower()}", cursor_field="delta")
 
     # -- plumbing -------------------------------------------------------------------------------
     def _get_token(self) -> str:
@@ -143,19 +127,12 @@ class GraphMailbox(Mailbox):
         return self._folders[str(folder)]
 
     # -- state ------------------------------------------------------------------------------------
-    def _load_state(self) -> dict[str, Any]:
-        raw = self.state.get(self._state_key)
-        return json.loads(raw) if raw else {"delta": None, "pending": []}
-
-    def _save_state(self, state: dict[str, Any]) -> None:
-        self.state.set(self._state_key, json.dumps(state))
-
     # -- the port ---------------------------------------------------------------------------------
     def list_new(self, limit: int | None = None) -> list[str]:
-        state = self._load_state()
-        pending = dict.fromkeys(state["pending"])
-        link = state["delta"] or f"{self.settings.graph_url}/users/{quote(self.address)}/mailFolders/inbox/messages/delta"
-        params = None if state["delta"] else {"$select": "id,receivedDateTime"}
+        state = self._sync.load()
+        pending = dict.fromkeys(state.pending)
+        link = state.cursor or f"{self.settings.graph_url}/users/{quote(self.address)}/mailFolders/inbox/messages/delta"
+        params = None if state.cursor else {"$select": "id,receivedDateTime"}
         while True:
             response = self._request("GET", link, params=params, expect=(200, 410))
             params = None
@@ -172,21 +149,14 @@ class GraphMailbox(Mailbox):
             if "@odata.nextLink" in body:
                 link = body["@odata.nextLink"]
                 continue
-            state = {"delta": body.get("@odata.deltaLink"), "pending": list(pending)}
-            self._save_state(state)
+            self._sync.save(SyncState(body.get("@odata.deltaLink"), list(pending)))
             return list(pending)[:limit]
-
-    def _forget(self, mailbox_id: str) -> None:
-        state = self._load_state()
-        if mailbox_id in state["pending"]:
-            state["pending"].remove(mailbox_id)
-            self._save_state(state)
 
     def fetch(self, mailbox_id: str) -> bytes | None:
         meta = self._request("GET", f"/messages/{quote(mailbox_id)}", params={"$select": "id,parentFolderId"},
                              expect=(200, 404))
         if meta.status_code == 404 or meta.json().get("parentFolderId") != self._inbox_id():
-            self._forget(mailbox_id)
+            self._sync.forget(mailbox_id)
             return None
         response = self._request("GET", f"/messages/{quote(mailbox_id)}/$value", stream=True, expect=(200, 404))
         try:
@@ -204,7 +174,7 @@ class GraphMailbox(Mailbox):
     def move(self, mailbox_id: str, folder: Folder) -> None:
         self._request("POST", f"/messages/{quote(mailbox_id)}/move", json={"destinationId": self._folder_id(folder)},
                       expect=(200, 201, 404))
-        self._forget(mailbox_id)
+        self._sync.forget(mailbox_id)
 
     def send(self, message: bytes, *, message_id: str, recipients: list[str]) -> None:
         if not recipients:
