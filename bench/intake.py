@@ -4,7 +4,8 @@
 
 Baseline: plain imaplib fetch + smtplib send of the same messages, no processing.
 Intake: the same messages through safeguard's intake (parse, check, register commit, reply
-over SMTP with a copy APPENDed to Sent, move to a folder), exactly as the intake task runs it.
+over SMTP with a copy APPENDed to Sent, move to a folder), exactly as the intake task runs it:
+process_in_parallel with limits.intake_workers processes (--workers, default 2).
 Prints both rates and their ratio (target: intake at least half the baseline's rate).
 """
 
@@ -13,22 +14,24 @@ from __future__ import annotations
 import argparse
 import imaplib
 import os
+import shutil
 import smtplib
 import subprocess
 import tempfile
 import time
 import uuid
 from collections import Counter
-from datetime import UTC, date, datetime
+from datetime import date
+from functools import partial
 from pathlib import Path
 
+import yaml
+
 from safeguard import samples
-from safeguard.config import load_config
-from safeguard.mail.imap_smtp import ImapSmtpMailbox, ImapSmtpSettings
+from safeguard.app import open_app, open_intake_context
 from safeguard.register.crypto import new_key
-from safeguard.register.db import make_engine, migrate
-from safeguard.register.uow import uow_factory
-from safeguard.service.intake import IntakeContext, process_batch, send_unsent
+from safeguard.service.intake import send_unsent
+from safeguard.service.intake_pool import process_in_parallel
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST, IMAP_PORT, SMTP_PORT, PASSWORD = "127.0.0.1", 10143, 10025, "test"
@@ -37,6 +40,7 @@ SENDER = "tamsin.holloway@coventry-council.test"
 # A benchmark register is thrown away: throwaway keys for its encrypted columns.
 os.environ.setdefault("SAFEGUARD_DATA_KEYS", new_key())
 os.environ.setdefault("SAFEGUARD_HASH_KEY", new_key())
+os.environ.setdefault("SAFEGUARD_IMAP_PASSWORD", PASSWORD)
 
 def backlog(count: int, to: str) -> list[bytes]:
     today = date.today()
@@ -79,25 +83,39 @@ def baseline(address: str, sink: str) -> float:
     return time.perf_counter() - started
 
 
-def intake(address: str, database_url: str) -> tuple[float, dict[str, int]]:
-    config = load_config(ROOT / "config")
-    engine = make_engine(database_url)
-    migrate(engine)
-    box = ImapSmtpMailbox(ImapSmtpSettings(address=address, host=HOST, port=IMAP_PORT, username=address,
-                                           password=PASSWORD, smtp_host=HOST, smtp_port=SMTP_PORT))
-    ctx = IntakeContext(config, box, uow_factory(engine), lambda: datetime.now(UTC))
+def bench_config(address: str, database_url: str, workers: int) -> Path:
+    """The example config folder, pointed at the loopback mail stack and a fresh register."""
+    directory = Path(tempfile.mkdtemp()) / "config"
+    shutil.copytree(ROOT / "config", directory)
+    settings = yaml.safe_load((directory / "settings.yaml").read_text())
+    settings["service"]["mailbox_address"] = address
+    settings["mailbox"] = {"adapter": "imap", "imap": {
+        "host": HOST, "port": IMAP_PORT, "ssl": False, "username": address, "password_env": "SAFEGUARD_IMAP_PASSWORD",
+        "smtp_host": HOST, "smtp_port": SMTP_PORT, "smtp_starttls": False}}
+    settings["register"] = {"url": database_url}
+    settings["limits"]["intake_workers"] = workers
+    (directory / "settings.yaml").write_text(yaml.safe_dump(settings))
+    return directory
+
+
+def intake(config_dir: Path) -> tuple[float, dict[str, int]]:
+    """What the intake flow's process_messages and send_unsent_email tasks run, minus Prefect."""
+    app = open_app(str(config_dir))
+    with app.intake_context() as ctx:
+        ids = ctx.mailbox.list_new()
     started = time.perf_counter()
-    results = process_batch(box.list_new(), ctx)
-    send_unsent(ctx)
-    elapsed = time.perf_counter() - started
-    box.close()
-    return elapsed, dict(Counter(r.outcome for r in results))
+    results = process_in_parallel(ids, partial(open_intake_context, str(config_dir)),
+                                  app.config.settings.limits.intake_workers)
+    with app.intake_context() as ctx:
+        send_unsent(ctx)
+    return time.perf_counter() - started, dict(Counter(r.outcome for r in results))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    parser.add_argument("--workers", type=int, default=2, help="intake processes (limits.intake_workers)")
     args = parser.parse_args()
     subprocess.run([str(ROOT / "scripts" / "mailstack.sh"), "start"], check=True, stdout=subprocess.DEVNULL)
     run = uuid.uuid4().hex[:6]
@@ -108,10 +126,11 @@ def main() -> None:
     load(messages, our_box)
     base = baseline(raw_box, f"bench-sink-{run}@example-icb.test")
     url = args.database_url or f"sqlite:///{tempfile.mkdtemp()}/register.sqlite3"
-    ours, outcomes = intake(our_box, url)
+    ours, outcomes = intake(bench_config(our_box, url, args.workers))
     base_rate, our_rate = args.count / base, args.count / ours
     print(f"baseline (imaplib fetch + smtplib send): {base:7.2f} s  {base_rate:7.1f} msg/s")
-    print(f"intake ({url.split(':')[0]} register):        {ours:7.2f} s  {our_rate:7.1f} msg/s  {outcomes}")
+    print(f"intake ({url.split(':')[0]} register, {args.workers} process(es)): {ours:7.2f} s  {our_rate:7.1f} msg/s"
+          f"  {outcomes}")
     print(f"ratio intake/baseline: {our_rate / base_rate:.2f} (target >= 0.50)")
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache, cached_property
@@ -42,6 +42,12 @@ class App:
     def intake_context(self, clock: Callable[[], datetime] = utc_now) -> Iterator[IntakeContext]:
         with open_mailbox(self.config, RegisterState(self.uow)) as mailbox:
             yield IntakeContext(self.config, mailbox, self.uow, clock)
+
+
+def open_intake_context(config_dir: str | None) -> AbstractContextManager[IntakeContext]:
+    """The intake context for a config folder, from a module-level function so that a partial of it
+    pickles (intake_pool's helper processes open their own with it)."""
+    return open_app(config_dir).intake_context()
 
 
 ENVIRONMENT_OVERRIDES = ("SAFEGUARD_CONFIG", "SAFEGUARD_DATABASE_URL", "SAFEGUARD_MAILDIR", "SAFEGUARD_DELIVER_TO",

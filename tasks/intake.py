@@ -4,13 +4,15 @@ content or personal data ever becomes a Prefect parameter, result or log line.""
 from __future__ import annotations
 
 from dataclasses import asdict
+from functools import partial
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from safeguard.app import open_app
+from safeguard.app import open_app, open_intake_context
 from safeguard.mail.port import MailboxError
-from safeguard.service.intake import process_batch, send_unsent
+from safeguard.service.intake import send_unsent
+from safeguard.service.intake_pool import process_in_parallel
 
 
 def _is_temporary(task, task_run, state) -> bool:  # noqa: ANN001 - Prefect's retry_condition_fn signature
@@ -42,8 +44,8 @@ def wait_for_mail(config_dir: str | None, seconds: float) -> bool:
 def process_messages(config_dir: str | None, mailbox_ids: list[str]) -> list[dict[str, object]]:
     """Each message on its own: one that cannot be finished now stays in INBOX for the next run."""
     logger = get_run_logger()
-    with open_app(config_dir).intake_context() as ctx:
-        results = process_batch(mailbox_ids, ctx)
+    workers = open_app(config_dir).config.settings.limits.intake_workers
+    results = process_in_parallel(mailbox_ids, partial(open_intake_context, config_dir), workers)
     for r in results:
         logger.info("message %s: %s (%s) %s", r.mailbox_id, r.outcome, r.reason, r.reference or "")
     return [asdict(r) for r in results]

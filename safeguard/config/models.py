@@ -88,6 +88,8 @@ class Limits(Strict):
     max_zip_ratio: int = Field(default=100, gt=1)
     max_body_lines: int = Field(default=2000, gt=10)
     batch_size: int = Field(default=200, gt=0)
+    # Processes that share a backlog (IMAP and Maildir; Graph and EWS use one). One per CPU core.
+    intake_workers: int = Field(default=2, ge=1, le=16)
     many_providers_warning: int = Field(default=4, gt=0)  # the approval form warns above this many
 
 

@@ -49,6 +49,8 @@ def deliver(folder: Path, data: bytes, name: str | None = None) -> Path:
 
 
 class MaildirMailbox(Mailbox):
+    parallel_safe = True
+
     def __init__(self, root: Path, address: str, deliver_to: Path | None = None) -> None:
         self.root = _ensure(Path(root))
         self.address = address

@@ -37,6 +37,9 @@ class Mailbox(ABC):
     """A shared mailbox: new mail in INBOX, filing folders, and sending with a copy kept in Sent."""
 
     address: str
+    # Whether several processes may fetch, file and send for this mailbox at once (intake_pool).
+    # Adapters that keep sync state in the register (Graph, EWS) say no: one process updates it.
+    parallel_safe = False
 
     @abstractmethod
     def list_new(self, limit: int | None = None) -> list[str]:
@@ -49,6 +52,16 @@ class Mailbox(ABC):
     @abstractmethod
     def move(self, mailbox_id: str, folder: Folder) -> None:
         """Move from INBOX to folder. Moving a message that is already gone is not an error."""
+
+    def fetch_many(self, mailbox_ids: list[str]) -> dict[str, bytes | None]:
+        """fetch() of several messages; an adapter whose server takes them in one request overrides
+        this. The caller bounds how many it asks for at once."""
+        return {mailbox_id: self.fetch(mailbox_id) for mailbox_id in mailbox_ids}
+
+    def move_many(self, mailbox_ids: list[str], folder: Folder) -> None:
+        """move() of several messages to one folder, with the same guarantees."""
+        for mailbox_id in mailbox_ids:
+            self.move(mailbox_id, folder)
 
     @abstractmethod
     def send(self, message: bytes, *, message_id: str, recipients: list[str]) -> None:

@@ -55,40 +55,63 @@ def queue_email(register: Register, *, key: str, kind: str, rendered: Rendered, 
     return entry
 
 
-def send_entry(entry_id: int, *, mailbox: Mailbox, uow: Callable[[], UnitOfWork], now: Callable[[], datetime]) -> str:
-    """Send one outbox entry unless it has been sent. Returns its final status."""
+def send_entries(entry_ids: list[int], *, mailbox: Mailbox, uow: Callable[[], UnitOfWork],
+                 now: Callable[[], datetime]) -> dict[int, str]:
+    """Send these outbox entries, each unless it has been sent, and return each one's status: sent,
+    failed (refused for good), deferred (a temporary failure: it stays queued), in-progress (another
+    live process holds it) or missing.
+
+    Three steps: claim them all in one transaction ("sending", one more attempt), send each, record
+    every outcome in one more. Killed between the steps, the next run finds them "sending" with an
+    attempt made and looks in Sent before sending again, as for one entry. A temporary failure stops
+    the batch: the entries not yet tried go back to the queue untouched."""
+    statuses: dict[int, str] = dict.fromkeys(entry_ids, "missing")
+    claimed: list[tuple[int, bytes, str, list[str]]] = []
     with uow() as u:
-        entry = u.session.get(OutboxEntry, entry_id, with_for_update=True)
-        if entry is None or entry.status in ("sent", "failed"):
-            return entry.status if entry else "missing"
-        if entry.status == "sending" and _still_sending(entry, now()):
-            return "in-progress"  # another live process is sending it: never race it
-        # Any earlier attempt may have reached the server even if it then failed or was killed
-        # (a dropped connection leaves the outcome unknown), so look in Sent before sending again.
-        if entry.attempts and mailbox.in_sent(entry.message_id):
-            _finish(u, entry, "sent", now(), note="found in Sent after an interruption")
-            return "sent"
-        entry.status, entry.attempts = "sending", entry.attempts + 1
-        entry.claimed_by, entry.claimed_at = CLAIMANT, now()
-        raw, message_id, recipients = entry.raw, entry.message_id, list(entry.recipients)
+        for entry in u.register.outbox_entries_for_update(entry_ids):
+            if entry.status in ("sent", "failed"):
+                statuses[entry.id] = entry.status
+            elif entry.status == "sending" and _still_sending(entry, now()):
+                statuses[entry.id] = "in-progress"  # another live process is sending it: never race it
+            # Any earlier attempt may have reached the server even if it then failed or was killed
+            # (a dropped connection leaves the outcome unknown), so look in Sent before sending again.
+            elif entry.attempts and mailbox.in_sent(entry.message_id):
+                _finish(u, entry, "sent", now(), note="found in Sent after an interruption")
+                statuses[entry.id] = "sent"
+            else:
+                entry.status, entry.attempts = "sending", entry.attempts + 1
+                entry.claimed_by, entry.claimed_at = CLAIMANT, now()
+                claimed.append((entry.id, entry.raw, entry.message_id, list(entry.recipients)))
         u.commit()
-    checkpoint("before_send")
-    try:
-        mailbox.send(raw, message_id=message_id, recipients=recipients)
-    except MailboxError as exc:
+    outcomes: dict[int, tuple[str, str | None]] = {}
+    untried: list[int] = []
+    for position, (entry_id, raw, message_id, recipients) in enumerate(claimed):
+        checkpoint("before_send")
+        try:
+            mailbox.send(raw, message_id=message_id, recipients=recipients)
+        except MailboxError as exc:
+            outcomes[entry_id] = ("created" if exc.retryable else "failed", str(exc))
+            if exc.retryable:  # the server is unwell: leave the rest for the next run
+                untried = [claim[0] for claim in claimed[position + 1:]]
+                break
+            continue
+        checkpoint("after_send")
+        outcomes[entry_id] = ("sent", None)
+    if outcomes or untried:
         with uow() as u:
-            entry = u.session.get(OutboxEntry, entry_id)
-            assert entry is not None
-            _finish(u, entry, "created" if exc.retryable else "failed", now(), error=str(exc))
-        if exc.retryable:
-            raise
-        return "failed"
-    checkpoint("after_send")
-    with uow() as u:
-        entry = u.session.get(OutboxEntry, entry_id)
-        assert entry is not None
-        _finish(u, entry, "sent", now())
-    return "sent"
+            for entry_id, (status, error) in outcomes.items():
+                entry = u.session.get(OutboxEntry, entry_id)
+                assert entry is not None
+                _finish(u, entry, status, now(), error=error)
+                statuses[entry_id] = "deferred" if status == "created" else status
+            for entry_id in untried:
+                entry = u.session.get(OutboxEntry, entry_id)
+                assert entry is not None
+                entry.status, entry.attempts, entry.claimed_by, entry.claimed_at = ("created", entry.attempts - 1,
+                                                                                    None, None)
+                statuses[entry_id] = "deferred"
+            u.commit()
+    return statuses
 
 
 CLAIMANT = f"{socket.gethostname()}:{os.getpid()}"
@@ -125,4 +148,3 @@ def _finish(u: UnitOfWork, entry: OutboxEntry, status: str, at: datetime, *, err
                **({"note": note} if note else {})}
     u.register.audit(actor="system", action=action, at=at, inbound_id=entry.inbound_id,
                      alert_ref=u.register.alert_reference(entry.alert_id), **details)
-    u.commit()

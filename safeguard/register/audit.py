@@ -35,8 +35,7 @@ def _utc(at: datetime) -> datetime:
 
 def append(session: Session, *, actor: str, action: str, at: datetime, alert_ref: str | None = None,
            inbound_id: int | None = None, detail: dict[str, Any] | None = None) -> AuditEntry:
-    # Migration 0002 seeds this row, so every append locks the same existing row.
-    head = session.scalars(select(AuditHead).where(AuditHead.id == 1).with_for_update()).one()
+    head = lock_head(session)
     detail = detail or {}
     at = _utc(at)
     seq = head.seq + 1
@@ -45,8 +44,25 @@ def append(session: Session, *, actor: str, action: str, at: datetime, alert_ref
                        detail=detail, prev_hash=head.hash, hash=digest)
     session.add(entry)
     head.seq, head.hash = seq, digest
-    session.flush()
     return entry
+
+
+def lock_head(session: Session) -> AuditHead:
+    """The chain's head row, locked until the transaction ends. Migration 0002 seeds it, so every
+    writer locks the same existing row. Within one transaction the locked row is kept and reused,
+    so a batch of appends costs one lock; a rolled-back savepoint releases a lock taken inside it
+    (PostgreSQL) and ends that reuse, and its changes to the head are expired and read again."""
+    held = session.info.get(_HEAD)
+    if held is not None and held[0].is_active:
+        return held[1]
+    head = session.scalars(select(AuditHead).where(AuditHead.id == 1).with_for_update()).one()
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    if transaction is not None:
+        session.info[_HEAD] = (transaction, head)
+    return head
+
+
+_HEAD = "safeguard.audit_head"
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -36,6 +36,10 @@ class Register:
         """Hold a row lock until commit, so concurrent transactions about the same row take turns."""
         if row_id is not None:
             self.session.get(table, row_id, with_for_update=True)
+
+    def mark_filed(self, inbound_ids: list[int], at: datetime) -> None:
+        self.session.execute(update(InboundMessage).where(InboundMessage.id.in_(inbound_ids),
+                                                          InboundMessage.filed_at.is_(None)).values(filed_at=at))
 
     def add(self, row: Any) -> Any:
         self.session.add(row)
@@ -121,6 +125,15 @@ class Register:
     def outbox_entry(self, key: str) -> OutboxEntry | None:
         return self.session.scalars(select(OutboxEntry).where(OutboxEntry.key == key)).first()
 
+    def outbox_entries_for_update(self, entry_ids: list[int]) -> list[OutboxEntry]:
+        """These entries, locked until commit, in id order (one order for every process: no deadlock)."""
+        return list(self.session.scalars(select(OutboxEntry).where(OutboxEntry.id.in_(entry_ids))
+                                         .order_by(OutboxEntry.id).with_for_update()))
+
+    def unsent_for_messages(self, inbound_ids: list[int]) -> list[OutboxEntry]:
+        return list(self.session.scalars(select(OutboxEntry).where(
+            OutboxEntry.inbound_id.in_(inbound_ids), OutboxEntry.status.in_(UNSENT)).order_by(OutboxEntry.id)))
+
     def unsent_for_message(self, inbound_id: int) -> list[OutboxEntry]:
         return list(self.session.scalars(select(OutboxEntry).where(
             OutboxEntry.inbound_id == inbound_id, OutboxEntry.status.in_(UNSENT)).order_by(OutboxEntry.id)))
@@ -138,6 +151,10 @@ class Register:
             select(OutboxEntry).where(OutboxEntry.status.in_(UNSENT)).order_by(OutboxEntry.id).limit(limit)))
 
     # audit -----------------------------------------------------------------------------------
+    def lock_audit(self) -> None:
+        """Take the audit chain's lock now, for a transaction about to append in savepoints."""
+        audit.lock_head(self.session)
+
     def audit(self, *, actor: str, action: str, at: datetime, alert_ref: str | None = None,
               inbound_id: int | None = None, **detail: Any) -> None:
         audit.append(self.session, actor=actor, action=action, at=at, alert_ref=alert_ref,

@@ -20,7 +20,7 @@ from safeguard.config import Config
 from safeguard.faults import checkpoint
 from safeguard.mail.inbound import Inbound, parse_inbound
 from safeguard.mail.port import Folder, Mailbox, MailboxError
-from safeguard.notify.outbox import send_entry
+from safeguard.notify.outbox import send_entries
 from safeguard.register.orm import InboundMessage
 from safeguard.register.uow import UnitOfWork
 from safeguard.service.recording import record_decision
@@ -50,17 +50,81 @@ class IntakeContext:
 
 
 def process_batch(mailbox_ids: list[str], ctx: IntakeContext) -> list[IntakeResult]:
-    """Each message on its own: one that cannot be finished now (register or mailbox down) is
-    reported as deferred and stays in INBOX for the next run; the rest of the batch goes on."""
+    """The messages in chunks of CHUNK. A message that cannot be finished now (register or mailbox
+    down, or a fault in it alone) is reported as deferred and stays in INBOX for the next run; the
+    rest of the batch goes on."""
     results = []
-    for mailbox_id in mailbox_ids:
-        try:
-            results.append(process_message(mailbox_id, ctx))
-        except Exception as exc:  # noqa: BLE001 - one message must never stop the batch
-            reason = deferral_reason(exc)
-            log.warning("message %s deferred: %s", mailbox_id, reason)
-            results.append(IntakeResult(mailbox_id, None, "deferred", reason))
+    for start in range(0, len(mailbox_ids), CHUNK):
+        results += _process_chunk(mailbox_ids[start:start + CHUNK], ctx)
     return results
+
+
+CHUNK = 50  # messages fetched, recorded (one transaction), answered and filed together
+
+
+def process_message(mailbox_id: str, ctx: IntakeContext) -> IntakeResult:
+    return process_batch([mailbox_id], ctx)[0]
+
+
+def _process_chunk(mailbox_ids: list[str], ctx: IntakeContext) -> list[IntakeResult]:
+    """Fetch, read, record (one transaction, a savepoint per message), reply, file, in that order
+    for the whole chunk: a message leaves INBOX only after its outcome and replies are committed
+    and its replies have been sent (or queued for a retry)."""
+    results: dict[str, IntakeResult] = {}
+    try:
+        raws = ctx.mailbox.fetch_many(mailbox_ids)
+    except Exception:  # noqa: BLE001 - one at a time, so that one message the server chokes on waits alone
+        raws = {}
+        for mailbox_id in mailbox_ids:
+            try:
+                raws[mailbox_id] = ctx.mailbox.fetch(mailbox_id)
+            except Exception as exc:  # noqa: BLE001
+                results[mailbox_id] = _deferred(mailbox_id, exc)
+    checkpoint("after_fetch")
+    inbounds: dict[str, Inbound] = {}
+    for mailbox_id in mailbox_ids:
+        raw = raws.pop(mailbox_id, None)
+        if mailbox_id in results:
+            continue
+        if raw is None:
+            results[mailbox_id] = IntakeResult(mailbox_id, None, "gone", "no longer in INBOX")
+            continue
+        try:
+            inbounds[mailbox_id] = _read(raw, ctx.config)
+        except Exception as exc:  # noqa: BLE001 - one bad message must never stop the batch
+            results[mailbox_id] = _deferred(mailbox_id, exc)
+    checkpoint("after_parse")
+    try:
+        results.update(_record(inbounds, ctx))
+    except Exception as exc:  # noqa: BLE001 - the register is down: all of them wait for the next run
+        results.update({mailbox_id: _deferred(mailbox_id, exc) for mailbox_id in inbounds})
+    checkpoint("after_commit")
+    checkpoint("after_outbox")
+    recorded = [r for r in results.values() if r.inbound_id is not None and r.folder]
+    try:
+        send_unsent(ctx, inbound_ids=[r.inbound_id for r in recorded if r.inbound_id is not None])
+    except Exception as exc:  # noqa: BLE001 - replies stay queued; the messages wait in INBOX with them
+        results.update({r.mailbox_id: _deferred(r.mailbox_id, exc) for r in recorded})
+        recorded = []
+    checkpoint("before_move")
+    filed: list[int] = []
+    for folder in dict.fromkeys(r.folder for r in recorded):
+        group = [r for r in recorded if r.folder == folder]
+        try:
+            ctx.mailbox.move_many([r.mailbox_id for r in group], Folder(folder))
+        except Exception as exc:  # noqa: BLE001 - recorded and answered: the next run files them
+            results.update({r.mailbox_id: _deferred(r.mailbox_id, exc) for r in group})
+            continue
+        filed += [r.inbound_id for r in group if r.inbound_id is not None]
+    checkpoint("after_move")
+    _mark_filed(filed, ctx)
+    return [results[mailbox_id] for mailbox_id in mailbox_ids]
+
+
+def _deferred(mailbox_id: str, exc: BaseException) -> IntakeResult:
+    reason = deferral_reason(exc)
+    log.warning("message %s deferred: %s", mailbox_id, reason)
+    return IntakeResult(mailbox_id, None, "deferred", reason)
 
 
 def deferral_reason(exc: BaseException) -> str:
@@ -73,44 +137,56 @@ def deferral_reason(exc: BaseException) -> str:
     return f"an unexpected {type(exc).__name__}"
 
 
-def process_message(mailbox_id: str, ctx: IntakeContext) -> IntakeResult:
-    raw = ctx.mailbox.fetch(mailbox_id)
-    if raw is None:
-        return IntakeResult(mailbox_id, None, "gone", "no longer in INBOX")
-    checkpoint("after_fetch")
-    row_id, folder, result = _record(mailbox_id, raw, ctx)
-    checkpoint("after_commit")
-    send_unsent(ctx, inbound_id=row_id)
-    checkpoint("before_move")
-    ctx.mailbox.move(mailbox_id, Folder(folder))
-    checkpoint("after_move")
-    with ctx.uow() as u:
-        row = u.session.get(InboundMessage, row_id)
-        if row is not None and row.filed_at is None:
-            row.filed_at = ctx.clock()
-            u.commit()
-    return result
-
-
-def _record(mailbox_id: str, raw: bytes, ctx: IntakeContext) -> tuple[int, str, IntakeResult]:
-    inbound = _read(raw, ctx.config)
-    checkpoint("after_parse")
-    for _attempt in (1, 2):
+def _mark_filed(inbound_ids: list[int], ctx: IntakeContext) -> None:
+    if not inbound_ids:
+        return
+    try:
         with ctx.uow() as u:
-            existing = u.register.message_by_key(inbound.dedup_key)
-            if existing is not None:
-                return existing.id, existing.folder, _seen_before(u, existing, mailbox_id, ctx.clock())
-            now = ctx.clock()
-            decision = _decide(inbound, ctx, now, u)
-            try:
-                row, alert = record_decision(u.register, ctx.config, inbound, decision, mailbox_id, now)
-                u.commit()
-            except IntegrityError:  # another worker recorded the same message first (at flush or commit)
-                continue
-            checkpoint("after_outbox")
-            return row.id, row.folder, IntakeResult(mailbox_id, row.id, decision.outcome, decision.reason,
-                                                    alert.reference if alert else decision.alert_ref, row.folder)
-    raise RuntimeError("could not record the message after a concurrent insert")
+            u.register.mark_filed(inbound_ids, ctx.clock())
+            u.commit()
+    except DBAPIError:  # filed all the same; the nightly reconciliation lists what was not marked
+        log.warning("could not mark %d filed message(s) in the register", len(inbound_ids))
+
+
+def _record(inbounds: dict[str, Inbound], ctx: IntakeContext) -> dict[str, IntakeResult]:
+    """Record each message's outcome, replies and audit in one transaction for the chunk, each
+    message inside its own savepoint so that a fault in one leaves the others recorded."""
+    results: dict[str, IntakeResult] = {}
+    pending = inbounds
+    for _attempt in (1, 2):
+        retry: dict[str, Inbound] = {}
+        with ctx.uow() as u:
+            u.register.lock_audit()  # before any savepoint, so a rolled-back one cannot release it
+            for mailbox_id, inbound in pending.items():
+                existing = u.register.message_by_key(inbound.dedup_key)
+                if existing is not None:
+                    results[mailbox_id] = _seen_before(u, existing, mailbox_id, ctx.clock())
+                    continue
+                now = ctx.clock()
+                savepoint = u.session.begin_nested()
+                try:
+                    decision = _decide(inbound, ctx, now, u)
+                    row, alert = record_decision(u.register, ctx.config, inbound, decision, mailbox_id, now)
+                    savepoint.commit()
+                except IntegrityError:  # another worker recorded the same message first: look again
+                    savepoint.rollback()
+                    retry[mailbox_id] = inbound
+                    continue
+                except DBAPIError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - a fault in this message alone: it waits
+                    savepoint.rollback()
+                    results[mailbox_id] = _deferred(mailbox_id, exc)
+                    continue
+                results[mailbox_id] = IntakeResult(mailbox_id, row.id, decision.outcome, decision.reason,
+                                                   alert.reference if alert else decision.alert_ref, row.folder)
+            u.commit()
+        if not retry:
+            return results
+        pending = retry
+    for mailbox_id in pending:
+        results[mailbox_id] = IntakeResult(mailbox_id, None, "deferred", "recorded at the same time by another run")
+    return results
 
 
 def _read(raw: bytes, config: Config) -> Inbound:
@@ -150,16 +226,19 @@ def _seen_before(u: UnitOfWork, row: InboundMessage, mailbox_id: str, now: datet
     if row.mailbox_id != mailbox_id:
         row.copies += 1
         u.register.audit(actor="system", action="duplicate copy received", at=now, inbound_id=row.id)
-        u.commit()
         return IntakeResult(mailbox_id, row.id, "duplicate", "already recorded", None, row.folder)
     return IntakeResult(mailbox_id, row.id, row.outcome, row.reason, None, row.folder)
 
 
-def send_unsent(ctx: IntakeContext, inbound_id: int | None = None, alert_id: int | None = None) -> dict[str, int]:
-    """Send what the outbox holds unsent (for one message, one alert, or all). Temporary failures stay queued."""
+def send_unsent(ctx: IntakeContext, inbound_id: int | None = None, alert_id: int | None = None, *,
+                inbound_ids: list[int] | None = None) -> dict[str, int]:
+    """Send what the outbox holds unsent (for some messages, one alert, or all), SEND_BATCH at a time.
+    Temporary failures stay queued."""
+    if inbound_id is not None:
+        inbound_ids = [inbound_id]
     with ctx.uow() as u:
-        if inbound_id:
-            entries = u.register.unsent_for_message(inbound_id)
+        if inbound_ids is not None:
+            entries = u.register.unsent_for_messages(inbound_ids) if inbound_ids else []
         elif alert_id:
             entries = u.register.unsent_for_alert(alert_id)
         else:
@@ -167,15 +246,22 @@ def send_unsent(ctx: IntakeContext, inbound_id: int | None = None, alert_id: int
         ids = [e.id for e in entries]
     counts: dict[str, int] = {}
     while ids:
-        entry_id = ids.pop(0)
+        batch, ids = ids[:SEND_BATCH], ids[SEND_BATCH:]
         try:
-            status = send_entry(entry_id, mailbox=ctx.mailbox, uow=ctx.uow, now=ctx.clock)
-        except MailboxError:
-            status = "deferred"
-        counts[status] = counts.get(status, 0) + 1
-        if status == "failed":
-            ids += tell_admin_undeliverable(ctx, entry_id)
+            statuses = send_entries(batch, mailbox=ctx.mailbox, uow=ctx.uow, now=ctx.clock)
+        except MailboxError:  # e.g. Sent could not be searched: all of them wait for the next run
+            statuses = dict.fromkeys(batch, "deferred")
+        for entry_id, status in statuses.items():
+            counts[status] = counts.get(status, 0) + 1
+            if status == "failed":
+                ids += tell_admin_undeliverable(ctx, entry_id)
+        if "deferred" in statuses.values():  # the mail server is unwell: the rest wait for the next run
+            counts["deferred"] = counts.get("deferred", 0) + len(ids)
+            break
     return counts
+
+
+SEND_BATCH = 50
 
 
 def tell_admin_undeliverable(ctx: IntakeContext, entry_id: int) -> list[int]:

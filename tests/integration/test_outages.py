@@ -73,9 +73,9 @@ def test_the_mail_server_stopping_mid_batch_loses_and_repeats_nothing(
     imap, smtp = proxies
     stack = through(stack_config(tmp_path, register_url), imap, smtp)
     submit_batch(stack)
-    imap.cut_after(b" UID MOVE ", 2, imap, smtp)  # the second message is answered but not yet filed
+    smtp.cut_after(b"mail FROM:", 3, imap, smtp)  # two replies sent, the third not, none of the batch filed
     during = cli(stack, "intake", "--once", "--without-prefect")
-    assert imap.down and smtp.down, (imap.seen, imap.port, during.stdout + during.stderr)
+    assert imap.down and smtp.down, (smtp.seen, smtp.port, during.stdout + during.stderr)
     words = plain(during)
     assert len(read_inbox(stack.social_worker, 1)) < BATCH  # it really stopped part-way
     assert "mail server" in words.lower() or "imap" in words.lower() or "next run" in words.lower(), words
@@ -99,7 +99,7 @@ def test_the_database_stopping_mid_batch_loses_and_repeats_nothing(
             stack = through(stack_config(tmp_path, url.replace(host_port.group(1), f"127.0.0.1:{database.port}")),
                             imap, smtp)
             submit_batch(stack)
-            imap.cut_after(b" UID MOVE ", 2, database)  # the database goes as the second message is filed
+            imap.cut_after(b" APPEND ", 2, database)  # the database goes as the second reply is saved to Sent
             plain(cli(stack, "intake", "--once", "--without-prefect"))
             assert database.down
             database.restore()

@@ -1,0 +1,81 @@
+"""Intake of a backlog by several processes at once.
+
+Reading forms and composing replies is CPU work, so a backlog is shared between processes: each
+takes the next chunk of messages (a shared counter) until none is left. This process takes chunks
+from the start while the helpers start up, so a short batch is never slower than doing it alone.
+Every chunk keeps process_batch's order (record, reply, then file), and two processes never hold
+the same message; that two intakes may run at once at all is what tests/integration/test_concurrency
+proves. Helpers are forked from a clean forkserver, never from a process with Prefect's threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import AbstractContextManager
+from multiprocessing.sharedctypes import Synchronized
+
+from safeguard.service.intake import CHUNK, IntakeContext, IntakeResult, process_batch
+
+log = logging.getLogger(__name__)
+
+OpenContext = Callable[[], AbstractContextManager[IntakeContext]]
+PRELOAD = ["safeguard.app", "safeguard.service.intake_pool", "safeguard.service.triage", "safeguard.mail.imap_smtp"]
+
+_shared: tuple[Synchronized[int], list[list[str]], OpenContext] | None = None
+
+
+def process_in_parallel(mailbox_ids: list[str], open_context: OpenContext, workers: int) -> list[IntakeResult]:
+    """process_batch over mailbox_ids, shared by up to `workers` processes (this one included).
+    `open_context` must pickle (a module-level function, or a functools.partial of one): each
+    helper opens its own mailbox connections and register sessions with it."""
+    chunks = [mailbox_ids[start:start + CHUNK] for start in range(0, len(mailbox_ids), CHUNK)]
+    helpers = min(workers, len(chunks)) - 1
+    with open_context() as ctx:
+        if helpers < 1 or not ctx.mailbox.parallel_safe:
+            return process_batch(mailbox_ids, ctx)
+        mp = multiprocessing.get_context("forkserver")
+        mp.set_forkserver_preload(PRELOAD)
+        counter = mp.Value("i", 0)
+        done: dict[int, list[IntakeResult]] = {}
+        with ProcessPoolExecutor(helpers, mp_context=mp, initializer=_share,
+                                 initargs=(counter, chunks, open_context)) as pool:
+            futures = [pool.submit(_drain) for _ in range(helpers)]
+            _share(counter, chunks, open_context)
+            done.update(_drain_with(ctx))
+            for future in futures:
+                try:
+                    done.update(future.result())
+                except Exception as exc:  # noqa: BLE001 - a helper died: its chunk waits for the next run
+                    log.warning("an intake helper process stopped (%s)", type(exc).__name__)
+    results: list[IntakeResult] = []
+    for index, chunk in enumerate(chunks):
+        results += done.get(index) or [IntakeResult(m, None, "deferred", "the process handling it stopped; "
+                                                    "the next run takes it") for m in chunk]
+    return results
+
+
+def _share(counter: Synchronized[int], chunks: list[list[str]], open_context: OpenContext) -> None:
+    global _shared  # noqa: PLW0603 - set once per helper process, by the pool's initializer
+    _shared = (counter, chunks, open_context)
+
+
+def _drain() -> dict[int, list[IntakeResult]]:
+    assert _shared is not None
+    with _shared[2]() as ctx:
+        return _drain_with(ctx)
+
+
+def _drain_with(ctx: IntakeContext) -> dict[int, list[IntakeResult]]:
+    assert _shared is not None
+    counter, chunks, _ = _shared
+    done = {}
+    while True:
+        with counter.get_lock():
+            index = counter.value
+            counter.value += 1
+        if index >= len(chunks):
+            return done
+        done[index] = process_batch(chunks[index], ctx)
