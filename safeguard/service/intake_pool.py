@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import AbstractContextManager
@@ -41,7 +42,7 @@ def process_in_parallel(mailbox_ids: list[str], open_context: OpenContext, worke
         counter = mp.Value("i", 0)
         done: dict[int, list[IntakeResult]] = {}
         with ProcessPoolExecutor(helpers, mp_context=mp, initializer=_share,
-                                 initargs=(counter, chunks, open_context)) as pool:
+                                 initargs=(counter, chunks, open_context, dict(os.environ))) as pool:
             futures = [pool.submit(_drain) for _ in range(helpers)]
             _share(counter, chunks, open_context)
             done.update(_drain_with(ctx))
@@ -57,8 +58,14 @@ def process_in_parallel(mailbox_ids: list[str], open_context: OpenContext, worke
     return results
 
 
-def _share(counter: Synchronized[int], chunks: list[list[str]], open_context: OpenContext) -> None:
+def _share(counter: Synchronized[int], chunks: list[list[str]], open_context: OpenContext,
+           environment: dict[str, str] | None = None) -> None:
+    """Run first in each helper (and in this process). A forkserver keeps the environment of the
+    moment it started, so helpers take this process's current one (config, database, keys)."""
     global _shared  # noqa: PLW0603 - set once per helper process, by the pool's initializer
+    if environment is not None:
+        os.environ.clear()
+        os.environ.update(environment)
     _shared = (counter, chunks, open_context)
 
 

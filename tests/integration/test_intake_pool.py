@@ -1,0 +1,73 @@
+"""A backlog shared by several intake processes: each message handled once, answered once."""
+
+from __future__ import annotations
+
+import email
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from safeguard.config import load_config
+from safeguard.mail.maildir import MaildirMailbox
+from safeguard.mail.port import Folder
+from safeguard.register.db import make_engine, migrate
+from safeguard.register.orm import OutboxEntry
+from safeguard.register.uow import uow_factory
+from safeguard.service import intake_pool
+from safeguard.service.intake import CHUNK, IntakeContext
+from tests.conftest import NOW, put
+from tests.factories import text_submission, xlsx_submission
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@contextmanager
+def open_site(mail: str, database_url: str) -> Iterator[IntakeContext]:
+    """Module-level, so that a partial of it reaches the helper processes."""
+    config = load_config(ROOT / "config")
+    box = MaildirMailbox(Path(mail) / "safeguarding", config.settings.service.mailbox_address,
+                         Path(mail) / "delivered")
+    yield IntakeContext(config, box, uow_factory(make_engine(database_url)), lambda: NOW)
+
+
+def test_a_backlog_shared_by_two_processes_is_handled_once_and_answered_once(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    url = f"sqlite:///{tmp_path / 'register.sqlite3'}"
+    migrate(make_engine(url))
+    opener = partial(open_site, str(tmp_path / "mail"), url)
+    count = 3 * CHUNK + 7
+    with opener() as ctx:
+        for n in range(count):
+            reason = {"Reason for alert": f"Missing since yesterday (case {n})."}
+            put(ctx.mailbox, xlsx_submission(**reason) if n % 2 else text_submission(**reason))
+        ids = ctx.mailbox.list_new()
+    results = intake_pool.process_in_parallel(ids, opener, workers=2)
+    assert "helper process stopped" not in caplog.text
+    assert [r.mailbox_id for r in results] == ids  # in the order asked, whichever process took each
+    assert Counter(r.outcome for r in results) == {"accepted": count}
+    assert sorted(r.reference for r in results) == [f"HSA-2026-{n:06d}" for n in range(1, count + 1)]
+    with opener() as ctx:
+        assert ctx.mailbox.folder_counts()["INBOX"] == 0
+        replies = [email.message_from_bytes(p.read_bytes()) for p in ctx.mailbox.list_folder(Folder.SENT)]
+    assert len(replies) == count and len({r["In-Reply-To"] for r in replies}) == count  # one each
+    with ctx.uow() as u:
+        senders = set(u.session.scalars(select(OutboxEntry.claimed_by)))
+    assert len(senders) == 2, senders  # this process and a helper each sent their share
+
+
+def test_a_short_batch_is_done_here_without_starting_processes(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'register.sqlite3'}"
+    migrate(make_engine(url))
+    opener = partial(open_site, str(tmp_path / "mail"), url)
+    with opener() as ctx:
+        put(ctx.mailbox, text_submission())
+        ids = ctx.mailbox.list_new()
+    monkeypatch.setattr(intake_pool, "ProcessPoolExecutor", None)  # would fail if used
+    [result] = intake_pool.process_in_parallel(ids, opener, workers=4)
+    assert result.outcome == "accepted"
