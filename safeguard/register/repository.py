@@ -134,10 +134,6 @@ class Register:
         return list(self.session.scalars(select(OutboxEntry).where(
             OutboxEntry.inbound_id.in_(inbound_ids), OutboxEntry.status.in_(UNSENT)).order_by(OutboxEntry.id)))
 
-    def unsent_for_message(self, inbound_id: int) -> list[OutboxEntry]:
-        return list(self.session.scalars(select(OutboxEntry).where(
-            OutboxEntry.inbound_id == inbound_id, OutboxEntry.status.in_(UNSENT)).order_by(OutboxEntry.id)))
-
     def unsent_for_alert(self, alert_id: int) -> list[OutboxEntry]:
         return list(self.session.scalars(select(OutboxEntry).where(
             OutboxEntry.alert_id == alert_id, OutboxEntry.status.in_(UNSENT)).order_by(OutboxEntry.id)))

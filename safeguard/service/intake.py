@@ -98,8 +98,7 @@ def _process_chunk(mailbox_ids: list[str], ctx: IntakeContext) -> list[IntakeRes
         results.update(_record(inbounds, ctx))
     except Exception as exc:  # noqa: BLE001 - the register is down: all of them wait for the next run
         results.update({mailbox_id: _deferred(mailbox_id, exc) for mailbox_id in inbounds})
-    checkpoint("after_commit")
-    checkpoint("after_outbox")
+    checkpoint("after_commit")  # the outcomes, replies (in the outbox) and audit of the chunk
     recorded = [r for r in results.values() if r.inbound_id is not None and r.folder]
     try:
         send_unsent(ctx, inbound_ids=[r.inbound_id for r in recorded if r.inbound_id is not None])
@@ -230,12 +229,10 @@ def _seen_before(u: UnitOfWork, row: InboundMessage, mailbox_id: str, now: datet
     return IntakeResult(mailbox_id, row.id, row.outcome, row.reason, None, row.folder)
 
 
-def send_unsent(ctx: IntakeContext, inbound_id: int | None = None, alert_id: int | None = None, *,
+def send_unsent(ctx: IntakeContext, alert_id: int | None = None, *,
                 inbound_ids: list[int] | None = None) -> dict[str, int]:
     """Send what the outbox holds unsent (for some messages, one alert, or all), SEND_BATCH at a time.
     Temporary failures stay queued."""
-    if inbound_id is not None:
-        inbound_ids = [inbound_id]
     with ctx.uow() as u:
         if inbound_ids is not None:
             entries = u.register.unsent_for_messages(inbound_ids) if inbound_ids else []
