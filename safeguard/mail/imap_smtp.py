@@ -144,6 +144,10 @@ class ImapSmtpMailbox(Mailbox):
                 for part in data:
                     if isinstance(part, tuple) and (m := _UID.search(part[0])):
                         found[m.group(1).decode()] = part[1]
+            for uid in sizes:  # a server that puts UID after the body: ask for those one at a time
+                if found.get(uid) is None and uid in found:
+                    _, data = imap.uid("FETCH", uid, "(BODY.PEEK[])")
+                    found[uid] = next((p[1] for p in data if isinstance(p, tuple)), None)
             return found
         return self._with_imap(fetch) if mailbox_ids else {}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -31,6 +32,32 @@ def imap_box(address: str) -> Iterator[ImapSmtpMailbox]:
                                            password=PASSWORD, smtp_host=HOST, smtp_port=SMTP_PORT))
     yield box
     box.close()
+
+
+def test_a_chunk_is_fetched_whole_even_from_a_server_that_names_the_uid_after_the_body(
+        imap_box: ImapSmtpMailbox, address: str) -> None:
+    raws = [xlsx_submission() for _ in range(3)]
+    for raw in raws:
+        smtp_deliver(raw, address, SW)
+    read_inbox(address, 3)
+    uids = imap_box.list_new()
+    assert {uid: len(raw or b"") for uid, raw in imap_box.fetch_many(uids).items()} == \
+        {uid: len(imap_box.fetch(uid) or b"") for uid in uids}
+    imap = imap_box._imap  # noqa: SLF001 - answer as a server may: "* 1 FETCH (BODY[] {n} ... UID 7)"
+    assert imap is not None
+    real_uid = imap.uid
+
+    def uid_after_body(command: str, *args: str):  # noqa: ANN202 - imaplib's own return shape
+        typ, data = real_uid(command, *args)
+        if command == "FETCH" and "BODY.PEEK[]" in args[-1]:
+            data = [(re.sub(rb"UID \d+ ", b"", p[0]), p[1]) if isinstance(p, tuple) else p for p in data]
+        return typ, data
+
+    imap.uid = uid_after_body  # type: ignore[method-assign]
+    fetched = imap_box.fetch_many(uids)
+    assert sorted(fetched) == sorted(uids) and all(b"form.xlsx" in (raw or b"") for raw in fetched.values())
+    imap_box.move_many(uids, Folder.PROCESSED)
+    assert imap_box.list_new() == [] and imap_box.folder_counts()["Processed"] == 3
 
 
 def test_mail_sent_over_smtp_is_listed_fetched_and_moved(imap_box: ImapSmtpMailbox, address: str) -> None:
