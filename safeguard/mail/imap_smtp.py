@@ -125,11 +125,7 @@ class ImapSmtpMailbox(Mailbox):
         return None
 
     def fetch(self, mailbox_id: str) -> bytes | None:
-        def fetch(imap: imaplib.IMAP4) -> bytes | None:
-            _, data = imap.uid("FETCH", mailbox_id, "(BODY.PEEK[])")
-            parts = [d for d in data if isinstance(d, tuple)]
-            return parts[0][1] if parts else None
-        return self._with_imap(fetch)
+        return self._with_imap(lambda imap: _fetch_one(imap, mailbox_id))
 
     def fetch_many(self, mailbox_ids: list[str]) -> dict[str, bytes | None]:
         """One UID FETCH per group of messages, the groups bounded by size (asked first) so that a
@@ -145,9 +141,8 @@ class ImapSmtpMailbox(Mailbox):
                     if isinstance(part, tuple) and (m := _UID.search(part[0])):
                         found[m.group(1).decode()] = part[1]
             for uid in sizes:  # a server that puts UID after the body: ask for those one at a time
-                if found.get(uid) is None and uid in found:
-                    _, data = imap.uid("FETCH", uid, "(BODY.PEEK[])")
-                    found[uid] = next((p[1] for p in data if isinstance(p, tuple)), None)
+                if uid in found and found[uid] is None:
+                    found[uid] = _fetch_one(imap, uid)
             return found
         return self._with_imap(fetch) if mailbox_ids else {}
 
@@ -232,6 +227,12 @@ class ImapSmtpMailbox(Mailbox):
                     ids.append(" ".join(m.group(1).split()) if m else "")
             return ids
         return self._with_imap(fetch)
+
+
+def _fetch_one(imap: imaplib.IMAP4, uid: str) -> bytes | None:
+    _, data = imap.uid("FETCH", uid, "(BODY.PEEK[])")
+    parts = [d for d in data if isinstance(d, tuple)]
+    return parts[0][1] if parts else None
 
 
 def _append(imap: imaplib.IMAP4, folder: str, message: bytes) -> None:
