@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.intake import HOST, IMAP_PORT, PASSWORD, SENDER, SMTP_PORT, backlog, count_inbox  # noqa: E402
+from bench.intake import HOST, IMAP_PORT, PASSWORD, SMTP_PORT, backlog, count_inbox  # noqa: E402
 from safeguard.config import load_config  # noqa: E402
 from safeguard.mail.imap_smtp import ImapSmtpMailbox, ImapSmtpSettings  # noqa: E402
 from safeguard.register.db import make_engine, migrate  # noqa: E402
@@ -59,9 +59,10 @@ def main() -> None:
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     args = parser.parse_args()
     subprocess.run([str(ROOT / "scripts" / "mailstack.sh"), "start"], check=True, stdout=subprocess.DEVNULL)
-    address = f"bench-soak-{uuid.uuid4().hex[:6]}@example-icb.test"
+    run = uuid.uuid4().hex[:6]
+    address = f"bench-soak-{run}@example-icb.test"
     started = time.perf_counter()
-    deliver_backlog(args.count, address)
+    deliver_backlog(args.count, f"social-worker-{run}@coventry-council.test", address)
     print(f"delivered {args.count} submissions in {time.perf_counter() - started:.0f} s")
 
     url = args.database_url or f"sqlite:///{tempfile.mkdtemp()}/register.sqlite3"
@@ -92,12 +93,12 @@ def main() -> None:
               f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 
-def deliver_backlog(count: int, address: str) -> None:
+def deliver_backlog(count: int, sender: str, address: str) -> None:
     """Build and send in slices of 1,000, so the loader itself stays small."""
     with smtplib.SMTP(HOST, SMTP_PORT) as smtp:
         for first in range(0, count, 1000):
-            for raw in backlog(min(1000, count - first), address):
-                smtp.sendmail(SENDER, [address], raw)
+            for raw in backlog(min(1000, count - first), sender, address):
+                smtp.sendmail(sender, [address], raw)
     deadline = time.monotonic() + 900
     while count_inbox(address) < count:
         if time.monotonic() > deadline:
