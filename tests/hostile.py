@@ -42,6 +42,20 @@ def xxe_xlsx() -> bytes:
     return replace_part(valid_xlsx(), "xl/workbook.xml", XXE)
 
 
+def xxe_utf16_xlsx() -> bytes:
+    """The same DTD in UTF-16, where a search for the bytes of "<!DOCTYPE" would not find it."""
+    return replace_part(valid_xlsx(), "xl/workbook.xml",
+                        XXE.replace(b'version="1.0"', b'version="1.0" encoding="UTF-16"').decode().encode("utf-16"))
+
+
+def xxe_ebcdic_xlsx() -> bytes:
+    """The DTD in an EBCDIC code page, where "<!DOCTYPE" has other bytes too."""
+    declaration, _, rest = XXE.partition(b"?>")
+    return replace_part(valid_xlsx(), "xl/workbook.xml",
+                        declaration.replace(b'version="1.0"', b'version="1.0" encoding="cp037"') + b"?>"
+                        + rest.decode().encode("cp037"))
+
+
 def billion_laughs_xlsx() -> bytes:
     return replace_part(valid_xlsx(), "xl/workbook.xml", LAUGHS)
 

@@ -11,6 +11,8 @@ import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
+from xml.etree.ElementTree import XML
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
@@ -70,8 +72,11 @@ class SafeZip:
         return data
 
     def xml(self, name: str):  # noqa: ANN201 - an ElementTree element
+        data = self.read(name)
         try:
-            return fromstring(self.read(name), forbid_dtd=True, forbid_entities=True, forbid_external=True)
+            if _plainly_without_dtd(data):  # the C parser, about four times faster than defusedxml's
+                return XML(data)
+            return fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
         except DefusedXmlException:
             raise Unreadable("contains XML entities or a DTD, which forms never need.", dangerous=True) from None
         except Exception:  # noqa: BLE001 - any parser fault means the same thing to the sender
@@ -81,6 +86,23 @@ class SafeZip:
         content_types = self.read("[Content_Types].xml") if "[Content_Types].xml" in self.names else b""
         if any(n.lower().endswith("vbaproject.bin") for n in self.names) or b"macroEnabled" in content_types:
             raise Unreadable("contains macros. We only accept macro-free .xlsx or .docx files.", dangerous=True)
+
+
+_LETTERS = re.compile(r"[A-Z]+")
+_DECLARED_ENCODING = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+
+
+def _plainly_without_dtd(data: bytes) -> bool:
+    """True when the part is UTF-8 (or ASCII) and holds no DTD: then no entity can be declared, and
+    a DTD could not hide from a byte search (in UTF-16 or an EBCDIC code page it could, so those go
+    to defusedxml, which refuses a DTD however it is encoded)."""
+    head = data[:200].removeprefix(b"\xef\xbb\xbf")
+    if head.startswith((b"\xfe\xff", b"\xff\xfe")) or b"\x00" in head:
+        return False
+    declared = _DECLARED_ENCODING.match(head)
+    if declared and declared.group(1).lower() not in (b"utf-8", b"utf8", b"us-ascii", b"ascii"):
+        return False
+    return b"<!DOCTYPE" not in data and b"<!ENTITY" not in data
 
 
 def xlsx_grids(data: bytes, limits: Limits, max_rows: int = MAX_ROWS) -> list[Grid]:
@@ -152,8 +174,9 @@ def _cell_value(cell, shared: list[str]) -> RawValue:  # noqa: ANN001
     return v.text
 
 
+@lru_cache(maxsize=8192)  # the same cell references (A1, B1, ...) come up in every form
 def _column(ref: str) -> int:
-    letters = re.match(r"[A-Z]+", ref.upper())
+    letters = _LETTERS.match(ref.upper())
     index = 0
     for ch in letters.group(0) if letters else "A":
         index = index * 26 + (ord(ch) - 64)

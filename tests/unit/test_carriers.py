@@ -50,6 +50,8 @@ def test_two_forms_attached_is_refused(config) -> None:  # noqa: ANN001
     ("form.xlsx", hostile.encrypted_office_file, "password"),
     ("form.xlsx", hostile.corrupt_xlsx, "damaged"),
     ("form.xlsx", hostile.xxe_xlsx, "entities"),
+    ("form.xlsx", hostile.xxe_utf16_xlsx, "entities"),
+    ("form.xlsx", hostile.xxe_ebcdic_xlsx, "damaged"),  # expat cannot read EBCDIC at all
     ("form.xlsx", hostile.billion_laughs_xlsx, "entities"),
     ("form.xlsx", hostile.zip_bomb, "zip bomb"),
     ("form.xls", hostile.encrypted_office_file, "old format"),
