@@ -11,7 +11,7 @@ import os
 import re
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from safeguard.faults import checkpoint
@@ -49,10 +49,28 @@ def queue_email(register: Register, *, key: str, kind: str, rendered: Rendered, 
                   attachments=attachments)
     entry = OutboxEntry(key=key, kind=kind, alert_id=alert_id, inbound_id=inbound_id, recipients=recipients,
                         message_id=message_id, raw=raw, status="created", attempts=0, created_at=at)
-    register.add(entry)
+    register.stage(entry)
     register.audit(actor="system", action="email queued", at=at, inbound_id=inbound_id,
                    alert_ref=register.alert_reference(alert_id), kind=kind, key=key)
     return entry
+
+
+@dataclass(frozen=True)
+class Claim:
+    """An entry marked "sending" by this process, with what it takes to send it."""
+
+    entry_id: int
+    raw: bytes
+    message_id: str
+    recipients: list[str]
+
+
+@dataclass
+class Attempts:
+    """What happened to claimed entries: an outcome for each one tried, and those left untried."""
+
+    outcomes: dict[int, tuple[str, str | None]] = field(default_factory=dict)  # status, error
+    untried: list[int] = field(default_factory=list)
 
 
 def send_entries(entry_ids: list[int], *, mailbox: Mailbox, uow: Callable[[], UnitOfWork],
@@ -65,52 +83,84 @@ def send_entries(entry_ids: list[int], *, mailbox: Mailbox, uow: Callable[[], Un
     every outcome in one more. Killed between the steps, the next run finds them "sending" with an
     attempt made and looks in Sent before sending again, as for one entry. A temporary failure stops
     the batch: the entries not yet tried go back to the queue untouched."""
-    statuses: dict[int, str] = dict.fromkeys(entry_ids, "missing")
-    claimed: list[tuple[int, bytes, str, list[str]]] = []
     with uow() as u:
-        for entry in u.register.outbox_entries_for_update(entry_ids):
-            if entry.status in ("sent", "failed"):
-                statuses[entry.id] = entry.status
-            elif entry.status == "sending" and _still_sending(entry, now()):
-                statuses[entry.id] = "in-progress"  # another live process is sending it: never race it
-            # Any earlier attempt may have reached the server even if it then failed or was killed
-            # (a dropped connection leaves the outcome unknown), so look in Sent before sending again.
-            elif entry.attempts and mailbox.in_sent(entry.message_id):
-                _finish(u, entry, "sent", now(), note="found in Sent after an interruption")
-                statuses[entry.id] = "sent"
-            else:
-                entry.status, entry.attempts = "sending", entry.attempts + 1
-                entry.claimed_by, entry.claimed_at = CLAIMANT, now()
-                claimed.append((entry.id, entry.raw, entry.message_id, list(entry.recipients)))
+        claims, statuses = claim_entries(u, entry_ids, mailbox, now)
         u.commit()
-    outcomes: dict[int, tuple[str, str | None]] = {}
-    untried: list[int] = []
-    for position, (entry_id, raw, message_id, recipients) in enumerate(claimed):
+    attempts = transmit(claims, mailbox)
+    if attempts.outcomes or attempts.untried:
+        with uow() as u:
+            statuses.update(record_attempts(u, attempts, now))
+            u.commit()
+    return statuses
+
+
+def claim_entries(u: UnitOfWork, entry_ids: list[int], mailbox: Mailbox,
+                  now: Callable[[], datetime]) -> tuple[list[Claim], dict[int, str]]:
+    """Mark these entries "sending" by this process, in the caller's transaction, and return them
+    with each entry's status so far (see send_entries); the caller commits before sending."""
+    statuses: dict[int, str] = dict.fromkeys(entry_ids, "missing")
+    claims: list[Claim] = []
+    for entry in u.register.outbox_entries_for_update(entry_ids):
+        statuses[entry.id] = "claimed"
+        if entry.status in ("sent", "failed"):
+            statuses[entry.id] = entry.status
+        elif entry.status == "sending" and _still_sending(entry, now()):
+            statuses[entry.id] = "in-progress"  # another live process is sending it: never race it
+        # Any earlier attempt may have reached the server even if it then failed or was killed
+        # (a dropped connection leaves the outcome unknown), so look in Sent before sending again.
+        elif entry.attempts and (found := _in_sent(mailbox, entry.message_id)) is not False:
+            if found:
+                _finish(u, entry, "sent", now(), note="found in Sent after an interruption",
+                        alert_ref=u.register.alert_reference(entry.alert_id))
+                statuses[entry.id] = "sent"
+            else:  # Sent could not be searched: it waits for the next run
+                statuses[entry.id] = "deferred"
+        else:
+            entry.status, entry.attempts = "sending", entry.attempts + 1
+            entry.claimed_by, entry.claimed_at = CLAIMANT, now()
+            claims.append(Claim(entry.id, entry.raw, entry.message_id, list(entry.recipients)))
+    return claims, statuses
+
+
+def _in_sent(mailbox: Mailbox, message_id: str) -> bool | None:
+    """Whether Sent holds the message; None when Sent cannot be searched now."""
+    try:
+        return mailbox.in_sent(message_id)
+    except MailboxError:
+        return None
+
+
+def transmit(claims: list[Claim], mailbox: Mailbox) -> Attempts:
+    """Send each claimed entry. A temporary failure stops here: the rest are left untried."""
+    attempts = Attempts()
+    for position, claim in enumerate(claims):
         checkpoint("before_send")
         try:
-            mailbox.send(raw, message_id=message_id, recipients=recipients)
+            mailbox.send(claim.raw, message_id=claim.message_id, recipients=claim.recipients)
         except MailboxError as exc:
-            outcomes[entry_id] = ("created" if exc.retryable else "failed", str(exc))
+            attempts.outcomes[claim.entry_id] = ("created" if exc.retryable else "failed", str(exc))
             if exc.retryable:  # the server is unwell: leave the rest for the next run
-                untried = [claim[0] for claim in claimed[position + 1:]]
+                attempts.untried = [c.entry_id for c in claims[position + 1:]]
                 break
             continue
         checkpoint("after_send")
-        outcomes[entry_id] = ("sent", None)
-    if outcomes or untried:
-        with uow() as u:
-            for entry_id, (status, error) in outcomes.items():
-                entry = u.session.get(OutboxEntry, entry_id)
-                assert entry is not None
-                _finish(u, entry, status, now(), error=error)
-                statuses[entry_id] = "deferred" if status == "created" else status
-            for entry_id in untried:
-                entry = u.session.get(OutboxEntry, entry_id)
-                assert entry is not None
-                entry.status, entry.attempts, entry.claimed_by, entry.claimed_at = ("created", entry.attempts - 1,
-                                                                                    None, None)
-                statuses[entry_id] = "deferred"
-            u.commit()
+        attempts.outcomes[claim.entry_id] = ("sent", None)
+    return attempts
+
+
+def record_attempts(u: UnitOfWork, attempts: Attempts, now: Callable[[], datetime]) -> dict[int, str]:
+    """Record what transmit did, in the caller's transaction: sent, failed, or back in the queue."""
+    statuses: dict[int, str] = {}
+    entries = {e.id: e for e in u.register.outbox_entries_for_update([*attempts.outcomes, *attempts.untried])}
+    references = u.register.alert_references({e.alert_id for e in entries.values()})
+    for entry_id, (status, error) in attempts.outcomes.items():
+        entry = entries[entry_id]
+        _finish(u, entry, status, now(), error=error, alert_ref=references.get(entry.alert_id or 0))
+        statuses[entry_id] = "deferred" if status == "created" else status
+    for entry_id in attempts.untried:
+        entry = entries[entry_id]
+        entry.status, entry.attempts, entry.claimed_by, entry.claimed_at = "created", entry.attempts - 1, None, None
+        statuses[entry_id] = "deferred"
     return statuses
 
 
@@ -138,7 +188,7 @@ def _still_sending(entry: OutboxEntry, at: datetime) -> bool:
 
 
 def _finish(u: UnitOfWork, entry: OutboxEntry, status: str, at: datetime, *, error: str | None = None,
-            note: str | None = None) -> None:
+            note: str | None = None, alert_ref: str | None) -> None:
     entry.status = status
     entry.last_error = error[:500] if error else None
     if status == "sent":
@@ -147,4 +197,4 @@ def _finish(u: UnitOfWork, entry: OutboxEntry, status: str, at: datetime, *, err
     details = {"key": entry.key, "kind": entry.kind, **({"error": error} if error else {}),
                **({"note": note} if note else {})}
     u.register.audit(actor="system", action=action, at=at, inbound_id=entry.inbound_id,
-                     alert_ref=u.register.alert_reference(entry.alert_id), **details)
+                     alert_ref=alert_ref, **details)

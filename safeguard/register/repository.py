@@ -29,8 +29,9 @@ class Register:
         self.session = session
 
     # inbound messages ------------------------------------------------------------------------
-    def message_by_key(self, dedup_key: str) -> InboundMessage | None:
-        return self.session.scalars(select(InboundMessage).where(InboundMessage.dedup_key == dedup_key)).first()
+    def messages_by_keys(self, dedup_keys: list[str]) -> dict[str, InboundMessage]:
+        rows = self.session.scalars(select(InboundMessage).where(InboundMessage.dedup_key.in_(dedup_keys)))
+        return {row.dedup_key: row for row in rows}
 
     def lock(self, table: type, row_id: int | None) -> None:
         """Hold a row lock until commit, so concurrent transactions about the same row take turns."""
@@ -42,9 +43,14 @@ class Register:
                                                           InboundMessage.filed_at.is_(None)).values(filed_at=at))
 
     def add(self, row: Any) -> Any:
+        """Add a row and write it now, so that its id can be used."""
         self.session.add(row)
         self.session.flush()
         return row
+
+    def stage(self, row: Any) -> None:
+        """Add a row whose id nobody needs yet: it is written with the next flush, which saves one."""
+        self.session.add(row)
 
     # alerts ----------------------------------------------------------------------------------
     def alert(self, reference: str) -> Alert | None:
@@ -53,6 +59,13 @@ class Register:
     def alert_reference(self, alert_id: int | None) -> str | None:
         alert = self.session.get(Alert, alert_id) if alert_id is not None else None
         return alert.reference if alert else None
+
+    def alert_references(self, alert_ids: set[int | None]) -> dict[int, str]:
+        wanted = [i for i in alert_ids if i is not None]
+        if not wanted:
+            return {}
+        rows = self.session.execute(select(Alert.id, Alert.reference).where(Alert.id.in_(wanted)))
+        return {alert_id: reference for alert_id, reference in rows}
 
     def alert_version(self, alert: Alert, version: int) -> AlertVersion | None:
         return self.session.scalars(select(AlertVersion).where(
@@ -110,7 +123,8 @@ class Register:
     def next_reference(self, prefix: str, year: int) -> str:
         """HSA-YYYY-NNNNNN, numbered per year; the counter row is locked so two workers never share one."""
         query = select(ReferenceCounter).where(ReferenceCounter.year == year).with_for_update()
-        counter = self.session.scalars(query).first()
+        with self.session.no_autoflush:  # nothing pending can change the counter: no need to write it first
+            counter = self.session.scalars(query).first()
         if counter is None:
             try:  # the first reference of a year: another worker may be creating the row too
                 with self.session.begin_nested():
@@ -123,7 +137,12 @@ class Register:
 
     # outbox ----------------------------------------------------------------------------------
     def outbox_entry(self, key: str) -> OutboxEntry | None:
-        return self.session.scalars(select(OutboxEntry).where(OutboxEntry.key == key)).first()
+        """The entry with this key, written or only staged in this session."""
+        for row in self.session.new:
+            if isinstance(row, OutboxEntry) and row.key == key:
+                return row
+        with self.session.no_autoflush:  # what is staged was looked at above
+            return self.session.scalars(select(OutboxEntry).where(OutboxEntry.key == key)).first()
 
     def outbox_entries_for_update(self, entry_ids: list[int]) -> list[OutboxEntry]:
         """These entries, locked until commit, in id order (one order for every process: no deadlock)."""

@@ -8,10 +8,11 @@ the message again, sees it in the register, sends what is unsent, and files it: 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.parser import BytesHeaderParser
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -20,13 +21,14 @@ from safeguard.config import Config
 from safeguard.faults import checkpoint
 from safeguard.mail.inbound import Inbound, parse_inbound
 from safeguard.mail.port import Folder, Mailbox, MailboxError
-from safeguard.notify.outbox import send_entries
+from safeguard.notify.outbox import Attempts, Claim, claim_entries, record_attempts, send_entries, transmit
 from safeguard.register.orm import InboundMessage
 from safeguard.register.uow import UnitOfWork
 from safeguard.service.recording import record_decision
 from safeguard.service.triage import AlertFacts, Decision, triage
 
 log = logging.getLogger(__name__)
+K = TypeVar("K")
 
 
 @dataclass(frozen=True)
@@ -53,10 +55,21 @@ def process_batch(mailbox_ids: list[str], ctx: IntakeContext) -> list[IntakeResu
     """The messages in chunks of CHUNK. A message that cannot be finished now (register or mailbox
     down, or a fault in it alone) is reported as deferred and stays in INBOX for the next run; the
     rest of the batch goes on."""
-    results = []
-    for start in range(0, len(mailbox_ids), CHUNK):
-        results += _process_chunk(mailbox_ids[start:start + CHUNK], ctx)
-    return results
+    chunks = ((start, mailbox_ids[start:start + CHUNK]) for start in range(0, len(mailbox_ids), CHUNK))
+    return [result for _start, results in process_chunks(chunks, ctx) for result in results]
+
+
+def process_chunks(chunks: Iterable[tuple[K, list[str]]], ctx: IntakeContext) -> Iterator[tuple[K, list[IntakeResult]]]:
+    """Each chunk's results, with the key it came with. What a chunk's replies did and which of its
+    messages were filed is written by the next chunk's transaction (one transaction a chunk, so
+    that processes sharing a backlog wait less for the register), and the last chunk's at the end."""
+    done = Done()
+    try:
+        for key, mailbox_ids in chunks:
+            results, done = _process_chunk(mailbox_ids, ctx, done)
+            yield key, results
+    finally:
+        _write_done(done, ctx)
 
 
 CHUNK = 50  # messages fetched, recorded (one transaction), answered and filed together
@@ -66,7 +79,7 @@ def process_message(mailbox_id: str, ctx: IntakeContext) -> IntakeResult:
     return process_batch([mailbox_id], ctx)[0]
 
 
-def _process_chunk(mailbox_ids: list[str], ctx: IntakeContext) -> list[IntakeResult]:
+def _process_chunk(mailbox_ids: list[str], ctx: IntakeContext, earlier: Done) -> tuple[list[IntakeResult], Done]:
     """Fetch, read, record (one transaction, a savepoint per message), reply, file, in that order
     for the whole chunk: a message leaves INBOX only after its outcome and replies are committed
     and its replies have been sent (or queued for a retry)."""
@@ -94,18 +107,18 @@ def _process_chunk(mailbox_ids: list[str], ctx: IntakeContext) -> list[IntakeRes
         except Exception as exc:  # noqa: BLE001 - one bad message must never stop the batch
             results[mailbox_id] = _deferred(mailbox_id, exc)
     checkpoint("after_parse")
+    claims: list[Claim] = []
     try:
-        results.update(_record(inbounds, ctx))
+        recorded_results, claims, failed = _record(inbounds, ctx, earlier)
+        results.update(recorded_results)
+        earlier = Done()
+        _tell_admin_undeliverable(failed, ctx)
     except Exception as exc:  # noqa: BLE001 - the register is down: all of them wait for the next run
         results.update({mailbox_id: _deferred(mailbox_id, exc) for mailbox_id in inbounds})
-    checkpoint("after_commit")  # the outcomes, replies (in the outbox) and audit of the chunk
+    checkpoint("after_commit")  # the outcomes, replies (claimed for sending) and audit of the chunk
+    attempts = transmit(claims, ctx.mailbox)
+    checkpoint("before_move")  # replies sent, or queued again after a temporary failure
     recorded = [r for r in results.values() if r.inbound_id is not None and r.folder]
-    try:
-        send_unsent(ctx, inbound_ids=[r.inbound_id for r in recorded if r.inbound_id is not None])
-    except Exception as exc:  # noqa: BLE001 - replies stay queued; the messages wait in INBOX with them
-        results.update({r.mailbox_id: _deferred(r.mailbox_id, exc) for r in recorded})
-        recorded = []
-    checkpoint("before_move")
     filed: list[int] = []
     for folder in dict.fromkeys(r.folder for r in recorded):
         group = [r for r in recorded if r.folder == folder]
@@ -116,8 +129,7 @@ def _process_chunk(mailbox_ids: list[str], ctx: IntakeContext) -> list[IntakeRes
             continue
         filed += [r.inbound_id for r in group if r.inbound_id is not None]
     checkpoint("after_move")
-    _mark_filed(filed, ctx)
-    return [results[mailbox_id] for mailbox_id in mailbox_ids]
+    return [results[mailbox_id] for mailbox_id in mailbox_ids], earlier.then(Done(attempts, filed))
 
 
 def _deferred(mailbox_id: str, exc: BaseException) -> IntakeResult:
@@ -136,28 +148,71 @@ def deferral_reason(exc: BaseException) -> str:
     return f"an unexpected {type(exc).__name__}"
 
 
-def _mark_filed(inbound_ids: list[int], ctx: IntakeContext) -> None:
-    if not inbound_ids:
+@dataclass
+class Done:
+    """What chunks did after their transaction: their replies' outcomes and the messages filed."""
+
+    attempts: Attempts = field(default_factory=Attempts)
+    filed: list[int] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.attempts.outcomes or self.attempts.untried or self.filed)
+
+    def then(self, later: Done) -> Done:
+        return Done(Attempts({**self.attempts.outcomes, **later.attempts.outcomes},
+                             self.attempts.untried + later.attempts.untried), self.filed + later.filed)
+
+
+def _record_done(u: UnitOfWork, done: Done, ctx: IntakeContext) -> list[int]:
+    """Write what the replies did and which messages were filed; returns replies refused for good.
+    Until it is written, the replies show "sending" by this process (the next run looks in Sent
+    before any resend) and the nightly reconciliation lists the messages as filed but not marked."""
+    statuses = record_attempts(u, done.attempts, ctx.clock) if done.attempts.outcomes or done.attempts.untried else {}
+    if done.filed:
+        u.register.mark_filed(done.filed, ctx.clock())
+    return [entry_id for entry_id, status in statuses.items() if status == "failed"]
+
+
+def _write_done(done: Done, ctx: IntakeContext) -> None:
+    if not done:
         return
     try:
         with ctx.uow() as u:
-            u.register.mark_filed(inbound_ids, ctx.clock())
+            failed = _record_done(u, done, ctx)
             u.commit()
-    except DBAPIError:  # filed all the same; the nightly reconciliation lists what was not marked
-        log.warning("could not mark %d filed message(s) in the register", len(inbound_ids))
+    except DBAPIError:  # sent and filed all the same; see _record_done
+        log.warning("could not record %d reply(s) and %d filed message(s) in the register",
+                    len(done.attempts.outcomes), len(done.filed))
+        return
+    _tell_admin_undeliverable(failed, ctx)
 
 
-def _record(inbounds: dict[str, Inbound], ctx: IntakeContext) -> dict[str, IntakeResult]:
+def _tell_admin_undeliverable(entry_ids: list[int], ctx: IntakeContext) -> None:
+    for entry_id in entry_ids:  # refused for good: the admin team is told at once
+        _send_ids(ctx, tell_admin_undeliverable(ctx, entry_id))
+
+
+def _record(inbounds: dict[str, Inbound], ctx: IntakeContext,
+            earlier: Done) -> tuple[dict[str, IntakeResult], list[Claim], list[int]]:
     """Record each message's outcome, replies and audit in one transaction for the chunk, each
-    message inside its own savepoint so that a fault in one leaves the others recorded."""
+    message inside its own savepoint so that a fault in one leaves the others recorded. The same
+    transaction claims the messages' unsent replies for sending, and writes what the earlier chunk
+    did (see _record_done), so that a chunk waits its turn for the register once. Returns the
+    results, the claims and the earlier replies refused for good."""
     results: dict[str, IntakeResult] = {}
+    claims: list[Claim] = []
+    failed: list[int] = []
+    if not inbounds and not earlier:
+        return results, claims, failed
     pending = inbounds
     for _attempt in (1, 2):
         retry: dict[str, Inbound] = {}
         with ctx.uow() as u:
             u.register.lock_audit()  # before any savepoint, so a rolled-back one cannot release it
+            failed, earlier = failed + _record_done(u, earlier, ctx), Done()
+            known = u.register.messages_by_keys([inbound.dedup_key for inbound in pending.values()])
             for mailbox_id, inbound in pending.items():
-                existing = u.register.message_by_key(inbound.dedup_key)
+                existing = known.get(inbound.dedup_key)  # including a copy earlier in this chunk
                 if existing is not None:
                     results[mailbox_id] = _seen_before(u, existing, mailbox_id, ctx.clock())
                     continue
@@ -177,15 +232,20 @@ def _record(inbounds: dict[str, Inbound], ctx: IntakeContext) -> dict[str, Intak
                     savepoint.rollback()
                     results[mailbox_id] = _deferred(mailbox_id, exc)
                     continue
+                known[inbound.dedup_key] = row
                 results[mailbox_id] = IntakeResult(mailbox_id, row.id, decision.outcome, decision.reason,
                                                    alert.reference if alert else decision.alert_ref, row.folder)
+            answered = [results[m].inbound_id for m in pending if m in results and results[m].folder]
+            unsent = u.register.unsent_for_messages([i for i in answered if i is not None])
+            claimed, _statuses = claim_entries(u, [e.id for e in unsent], ctx.mailbox, ctx.clock)
             u.commit()
+        claims += claimed
         if not retry:
-            return results
+            return results, claims, failed
         pending = retry
     for mailbox_id in pending:
         results[mailbox_id] = IntakeResult(mailbox_id, None, "deferred", "recorded at the same time by another run")
-    return results
+    return results, claims, failed
 
 
 def _read(raw: bytes, config: Config) -> Inbound:
@@ -229,18 +289,15 @@ def _seen_before(u: UnitOfWork, row: InboundMessage, mailbox_id: str, now: datet
     return IntakeResult(mailbox_id, row.id, row.outcome, row.reason, None, row.folder)
 
 
-def send_unsent(ctx: IntakeContext, alert_id: int | None = None, *,
-                inbound_ids: list[int] | None = None) -> dict[str, int]:
-    """Send what the outbox holds unsent (for some messages, one alert, or all), SEND_BATCH at a time.
+def send_unsent(ctx: IntakeContext, alert_id: int | None = None) -> dict[str, int]:
+    """Send what the outbox holds unsent (for one alert, or all), SEND_BATCH at a time.
     Temporary failures stay queued."""
     with ctx.uow() as u:
-        if inbound_ids is not None:
-            entries = u.register.unsent_for_messages(inbound_ids) if inbound_ids else []
-        elif alert_id:
-            entries = u.register.unsent_for_alert(alert_id)
-        else:
-            entries = u.register.unsent()
-        ids = [e.id for e in entries]
+        ids = [e.id for e in (u.register.unsent_for_alert(alert_id) if alert_id else u.register.unsent())]
+    return _send_ids(ctx, ids)
+
+
+def _send_ids(ctx: IntakeContext, ids: list[int]) -> dict[str, int]:
     counts: dict[str, int] = {}
     while ids:
         batch, ids = ids[:SEND_BATCH], ids[SEND_BATCH:]

@@ -13,12 +13,12 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import AbstractContextManager
 from multiprocessing.sharedctypes import Synchronized
 
-from safeguard.service.intake import CHUNK, IntakeContext, IntakeResult, process_batch
+from safeguard.service.intake import CHUNK, IntakeContext, IntakeResult, process_batch, process_chunks
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +78,14 @@ def _drain() -> dict[int, list[IntakeResult]]:
 def _drain_with(ctx: IntakeContext) -> dict[int, list[IntakeResult]]:
     assert _shared is not None
     counter, chunks, _ = _shared
-    done = {}
-    while True:
-        with counter.get_lock():
-            index = counter.value
-            counter.value += 1
-        if index >= len(chunks):
-            return done
-        done[index] = process_batch(chunks[index], ctx)
+
+    def taken() -> Iterator[tuple[int, list[str]]]:
+        while True:
+            with counter.get_lock():
+                index = counter.value
+                counter.value += 1
+            if index >= len(chunks):
+                return
+            yield index, chunks[index]
+
+    return dict(process_chunks(taken(), ctx))
