@@ -173,7 +173,7 @@ class ImapSmtpMailbox(Mailbox):
             if self._smtp is None:
                 self._smtp = self._connect_smtp()
             try:
-                refused = self._smtp.sendmail(self.address, recipients, message)
+                refused = _sendmail(self._smtp, self.address, recipients, message)
             except smtplib.SMTPRecipientsRefused as exc:
                 codes = [code for code, _ in exc.recipients.values()]
                 error = PermanentMailboxError if all(c >= 500 for c in codes) else TemporaryMailboxError
@@ -227,6 +227,40 @@ class ImapSmtpMailbox(Mailbox):
                     ids.append(" ".join(m.group(1).split()) if m else "")
             return ids
         return self._with_imap(fetch)
+
+
+def _sendmail(smtp: smtplib.SMTP, sender: str, recipients: list[str], message: bytes) -> dict[str, tuple[int, bytes]]:
+    """smtplib's sendmail, but where the server offers PIPELINING (RFC 2920) MAIL, RCPT and DATA go
+    in one write and their answers are read together: one round trip where there were three.
+    Raises and returns as sendmail does (the refused recipients, if only some were refused)."""
+    smtp.ehlo_or_helo_if_needed()
+    if not smtp.has_extn("pipelining"):
+        return smtp.sendmail(sender, recipients, message)
+    # Spelt as smtplib spells them (the verbs are case-insensitive), so that logs and tests read alike.
+    smtp.send(f"mail FROM:<{sender}>\r\n" + "".join(f"rcpt TO:<{r}>\r\n" for r in recipients) + "data\r\n")
+    mail = smtp.getreply()
+    answers = [smtp.getreply() for _ in recipients]
+    data = smtp.getreply()
+    refused = {r: answer for r, answer in zip(recipients, answers, strict=True) if answer[0] not in (250, 251)}
+    if data[0] == 354 and (mail[0] != 250 or len(refused) == len(recipients)):
+        smtp.send(b".\r\n")  # a server that said go ahead regardless: end the empty message at once
+        smtp.getreply()
+    if mail[0] != 250:
+        smtp.rset()
+        raise smtplib.SMTPSenderRefused(mail[0], mail[1], sender)
+    if len(refused) == len(recipients):
+        smtp.rset()
+        raise smtplib.SMTPRecipientsRefused(refused)
+    if data[0] != 354:
+        smtp.rset()
+        raise smtplib.SMTPDataError(*data)
+    body = re.sub(rb"(?m)^\.", b"..", message)  # dot-stuffing, as smtplib does
+    smtp.send(body + (b"" if body.endswith(b"\r\n") else b"\r\n") + b".\r\n")
+    end = smtp.getreply()
+    if end[0] != 250:
+        smtp.rset()
+        raise smtplib.SMTPDataError(*end)
+    return refused
 
 
 def _fetch_one(imap: imaplib.IMAP4, uid: str) -> bytes | None:
