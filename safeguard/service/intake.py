@@ -108,11 +108,11 @@ def _process_chunk(mailbox_ids: list[str], ctx: IntakeContext, earlier: Done) ->
             results[mailbox_id] = _deferred(mailbox_id, exc)
     checkpoint("after_parse")
     claims: list[Claim] = []
+    failed: list[int] = []
     try:
         recorded_results, claims, failed = _record(inbounds, ctx, earlier)
         results.update(recorded_results)
         earlier = Done()
-        _tell_admin_undeliverable(failed, ctx)
     except Exception as exc:  # noqa: BLE001 - the register is down: all of them wait for the next run
         results.update({mailbox_id: _deferred(mailbox_id, exc) for mailbox_id in inbounds})
     checkpoint("after_commit")  # the outcomes, replies (claimed for sending) and audit of the chunk
@@ -129,6 +129,7 @@ def _process_chunk(mailbox_ids: list[str], ctx: IntakeContext, earlier: Done) ->
             continue
         filed += [r.inbound_id for r in group if r.inbound_id is not None]
     checkpoint("after_move")
+    _tell_admin_undeliverable(failed, ctx)
     return [results[mailbox_id] for mailbox_id in mailbox_ids], earlier.then(Done(attempts, filed))
 
 
@@ -188,8 +189,13 @@ def _write_done(done: Done, ctx: IntakeContext) -> None:
 
 
 def _tell_admin_undeliverable(entry_ids: list[int], ctx: IntakeContext) -> None:
-    for entry_id in entry_ids:  # refused for good: the admin team is told at once
-        _send_ids(ctx, tell_admin_undeliverable(ctx, entry_id))
+    """Replies refused for good: the admin team is told at once (and, if that fails now, by the
+    nightly reconciliation's digest, which lists every failed email)."""
+    for entry_id in entry_ids:
+        try:
+            _send_ids(ctx, tell_admin_undeliverable(ctx, entry_id))
+        except (DBAPIError, MailboxError):
+            log.warning("could not tell the admin team about an undeliverable email now; the nightly digest will")
 
 
 def _record(inbounds: dict[str, Inbound], ctx: IntakeContext,

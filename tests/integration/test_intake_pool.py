@@ -15,8 +15,9 @@ from sqlalchemy import select
 from safeguard.config import load_config
 from safeguard.mail.maildir import MaildirMailbox
 from safeguard.mail.port import Folder
+from safeguard.register.audit import verify_session
 from safeguard.register.db import make_engine, migrate
-from safeguard.register.orm import OutboxEntry
+from safeguard.register.orm import InboundMessage, OutboxEntry
 from safeguard.register.uow import uow_factory
 from safeguard.service import intake_pool
 from safeguard.service.intake import CHUNK, IntakeContext
@@ -57,7 +58,12 @@ def test_a_backlog_shared_by_two_processes_is_handled_once_and_answered_once(
     assert len(replies) == count and len({r["In-Reply-To"] for r in replies}) == count  # one each
     with ctx.uow() as u:
         senders = set(u.session.scalars(select(OutboxEntry.claimed_by)))
+        # each chunk's sends and filing are written by the next chunk's transaction, the last one's at the end
+        statuses = Counter(u.session.scalars(select(OutboxEntry.status)))
+        unfiled = u.session.scalars(select(InboundMessage.id).where(InboundMessage.filed_at.is_(None))).all()
+        chain = verify_session(u.session)
     assert len(senders) == 2, senders  # this process and a helper each sent their share
+    assert statuses == {"sent": count} and unfiled == [] and chain.ok
 
 
 def test_a_short_batch_is_done_here_without_starting_processes(tmp_path: Path,
