@@ -246,21 +246,25 @@ def _sendmail(smtp: smtplib.SMTP, sender: str, recipients: list[str], message: b
         smtp.send(b".\r\n")  # a server that said go ahead regardless: end the empty message at once
         smtp.getreply()
     if mail[0] != 250:
-        smtp.rset()
-        raise smtplib.SMTPSenderRefused(mail[0], mail[1], sender)
+        raise _reset(smtp, smtplib.SMTPSenderRefused(mail[0], mail[1], sender))
     if len(refused) == len(recipients):
-        smtp.rset()
-        raise smtplib.SMTPRecipientsRefused(refused)
+        raise _reset(smtp, smtplib.SMTPRecipientsRefused(refused))
     if data[0] != 354:
-        smtp.rset()
-        raise smtplib.SMTPDataError(*data)
+        raise _reset(smtp, smtplib.SMTPDataError(*data))
     body = re.sub(rb"(?m)^\.", b"..", message)  # dot-stuffing, as smtplib does
     smtp.send(body + (b"" if body.endswith(b"\r\n") else b"\r\n") + b".\r\n")
     end = smtp.getreply()
     if end[0] != 250:
-        smtp.rset()
-        raise smtplib.SMTPDataError(*end)
+        raise _reset(smtp, smtplib.SMTPDataError(*end))
     return refused
+
+
+def _reset(smtp: smtplib.SMTP, refusal: smtplib.SMTPException) -> smtplib.SMTPException:
+    """RSET before reporting a refusal, as sendmail does, and like it ignore a server that has hung
+    up by then: the refusal is the answer, not a dropped connection to be tried again."""
+    with contextlib.suppress(smtplib.SMTPServerDisconnected):
+        smtp.rset()
+    return refusal
 
 
 def _fetch_one(imap: imaplib.IMAP4, uid: str) -> bytes | None:
