@@ -72,6 +72,9 @@ class Attempts:
     outcomes: dict[int, tuple[str, str | None]] = field(default_factory=dict)  # status, error
     untried: list[int] = field(default_factory=list)
 
+    def __bool__(self) -> bool:
+        return bool(self.outcomes or self.untried)
+
 
 def send_entries(entry_ids: list[int], *, mailbox: Mailbox, uow: Callable[[], UnitOfWork],
                  now: Callable[[], datetime]) -> dict[int, str]:
@@ -87,7 +90,7 @@ def send_entries(entry_ids: list[int], *, mailbox: Mailbox, uow: Callable[[], Un
         claims, statuses = claim_entries(u, entry_ids, mailbox, now)
         u.commit()
     attempts = transmit(claims, mailbox)
-    if attempts.outcomes or attempts.untried:
+    if attempts:
         with uow() as u:
             statuses.update(record_attempts(u, attempts, now))
             u.commit()

@@ -157,7 +157,7 @@ class Done:
     filed: list[int] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.attempts.outcomes or self.attempts.untried or self.filed)
+        return bool(self.attempts or self.filed)
 
     def then(self, later: Done) -> Done:
         return Done(Attempts({**self.attempts.outcomes, **later.attempts.outcomes},
@@ -168,7 +168,7 @@ def _record_done(u: UnitOfWork, done: Done, ctx: IntakeContext) -> list[int]:
     """Write what the replies did and which messages were filed; returns replies refused for good.
     Until it is written, the replies show "sending" by this process (the next run looks in Sent
     before any resend) and the nightly reconciliation lists the messages as filed but not marked."""
-    statuses = record_attempts(u, done.attempts, ctx.clock) if done.attempts.outcomes or done.attempts.untried else {}
+    statuses = record_attempts(u, done.attempts, ctx.clock) if done.attempts else {}
     if done.filed:
         u.register.mark_filed(done.filed, ctx.clock())
     return [entry_id for entry_id, status in statuses.items() if status == "failed"]
