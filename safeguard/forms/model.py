@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from typing import Any
 
 
@@ -57,7 +58,10 @@ class HealthAlertForm:
     community_contacts: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return _jsonable(dataclasses.asdict(self))
+        """JSON values (dates as ISO text), field by field: dataclasses.asdict would deep-copy every
+        value first, and this runs for every form received."""
+        return {name: [_fields_json(s) for s in self.subjects] if name == "subjects"
+                else _jsonable(getattr(self, name)) for name in _field_names(HealthAlertForm)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> HealthAlertForm:
@@ -65,6 +69,15 @@ class HealthAlertForm:
         fields = _dates({k: v for k, v in data.items() if k != "subjects"}, cls)
         fields["providers"] = tuple(fields["providers"])
         return cls(subjects=subjects, **fields)
+
+
+def _fields_json(item: Subject) -> dict[str, Any]:
+    return {name: _jsonable(getattr(item, name)) for name in _field_names(Subject)}
+
+
+@cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
 def _jsonable(value: Any) -> Any:

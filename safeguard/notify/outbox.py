@@ -37,9 +37,11 @@ class Sender:
 
 def queue_email(register: Register, *, key: str, kind: str, rendered: Rendered, sender: Sender,
                 recipients: list[str], at: datetime, inbound_id: int | None = None, alert_id: int | None = None,
-                in_reply_to: str | None = None, attachments: tuple[tuple[str, bytes], ...] = ()) -> OutboxEntry:
-    """Record an email to send. The same key twice returns the first entry: a retry never adds one."""
-    existing = register.outbox_entry(key)
+                in_reply_to: str | None = None, attachments: tuple[tuple[str, bytes], ...] = (),
+                unused_key: bool = False) -> OutboxEntry:
+    """Record an email to send. The same key twice returns the first entry: a retry never adds one.
+    unused_key: the key is made from the id of a row added in this transaction (see outbox_entry)."""
+    existing = register.outbox_entry(key, unused_key=unused_key)
     if existing is not None:
         return existing
     message_id = message_id_for(key, sender.domain)
@@ -49,7 +51,7 @@ def queue_email(register: Register, *, key: str, kind: str, rendered: Rendered, 
                   attachments=attachments)
     entry = OutboxEntry(key=key, kind=kind, alert_id=alert_id, inbound_id=inbound_id, recipients=recipients,
                         message_id=message_id, raw=raw, status="created", attempts=0, created_at=at)
-    register.stage(entry)
+    register.add(entry)
     register.audit(actor="system", action="email queued", at=at, inbound_id=inbound_id,
                    alert_ref=register.alert_reference(alert_id), kind=kind, key=key)
     return entry

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from safeguard.register.locks import locked_once
 from safeguard.register.orm import AuditEntry, AuditHead
 
 GENESIS = "0" * 64
@@ -49,17 +50,9 @@ def append(session: Session, *, actor: str, action: str, at: datetime, alert_ref
 
 def lock_head(session: Session) -> AuditHead:
     """The chain's head row, locked until the transaction ends. Migration 0002 seeds it, so every
-    writer locks the same existing row. Within one transaction the locked row is kept and reused,
-    so a batch of appends costs one lock; a rolled-back savepoint releases a lock taken inside it
-    (PostgreSQL) and ends that reuse, and its changes to the head are expired and read again."""
-    held = session.info.get(_HEAD)
-    if held is not None and held[0].is_active:
-        return held[1]
-    head = session.scalars(select(AuditHead).where(AuditHead.id == 1).with_for_update()).one()
-    transaction = session.get_nested_transaction() or session.get_transaction()
-    if transaction is not None:
-        session.info[_HEAD] = (transaction, head)
-    return head
+    writer locks the same existing row. A batch of appends in one transaction costs one lock."""
+    return locked_once(session, _HEAD, lambda: session.scalars(
+        select(AuditHead).where(AuditHead.id == 1).with_for_update()).one())
 
 
 _HEAD = "safeguard.audit_head"

@@ -16,7 +16,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from safeguard.register.crypto import EncryptedBytes, EncryptedJSON, EncryptedText
 
@@ -42,6 +42,13 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
 
 
+def written_after(target: str, foreign_key: str) -> Any:
+    """A relationship that nothing reads (reading it raises): it only tells the unit of work that this
+    row's foreign key points at `target`, so that a flush INSERTs that row first. Rows get their ids
+    before they are written (see ids.py), so a whole chunk of them goes to the database in one flush."""
+    return relationship(target, foreign_keys=foreign_key, lazy="raise")
+
+
 class InboundMessage(Base):
     """Every message that reached the mailbox, once, however many copies arrived."""
 
@@ -62,6 +69,7 @@ class InboundMessage(Base):
     alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"))
     copies: Mapped[int] = mapped_column(Integer, default=1)
     filed_at: Mapped[datetime | None]
+    _alert: Mapped[Alert | None] = written_after("Alert", "InboundMessage.alert_id")
 
 
 class Alert(Base):
@@ -100,6 +108,8 @@ class AlertVersion(Base):
     decision_reason: Mapped[str | None] = mapped_column(EncryptedText())
     decision_note: Mapped[str | None] = mapped_column(EncryptedText())
     left_out: Mapped[list[Any] | None]  # provider codes the approver left out
+    _alert: Mapped[Alert] = written_after("Alert", "AlertVersion.alert_id")
+    _inbound: Mapped[InboundMessage | None] = written_after("InboundMessage", "AlertVersion.inbound_id")
 
 
 class Delivery(Base):
@@ -119,6 +129,7 @@ class Delivery(Base):
     chased_at: Mapped[datetime | None]
     escalated_at: Mapped[datetime | None]
     withdrawn_at: Mapped[datetime | None]
+    _alert: Mapped[Alert] = written_after("Alert", "Delivery.alert_id")
 
 
 class ReferenceCounter(Base):
@@ -146,6 +157,8 @@ class OutboxEntry(Base):
     sent_at: Mapped[datetime | None]
     claimed_by: Mapped[str | None] = mapped_column(String(200))  # host:pid of the process sending it
     claimed_at: Mapped[datetime | None]
+    _alert: Mapped[Alert | None] = written_after("Alert", "OutboxEntry.alert_id")
+    _inbound: Mapped[InboundMessage | None] = written_after("InboundMessage", "OutboxEntry.inbound_id")
 
 
 class AuditEntry(Base):
@@ -196,6 +209,7 @@ class FgmSubmission(Base):
     rows_with_errors: Mapped[int] = mapped_column(Integer)
     errors: Mapped[list[Any]] = mapped_column(default=list)
     replaced_by: Mapped[int | None] = mapped_column(Integer)
+    _inbound: Mapped[InboundMessage | None] = written_after("InboundMessage", "FgmSubmission.inbound_id")
 
 
 class FgmRecord(Base):
@@ -211,3 +225,4 @@ class FgmRecord(Base):
     care_contact_date: Mapped[date]
     status: Mapped[str] = mapped_column(String(10))  # counted | held
     data: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON())  # the attendance: encrypted at rest
+    _submission: Mapped[FgmSubmission] = written_after("FgmSubmission", "FgmRecord.submission_id")

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import inspect, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from safeguard.register import audit
+from safeguard.register.ids import give_id
+from safeguard.register.locks import locked_once
 from safeguard.register.orm import (
     Alert,
     AlertVersion,
@@ -22,11 +24,21 @@ from safeguard.register.orm import (
 )
 
 UNSENT = ("created", "sending")
+T = TypeVar("T")
 
 
 class Register:
     def __init__(self, session: Session) -> None:
         self.session = session
+        self._added: dict[tuple[type, Any], Any] = {}
+
+    def get(self, table: type[T], row_id: Any) -> T | None:
+        """The row with this id, including one added in this session and not written yet (for which
+        Session.get would first write everything pending)."""
+        row = self._added.get((table, row_id))
+        if row is not None and row in self.session:  # not dropped by a rolled-back savepoint
+            return row  # type: ignore[no-any-return]
+        return self.session.get(table, row_id)
 
     # inbound messages ------------------------------------------------------------------------
     def messages_by_keys(self, dedup_keys: list[str]) -> dict[str, InboundMessage]:
@@ -43,21 +55,20 @@ class Register:
                                                           InboundMessage.filed_at.is_(None)).values(filed_at=at))
 
     def add(self, row: Any) -> Any:
-        """Add a row and write it now, so that its id can be used."""
+        """Add a row, with its id given now (see ids.py); it is written with the next flush."""
+        give_id(self.session, row)
         self.session.add(row)
-        self.session.flush()
+        self._added[(type(row), getattr(row, "id", None))] = row
+        if isinstance(row, OutboxEntry):
+            self._added[(OutboxEntry, row.key)] = row
         return row
-
-    def stage(self, row: Any) -> None:
-        """Add a row whose id nobody needs yet: it is written with the next flush, which saves one."""
-        self.session.add(row)
 
     # alerts ----------------------------------------------------------------------------------
     def alert(self, reference: str) -> Alert | None:
         return self.session.scalars(select(Alert).where(Alert.reference == reference.upper())).first()
 
     def alert_reference(self, alert_id: int | None) -> str | None:
-        alert = self.session.get(Alert, alert_id) if alert_id is not None else None
+        alert = self.get(Alert, alert_id) if alert_id is not None else None
         return alert.reference if alert else None
 
     def alert_references(self, alert_ids: set[int | None]) -> dict[int, str]:
@@ -118,10 +129,15 @@ class Register:
             Delivery.alert_id == alert.id, Delivery.provider_code == provider_code)).first()
 
     def inbound(self, inbound_id: int | None) -> InboundMessage | None:
-        return self.session.get(InboundMessage, inbound_id) if inbound_id is not None else None
+        return self.get(InboundMessage, inbound_id) if inbound_id is not None else None
 
     def next_reference(self, prefix: str, year: int) -> str:
         """HSA-YYYY-NNNNNN, numbered per year; the counter row is locked so two workers never share one."""
+        counter = locked_once(self.session, f"safeguard.reference_counter.{year}", lambda: self._counter(year))
+        counter.last += 1
+        return f"{prefix}-{year}-{counter.last:06d}"
+
+    def _counter(self, year: int) -> ReferenceCounter:
         query = select(ReferenceCounter).where(ReferenceCounter.year == year).with_for_update()
         with self.session.no_autoflush:  # nothing pending can change the counter: no need to write it first
             counter = self.session.scalars(query).first()
@@ -132,25 +148,34 @@ class Register:
             except IntegrityError:
                 pass
             counter = self.session.scalars(query).one()
-        counter.last += 1
-        return f"{prefix}-{year}-{counter.last:06d}"
+        return counter
 
     # outbox ----------------------------------------------------------------------------------
-    def outbox_entry(self, key: str) -> OutboxEntry | None:
-        """The entry with this key, written or only staged in this session."""
-        for row in self.session.new:
-            if isinstance(row, OutboxEntry) and row.key == key:
-                return row
-        with self.session.no_autoflush:  # what is staged was looked at above
+    def outbox_entry(self, key: str, *, unused_key: bool = False) -> OutboxEntry | None:
+        """The entry with this key, written or only added in this session. With unused_key (a key
+        made from the id of a row added in this transaction, which no entry can have used), the
+        database is not asked."""
+        row = self._added.get((OutboxEntry, key))
+        if row is not None and row in self.session:
+            return row  # type: ignore[no-any-return]
+        if unused_key:
+            return None
+        with self.session.no_autoflush:  # what is added was looked at above
             return self.session.scalars(select(OutboxEntry).where(OutboxEntry.key == key)).first()
 
-    def outbox_entries_for_update(self, entry_ids: list[int]) -> list[OutboxEntry]:
-        """These entries, locked until commit, in id order (one order for every process: no deadlock)."""
-        return list(self.session.scalars(select(OutboxEntry).where(OutboxEntry.id.in_(entry_ids))
-                                         .order_by(OutboxEntry.id).with_for_update()))
+    def is_new(self, row: Any) -> bool:
+        """Whether the row was added in this transaction and is not in the database yet."""
+        return bool(inspect(row).pending)
 
-    def unsent_for_messages(self, inbound_ids: list[int]) -> list[OutboxEntry]:
-        return list(self.session.scalars(select(OutboxEntry).where(
+    def outbox_entries_for_update(self, entry_ids: list[int]) -> list[OutboxEntry]:
+        """These entries, locked until commit, in id order (one order for every process: no deadlock).
+        Each message itself is read (and decrypted) only if it is used, and not again for an entry
+        this session holds already."""
+        return list(self.session.scalars(select(OutboxEntry).where(OutboxEntry.id.in_(entry_ids))
+                                         .order_by(OutboxEntry.id).with_for_update().options(defer(OutboxEntry.raw))))
+
+    def unsent_ids_for_messages(self, inbound_ids: list[int]) -> list[int]:
+        return list(self.session.scalars(select(OutboxEntry.id).where(
             OutboxEntry.inbound_id.in_(inbound_ids), OutboxEntry.status.in_(UNSENT)).order_by(OutboxEntry.id)))
 
     def unsent_for_alert(self, alert_id: int) -> list[OutboxEntry]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Self
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from safeguard.register.ids import assign_missing
 from safeguard.register.repository import Register
 
 
@@ -30,4 +31,5 @@ class UnitOfWork:
 
 def uow_factory(engine: Engine) -> Callable[[], UnitOfWork]:
     sessions = sessionmaker(engine, expire_on_commit=False)
+    event.listen(sessions, "before_flush", assign_missing)
     return lambda: UnitOfWork(sessions)

@@ -200,58 +200,87 @@ def _tell_admin_undeliverable(entry_ids: list[int], ctx: IntakeContext) -> None:
 
 def _record(inbounds: dict[str, Inbound], ctx: IntakeContext,
             earlier: Done) -> tuple[dict[str, IntakeResult], list[Claim], list[int]]:
-    """Record each message's outcome, replies and audit in one transaction for the chunk, each
-    message inside its own savepoint so that a fault in one leaves the others recorded. The same
-    transaction claims the messages' unsent replies for sending, and writes what the earlier chunk
-    did (see _record_done), so that a chunk waits its turn for the register once. Returns the
-    results, the claims and the earlier replies refused for good."""
-    results: dict[str, IntakeResult] = {}
-    claims: list[Claim] = []
-    failed: list[int] = []
+    """Record each message's outcome, replies and audit, all in one transaction for the chunk. The
+    same transaction claims the messages' unsent replies for sending, and writes what the earlier
+    chunk did (see _record_done), so that a chunk waits its turn for the register once. Returns the
+    results, the claims and the earlier replies refused for good.
+
+    The chunk is written in one go (one flush); if that fails, because another process recorded
+    one of the messages first or a fault in one message, it is recorded again one message at a
+    time, each inside its own savepoint, so that the fault stays with its message."""
     if not inbounds and not earlier:
+        return {}, [], []
+    try:
+        results, claims, failed, _retry = _record_pass(inbounds, ctx, earlier, one_by_one=False)
         return results, claims, failed
-    pending = inbounds
+    except IntegrityError:
+        log.info("a message of the chunk was recorded by another run at the same time; recording one by one")
+    except DBAPIError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one message's fault: one by one finds which
+        log.warning("recording a chunk failed (%s); recording its messages one by one", type(exc).__name__)
+    results, claims, failed, pending = {}, [], [], inbounds
     for _attempt in (1, 2):
-        retry: dict[str, Inbound] = {}
-        with ctx.uow() as u:
-            u.register.lock_audit()  # before any savepoint, so a rolled-back one cannot release it
-            failed, earlier = failed + _record_done(u, earlier, ctx), Done()
-            known = u.register.messages_by_keys([inbound.dedup_key for inbound in pending.values()])
-            for mailbox_id, inbound in pending.items():
-                existing = known.get(inbound.dedup_key)  # including a copy earlier in this chunk
-                if existing is not None:
-                    results[mailbox_id] = _seen_before(u, existing, mailbox_id, ctx.clock())
-                    continue
-                now = ctx.clock()
-                savepoint = u.session.begin_nested()
-                try:
-                    decision = _decide(inbound, ctx, now, u)
-                    row, alert = record_decision(u.register, ctx.config, inbound, decision, mailbox_id, now)
-                    savepoint.commit()
-                except IntegrityError:  # another worker recorded the same message first: look again
-                    savepoint.rollback()
-                    retry[mailbox_id] = inbound
-                    continue
-                except DBAPIError:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - a fault in this message alone: it waits
-                    savepoint.rollback()
-                    results[mailbox_id] = _deferred(mailbox_id, exc)
-                    continue
-                known[inbound.dedup_key] = row
-                results[mailbox_id] = IntakeResult(mailbox_id, row.id, decision.outcome, decision.reason,
-                                                   alert.reference if alert else decision.alert_ref, row.folder)
-            answered = [results[m].inbound_id for m in pending if m in results and results[m].folder]
-            unsent = u.register.unsent_for_messages([i for i in answered if i is not None])
-            claimed, _statuses = claim_entries(u, [e.id for e in unsent], ctx.mailbox, ctx.clock)
-            u.commit()
-        claims += claimed
-        if not retry:
+        recorded, claimed, refused, pending = _record_pass(pending, ctx, earlier, one_by_one=True)
+        results, claims, failed, earlier = {**results, **recorded}, claims + claimed, failed + refused, Done()
+        if not pending:
             return results, claims, failed
-        pending = retry
     for mailbox_id in pending:
         results[mailbox_id] = IntakeResult(mailbox_id, None, "deferred", "recorded at the same time by another run")
     return results, claims, failed
+
+
+def _record_pass(pending: dict[str, Inbound], ctx: IntakeContext, earlier: Done, *, one_by_one: bool,
+                 ) -> tuple[dict[str, IntakeResult], list[Claim], list[int], dict[str, Inbound]]:
+    """One transaction over the messages; with one_by_one, each in a savepoint. Returns the results,
+    the claims, the earlier replies refused for good, and the messages another run recorded first
+    (to look at again)."""
+    results: dict[str, IntakeResult] = {}
+    retry: dict[str, Inbound] = {}
+    with ctx.uow() as u:
+        u.register.lock_audit()  # before any savepoint, so a rolled-back one cannot release it
+        failed = _record_done(u, earlier, ctx)
+        known = u.register.messages_by_keys([inbound.dedup_key for inbound in pending.values()])
+        for mailbox_id, inbound in pending.items():
+            if not one_by_one:
+                results[mailbox_id] = _record_one(u, inbound, mailbox_id, known, ctx)
+                continue
+            savepoint = u.session.begin_nested()
+            try:
+                result = _record_one(u, inbound, mailbox_id, known, ctx)
+                savepoint.commit()
+            except IntegrityError:  # another worker recorded the same message first: look again
+                savepoint.rollback()
+                retry[mailbox_id] = inbound
+            except DBAPIError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a fault in this message alone: it waits
+                savepoint.rollback()
+                results[mailbox_id] = _deferred(mailbox_id, exc)
+            else:
+                results[mailbox_id] = result
+                continue
+            known = {key: row for key, row in known.items() if row in u.session}  # not the rolled-back one
+        answered = [results[m].inbound_id for m in pending if m in results and results[m].folder]
+        unsent = u.register.unsent_ids_for_messages([i for i in answered if i is not None])
+        claimed, _statuses = claim_entries(u, unsent, ctx.mailbox, ctx.clock)
+        u.commit()
+    return results, claimed, failed, retry
+
+
+def _record_one(u: UnitOfWork, inbound: Inbound, mailbox_id: str, known: dict[str, InboundMessage],
+                ctx: IntakeContext) -> IntakeResult:
+    """Decide about one message and record it (or, if a copy is known, record the copy). Adds the
+    new message to `known`, so that a second copy in the same chunk is seen as one."""
+    existing = known.get(inbound.dedup_key)
+    if existing is not None:
+        return _seen_before(u, existing, mailbox_id, ctx.clock())
+    now = ctx.clock()
+    decision = _decide(inbound, ctx, now, u)
+    row, alert = record_decision(u.register, ctx.config, inbound, decision, mailbox_id, now)
+    known[inbound.dedup_key] = row
+    return IntakeResult(mailbox_id, row.id, decision.outcome, decision.reason,
+                        alert.reference if alert else decision.alert_ref, row.folder)
 
 
 def _read(raw: bytes, config: Config) -> Inbound:

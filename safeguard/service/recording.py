@@ -73,7 +73,7 @@ def _new_alert(register: Register, config: Config, decision: Decision, row: Inbo
         submitted_by=row.sender or "", social_worker_email=form.social_worker_email,
         team_manager_email=form.team_manager_email, review_date=form.review_date, current_version=1,
     ))
-    register.stage(AlertVersion(alert_id=alert.id, version=1, status="proposed", form=form.to_json(),
+    register.add(AlertVersion(alert_id=alert.id, version=1, status="proposed", form=form.to_json(),
                               inbound_id=row.id, created_at=now))
     register.audit(actor="system", action="alert created", at=now, alert_ref=alert.reference, inbound_id=row.id,
                    status=AWAITING_APPROVAL, alert_type=form.alert_type, urgency=form.urgency,

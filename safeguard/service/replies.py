@@ -22,6 +22,7 @@ def sender_of(config: Config) -> Sender:
 def queue_replies(register: Register, config: Config, row: InboundMessage, decision: Decision,
                   alert: Alert | None, in_reply_to: str | None, at: datetime, result: object = None) -> None:
     service = config.settings.service
+    unused_key = register.is_new(row)  # the keys below are made from its id
     common = {"service": service, "decision": decision, "inbound_id": row.id, "alert": alert,
               "received_at": row.received_at, "providers": _providers(config, decision), "result": result}
     if decision.reply == "fgm_received":
@@ -33,11 +34,12 @@ def queue_replies(register: Register, config: Config, row: InboundMessage, decis
         queue_email(register, key=f"reply:{row.id}", kind=f"reply:{decision.reply}",
                     rendered=render_email(decision.reply, **common), sender=sender_of(config),
                     recipients=[row.sender], at=at, inbound_id=row.id, alert_id=alert.id if alert else None,
-                    in_reply_to=row.message_id)
+                    in_reply_to=row.message_id, unused_key=unused_key)
     if decision.tell_admin:
         queue_email(register, key=f"admin:{row.id}", kind="admin:quarantine",
                     rendered=render_email("quarantine_notice", sender=row.sender or "(none)", **common),
-                    sender=sender_of(config), recipients=[service.admin_team], at=at, inbound_id=row.id)
+                    sender=sender_of(config), recipients=[service.admin_team], at=at, inbound_id=row.id,
+                    unused_key=unused_key)
 
 
 def _providers(config: Config, decision: Decision) -> list[dict[str, str]]:

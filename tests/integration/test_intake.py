@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from email import message_from_bytes
+from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from safeguard import samples
@@ -11,6 +14,7 @@ from safeguard.config.models import Limits
 from safeguard.mail.port import Folder
 from safeguard.register.audit import verify_session
 from safeguard.register.orm import Alert, InboundMessage, OutboxEntry
+from safeguard.service import intake
 from safeguard.service.intake import IntakeContext, process_message
 from tests import hostile
 from tests.conftest import put, subject_of, with_settings
@@ -129,3 +133,31 @@ def test_a_message_that_cannot_be_fetched_is_deferred_and_the_batch_goes_on(inta
     assert box.list_new() == [stuck]  # left in INBOX for the next run, nothing lost
     box.fetch = real_fetch  # type: ignore[method-assign]
     assert [r.outcome for r in process_batch(box.list_new(), intake_ctx)] == ["accepted"]
+
+
+def test_a_fault_recording_one_message_of_a_chunk_defers_that_message_alone(
+        intake_ctx: IntakeContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    box = intake_ctx.mailbox
+    for n in range(5):
+        put(box, text_submission(**{"Reason for alert": f"Missing since yesterday (case {n})."}))
+    ids = box.list_new()
+    record = intake.record_decision
+
+    def faulty(*args: Any) -> Any:
+        if args[4] == ids[2]:  # the mailbox id: a bug that only this message meets
+            raise RuntimeError("a fault")
+        return record(*args)
+
+    monkeypatch.setattr(intake, "record_decision", faulty)
+    results = intake.process_batch(ids, intake_ctx)  # one chunk: written at once, then one by one
+    assert [r.outcome for r in results] == ["accepted", "accepted", "deferred", "accepted", "accepted"]
+    assert results[2].reason == "an unexpected RuntimeError"
+    assert [r.reference for r in results if r.reference] == [f"HSA-2026-00000{n}" for n in (1, 2, 3, 4)]
+    assert box.folder_counts()["INBOX"] == 1 and len(sent_subjects(intake_ctx)) == 4
+    monkeypatch.undo()
+    [later] = run(intake_ctx)  # the next run records it
+    assert (later.mailbox_id, later.outcome, later.reference) == (ids[2], "accepted", "HSA-2026-000005")
+    with intake_ctx.uow() as u:
+        assert u.session.scalar(select(func.count()).select_from(InboundMessage)) == 5
+        assert Counter(u.session.scalars(select(OutboxEntry.status))) == {"sent": 5}
+        assert verify_session(u.session).ok

@@ -1,9 +1,10 @@
-from datetime import UTC, datetime
+from collections import Counter
+from datetime import UTC, date, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from safeguard.register import audit
-from safeguard.register.orm import AuditEntry, ReferenceCounter
+from safeguard.register.orm import Alert, AlertVersion, AuditEntry, InboundMessage, ReferenceCounter
 
 AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -53,3 +54,51 @@ def test_references_are_numbered_per_year(uow) -> None:  # noqa: ANN001
                 u.register.next_reference("HSA", 2027)]
         u.commit()
     assert refs == ["HSA-2026-000001", "HSA-2026-000002", "HSA-2027-000001"]
+
+
+def _message(key: str) -> InboundMessage:
+    return InboundMessage(dedup_key=key, content_sha256="0" * 64, mailbox_id=key, received_at=AT, kind="submission",
+                          outcome="accepted", folder="Processed", reason="valid", problems=[], copies=1)
+
+
+def _alert(reference: str) -> Alert:
+    return Alert(reference=reference, status="AWAITING_APPROVAL", alert_type="missing-child", urgency="urgent",
+                 created_at=AT, updated_at=AT, submitted_by="sw@example.test", social_worker_email="sw@example.test",
+                 team_manager_email="tm@example.test", review_date=date(2027, 1, 1), current_version=1)
+
+
+def test_rows_have_their_ids_when_added_and_a_chunk_is_written_in_one_insert_a_table(uow) -> None:  # noqa: ANN001
+    inserts: Counter[str] = Counter()
+    with uow() as u:
+        event.listen(u.session.get_bind(), "before_cursor_execute", lambda *a: inserts.update(
+            [a[2].split()[2]] if a[2].startswith("INSERT") else []))
+        for n in range(3):  # children added before their parents: the flush puts the parents first
+            message = u.register.add(_message(f"key-{n}"))
+            alert = _alert(f"HSA-2026-00000{n + 1}")
+            version = u.register.add(AlertVersion(alert_id=0, version=1, status="proposed", form={},
+                                                  inbound_id=message.id, created_at=AT))
+            u.register.add(alert)
+            version.alert_id = message.alert_id = alert.id
+            assert None not in (message.id, alert.id, version.id)
+        u.commit()
+    assert inserts == {"inbound_messages": 1, "alerts": 1, "alert_versions": 1}
+    with uow() as u:
+        rows = u.session.execute(select(InboundMessage.alert_id, AlertVersion.alert_id).join(
+            AlertVersion, AlertVersion.inbound_id == InboundMessage.id)).all()
+    assert len(rows) == 3 and all(a == b for a, b in rows)
+
+
+def test_ids_are_never_given_twice_across_rolled_back_and_committed_transactions(uow) -> None:  # noqa: ANN001
+    with uow() as u:
+        u.register.add(_message("rolled-back"))  # not committed: its id may come round again, unused
+    with uow() as u:
+        first = u.register.add(_message("first")).id
+        u.session.add(_message("added without the register"))  # given its id just before the flush
+        u.session.flush()
+        second = u.register.add(_message("second")).id
+        u.commit()
+    with uow() as u:
+        third = u.register.add(_message("third")).id
+        u.commit()
+        ids = u.session.scalars(select(InboundMessage.id)).all()
+    assert len(ids) == len(set(ids)) == 4 and first < second < third
