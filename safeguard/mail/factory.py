@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 from safeguard.config import Config, ConfigError
-from safeguard.mail.graph import GraphMailbox, GraphSettings
 from safeguard.mail.imap_smtp import ImapSmtpMailbox, ImapSmtpSettings
 from safeguard.mail.maildir import MaildirMailbox
 from safeguard.mail.port import Mailbox
@@ -23,6 +22,8 @@ def open_mailbox(config: Config, state: StateStore | None = None) -> Mailbox:
     if box.adapter == "ews":
         return _ews(config, address, state)
     if box.adapter == "graph":
+        from safeguard.mail.graph import GraphMailbox, GraphSettings  # httpx loads only when Graph is chosen
+
         graph = box.graph
         assert graph is not None
         secret = _secret("graph.client_secret_env", graph.client_secret_env, "the application's client secret")

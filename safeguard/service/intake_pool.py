@@ -13,8 +13,9 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import AbstractContextManager
 from multiprocessing.sharedctypes import Synchronized
 
@@ -32,7 +33,7 @@ def process_in_parallel(mailbox_ids: list[str], open_context: OpenContext, worke
     """process_batch over mailbox_ids, shared by up to `workers` processes (this one included).
     `open_context` must pickle (a module-level function, or a functools.partial of one): each
     helper opens its own mailbox connections and register sessions with it."""
-    chunks = [mailbox_ids[start:start + CHUNK] for start in range(0, len(mailbox_ids), CHUNK)]
+    chunks = _chunks(mailbox_ids, workers)
     helpers = min(workers, len(chunks)) - 1
     with open_context() as ctx:
         if helpers < 1 or not ctx.mailbox.parallel_safe:
@@ -43,9 +44,14 @@ def process_in_parallel(mailbox_ids: list[str], open_context: OpenContext, worke
         done: dict[int, list[IntakeResult]] = {}
         with ProcessPoolExecutor(helpers, mp_context=mp, initializer=_share,
                                  initargs=(counter, chunks, open_context, dict(os.environ))) as pool:
-            futures = [pool.submit(_drain) for _ in range(helpers)]
+            # Starting a helper waits for the forkserver to import PRELOAD: a thread waits for that,
+            # while this process takes the first chunks.
+            futures: list[Future[dict[int, list[IntakeResult]]]] = []
+            starter = threading.Thread(target=_start_helpers, args=(pool, helpers, futures), daemon=True)
+            starter.start()
             _share(counter, chunks, open_context)
             done.update(_drain_with(ctx))
+            starter.join()
             for future in futures:
                 try:
                     done.update(future.result())
@@ -56,6 +62,25 @@ def process_in_parallel(mailbox_ids: list[str], open_context: OpenContext, worke
         results += done.get(index) or [IntakeResult(m, None, "deferred", "the process handling it stopped; "
                                                     "the next run takes it") for m in chunk]
     return results
+
+
+def _chunks(mailbox_ids: list[str], workers: int) -> list[list[str]]:
+    """Chunks of CHUNK, and smaller ones at the end (the last `workers` chunks' worth in quarters),
+    so that the processes finish at nearly the same time instead of one waiting for another's
+    last full chunk."""
+    tail = max(0, len(mailbox_ids) - CHUNK * workers) if workers > 1 else len(mailbox_ids)
+    tail -= tail % CHUNK
+    small = max(1, CHUNK // 4) if workers > 1 else CHUNK
+    return ([mailbox_ids[start:start + CHUNK] for start in range(0, tail, CHUNK)]
+            + [mailbox_ids[start:start + small] for start in range(tail, len(mailbox_ids), small)])
+
+
+def _start_helpers(pool: ProcessPoolExecutor, helpers: int,
+                   futures: list[Future[dict[int, list[IntakeResult]]]]) -> None:
+    try:
+        futures.extend(pool.submit(_drain) for _ in range(helpers))
+    except Exception as exc:  # noqa: BLE001 - no helper: this process takes every chunk
+        log.warning("intake helper processes could not start (%s)", type(exc).__name__)
 
 
 def _share(counter: Synchronized[int], chunks: list[list[str]], open_context: OpenContext,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import email
+import os
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,19 +30,37 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @contextmanager
-def open_site(mail: str, database_url: str) -> Iterator[IntakeContext]:
-    """Module-level, so that a partial of it reaches the helper processes."""
+def open_site(mail: str, database_url: str, wait_in: int | None = None) -> Iterator[IntakeContext]:
+    """Module-level, so that a partial of it reaches the helper processes. With wait_in (a process
+    id), that process starts its first chunk only once a helper has taken one."""
     config = load_config(ROOT / "config")
-    box = MaildirMailbox(Path(mail) / "safeguarding", config.settings.service.mailbox_address,
-                         Path(mail) / "delivered")
+    box = (WaitsForAHelper if os.getpid() == wait_in else MaildirMailbox)(
+        Path(mail) / "safeguarding", config.settings.service.mailbox_address, Path(mail) / "delivered")
     yield IntakeContext(config, box, uow_factory(make_engine(database_url)), lambda: NOW)
+
+
+class WaitsForAHelper(MaildirMailbox):
+    """This process takes chunks while helpers start, and on a fast mailbox may finish a short
+    backlog before any has: to see a helper at work, it waits for one to take a chunk first."""
+
+    waited = False
+
+    def fetch_many(self, mailbox_ids: list[str]) -> dict[str, bytes | None]:
+        deadline = time.monotonic() + 60
+        while not self.waited and time.monotonic() < deadline:
+            assert intake_pool._shared is not None  # noqa: SLF001 - the shared chunk counter
+            if intake_pool._shared[0].value >= 2:  # noqa: SLF001 - this process took 0, a helper 1
+                break
+            time.sleep(0.01)
+        self.waited = True
+        return super().fetch_many(mailbox_ids)
 
 
 def test_a_backlog_shared_by_two_processes_is_handled_once_and_answered_once(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     url = f"sqlite:///{tmp_path / 'register.sqlite3'}"
     migrate(make_engine(url))
-    opener = partial(open_site, str(tmp_path / "mail"), url)
+    opener = partial(open_site, str(tmp_path / "mail"), url, os.getpid())
     count = 3 * CHUNK + 7
     with opener() as ctx:
         for n in range(count):
