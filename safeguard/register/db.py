@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 MIGRATION_LOCK = 0x5AFE6A4D  # any constant: one advisory lock for schema changes
@@ -24,6 +25,19 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
     return create_engine(url, hide_parameters=True, pool_pre_ping=True)
+
+
+def newest_revision() -> str:
+    """Migration files are named after their revision (0005_outbox_claim.py is revision "0005")."""
+    return max(path.name.partition("_")[0] for path in (MIGRATIONS / "versions").glob("[0-9]*_*.py"))
+
+
+def _revision(engine: Engine) -> str | None:
+    try:
+        with engine.connect() as conn:
+            return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+    except DBAPIError:  # a new database: no alembic_version table yet
+        return None
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001
@@ -44,8 +58,12 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema up to the newest migration (idempotent)."""
-    from alembic import command  # here, not at the top: intake's helper processes start without it
+    """Bring the schema up to the newest migration (idempotent). A register already there is only
+    asked its revision: alembic, a quarter of a second of start-up, loads only when there is work
+    (every process opens the register, intake's helper processes too)."""
+    if _revision(engine) == newest_revision():
+        return
+    from alembic import command
     from alembic.config import Config as AlembicConfig
 
     cfg = AlembicConfig()
