@@ -74,17 +74,17 @@ def _convert(spec: FieldSpec, raw: RawValue, ctx: CheckContext) -> Any:
         if len(text) > spec.max_length:
             raise BadValue(f"is longer than {spec.max_length:,} characters. Shorten it.")
         return text
-    readers: dict[str, Callable[[RawValue], Any]] = {
-        "choice": lambda r: parse_choice(r, spec.choices),
-        "date": parse_date,
-        "email": parse_email,
-        "phone": parse_phone,
-        "nhs": parse_nhs_number,
-        "postcode": parse_postcode,
-        "providers": parse_provider_codes,
-        "reference": lambda r: parse_reference(r, ctx.config.settings.service.reference_prefix),
-    }
-    return readers[spec.kind](raw)
+    if spec.kind == "choice":
+        return parse_choice(raw, spec.choices)
+    if spec.kind == "reference":
+        return parse_reference(raw, ctx.config.settings.service.reference_prefix)
+    return _READERS[spec.kind](raw)
+
+
+_READERS: dict[str, Callable[[RawValue], Any]] = {
+    "date": parse_date, "email": parse_email, "phone": parse_phone, "nhs": parse_nhs_number,
+    "postcode": parse_postcode, "providers": parse_provider_codes,
+}
 
 
 def _how_to_fill(spec: FieldSpec) -> str:

@@ -46,27 +46,28 @@ def from_grids(grids: Iterable[Grid], carrier: str) -> RawForm:
             if not any(cells):
                 header = None
                 continue
-            subject_cols = {i: SUBJECT_BY_LABEL[normalise_label(c)].key
-                            for i, c in enumerate(cells) if normalise_label(c) in SUBJECT_BY_LABEL}
+            labels = [normalise_label(c) if c else "" for c in cells]
+            subject_cols = {i: SUBJECT_BY_LABEL[label].key for i, label in enumerate(labels) if label in SUBJECT_BY_LABEL}
             if len(subject_cols) >= 3:
                 header = subject_cols
                 continue
             if header is not None:
                 _add_subject(form, {key: row[i] for i, key in header.items() if i < len(row)})
                 continue
-            _label_value_row(form, row, cells)
+            _label_value_row(form, row, cells, labels)
     return form
 
 
-def _label_value_row(form: RawForm, row: Sequence[RawValue], cells: list[str]) -> None:
+def _label_value_row(form: RawForm, row: Sequence[RawValue], cells: list[str], labels: list[str]) -> None:
+    """cells: each cell as text; labels: the same as normalise_label makes them."""
     first = next((i for i, c in enumerate(cells) if c), None)
     if first is None:
         return
-    spec = FORM_BY_LABEL.get(normalise_label(cells[first]))
+    spec = FORM_BY_LABEL.get(labels[first])
     if spec is None:
         return
     value = row[first + 1] if first + 1 < len(row) else None
-    if normalise_label(as_text(value)) in FORM_BY_LABEL:
+    if first + 1 < len(labels) and labels[first + 1] in FORM_BY_LABEL:
         return  # a row of labels (a header), not a label and its value
     form.put(spec.key, value)
 
