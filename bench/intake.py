@@ -1,12 +1,13 @@
 """Intake throughput on the real IMAP/SMTP stack, beside a raw baseline measured in the same run.
 
-    .venv/bin/python bench/intake.py [--count 1000] [--database-url URL]
+    .venv/bin/python bench/intake.py [--count 1000] [--database-url URL] [--workers 2] [--rounds 3]
 
 Baseline: plain imaplib fetch + smtplib send of the same messages, no processing.
 Intake: the same messages through safeguard's intake (parse, check, register commit, reply
 over SMTP with a copy APPENDed to Sent, move to a folder), exactly as the intake task runs it:
 process_in_parallel with limits.intake_workers processes (--workers, default 2).
-Prints both rates and their ratio (target: intake at least half the baseline's rate).
+Prints both rates and their ratio for each round (fresh mailboxes and register each time), then
+the median ratio (target: intake at least half the baseline's rate).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import imaplib
 import os
 import shutil
 import smtplib
+import statistics
 import subprocess
 import tempfile
 import time
@@ -115,16 +117,25 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     parser.add_argument("--workers", type=int, default=2, help="intake processes (limits.intake_workers)")
+    parser.add_argument("--rounds", type=int, default=3, help="baseline and intake pairs; the median ratio counts")
     args = parser.parse_args()
     subprocess.run([str(ROOT / "scripts" / "mailstack.sh"), "start"], check=True, stdout=subprocess.DEVNULL)
+    ratios = [one_round(args.count, args.database_url, args.workers) for _ in range(args.rounds)]
+    print(f"ratio intake/baseline: {statistics.median(ratios):.2f} median of {len(ratios)} "
+          f"({', '.join(f'{r:.2f}' for r in ratios)}) (target >= 0.50)")
+
+
+def one_round(count: int, database_url: str | None, workers: int) -> float:
+    """A baseline and an intake on fresh mailboxes, one after the other; their ratio. On a shared,
+    noisy machine a single pair can differ by a tenth either way: main takes the median of rounds."""
     run = uuid.uuid4().hex[:6]
     raw_box, our_box = f"bench-raw-{run}@example-icb.test", f"bench-intake-{run}@example-icb.test"
     # Every run has its own sender too: the replies go to the sender's mailbox, and a Maildir that
     # earlier runs have filled with thousands of replies makes each delivery slower (Dovecot reads
     # the folder), which would be charged to this run's intake and not to its baseline.
     sender = f"social-worker-{run}@coventry-council.test"
-    messages = backlog(args.count, sender, our_box)
-    print(f"backlog: {args.count} submissions (half xlsx, half text), {sum(map(len, messages)) / 1e6:.1f} MB")
+    messages = backlog(count, sender, our_box)
+    print(f"backlog: {count} submissions (half xlsx, half text), {sum(map(len, messages)) / 1e6:.1f} MB")
     load(messages, sender, raw_box)
     load(messages, sender, our_box)
     sink = f"bench-sink-{run}@example-icb.test"
@@ -132,15 +143,16 @@ def main() -> None:
     # Postfix delivers what the baseline handed it after the baseline's clock stops; let it finish
     # so that the intake is not timed while the server's CPU is still busy with the baseline's mail.
     drained = time.perf_counter()
-    while count_inbox(sink) < args.count and time.perf_counter() - drained < 300:
+    while count_inbox(sink) < count and time.perf_counter() - drained < 300:
         time.sleep(0.2)
-    url = args.database_url or f"sqlite:///{tempfile.mkdtemp()}/register.sqlite3"
-    ours, outcomes = intake(bench_config(our_box, url, args.workers))
-    base_rate, our_rate = args.count / base, args.count / ours
-    print(f"baseline (imaplib fetch + smtplib send): {base:7.2f} s  {base_rate:7.1f} msg/s")
-    print(f"intake ({url.split(':')[0]} register, {args.workers} process(es)): {ours:7.2f} s  {our_rate:7.1f} msg/s"
+    url = database_url or f"sqlite:///{tempfile.mkdtemp()}/register.sqlite3"
+    ours, outcomes = intake(bench_config(our_box, url, workers))
+    base_rate, our_rate = count / base, count / ours
+    print(f"  baseline (imaplib fetch + smtplib send): {base:7.2f} s  {base_rate:7.1f} msg/s")
+    print(f"  intake ({url.split(':')[0]} register, {workers} process(es)): {ours:7.2f} s  {our_rate:7.1f} msg/s"
           f"  {outcomes}")
-    print(f"ratio intake/baseline: {our_rate / base_rate:.2f} (target >= 0.50)")
+    print(f"  ratio {our_rate / base_rate:.2f}")
+    return our_rate / base_rate
 
 
 if __name__ == "__main__":
