@@ -48,6 +48,7 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        auto_reload=False,  # read once a process (each flow run is one): no file check for every email
     )
     env.filters.update(phone=phone, nhs=nhs_number)
     return env
