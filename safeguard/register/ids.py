@@ -6,7 +6,9 @@ through the ORM's flush; with the id known at once, the whole chunk is written i
 batched INSERT a table (the relationships in orm.py put the tables in foreign-key order).
 
 - SQLite: every transaction holds the database's write lock from its start (BEGIN IMMEDIATE, see
-  db.py), so the largest id is read once a transaction and counted on from there.
+  db.py), so the largest id is read once a transaction and counted on from there. As with SQLite's
+  own rowids, an id comes round again only if the newest rows are deleted; nothing deletes inbound
+  messages or outbox entries (outbox keys such as reply:<id> rely on that).
 - PostgreSQL: ids come from the column's own sequence, BLOCK at a time, kept by this process.
   Sequences never hand out a value twice, so ids taken but not used are only gaps.
 
