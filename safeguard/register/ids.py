@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import threading
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Table, func, select, text
@@ -33,7 +34,7 @@ _sequence_lock = threading.RLock()  # threads of one process share the blocks
 
 def give_id(session: Session, row: Any) -> None:
     """Set row.id now, if it has an id the database would otherwise choose and none is set yet."""
-    table = _numbered_table(row)
+    table = _numbered_table(type(row))
     if table is not None and row.id is None:
         row.id = _next_id(session, table)
 
@@ -44,8 +45,9 @@ def assign_missing(session: Session, _context: object = None, _instances: object
         give_id(session, row)
 
 
-def _numbered_table(row: Any) -> Table | None:
-    table = getattr(type(row), "__table__", None)
+@cache  # one answer a mapped class; asked for every row added and every row pending at a flush
+def _numbered_table(cls: type) -> Table | None:
+    table = getattr(cls, "__table__", None)
     if not isinstance(table, Table):
         return None
     key = list(table.primary_key.columns)

@@ -68,11 +68,11 @@ def _chunks(mailbox_ids: list[str], workers: int) -> list[list[str]]:
     """Chunks of CHUNK, and smaller ones at the end (the last `workers` chunks' worth in quarters),
     so that the processes finish at nearly the same time instead of one waiting for another's
     last full chunk."""
-    tail = max(0, len(mailbox_ids) - CHUNK * workers) if workers > 1 else len(mailbox_ids)
-    tail -= tail % CHUNK
+    in_full = max(0, len(mailbox_ids) - CHUNK * workers) if workers > 1 else len(mailbox_ids)
+    in_full -= in_full % CHUNK
     small = max(1, CHUNK // 4) if workers > 1 else CHUNK
-    return ([mailbox_ids[start:start + CHUNK] for start in range(0, tail, CHUNK)]
-            + [mailbox_ids[start:start + small] for start in range(tail, len(mailbox_ids), small)])
+    return ([mailbox_ids[start:start + CHUNK] for start in range(0, in_full, CHUNK)]
+            + [mailbox_ids[start:start + small] for start in range(in_full, len(mailbox_ids), small)])
 
 
 def _start_helpers(pool: ProcessPoolExecutor, helpers: int,
