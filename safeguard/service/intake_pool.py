@@ -34,7 +34,7 @@ def process_in_parallel(mailbox_ids: list[str], open_context: OpenContext, worke
     `open_context` must pickle (a module-level function, or a functools.partial of one): each
     helper opens its own mailbox connections and register sessions with it."""
     chunks = _chunks(mailbox_ids, workers)
-    helpers = min(workers, len(chunks)) - 1
+    helpers = min(workers, -(-len(mailbox_ids) // CHUNK)) - 1  # a helper only for more than one full chunk
     with open_context() as ctx:
         if helpers < 1 or not ctx.mailbox.parallel_safe:
             return process_batch(mailbox_ids, ctx)

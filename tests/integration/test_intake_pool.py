@@ -97,3 +97,17 @@ def test_a_short_batch_is_done_here_without_starting_processes(tmp_path: Path,
     monkeypatch.setattr(intake_pool, "ProcessPoolExecutor", None)  # would fail if used
     [result] = intake_pool.process_in_parallel(ids, opener, workers=4)
     assert result.outcome == "accepted"
+
+
+def test_a_backlog_of_one_chunk_is_done_here_even_though_its_chunks_are_small(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'register.sqlite3'}"
+    migrate(make_engine(url))
+    opener = partial(open_site, str(tmp_path / "mail"), url)
+    with opener() as ctx:
+        for n in range(CHUNK):
+            put(ctx.mailbox, text_submission(**{"Reason for alert": f"Missing since yesterday (case {n})."}))
+        ids = ctx.mailbox.list_new()
+    monkeypatch.setattr(intake_pool, "ProcessPoolExecutor", None)  # would fail if used
+    results = intake_pool.process_in_parallel(ids, opener, workers=2)
+    assert Counter(r.outcome for r in results) == {"accepted": CHUNK}
