@@ -24,7 +24,8 @@ from safeguard.service.intake import CHUNK, IntakeContext, IntakeResult, process
 log = logging.getLogger(__name__)
 
 OpenContext = Callable[[], AbstractContextManager[IntakeContext]]
-PRELOAD = ["safeguard.app", "safeguard.service.intake_pool", "safeguard.service.triage", "safeguard.mail.imap_smtp"]
+PRELOAD = ["safeguard.service.helper_process", "safeguard.app", "safeguard.service.intake_pool",
+           "safeguard.service.triage", "safeguard.mail.imap_smtp"]
 
 _shared: tuple[Synchronized[int], list[list[str]], OpenContext] | None = None
 
@@ -38,8 +39,7 @@ def process_in_parallel(mailbox_ids: list[str], open_context: OpenContext, worke
     with open_context() as ctx:
         if helpers < 1 or not ctx.mailbox.parallel_safe:
             return process_batch(mailbox_ids, ctx)
-        mp = multiprocessing.get_context("forkserver")
-        mp.set_forkserver_preload(PRELOAD)
+        mp = helper_context()
         counter = mp.Value("i", 0)
         done: dict[int, list[IntakeResult]] = {}
         with ProcessPoolExecutor(helpers, mp_context=mp, initializer=_share,
@@ -62,6 +62,14 @@ def process_in_parallel(mailbox_ids: list[str], open_context: OpenContext, worke
         results += done.get(index) or [IntakeResult(m, None, "deferred", "the process handling it stopped; "
                                                     "the next run takes it") for m in chunk]
     return results
+
+
+def helper_context() -> multiprocessing.context.ForkServerContext:
+    """Where helpers start: a forkserver that has imported PRELOAD once, so that each helper forked
+    from it starts with the modules it needs (and without the parent's main module)."""
+    mp = multiprocessing.get_context("forkserver")
+    mp.set_forkserver_preload(PRELOAD)
+    return mp
 
 
 def _chunks(mailbox_ids: list[str], workers: int) -> list[list[str]]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import email
 import os
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -111,3 +113,29 @@ def test_a_backlog_of_one_chunk_is_done_here_even_though_its_chunks_are_small(
     monkeypatch.setattr(intake_pool, "ProcessPoolExecutor", None)  # would fail if used
     results = intake_pool.process_in_parallel(ids, opener, workers=2)
     assert Counter(r.outcome for r in results) == {"accepted": CHUNK}
+
+
+HELPER_MAIN = """
+import os, sys
+if __name__ == "__mp_main__":  # what multiprocessing does in a new process, unless told otherwise
+    open(os.environ["MAIN_IMPORTED"], "w").close()
+if __name__ == "__main__":
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from safeguard.service.intake_pool import helper_context
+    context = helper_context() if sys.argv[1] == "helper" else multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(1, mp_context=context) as pool:
+        assert pool.submit(os.getpid).result() != os.getpid()
+"""
+
+
+@pytest.mark.parametrize(("context", "imports_main"), [("helper", False), ("plain forkserver", True)])
+def test_helpers_start_without_running_the_parents_main_module(tmp_path: Path, context: str,
+                                                               imports_main: bool) -> None:
+    """Under a Prefect worker the main module is prefect.engine: about 0.8 s of CPU in every helper
+    that imported it again. The plain forkserver shows that the test would see it happen."""
+    script, marker = tmp_path / "main.py", tmp_path / "main-imported"
+    script.write_text(HELPER_MAIN)
+    subprocess.run([sys.executable, str(script), context], check=True, cwd=ROOT, timeout=120,
+                   env={**os.environ, "MAIN_IMPORTED": str(marker), "PYTHONPATH": str(ROOT)})
+    assert marker.exists() == imports_main
