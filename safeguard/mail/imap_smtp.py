@@ -1,7 +1,10 @@
 """The IMAP + SMTP mailbox adapter (any standards-based server; tested on Dovecot and Postfix).
 
 Message ids are IMAP UIDs of INBOX. Moves use UID MOVE (RFC 6851) where offered, else
-COPY + \\Deleted + EXPUNGE. Sending goes over SMTP, then the exact bytes are APPENDed to Sent.
+COPY + \\Deleted + EXPUNGE. Sending goes over SMTP, then the exact bytes are APPENDed to Sent over
+a second IMAP connection that has Sent selected: a server appending to a folder that no session has
+open looks the whole folder over each time (Dovecot on Maildir: 0.8 ms of its CPU a copy into an
+empty Sent, 2 ms into one of 2,000), while into the selected folder it costs the same however full.
 """
 
 from __future__ import annotations
@@ -48,11 +51,11 @@ class ImapSmtpMailbox(Mailbox):
     def __init__(self, settings: ImapSmtpSettings) -> None:
         self.settings = settings
         self.address = settings.address
-        self._imap: imaplib.IMAP4 | None = None
+        self._imap: dict[Folder, imaplib.IMAP4] = {}  # a connection for each folder kept selected
         self._smtp: smtplib.SMTP | None = None
 
     # -- connections -------------------------------------------------------------------------
-    def _connect_imap(self) -> imaplib.IMAP4:
+    def _connect_imap(self, selected: Folder) -> imaplib.IMAP4:
         s = self.settings
         try:
             imap = (imaplib.IMAP4_SSL(s.host, s.port, ssl_context=ssl.create_default_context(), timeout=s.timeout)
@@ -67,7 +70,7 @@ class ImapSmtpMailbox(Mailbox):
         for folder in Folder:
             if folder is not Folder.INBOX:
                 imap.create(str(folder))  # "already exists" is answered NO and ignored
-        imap.select("INBOX")
+        imap.select(str(selected))
         # Servers list more capabilities once logged in (Dovecot adds MOVE only then); imaplib keeps
         # the list from before login, which would make every move a COPY, STORE and EXPUNGE.
         _, data = imap.capability()
@@ -75,14 +78,17 @@ class ImapSmtpMailbox(Mailbox):
         self._can_move = "MOVE" in imap.capabilities
         return imap
 
-    def _with_imap(self, action: Callable[[imaplib.IMAP4], T]) -> T:
+    def _with_imap(self, action: Callable[[imaplib.IMAP4], T], selected: Folder = Folder.INBOX) -> T:
+        """action on the connection that keeps `selected` selected (INBOX unless said), connecting
+        (again) as needed."""
         for attempt in (1, 2):
-            if self._imap is None:
-                self._imap = self._connect_imap()
+            imap = self._imap.get(selected)
+            if imap is None:
+                imap = self._imap[selected] = self._connect_imap(selected)
             try:
-                return action(self._imap)
+                return action(imap)
             except _NETWORK_ERRORS as exc:
-                self._imap = None
+                self._imap.pop(selected, None)
                 if attempt == 2:
                     raise TemporaryMailboxError("the IMAP connection dropped") from exc
         raise AssertionError("unreachable")
@@ -102,11 +108,11 @@ class ImapSmtpMailbox(Mailbox):
         return smtp
 
     def close(self) -> None:
-        for conn, quit_ in ((self._imap, "logout"), (self._smtp, "quit")):
+        for conn, quit_ in [*((imap, "logout") for imap in self._imap.values()), (self._smtp, "quit")]:
             if conn is not None:
                 with contextlib.suppress(Exception):  # closing a dead connection is fine
                     getattr(conn, quit_)()
-        self._imap = self._smtp = None
+        self._imap, self._smtp = {}, None
 
     # -- the port ----------------------------------------------------------------------------
     def list_new(self, limit: int | None = None) -> list[str]:
@@ -166,7 +172,7 @@ class ImapSmtpMailbox(Mailbox):
 
     def send(self, message: bytes, *, message_id: str, recipients: list[str]) -> None:
         self._smtp_send(message, recipients)
-        self._with_imap(lambda imap: _append(imap, str(Folder.SENT), message))
+        self._with_imap(lambda imap: _append(imap, str(Folder.SENT), message), Folder.SENT)
 
     def _smtp_send(self, message: bytes, recipients: list[str]) -> None:
         for attempt in (1, 2):
@@ -277,6 +283,9 @@ def _append(imap: imaplib.IMAP4, folder: str, message: bytes) -> None:
     """APPEND with the \\Seen flag. Where the server offers LITERAL+ (RFC 7888) the command and the
     message go in one write, without waiting for the server's go-ahead between them: one round trip
     instead of two for every copy kept in Sent."""
+    # The selected folder's news ("* 5 EXISTS") would pile up in imaplib for every copy: dropped.
+    for news in ("EXISTS", "RECENT"):
+        imap.untagged_responses.pop(news, None)
     if "LITERAL+" not in imap.capabilities:
         imap.append(folder, r"(\Seen)", None, message)
         return
