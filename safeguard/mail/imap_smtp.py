@@ -3,8 +3,9 @@
 Message ids are IMAP UIDs of INBOX. Moves use UID MOVE (RFC 6851) where offered, else
 COPY + \\Deleted + EXPUNGE. Sending goes over SMTP, then the exact bytes are APPENDed to Sent over
 a second IMAP connection that has Sent selected: a server appending to a folder that no session has
-open looks the whole folder over each time (Dovecot on Maildir: 0.8 ms of its CPU a copy into an
-empty Sent, 2 ms into one of 2,000), while into the selected folder it costs the same however full.
+open looks the folder over again each time, so every copy costs more as Sent fills (Dovecot on
+Maildir: 1.5 ms a copy into an empty Sent, 5.7 ms into one of 10,000; with Sent selected 1.1 ms
+and 1.7 ms; bench/imap_sent.py).
 """
 
 from __future__ import annotations
