@@ -54,6 +54,7 @@ class ImapSmtpMailbox(Mailbox):
         self.address = settings.address
         self._imap: dict[Folder, imaplib.IMAP4] = {}  # a connection for each folder kept selected
         self._smtp: smtplib.SMTP | None = None
+        self._folders_made = False
 
     # -- connections -------------------------------------------------------------------------
     def _connect_imap(self, selected: Folder) -> imaplib.IMAP4:
@@ -68,9 +69,11 @@ class ImapSmtpMailbox(Mailbox):
             raise PermanentMailboxError("the IMAP server refused the login: check the username and password") from exc
         except _NETWORK_ERRORS as exc:
             raise TemporaryMailboxError(f"cannot reach the IMAP server {s.host}:{s.port}") from exc
-        for folder in Folder:
-            if folder is not Folder.INBOX:
-                imap.create(str(folder))  # "already exists" is answered NO and ignored
+        if not self._folders_made:  # once, whichever connection comes first
+            for folder in Folder:
+                if folder is not Folder.INBOX:
+                    imap.create(str(folder))  # "already exists" is answered NO and ignored
+            self._folders_made = True
         imap.select(str(selected))
         # Servers list more capabilities once logged in (Dovecot adds MOVE only then); imaplib keeps
         # the list from before login, which would make every move a COPY, STORE and EXPUNGE.
