@@ -35,10 +35,13 @@ class Register:
     def get(self, table: type[T], row_id: Any) -> T | None:
         """The row with this id, including one added in this session and not written yet (for which
         Session.get would first write everything pending)."""
-        row = self._added.get((table, row_id))
-        if row is not None and row in self.session:  # not dropped by a rolled-back savepoint
-            return row  # type: ignore[no-any-return]
-        return self.session.get(table, row_id)
+        row = self._still_added((table, row_id))
+        return row if row is not None else self.session.get(table, row_id)
+
+    def _still_added(self, key: tuple[type, Any]) -> Any | None:
+        """The row added under this key, unless a rolled-back savepoint has dropped it since."""
+        row = self._added.get(key)
+        return row if row is not None and row in self.session else None
 
     # inbound messages ------------------------------------------------------------------------
     def messages_by_keys(self, dedup_keys: list[str]) -> dict[str, InboundMessage]:
@@ -155,8 +158,8 @@ class Register:
         """The entry with this key, written or only added in this session. With unused_key (a key
         made from the id of a row added in this transaction, which no entry can have used), the
         database is not asked."""
-        row = self._added.get((OutboxEntry, key))
-        if row is not None and row in self.session:
+        row = self._still_added((OutboxEntry, key))
+        if row is not None:
             return row  # type: ignore[no-any-return]
         if unused_key:
             return None
