@@ -86,10 +86,25 @@ def xlsx_form(fields: dict[str, str], people: list[dict[str, str]]) -> bytes:
     return out.getvalue()
 
 
+GATEWAY = "mx.example-icb.test"  # the example site's boundary gateway (config/settings.yaml)
+
+
+def gateway_stamp(sender: str, result: str = "pass", authserv_id: str = GATEWAY) -> str:
+    """The Authentication-Results header the example site's gateway writes on a message it received."""
+    domain = sender.rpartition("@")[2] or "sender.test"
+    return (f"{authserv_id}; spf={result} smtp.mailfrom={domain}; dkim={result} header.d={domain}; "
+            f"dmarc={result} header.from={domain}")
+
+
 def submission(sender: str, to: str, *, subject: str = "Health alert form", body: str = "",
                attachments: list[tuple[str, bytes]] | None = None, message_id: str | None = None,
-               html: str | None = None, extra_headers: dict[str, str] | None = None) -> bytes:
+               html: str | None = None, extra_headers: dict[str, str] | None = None,
+               authenticated: bool = True) -> bytes:
+    """An email as the site's mailbox receives it: by default with the gateway's dmarc=pass stamp
+    on top (authenticated=False leaves it off, as a message that bypassed the gateway would be)."""
     msg = EmailMessage()
+    if authenticated:
+        msg["Authentication-Results"] = gateway_stamp(sender)
     msg["From"] = sender
     msg["To"] = to
     msg["Subject"] = subject

@@ -49,6 +49,33 @@ class AlertTypes(Strict):
     alert_types: list[AlertType]
 
 
+class SenderAuthentication(Strict):
+    """Who vouches that a message's From line is true: the site's own mail gateway, in an
+    Authentication-Results header (RFC 8601) it stamped. Anything else is quarantined."""
+
+    required: bool = True  # false only in a lab: `safeguard config check` warns loudly
+    # authserv-ids of the site's own boundary gateways; a header naming any other id is ignored,
+    # since a sender can add Authentication-Results headers of its own.
+    trusted_authserv_ids: list[str] = []
+    # Exchange Online (and so NHSmail) stamps Authentication-Results with no authserv-id. With
+    # this on, the topmost such header counts, and only in a message that carries the
+    # X-MS-Exchange-Organization-AuthAs header, which Exchange removes from mail arriving from
+    # outside the organisation and writes itself (docs/email-trust.md).
+    exchange_online: bool = False
+
+    @field_validator("trusted_authserv_ids")
+    @classmethod
+    def _ids(cls, v: list[str]) -> list[str]:
+        return [i.strip().lower() for i in v if i.strip()]
+
+    @model_validator(mode="after")
+    def _something_trusted(self) -> SenderAuthentication:
+        if self.required and not self.trusted_authserv_ids and not self.exchange_online:
+            raise ValueError("required is true but no gateway is trusted: list the site's gateway in "
+                             "trusted_authserv_ids, or set exchange_online: true")
+        return self
+
+
 class Service(Strict):
     name: str
     mailbox_address: Email
@@ -62,6 +89,10 @@ class Service(Strict):
     secure_domains: list[str] = ["nhs.net"]
     insecure_recipients: Literal["refuse", "marker"] = "refuse"
     secure_subject_marker: str = "[secure]"
+    sender_authentication: SenderAuthentication  # no default: a site must say which gateway it trusts
+    # A WITHDRAW by email waits for the safeguarding team's decision in the Prefect UI (true), or
+    # takes effect at once with the social worker and team manager on record both told (false).
+    withdrawal_needs_approval: bool = True
 
     _addr = field_validator("mailbox_address", "admin_team")(_check_address)
 

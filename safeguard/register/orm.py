@@ -121,7 +121,7 @@ class Delivery(Base):
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
     provider_code: Mapped[str] = mapped_column(String(10))
     mailbox: Mapped[str] = mapped_column(String(320))
-    status: Mapped[str] = mapped_column(String(20))  # notified | withdrawn
+    status: Mapped[str] = mapped_column(String(20))  # notified | withdrawn | failed
     version: Mapped[int] = mapped_column(Integer)  # the version of the last notice sent
     notice_key: Mapped[str] = mapped_column(String(200))  # outbox key of the last notice
     notified_at: Mapped[datetime]
@@ -129,7 +129,43 @@ class Delivery(Base):
     chased_at: Mapped[datetime | None]
     escalated_at: Mapped[datetime | None]
     withdrawn_at: Mapped[datetime | None]
+    failed_at: Mapped[datetime | None]  # a delivery-status notification (bounce) said it never arrived
+    failure: Mapped[str | None] = mapped_column(String(300))  # its status code and diagnostic, no content
     _alert: Mapped[Alert] = written_after("Alert", "Delivery.alert_id")
+
+
+class IntakeDeferral(Base):
+    """A message left in INBOX for the next run, and how often: after a few tries it is quarantined
+    and the admin team told, so that nothing waits silently for ever."""
+
+    __tablename__ = "intake_deferrals"
+    mailbox_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    content_sha256: Mapped[str | None] = mapped_column(String(64))
+    count: Mapped[int] = mapped_column(Integer)
+    first_at: Mapped[datetime]
+    last_at: Mapped[datetime]
+    last_reason: Mapped[str] = mapped_column(String(200))  # the deferral reason: no message content
+
+
+class WithdrawalRequest(Base):
+    """A WITHDRAW by email waiting for the safeguarding team's decision, or a reinstatement.
+    kind: withdraw | reinstate; status: pending | approved | declined | superseded."""
+
+    __tablename__ = "withdrawal_requests"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
+    inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    requested_by: Mapped[str] = mapped_column(String(320))
+    reason: Mapped[str | None] = mapped_column(EncryptedText())  # "Other: ..." may hold case details
+    status: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+    approval_run_id: Mapped[str | None] = mapped_column(String(36))  # the Prefect run waiting on it
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None]
+    decision_note: Mapped[str | None] = mapped_column(EncryptedText())
+    _alert: Mapped[Alert] = written_after("Alert", "WithdrawalRequest.alert_id")
+    _inbound: Mapped[InboundMessage | None] = written_after("InboundMessage", "WithdrawalRequest.inbound_id")
 
 
 class ReferenceCounter(Base):
