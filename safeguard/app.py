@@ -5,6 +5,7 @@ Flows and the CLI call `open_app`; nothing is built at import time.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -62,6 +63,8 @@ def open_app(config_dir: str | None = None) -> App:
 @cache
 def _open_app(config_dir: str | None, _environment: tuple[str | None, ...]) -> App:
     config = load_config(config_dir)
+    for warning in config.warnings():
+        logging.getLogger("safeguard").warning("configuration: %s", warning)
     check_keys()
     engine = make_engine(config.settings.register_db.url)
     migrate(engine)

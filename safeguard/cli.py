@@ -368,6 +368,8 @@ def _config(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     print(f"Configuration in {config.directory} is valid: {len(config.providers)} providers, "
           f"{len(config.alert_types)} alert types, mailbox adapter '{config.settings.mailbox.adapter}'.")
+    for warning in config.warnings():
+        print(f"WARNING: {warning}", file=sys.stderr)
     return 0
 
 

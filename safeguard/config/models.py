@@ -240,6 +240,15 @@ class Config(BaseModel):
     def provider(self, code: str) -> Provider | None:
         return next((p for p in self.providers if p.code == code.strip().upper()), None)
 
+    def warnings(self) -> list[str]:
+        """Settings that are valid but unsafe outside a lab, in words for `config check` and the logs."""
+        found = []
+        if not self.settings.service.sender_authentication.required:
+            found.append("settings.yaml service.sender_authentication.required is false: any email's From line "
+                         "is believed, so anyone can withdraw or change an alert by forging it. Use this only "
+                         "in a lab, never with a real mailbox.")
+        return found
+
     def provider_by_address(self, address: str) -> Provider | None:
         address = address.strip().lower()
         return next((p for p in self.providers if p.mailbox == address), None)

@@ -9,6 +9,7 @@ import email
 import email.header
 import email.policy
 import hashlib
+import re
 from dataclasses import dataclass, field
 from email.message import EmailMessage, Message
 from email.utils import getaddresses
@@ -16,6 +17,11 @@ from email.utils import getaddresses
 _TRACE_HEADERS = {"received", "return-path", "delivered-to", "x-original-to", "dkim-signature",
                   "authentication-results", "arc-seal", "arc-message-signature", "arc-authentication-results"}
 MAX_PARTS = 200
+# RFC 3834 and the headers mail systems put on automatic replies (Exchange's loop header included).
+_AUTOMATIC_HEADERS = ("X-Autoreply", "X-Autorespond", "X-MS-Exchange-Inbox-Rules-Loop")
+_AUTOMATIC_PRECEDENCE = ("bulk", "junk", "auto_reply", "list")
+_AUTOMATIC_SUBJECT = re.compile(r"^\s*(?:automatic reply|auto[- ]?reply|autoreply|out of (?:the )?office)\b"
+                                r"|\bout of (?:the )?office\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -39,7 +45,9 @@ class Inbound:
     html_body: str | None
     attachments: list[Attachment] = field(default_factory=list)
     header_faults: list[str] = field(default_factory=list)
-    automatic: bool = False
+    automatic: bool = False  # an out-of-office or other automatic reply: never a command or acknowledgement
+    auth_results: tuple[str, ...] = ()  # Authentication-Results values, topmost first
+    exchange_auth_as: str | None = None  # X-MS-Exchange-Organization-AuthAs, if present
     dedup_key: str = ""
     content_sha256: str = ""
 
@@ -93,9 +101,9 @@ def parse_inbound(raw: bytes) -> Inbound:
         header_faults=faults,
         content_sha256=hashlib.sha256(raw).hexdigest(),
     )
-    auto = _header(msg, "Auto-Submitted").lower()
-    precedence = _header(msg, "Precedence").lower()
-    inbound.automatic = (auto not in ("", "no")) or precedence in ("bulk", "junk", "auto_reply", "list")
+    inbound.automatic = _automatic(msg, subject)
+    inbound.auth_results = tuple(_all(msg, "Authentication-Results"))
+    inbound.exchange_auth_as = _header(msg, "X-MS-Exchange-Organization-AuthAs") or None
     _walk(msg, inbound)
     inbound.dedup_key = _dedup_key(raw, inbound)
     return inbound
@@ -110,6 +118,20 @@ def _header(msg: Message, name: str) -> str:
         return " ".join(str(decoded).split())[:998]
     except Exception:  # noqa: BLE001 - undecodable header: keep the raw text
         return " ".join(str(msg.get(name, "")).split())[:998]
+
+
+def _automatic(msg: Message, subject: str) -> bool:
+    auto = _header(msg, "Auto-Submitted").lower().partition(";")[0].strip()
+    return (auto not in ("", "no") or _header(msg, "Precedence").lower() in _AUTOMATIC_PRECEDENCE
+            or any(msg.get(name) is not None for name in _AUTOMATIC_HEADERS)
+            or _AUTOMATIC_SUBJECT.search(subject) is not None)
+
+
+def _all(msg: Message, name: str) -> list[str]:
+    try:
+        return [" ".join(str(v).split())[:2000] for v in msg.get_all(name) or []]
+    except Exception:  # noqa: BLE001 - an unreadable header vouches for nothing
+        return []
 
 
 def _walk(msg: Message, inbound: Inbound) -> None:

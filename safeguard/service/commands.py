@@ -1,9 +1,23 @@
-"""Email commands carried in the subject line: WITHDRAW, EXTEND, and references quoted in replies."""
+"""Email commands: the subject line *is* the command, or it is not a command at all.
+
+    WITHDRAW HSA-2026-000123                  body: Reason: Found | Resolved | Baby born | Other: text
+    EXTEND HSA-2026-000123 to 2027-01-31
+
+The whole subject must be the command (a `[secure]` marker aside), in capitals or not. A reply or
+forward (`RE:`, `FW:`) is never a command that changes state, and neither is a sentence that happens
+to hold a verb: "Please do NOT withdraw HSA-2026-000123 - child still missing" must never withdraw
+the alert. A subject that mentions withdrawing or extending without being the command exactly is
+`ambiguous`: it changes nothing, a person reads it, and the sender is told how to write it.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+WITHDRAWAL_REASONS = ("Found", "Resolved", "Baby born")  # or "Other: <text>"
+_VERB_WORD = re.compile(r"\b(?:withdraw|extend)\w*", re.IGNORECASE)
+_OTHER = re.compile(r"^other\s*[:\-]\s*(\S.*)$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -11,22 +25,48 @@ class SubjectCommand:
     verb: str | None  # "withdraw", "extend" or None
     reference: str | None
     extend_to: str | None = None
+    ambiguous: bool = False  # mentions a verb without being a command exactly
 
 
-def read_subject(subject: str, prefix: str) -> SubjectCommand:
+def read_subject(subject: str, prefix: str, marker: str = "[secure]") -> SubjectCommand:
+    text = _without_marker(" ".join(subject.split()), marker)
     ref = rf"({prefix}-\d{{4}}-\d{{6}})"
-    if m := re.search(rf"\bWITHDRAW\s+{ref}\b", subject, re.IGNORECASE):
+    if m := re.fullmatch(rf"WITHDRAW {ref}", text, re.IGNORECASE):
         return SubjectCommand("withdraw", m.group(1).upper())
-    if m := re.search(rf"\bEXTEND\s+{ref}(?:\s+to\s+(\S+))?", subject, re.IGNORECASE):
+    if m := re.fullmatch(rf"EXTEND {ref} to (.+)", text, re.IGNORECASE):
         return SubjectCommand("extend", m.group(1).upper(), m.group(2))
-    m = re.search(ref, subject, re.IGNORECASE)
-    return SubjectCommand(None, m.group(1).upper() if m else None)
+    quoted = re.search(ref, text, re.IGNORECASE)
+    return SubjectCommand(None, quoted.group(1).upper() if quoted else None,
+                          ambiguous=_VERB_WORD.search(text) is not None)
 
 
-def withdrawal_reason(body: str | None) -> str:
-    """`Reason: Found` / `Resolved` / `Baby born` / free text, from the first lines of the body."""
+def _without_marker(text: str, marker: str) -> str:
+    low, mark = text.lower(), marker.lower()
+    if mark and low.startswith(mark):
+        text = text[len(mark):].strip()
+    elif mark and low.endswith(mark):
+        text = text[:-len(mark)].strip()
+    return text
+
+
+def withdrawal_reason(body: str | None) -> str | None:
+    """The reason from the body's `Reason:` line, as one of the fixed reasons (or `Other: text`);
+    None if there is no such line or it is not one of them."""
     for line in (body or "").splitlines()[:50]:
         label, sep, value = line.partition(":")
-        if sep and label.strip().lower() == "reason" and value.strip():
-            return value.strip()[:500]
-    return "Not given"
+        if not sep or label.strip().lower() != "reason":
+            continue
+        value = " ".join(value.split())
+        for reason in WITHDRAWAL_REASONS:
+            if value.lower().rstrip(".") == reason.lower():
+                return reason
+        if (other := _OTHER.match(value)) is not None:
+            return f"Other: {other.group(1)[:500]}"
+        return None
+    return None
+
+
+HOW_TO_WITHDRAW = ("Write the subject as WITHDRAW {ref} and nothing else (not a reply, no other words), "
+                   "and put one of these lines in the body: Reason: Found, Reason: Resolved, "
+                   "Reason: Baby born, or Reason: Other: followed by a few words.")
+HOW_TO_EXTEND = "Write the subject as EXTEND {ref} to YYYY-MM-DD and nothing else (not a reply, no other words)."

@@ -15,6 +15,8 @@ from safeguard.service.replies import queue_replies
 from safeguard.service.status import AWAITING_APPROVAL
 from safeguard.service.triage import Decision
 
+COMMANDS = ("withdraw", "extend", "acknowledgement")  # decisions that act on an alert (an auto-reply never does)
+
 
 def record_decision(register: Register, config: Config, inbound: Inbound, decision: Decision,
                     mailbox_id: str, now: datetime) -> tuple[InboundMessage, Alert | None]:
@@ -37,7 +39,7 @@ def record_decision(register: Register, config: Config, inbound: Inbound, decisi
         assert provider is not None
         result = store_submission(register, config, provider.code, decision.fgm, source="email",
                                   filename=str((decision.command or {}).get("file", "")), now=now, inbound_id=row.id)
-    elif decision.alert_ref and decision.outcome == "recorded" and decision.kind != "update":
+    elif decision.alert_ref and decision.outcome == "recorded" and decision.kind in COMMANDS:
         alert = register.alert(decision.alert_ref)
         assert alert is not None
         register.audit(actor=inbound.sender or "unknown sender", action=f"{decision.kind} received", at=now,

@@ -17,9 +17,16 @@ from safeguard.forms.checks import check_form
 from safeguard.forms.model import HealthAlertForm
 from safeguard.forms.problems import CheckContext, Problem
 from safeguard.forms.values import BadValue, parse_date
+from safeguard.mail.authentication import GatewayTrust, SenderAuth, Verdict, authenticate
 from safeguard.mail.inbound import Inbound
 from safeguard.service.carriers import AttachmentRefused, TooManyForms, find_data_file, find_form
-from safeguard.service.commands import SubjectCommand, read_subject, withdrawal_reason
+from safeguard.service.commands import (
+    HOW_TO_EXTEND,
+    HOW_TO_WITHDRAW,
+    SubjectCommand,
+    read_subject,
+    withdrawal_reason,
+)
 
 FGM_SUBJECT = re.compile(r"\bFGM\b", re.IGNORECASE)
 FOLDER_FOR = {"accepted": "Processed", "recorded": "Processed", "invalid": "Rejected", "quarantined": "Quarantine"}
@@ -61,8 +68,15 @@ def triage(inbound: Inbound, config: Config, today: date, find_alert: FindAlert)
     service = config.settings.service
     if inbound.header_faults:
         return _quarantine("malformed", "The message's headers are malformed: " + "; ".join(inbound.header_faults))
+    subject = read_subject(inbound.subject, service.reference_prefix, service.secure_subject_marker)
+    if inbound.automatic:  # out of office and the like: never a command, never an acknowledgement
+        return Decision("auto-reply", "recorded", "auto-reply", alert_ref=subject.reference)
+    trust = service.sender_authentication
+    auth = authenticate(inbound.auth_results, inbound.exchange_auth_as, inbound.sender,
+                        GatewayTrust(trust.required, frozenset(trust.trusted_authserv_ids), trust.exchange_online))
+    if not auth.passed:
+        return _unauthenticated(auth, subject.reference)
     sender = inbound.sender or ""
-    subject = read_subject(inbound.subject, service.reference_prefix)
     if provider := config.provider_by_address(sender):
         if FGM_SUBJECT.search(inbound.subject):
             return _fgm(inbound, provider.code, config)
@@ -72,11 +86,39 @@ def triage(inbound: Inbound, config: Config, today: date, find_alert: FindAlert)
     if inbound.reply_to and inbound.reply_to.rpartition("@")[2] != sender.rpartition("@")[2]:
         return _quarantine("reply-to-mismatch", "The Reply-To address is on a different domain from the sender "
                            "(a possible forgery).")
-    if inbound.automatic:
-        return _quarantine("automatic-reply", "The message is an automatic reply (out of office or similar).")
+    if subject.ambiguous:
+        return _ambiguous(subject)
     if subject.verb:
         return _command(inbound, sender, subject, find_alert, config, today)
     return _form(inbound, sender, subject, config, today, find_alert)
+
+
+_UNAUTHENTICATED = {
+    Verdict.FAIL: "The site's mail gateway checked the sender's address and the check failed ({detail}), so "
+                  "the message may be forged.",
+    Verdict.MISSING: "The message carries no result from the site's mail gateway, so nothing shows who "
+                     "really sent it (it may not have come through the gateway).",
+    Verdict.UNTRUSTED: "The message's authentication results were not written by the site's mail gateway "
+                       "(a sender can add such lines themselves), so nothing shows who really sent it.",
+}
+
+
+def _unauthenticated(auth: SenderAuth, reference: str | None) -> Decision:
+    """Nobody is believed on a From line alone: no effect, and no answer to the claimed sender (who
+    may not have written it)."""
+    explanation = _UNAUTHENTICATED[auth.verdict].format(detail=auth.detail) + (
+        " Nothing was changed and the sender was not answered. If the message is genuine, phone the "
+        "sender and ask them to send it again from their own work mailbox; if a genuine sender keeps "
+        "failing, ask IT to look at their domain's DMARC set-up.")
+    return _quarantine(f"auth-{auth.verdict}", explanation, alert_ref=reference)
+
+
+def _ambiguous(subject: SubjectCommand) -> Decision:
+    ref = subject.reference or "HSA-YYYY-NNNNNN"
+    return _quarantine("ambiguous-command", "The subject mentions withdrawing or extending an alert but is not "
+                       "written as a command, so nothing was changed. A member of the safeguarding team will "
+                       "read it. To withdraw an alert: " + HOW_TO_WITHDRAW.format(ref=ref) + " To extend one: "
+                       + HOW_TO_EXTEND.format(ref=ref), reply="command_refused", alert_ref=subject.reference)
 
 
 def _fgm(inbound: Inbound, provider_code: str, config: Config) -> Decision:
@@ -121,14 +163,13 @@ def _provider_mail(sender: str, subject: SubjectCommand, find_alert: FindAlert) 
 
 def _command(inbound: Inbound, sender: str, subject: SubjectCommand, find_alert: FindAlert,
              config: Config, today: date) -> Decision:
-    admin = config.settings.service.admin_team
     ref = subject.reference or ""
     facts = find_alert(ref)
     kind = subject.verb or "unknown"
     if facts is None:
         return _invalid(kind, "unknown-reference", f"We have no alert with the reference {ref}. "
                         "Check the reference in the acknowledgement email we sent you.", alert_ref=None)
-    if sender not in facts.people_on_record and sender != admin:
+    if sender not in facts.people_on_record:  # the shared admin-team address has no command authority
         return _quarantine("not-on-record", f"{kind.upper()} for {ref} came from someone other than the "
                            "social worker or team manager on record.", alert_ref=ref)
     if facts.status == "WITHDRAWN":
@@ -138,8 +179,11 @@ def _command(inbound: Inbound, sender: str, subject: SubjectCommand, find_alert:
         return _invalid(kind, "not-approved", f"Alert {ref} was not approved, so no provider holds it; nothing "
                         "was changed.", alert_ref=ref)
     if kind == "withdraw":
+        if (reason := withdrawal_reason(inbound.text_body)) is None:
+            return _invalid(kind, "withdraw-reason", "We need the reason for the withdrawal, from a fixed list. "
+                            + HOW_TO_WITHDRAW.format(ref=ref), alert_ref=ref)
         return Decision(kind, "recorded", "withdraw-requested", reply="command_received", alert_ref=ref,
-                        command={"verb": "withdraw", "reference": ref, "reason": withdrawal_reason(inbound.text_body)})
+                        command={"verb": "withdraw", "reference": ref, "reason": reason})
     try:
         new_date = parse_date(subject.extend_to or "")
     except BadValue:
@@ -180,15 +224,15 @@ def _form(inbound: Inbound, sender: str, subject: SubjectCommand, config: Config
     ref = form.alert_reference or subject.reference
     if ref is None:
         return Decision("submission", "accepted", "valid", reply="submission_received", form=form)
-    return _update(form, ref, sender, config.settings.service.admin_team, find_alert)
+    return _update(form, ref, sender, find_alert)
 
 
-def _update(form: HealthAlertForm, ref: str, sender: str, admin: str, find_alert: FindAlert) -> Decision:
+def _update(form: HealthAlertForm, ref: str, sender: str, find_alert: FindAlert) -> Decision:
     facts = find_alert(ref)
     if facts is None or (form.alert_reference and form.alert_reference != ref):
         return _invalid("update", "unknown-reference", f"The form's Alert reference does not match an alert "
                         f"we hold ({ref}). Leave it blank for a new alert.", alert_ref=None)
-    if sender not in facts.people_on_record and sender != admin:
+    if sender not in facts.people_on_record:
         return _quarantine("not-on-record", f"An updated form for {ref} came from someone other than the "
                            "social worker or team manager on record.", alert_ref=ref)
     if facts.status == "WITHDRAWN":

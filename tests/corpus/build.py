@@ -4,6 +4,7 @@ Their expected outcomes are in expected.yaml. Regenerate with: .venv/bin/python 
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -29,8 +30,18 @@ def text_form(**overrides: str) -> bytes:
     return msg(body=samples.text_form(fields(**overrides), people()))
 
 
-def raw(text: str) -> bytes:
-    return text.replace("\n", "\r\n").encode()
+def raw(text: str, sender: str = SW) -> bytes:
+    """A message written out by hand, as the site's gateway passes it on (its dmarc=pass stamp on top)."""
+    stamped = f"Authentication-Results: {samples.gateway_stamp(sender)}\n{text}"
+    return stamped.replace("\n", "\r\n").encode()
+
+
+def from_address(address: str) -> bytes:
+    """A valid text form sent from another address (its domain's own DMARC passes at the gateway)."""
+    form = text_form().replace(SW.encode(), address.encode())
+    head, sep, body = form.partition(b"\n\n")
+    kept = re.sub(rb"^Authentication-Results:.*\n(?:[ \t].*\n)*", b"", head + b"\n", flags=re.MULTILINE)
+    return f"Authentication-Results: {samples.gateway_stamp(address)}\n".encode() + kept.rstrip(b"\n") + sep + body
 
 
 def nested(depth: int) -> bytes:
@@ -41,6 +52,7 @@ def nested(depth: int) -> bytes:
         outer.make_mixed()
         outer.attach(inner)
         inner = outer
+    inner["Authentication-Results"] = samples.gateway_stamp(SW)
     inner["From"], inner["To"], inner["Subject"] = SW, INBOX, SUB
     inner["Date"] = format_datetime(datetime(2026, 11, 23, tzinfo=UTC))
     inner["Message-ID"] = "<nested@coventry-council.test>"
@@ -68,7 +80,7 @@ CASES: dict[str, Callable[[], bytes]] = {
     "crlf-in-form-field": lambda: text_form(**{"Local authority": "Coventry\r\nBcc: evil@freemail.test"}),
     "unknown-charset": lambda: raw(f'From: {SW}\nTo: {INBOX}\nSubject: {SUB}\nContent-Type: text/plain; '
                                    'charset="x-klingon"\n\n' + samples.text_form(fields(), people())),
-    "latin1-body-declared-utf8": lambda: (f'From: {SW}\r\nTo: {INBOX}\r\nSubject: {SUB}\r\nContent-Type: text/plain; '
+    "latin1-body-declared-utf8": lambda: (f'Authentication-Results: {samples.gateway_stamp(SW)}\r\nFrom: {SW}\r\nTo: {INBOX}\r\nSubject: {SUB}\r\nContent-Type: text/plain; '
                                           'charset="utf-8"\r\n\r\nCaf\xe9 ').encode("latin-1")
                                          + samples.text_form(fields(), people()).encode(),
     "base64-garbage-body": lambda: raw(f'From: {SW}\nTo: {INBOX}\nSubject: {SUB}\nContent-Transfer-Encoding: base64\n'
@@ -79,8 +91,8 @@ CASES: dict[str, Callable[[], bytes]] = {
                                                        html="<script>alert(1)</script><p>hello</p>"),
     "null-bytes-in-body": lambda: msg(body="Alert type: Missing\x00 child\n"),
     # senders
-    "unauthorised-domain": lambda: text_form() .replace(SW.encode(), b"someone@freemail.test"),
-    "homoglyph-domain-digit": lambda: text_form().replace(SW.encode(), b"tamsin.holloway@coventry-counci1.test"),
+    "unauthorised-domain": lambda: from_address("someone@freemail.test"),
+    "homoglyph-domain-digit": lambda: from_address("tamsin.holloway@coventry-counci1.test"),
     "homoglyph-domain-cyrillic": lambda: raw(f"From: tamsin.holloway@c\u043eventry-council.test\nTo: {INBOX}\n"
                                              f"Subject: {SUB}\n\n" + samples.text_form(fields(), people())),
     "rtl-override-in-display-name": lambda: raw(f'From: "Tamsin \u202eliame\u202c" <{SW}>\nTo: {INBOX}\n'

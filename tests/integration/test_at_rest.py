@@ -39,7 +39,7 @@ def a_full_history(ctx: IntakeContext) -> str:
     give_decision(ctx, result.reference, 1, ApprovalRequest(True, "Dana", note="Wraithmoor-reason note"))
     send_alert_email(ctx, result.reference)
     put(ctx.mailbox, samples.submission(SW, INBOX, subject=f"WITHDRAW {result.reference}",
-                                        body="Reason: Found at Wraithmoor-reason, Nowhere Lane\n"))
+                                        body="Reason: Other: found at Wraithmoor-reason, Nowhere Lane\n"))
     put(ctx.mailbox, samples.submission("safeguarding@uhcw.test", INBOX, subject="FGM 2026-10", attachments=[
         ("f.xlsx", fgm_file(ctx.config.fgm, [record("9434765870", date(2026, 10, 3), postcode="CV1 5FB")],
                             month="2026-10", organisation="UHCW"))]))

@@ -92,11 +92,12 @@ def test_an_updated_form_from_the_social_worker_is_recorded_as_an_update(config)
     assert (d.kind, d.outcome, d.alert_ref) == ("update", "recorded", REF)
 
 
-def test_an_out_of_office_reply_is_never_answered(config) -> None:  # noqa: ANN001
+def test_an_out_of_office_reply_is_never_answered_and_filed_quietly(config) -> None:  # noqa: ANN001
     raw = samples.submission(SW, INBOX, subject="Out of office", body="I am away",
                              extra_headers={"Auto-Submitted": "auto-replied"})
     d = decide(raw, config)
-    assert (d.outcome, d.reply) == ("quarantined", None)
+    assert (d.outcome, d.reason, d.folder, d.reply, d.tell_admin) == ("recorded", "auto-reply", "Processed",
+                                                                      None, False)
 
 
 def test_an_email_with_no_form_is_quarantined_and_the_sender_told_what_to_do(config) -> None:  # noqa: ANN001
