@@ -14,7 +14,7 @@ from email.utils import format_datetime, make_msgid
 from openpyxl import load_workbook
 
 from safeguard.forms.contract import SUBJECT_FIELDS
-from safeguard.notify.render import TEMPLATES
+from safeguard.notify.render import templates_dir
 
 SUBJECT_SURNAME = "Quillfeather"
 MOTHER_SURNAME = "Quillfeather"
@@ -67,7 +67,7 @@ def text_form(fields: dict[str, str], people: list[dict[str, str]]) -> str:
 
 def xlsx_form(fields: dict[str, str], people: list[dict[str, str]]) -> bytes:
     """The committed template, filled in as a social worker would."""
-    book = load_workbook(TEMPLATES / "health_alert_form.xlsx")
+    book = load_workbook(templates_dir() / "health_alert_form.xlsx")
     sheet = book["Form"]
     header_row = None
     for row in sheet.iter_rows():

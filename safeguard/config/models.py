@@ -126,7 +126,7 @@ class Limits(Strict):
 
 class MaildirSettings(Strict):
     path: Path = Path("var/mail/safeguarding")
-    deliver_to: Path | None = Path("var/mail/delivered")
+    deliver_to: Path | None = None  # off: sent mail stays in .Sent (the demo turns it on)
 
 
 class ImapSettings(Strict):

@@ -3,14 +3,18 @@
 INBOX is the Maildir root; folders are `.Processed`, `.Rejected`, `.Quarantine`, `.Sent`.
 Moves are single renames, so a message is always in exactly one folder. Sent copies are named
 after their Message-ID, so sending the same notice twice leaves one copy. With `deliver_to`
-set, each recipient also gets the message in `<deliver_to>/<address>/new`, which is how the
-demo shows what every hospital and social worker received.
+set (the demo sets it; the shipped settings leave it off), each recipient also gets the message
+in `<deliver_to>/<address>/new`, which is how the demo shows what every hospital and social
+worker received. An address becomes a folder name only if it is a plain RFC 5321 dot-atom
+(local@domain, ASCII, no quoted local part, no `/`), and only if that folder stays under
+`deliver_to`: anything else is refused for good, so the outbox records it as failed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import socket
 import time
 from email.parser import BytesHeaderParser
@@ -19,6 +23,32 @@ from pathlib import Path
 from safeguard.mail.port import Folder, Mailbox, PermanentMailboxError, TemporaryMailboxError
 
 _SUBDIRS = ("new", "cur", "tmp")
+
+# RFC 5321 Dot-string local part (atext without "/", which separates folders) and a Domain of
+# letter-digit-hyphen labels; no quoted local parts and no address literals.
+_ATOM = r"[A-Za-z0-9!#$%&'*+=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_DOT_ATOM_ADDRESS = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})*", re.ASCII)
+_MAX_LOCAL, _MAX_ADDRESS = 64, 254
+
+
+def is_dot_atom_address(address: str) -> bool:
+    """Whether address is local@domain with a dot-atom local part, safe to use as one folder name."""
+    local, _, _ = address.partition("@")
+    return (len(address) <= _MAX_ADDRESS and len(local) <= _MAX_LOCAL
+            and _DOT_ATOM_ADDRESS.fullmatch(address) is not None)
+
+
+def recipient_folder(deliver_to: Path, address: str) -> Path:
+    """The folder under deliver_to that holds what address received; PermanentMailboxError when the
+    address is not a plain dot-atom or its folder would not stay directly under deliver_to."""
+    if not is_dot_atom_address(address):
+        raise PermanentMailboxError("a recipient address is not a plain address (local@domain); not delivered")
+    base = Path(deliver_to).resolve()
+    folder = (base / address.lower()).resolve()
+    if not folder.is_relative_to(base) or folder.parent != base:
+        raise PermanentMailboxError("a recipient's folder would be outside the delivery folder; not delivered")
+    return folder
 
 
 def _ensure(path: Path) -> Path:
@@ -97,9 +127,9 @@ class MaildirMailbox(Mailbox):
         if not recipients:
             raise PermanentMailboxError("no recipients")
         name = self._sent_name(message_id)
-        if self.deliver_to is not None:
-            for address in recipients:
-                deliver(Path(self.deliver_to) / address.lower(), message, name)
+        if self.deliver_to is not None:  # every address checked before anything is written
+            for folder in [recipient_folder(self.deliver_to, address) for address in recipients]:
+                deliver(folder, message, name)
         deliver(self._folder(Folder.SENT), message, name)
 
     def in_sent(self, message_id: str) -> bool:

@@ -38,6 +38,9 @@ def compose(rendered: Rendered, *, sender: str, sender_name: str, recipients: li
         ("Message-ID", message_id),
         # RFC 3834: our messages are automatic; well-behaved responders will not answer them.
         ("Auto-Submitted", "auto-replied" if auto_reply else "auto-generated"),
+        # Exchange and Outlook ignore Auto-Submitted; this asks them for no out-of-office replies,
+        # read receipts or other automatic answers to our notices.
+        ("X-Auto-Response-Suppress", "All"),
     ]
     if in_reply_to:
         headers += [("In-Reply-To", in_reply_to), ("References", in_reply_to)]

@@ -122,7 +122,7 @@ def claim_entries(u: UnitOfWork, entry_ids: list[int], mailbox: Mailbox,
                 statuses[entry.id] = "deferred"
         else:
             entry.status, entry.attempts = "sending", entry.attempts + 1
-            entry.claimed_by, entry.claimed_at = CLAIMANT, now()
+            entry.claimed_by, entry.claimed_at = claimant(), now()
             claims.append(Claim(entry.id, entry.raw, entry.message_id, list(entry.recipients)))
     return claims, statuses
 
@@ -169,7 +169,12 @@ def record_attempts(u: UnitOfWork, attempts: Attempts, now: Callable[[], datetim
     return statuses
 
 
-CLAIMANT = f"{socket.gethostname()}:{os.getpid()}"
+def claimant() -> str:
+    """This process as host:pid, asked at each claim: never at import, because intake helpers are
+    forked from a forkserver that imported this module, and would all carry its pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 CLAIM_LEASE = timedelta(minutes=10)  # a sender on another host is presumed dead after this
 
 
@@ -179,7 +184,7 @@ def _still_sending(entry: OutboxEntry, at: datetime) -> bool:
     host, _, pid = (entry.claimed_by or "").rpartition(":")
     if not host or entry.claimed_at is None:
         return False  # marked before claims were recorded: treat as interrupted
-    if entry.claimed_by == CLAIMANT:
+    if entry.claimed_by == claimant():
         return False  # this process: an earlier attempt of ours was interrupted
     if host == socket.gethostname() and pid.isdigit():
         try:

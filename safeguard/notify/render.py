@@ -14,7 +14,13 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-TEMPLATES = Path(os.environ.get("SAFEGUARD_TEMPLATES", Path(__file__).resolve().parents[2] / "templates"))
+_SHIPPED_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+
+
+def templates_dir() -> Path:
+    """SAFEGUARD_TEMPLATES, or the templates shipped with the code; read when asked, not at import
+    (intake helpers start from a forkserver with the environment of the moment it started)."""
+    return Path(os.environ.get("SAFEGUARD_TEMPLATES") or _SHIPPED_TEMPLATES)
 
 
 @dataclass(frozen=True)
@@ -39,10 +45,15 @@ def nhs_number(number: str | None) -> str:
     return f"{n[:3]} {n[3:6]} {n[6:]}" if len(n) == 10 else n
 
 
-@cache
 def environment() -> Environment:
+    """The environment for the templates folder in use now: one per folder, built once."""
+    return _environment(templates_dir())
+
+
+@cache
+def _environment(folder: Path) -> Environment:
     env = Environment(
-        loader=FileSystemLoader(TEMPLATES / "email"),
+        loader=FileSystemLoader(folder / "email"),
         undefined=StrictUndefined,
         autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
         trim_blocks=True,
