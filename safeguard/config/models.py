@@ -214,6 +214,14 @@ class Settings(Strict):
     returns: ReturnsSettings = ReturnsSettings()
     retention: RetentionSettings = RetentionSettings()
 
+    @model_validator(mode="after")
+    def _exchange_mailbox(self) -> Settings:
+        if self.service.sender_authentication.exchange_online and self.mailbox.adapter == "maildir":
+            raise ValueError("service.sender_authentication.exchange_online is true but the mailbox adapter is "
+                             "maildir: Exchange's organisation headers are only believed in mail read from "
+                             "Exchange (graph, ews or imap)")
+        return self
+
 
 class Timescales(Strict):
     provider_ack_chase_working_days: int = Field(default=1, ge=0)

@@ -5,8 +5,11 @@ A From line proves nothing. Anyone can write `From: social.worker@council.gov.uk
 add an Authentication-Results header saying `dmarc=pass`. What can be believed is a header that the
 site's boundary gateway wrote: it names itself with its authserv-id, and RFC 8601 section 5 has it
 remove any header that already claims that id. So only headers whose authserv-id the site lists
-(`service.sender_authentication.trusted_authserv_ids`) are read, the topmost first (the gateway
-writes its header above everything the message arrived with), and every other one is ignored.
+(`service.sender_authentication.trusted_authserv_ids`) are read, and every other one is ignored.
+All of the trusted ones are read together (a gateway may write one per check): a method passes only
+if every result for it says pass, a trusted header that cannot be read is a failure (never skipped,
+so a sender cannot hide the gateway's verdict by making it unreadable), and the pass must name the
+From address's own domain in header.from.
 
 Exchange Online (and so NHSmail) stamps Authentication-Results without an authserv-id. For such a
 site (`exchange_online: true`) the topmost Authentication-Results header counts, but only in a
@@ -74,43 +77,56 @@ def _verdict(headers: tuple[str, ...], auth_as: str | None, sender: str | None,
     if trust.exchange_online and auth_as is not None:
         if auth_as.strip().lower() == "internal":
             return SenderAuth(Verdict.PASS, "exchange authas=internal")
-        if headers and (results := _parse(headers[0], exchange=True)) is not None:
-            return _judge(results, sender)
-    for value in headers:
-        results = _parse(value, exchange=False)
-        if results is not None and results.authserv_id.lower() in trust.authserv_ids:
-            return _judge(results, sender)
+        if headers and _authserv_id(headers[0]) is None:  # Exchange's own form, on top
+            results = _parse(f"{_EXCHANGE_ID}; {headers[0]}")
+            return _judge([results] if results else None, sender)
+    trusted = [value for value in headers if _authserv_id(value) in trust.authserv_ids]
+    if trusted:
+        parsed = [_parse(value) for value in trusted]
+        return _judge(None if None in parsed else parsed, sender)  # type: ignore[arg-type]
     if not headers:
         return SenderAuth(Verdict.MISSING)
     return SenderAuth(Verdict.UNTRUSTED, f"{len(headers)} header(s), none from a trusted gateway")
 
 
-def _parse(value: str, *, exchange: bool) -> authres.AuthenticationResultsHeader | None:
-    """A header value, or None if it cannot be read (a malformed header vouches for nothing)."""
-    text = " ".join(value.split())
+def _authserv_id(value: str) -> str | None:
+    """Who wrote a header, read from its raw text (before any parsing, so that a header the parser
+    cannot read is still known to be the gateway's): the first word before the first semicolon, or
+    None if that is already a result (`spf=pass`, Exchange Online's form)."""
+    head = value.partition(";")[0].split()
+    if not head or "=" in head[0]:
+        return None
+    return head[0].strip('"').rstrip(".").lower()
+
+
+def _parse(value: str) -> authres.AuthenticationResultsHeader | None:
+    """A header value, or None if it cannot be read or is longer than any genuine one."""
+    if len(value) > MAX_HEADER:
+        return None
     try:
-        return authres.AuthenticationResultsHeader.parse_value(text)
-    except Exception:  # any fault in reading it: it vouches for nothing
-        if not exchange:
-            return None
-    try:  # Exchange Online's form: results with no authserv-id in front
-        return authres.AuthenticationResultsHeader.parse_value(f"{_EXCHANGE_ID}; {text}")
-    except Exception:
+        return authres.AuthenticationResultsHeader.parse_value(" ".join(value.split()))
+    except Exception:  # any fault in reading it
         return None
 
 
-def _judge(header: authres.AuthenticationResultsHeader, sender: str | None) -> SenderAuth:
-    results = {r.method.lower(): r for r in header.results if r.method.lower() in _SHOWN}
-    detail = " ".join(f"{m}={results[m].result.lower()}" for m in _SHOWN if m in results)
+MAX_HEADER = 16_000
+
+
+def _judge(headers: list[authres.AuthenticationResultsHeader] | None, sender: str | None) -> SenderAuth:
+    """Every trusted header together: a method passes only if it has a result and every result for it
+    says pass; a header from the gateway that cannot be read is a failure, never skipped."""
+    if headers is None:
+        return SenderAuth(Verdict.FAIL, "a header from the gateway could not be read")
+    results = [r for header in headers for r in header.results]
+    found: dict[str, list[str]] = {}
+    for r in results:
+        found.setdefault(r.method.lower(), []).append(r.result.lower())
+    detail = " ".join(f"{m}={'/'.join(dict.fromkeys(found[m]))}" for m in _SHOWN if m in found)
     domain = (sender or "").rpartition("@")[2].lower()
-    for method in _PASSING:
-        result = results.get(method)
-        if result is not None and result.result.lower() == "pass" and _aligned(result, domain):
-            return SenderAuth(Verdict.PASS, detail)
+    stated = {p.value.lower().rstrip(".") for r in results for p in r.properties
+              if f"{p.type}.{p.name}".lower() == "header.from"}
+    if stated != {domain}:  # a pass speaks for the From domain it names, and only for that one
+        return SenderAuth(Verdict.FAIL, detail + (" (for another domain)" if stated else " (no header.from)"))
+    if any(found.get(method) and set(found[method]) == {"pass"} for method in _PASSING):
+        return SenderAuth(Verdict.PASS, detail)
     return SenderAuth(Verdict.FAIL, detail or "no DMARC or compauth result")
-
-
-def _aligned(result: authres.core.AuthenticationResult, domain: str) -> bool:
-    """A DMARC pass speaks for the domain in its header.from; it must be the From address's."""
-    stated = [p.value.lower() for p in result.properties if f"{p.type}.{p.name}".lower() == "header.from"]
-    return not stated or (bool(domain) and domain in stated)

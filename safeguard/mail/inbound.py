@@ -20,8 +20,11 @@ MAX_PARTS = 200
 # RFC 3834 and the headers mail systems put on automatic replies (Exchange's loop header included).
 _AUTOMATIC_HEADERS = ("X-Autoreply", "X-Autorespond", "X-MS-Exchange-Inbox-Rules-Loop")
 _AUTOMATIC_PRECEDENCE = ("bulk", "junk", "auto_reply", "list")
-_AUTOMATIC_SUBJECT = re.compile(r"^\s*(?:automatic reply|auto[- ]?reply|autoreply|out of (?:the )?office)\b"
-                                r"|\bout of (?:the )?office\b", re.IGNORECASE)
+# Subjects that automatic replies, read receipts and delivery reports start with (a person may well write
+# "out of office hours" in a subject, so only a prefix counts).
+_AUTOMATIC_SUBJECT = re.compile(r"^\s*(?:automatic reply|auto[- ]?reply|autoreply|out of (?:the )?office|"
+                                r"read|not read|delivered|undeliverable|delivery status notification)\s*:",
+                                re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,7 @@ def _text(part: Message) -> str:
     charset = part.get_content_charset() or "utf-8"
     try:
         return payload.decode(charset, errors="replace")
-    except LookupError:  # an unknown charset name
+    except Exception:  # noqa: BLE001 - an unknown charset name, or a codec that fails whatever `errors` says
         return payload.decode("latin-1", errors="replace")
 
 
@@ -124,6 +127,7 @@ def _automatic(msg: Message, subject: str) -> bool:
     auto = _header(msg, "Auto-Submitted").lower().partition(";")[0].strip()
     return (auto not in ("", "no") or _header(msg, "Precedence").lower() in _AUTOMATIC_PRECEDENCE
             or any(msg.get(name) is not None for name in _AUTOMATIC_HEADERS)
+            or msg.get_content_type() == "multipart/report"  # read receipts and delivery reports
             or _AUTOMATIC_SUBJECT.search(subject) is not None)
 
 
@@ -143,7 +147,7 @@ def _walk(msg: Message, inbound: Inbound) -> None:
             continue
         ctype = part.get_content_type()
         filename = part.get_filename()
-        disposition = (part.get("Content-Disposition") or "").lower()
+        disposition = str(part.get("Content-Disposition") or "").lower()  # 8-bit values come as Header objects
         if filename or "attachment" in disposition:
             data = part.get_payload(decode=True) or b""
             inbound.attachments.append(Attachment(_clean_filename(filename), ctype, data))

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 WITHDRAWAL_REASONS = ("Found", "Resolved", "Baby born")  # or "Other: <text>"
 _VERB_WORD = re.compile(r"\b(?:withdraw|extend)\w*", re.IGNORECASE)
+_FLAGS = re.IGNORECASE | re.ASCII  # ASCII: a dotless ı or fullwidth digit is not the letter or digit it mimics
 _OTHER = re.compile(r"^other\s*[:\-]\s*(\S.*)$", re.IGNORECASE)
 
 
@@ -31,11 +32,11 @@ class SubjectCommand:
 def read_subject(subject: str, prefix: str, marker: str = "[secure]") -> SubjectCommand:
     text = _without_marker(" ".join(subject.split()), marker)
     ref = rf"({prefix}-\d{{4}}-\d{{6}})"
-    if m := re.fullmatch(rf"WITHDRAW {ref}", text, re.IGNORECASE):
+    if m := re.fullmatch(rf"WITHDRAW {ref}", text, _FLAGS):
         return SubjectCommand("withdraw", m.group(1).upper())
-    if m := re.fullmatch(rf"EXTEND {ref} to (.+)", text, re.IGNORECASE):
+    if m := re.fullmatch(rf"EXTEND {ref} to (.+)", text, _FLAGS):
         return SubjectCommand("extend", m.group(1).upper(), m.group(2))
-    quoted = re.search(ref, text, re.IGNORECASE)
+    quoted = re.search(ref, text, _FLAGS)
     return SubjectCommand(None, quoted.group(1).upper() if quoted else None,
                           ambiguous=_VERB_WORD.search(text) is not None)
 

@@ -70,10 +70,15 @@ def triage(inbound: Inbound, config: Config, today: date, find_alert: FindAlert)
         return _quarantine("malformed", "The message's headers are malformed: " + "; ".join(inbound.header_faults))
     subject = read_subject(inbound.subject, service.reference_prefix, service.secure_subject_marker)
     if inbound.automatic:  # out of office and the like: never a command, never an acknowledgement
+        if inbound.attachments:  # not what an automatic reply carries: a person looks, in case it is a form
+            return _quarantine("automatic-with-attachment", "The message is marked as an automatic reply but "
+                               "carries an attachment: check whether it is a form someone meant to send.",
+                               alert_ref=subject.reference)
         return Decision("auto-reply", "recorded", "auto-reply", alert_ref=subject.reference)
     trust = service.sender_authentication
+    exchange = trust.exchange_online and config.settings.mailbox.adapter != "maildir"  # see SenderAuthentication
     auth = authenticate(inbound.auth_results, inbound.exchange_auth_as, inbound.sender,
-                        GatewayTrust(trust.required, frozenset(trust.trusted_authserv_ids), trust.exchange_online))
+                        GatewayTrust(trust.required, frozenset(trust.trusted_authserv_ids), exchange))
     if not auth.passed:
         return _unauthenticated(auth, subject.reference)
     sender = inbound.sender or ""
@@ -169,7 +174,7 @@ def _command(inbound: Inbound, sender: str, subject: SubjectCommand, find_alert:
     if facts is None:
         return _invalid(kind, "unknown-reference", f"We have no alert with the reference {ref}. "
                         "Check the reference in the acknowledgement email we sent you.", alert_ref=None)
-    if sender not in facts.people_on_record:  # the shared admin-team address has no command authority
+    if sender not in _on_record(facts, config):
         return _quarantine("not-on-record", f"{kind.upper()} for {ref} came from someone other than the "
                            "social worker or team manager on record.", alert_ref=ref)
     if facts.status == "WITHDRAWN":
@@ -224,15 +229,21 @@ def _form(inbound: Inbound, sender: str, subject: SubjectCommand, config: Config
     ref = form.alert_reference or subject.reference
     if ref is None:
         return Decision("submission", "accepted", "valid", reply="submission_received", form=form)
-    return _update(form, ref, sender, find_alert)
+    return _update(form, ref, sender, find_alert, config)
 
 
-def _update(form: HealthAlertForm, ref: str, sender: str, find_alert: FindAlert) -> Decision:
+def _on_record(facts: AlertFacts, config: Config) -> frozenset[str]:
+    """Who may command an alert: the social worker and team manager on record (and its submitter).
+    The shared admin-team address never, even for an alert it forwarded."""
+    return facts.people_on_record - {config.settings.service.admin_team}
+
+
+def _update(form: HealthAlertForm, ref: str, sender: str, find_alert: FindAlert, config: Config) -> Decision:
     facts = find_alert(ref)
     if facts is None or (form.alert_reference and form.alert_reference != ref):
         return _invalid("update", "unknown-reference", f"The form's Alert reference does not match an alert "
                         f"we hold ({ref}). Leave it blank for a new alert.", alert_ref=None)
-    if sender not in facts.people_on_record:
+    if sender not in _on_record(facts, config):
         return _quarantine("not-on-record", f"An updated form for {ref} came from someone other than the "
                            "social worker or team manager on record.", alert_ref=ref)
     if facts.status == "WITHDRAWN":

@@ -157,7 +157,9 @@ def test_automatic_replies_are_recognised_by_their_headers(headers: dict[str, st
 
 @pytest.mark.parametrize(("subject", "automatic"), [
     ("Automatic reply: HSA-2026-000001", True), ("Out of Office: RE: HSA-2026-000001", True),
-    ("Autoreply: away", True), ("RE: HSA-2026-000001 - out of the office until Monday", True),
+    ("Autoreply: away", True), ("Not read: HSA-2026-000001", True), ("Undeliverable: HSA-2026-000001", True),
+    ("RE: HSA-2026-000001 - out of the office until Monday", False),  # a person may write that
+    ("Health alert form - seen by the out of office hours team", False),
     ("RE: HSA-2026-000001", False), ("Auto-Submitted: no", False),
 ])
 def test_automatic_replies_are_recognised_by_their_subjects(subject: str, automatic: bool) -> None:
