@@ -1,7 +1,7 @@
 """Reading and checking one provider's monthly FGM submission (the xlsx template or a CSV with
 the same headers). Every problem is collected with its row and column; valid rows are kept.
 
-Rules (FGM-DATASET.md): codes from config/fgm.yaml; NHS number Modulus 11 or "not available";
+Rules (docs/fgm-dataset.md): codes from config/fgm.yaml; NHS number Modulus 11 or "not available";
 care contact inside the reporting month; date of birth before the care contact; deinfibulation
 only with Type 3; a Type 4 qualifier only with Type 4.
 """

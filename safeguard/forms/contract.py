@@ -1,4 +1,4 @@
-"""The one definition of the health alert form (shared/forms/HEALTH-ALERT-FORM.md).
+"""The one definition of the health alert form (docs/health-alert-form.md explains it for people).
 
 The xlsx template, the parsers, the validation messages and the plain-text fallback all read
 these labels; nothing else spells them.

@@ -1,6 +1,6 @@
 """Personal data at rest: encrypted columns and keyed hashes.
 
-Keys come from the environment only (or a Prefect Secret block that the worker puts there),
+Keys come from environment variables only (docs/deployment.md, "Secrets"; no Prefect block is read),
 never from config files:
   SAFEGUARD_DATA_KEYS  comma-separated Fernet keys; the first encrypts, all decrypt (rotation)
   SAFEGUARD_HASH_KEY   the secret for keyed hashes (HMAC-SHA256) used to link records by NHS number

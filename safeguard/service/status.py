@@ -1,4 +1,4 @@
-"""Alert statuses, as DESIGN.md section 2 draws the lifecycle."""
+"""Alert statuses; docs/design.md, "The alert lifecycle", draws how an alert moves between them."""
 
 AWAITING_APPROVAL = "AWAITING_APPROVAL"
 ACTIVE = "ACTIVE"
