@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage, Message
 from email.utils import getaddresses
 
+from safeguard.mail.bounces import Bounce, read_bounce
+
 _TRACE_HEADERS = {"received", "return-path", "delivered-to", "x-original-to", "dkim-signature",
                   "authentication-results", "arc-seal", "arc-message-signature", "arc-authentication-results"}
 MAX_PARTS = 200
@@ -42,6 +44,7 @@ class Inbound:
     automatic: bool = False
     dedup_key: str = ""
     content_sha256: str = ""
+    bounce: Bounce | None = None  # a delivery-status notification (see safeguard/mail/bounces.py)
 
 
 def _addresses(msg: Message, header: str, faults: list[str]) -> list[str]:
@@ -97,6 +100,7 @@ def parse_inbound(raw: bytes) -> Inbound:
     precedence = _header(msg, "Precedence").lower()
     inbound.automatic = (auto not in ("", "no")) or precedence in ("bulk", "junk", "auto_reply", "list")
     _walk(msg, inbound)
+    inbound.bounce = read_bounce(msg)
     inbound.dedup_key = _dedup_key(raw, inbound)
     return inbound
 

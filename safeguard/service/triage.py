@@ -17,6 +17,7 @@ from safeguard.forms.checks import check_form
 from safeguard.forms.model import HealthAlertForm
 from safeguard.forms.problems import CheckContext, Problem
 from safeguard.forms.values import BadValue, parse_date
+from safeguard.mail.bounces import Bounce
 from safeguard.mail.inbound import Inbound
 from safeguard.service.carriers import AttachmentRefused, TooManyForms, find_data_file, find_form
 from safeguard.service.commands import SubjectCommand, read_subject, withdrawal_reason
@@ -57,10 +58,26 @@ class Decision:
 FindAlert = Callable[[str], AlertFacts | None]
 
 
-def triage(inbound: Inbound, config: Config, today: date, find_alert: FindAlert) -> Decision:
+@dataclass(frozen=True)
+class SentFacts:
+    """An email we sent, found by its exact Message-ID (which only we and its recipient's mail
+    servers know: see safeguard/notify/compose.py)."""
+
+    entry_id: int  # the outbox entry
+    kind: str  # the outbox kind, e.g. notice:alert
+    alert_ref: str | None = None
+
+
+FindSent = Callable[[str], SentFacts | None]
+
+
+def triage(inbound: Inbound, config: Config, today: date, find_alert: FindAlert,
+           find_sent: FindSent | None = None) -> Decision:
     service = config.settings.service
     if inbound.header_faults:
         return _quarantine("malformed", "The message's headers are malformed: " + "; ".join(inbound.header_faults))
+    if inbound.bounce is not None:
+        return _bounce(inbound.bounce, find_sent or (lambda _message_id: None))
     sender = inbound.sender or ""
     subject = read_subject(inbound.subject, service.reference_prefix)
     if provider := config.provider_by_address(sender):
@@ -196,3 +213,21 @@ def _update(form: HealthAlertForm, ref: str, sender: str, admin: str, find_alert
                         "with a blank Alert reference to raise a new alert.", alert_ref=ref)
     return Decision("update", "recorded", "update-received", reply="command_received", form=form, alert_ref=ref,
                     command={"verb": "update", "reference": ref})
+
+
+def _bounce(bounce: Bounce, find_sent: FindSent) -> Decision:
+    """A delivery-status notification. Never answered (it comes from a mail server, and an answer
+    could loop). It changes something only if it quotes the exact Message-ID of an email we sent;
+    a delay report, or a failure about any other email, is filed and nothing else."""
+    failure = bounce.first_failure
+    if failure is None:
+        reason = "bounce-delayed" if bounce.delayed else "delivery-report"
+        return Decision("bounce", "recorded", reason, "A delivery report that reports no failure: nothing to do.")
+    sent = next((facts for mid in bounce.original_ids if (facts := find_sent(mid)) is not None), None)
+    if sent is None:
+        return Decision("bounce", "recorded", "bounce-unmatched", "A report that an email could not be delivered, "
+                        "about no email we sent: nothing was changed.")
+    return Decision("bounce", "recorded", "bounce", f"An email we sent ({sent.kind}) could not be delivered: "
+                    f"{failure.describe()}.", alert_ref=sent.alert_ref,
+                    command={"verb": "bounce", "outbox_id": sent.entry_id, "status": failure.status,
+                             "failure": failure.describe(), "recipient": failure.address})
