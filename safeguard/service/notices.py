@@ -7,6 +7,7 @@ outbox key (alert, version, provider, kind), so a retry never sends a second cop
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -21,6 +22,7 @@ from safeguard.register.orm import Alert, Delivery, OutboxEntry
 from safeguard.register.repository import Register
 from safeguard.service.replies import sender_of
 
+_STATUS = re.compile(r"\b([45]\.\d{1,3}\.\d{1,3})\b")
 NoticeKind = Literal["alert", "update", "withdrawal", "extension"]
 TEMPLATE: dict[str, str] = {"alert": "alert_notice", "update": "update_notice",
                             "withdrawal": "withdrawal_notice", "extension": "extension_notice"}
@@ -127,8 +129,9 @@ def undelivered(register: Register, config: Config, entry: OutboxEntry, why: str
         whom = "the provider"
         _delivery_failed(register, alert, code, entry.key, why, at)
     key = f"undeliverable:{entry.key}"
-    tell_admin(register, config, alert, f"{what} could not be delivered: phone {whom} today",
-               [f"The mail server said: {why}.",
+    status = _STATUS.search(why)
+    tell_admin(register, config, alert, f"{what} could not be delivered{f' ({status.group(1)})' if status else ''}: "
+               f"phone {whom} today", [f"The mail server's report: {why}.",
                 f"Phone {whom} today with the alert reference, then correct their address "
                 "(config/providers.yaml for a provider) so that later notices reach them."],
                key=key, at=at, inbound_id=inbound_id)
