@@ -5,6 +5,7 @@ next intake run fails that provider's delivery and emails the admin team."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,20 +19,20 @@ from safeguard.register.uow import uow_factory
 from tests.conftest import subject_of
 from tests.factories import fields, people
 from tests.integration.test_outages import cli, plain
-from tests.mailstack import read_inbox, smtp_deliver, stack_config
+from tests.mailstack import StackConfig, read_inbox, smtp_deliver, stack_config
 from tests.samples.build import unknown_recipient
 
 pytestmark = pytest.mark.mailstack
 
 
-def test_a_notice_postfix_bounces_fails_the_delivery_and_the_admin_team_is_told(tmp_path: Path,
-                                                                                 register_url: str) -> None:
+def approve_with_uhcw_at(tmp_path: Path, register_url: str, address: Callable[[str], str]) -> StackConfig:
+    """An alert approved and its notices sent, UHCW's to `address(its directory mailbox)`."""
     stack = stack_config(tmp_path, register_url)
     path = stack.directory / "providers.yaml"
     directory = yaml.safe_load(path.read_text())
     for provider in directory["providers"]:
-        if provider["code"] == "UHCW":  # Postfix accepts it, then Dovecot has no such user: a real bounce
-            provider["mailbox"] = unknown_recipient(stack.mailbox.split("-")[1].split("@")[0])
+        if provider["code"] == "UHCW":
+            provider["mailbox"] = address(provider["mailbox"])
     path.write_text(yaml.safe_dump(directory))
     form = samples.xlsx_form(fields(**{"Social worker email": stack.social_worker}), people())
     smtp_deliver(samples.submission(stack.social_worker, stack.mailbox, attachments=[("form.xlsx", form)]),
@@ -40,6 +41,23 @@ def test_a_notice_postfix_bounces_fails_the_delivery_and_the_admin_team_is_told(
     plain(cli(stack, "intake", "--once", "--without-prefect"))
     plain(cli(stack, "approve", "HSA-2026-000001", "--by", "Dana Nightingale"))
     plain(cli(stack, "send-unsent"))
+    return stack
+
+
+def deliveries(register_url: str) -> dict[str, tuple[str, str | None]]:
+    engine = make_engine(register_url)
+    try:
+        with uow_factory(engine)() as u:
+            return {d.provider_code: (d.status, d.failure) for d in u.session.scalars(select(Delivery))}
+    finally:
+        engine.dispose()
+
+
+def test_a_notice_postfix_bounces_fails_the_delivery_and_the_admin_team_is_told(tmp_path: Path,
+                                                                                 register_url: str) -> None:
+    # Postfix accepts the address, then Dovecot has no such user: Postfix sends a real bounce.
+    stack = approve_with_uhcw_at(tmp_path, register_url, lambda mailbox: unknown_recipient(mailbox.split("-")[-1]
+                                                                                         .split("@")[0]))
     bounce = _wait_for_bounce(stack.mailbox)
     assert b"report-type=delivery-status" in bounce and b"MAILER-DAEMON" in bounce
     plain(cli(stack, "intake", "--once", "--without-prefect"))
@@ -68,3 +86,10 @@ def _wait_for_bounce(mailbox: str, timeout: float = 20.0) -> bytes:
                 return message
         time.sleep(0.2)
     raise AssertionError("Postfix's bounce did not reach the safeguarding mailbox")
+
+
+def test_a_notice_the_mail_server_refuses_at_once_also_fails_the_delivery(tmp_path: Path, register_url: str) -> None:
+    approve_with_uhcw_at(tmp_path, register_url, lambda mailbox: "refuse-" + mailbox)  # refused at RCPT TO
+    found = deliveries(register_url)
+    assert found["SWFT"] == ("notified", None)
+    assert found["UHCW"][0] == "failed" and (found["UHCW"][1] or "").startswith("refused for good")
