@@ -59,6 +59,9 @@ def seed_every_discrepancy(ctx: IntakeContext) -> IntakeContext:
         alert = u.register.alert(withdrawn)
         u.session.scalars(select(Delivery).where(Delivery.alert_id == alert.id)).first().status = "notified"
         u.register.alert(active).review_date = ctx.clock().date() - timedelta(days=1)
+        bounced = u.session.scalars(select(Delivery).where(Delivery.alert_id == u.register.alert(active).id,
+                                                           Delivery.provider_code == "UHCW")).one()
+        bounced.status, bounced.failure = "failed", "bounced: 5.1.1 550 5.1.1 User unknown"
         gone_mid, back_mid, sent_mid = gone.message_id, back.message_id, sent.message_id
         u.commit()
     back_name = ""

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage, Message
 from email.utils import getaddresses
 
+from safeguard.mail.bounces import Bounce, read_bounce
+
 _TRACE_HEADERS = {"received", "return-path", "delivered-to", "x-original-to", "dkim-signature",
                   "authentication-results", "arc-seal", "arc-message-signature", "arc-authentication-results"}
 MAX_PARTS = 200
@@ -53,6 +55,7 @@ class Inbound:
     exchange_auth_as: str | None = None  # X-MS-Exchange-Organization-AuthAs, if present
     dedup_key: str = ""
     content_sha256: str = ""
+    bounce: Bounce | None = None  # a delivery-status notification (see safeguard/mail/bounces.py)
 
 
 def _addresses(msg: Message, header: str, faults: list[str]) -> list[str]:
@@ -108,6 +111,7 @@ def parse_inbound(raw: bytes) -> Inbound:
     inbound.auth_results = tuple(_all(msg, "Authentication-Results"))
     inbound.exchange_auth_as = _header(msg, "X-MS-Exchange-Organization-AuthAs") or None
     _walk(msg, inbound)
+    inbound.bounce = read_bounce(msg)
     inbound.dedup_key = _dedup_key(raw, inbound)
     return inbound
 

@@ -9,7 +9,6 @@ quoted-printable otherwise, base64 attachments, RFC 2047 encoded headers, CRLF l
 from __future__ import annotations
 
 import base64
-import hashlib
 import secrets
 from datetime import datetime
 from email.header import Header
@@ -23,8 +22,11 @@ CRLF = "\r\n"
 
 
 def message_id_for(key: str, domain: str) -> str:
-    """Deterministic per outbox key, so a resent notice is recognisably the same notice."""
-    return f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}@{domain}>"
+    """A new, unguessable Message-ID (160 random bits; `key` is not used in it). The outbox keeps
+    it with the entry, so a resend of the entry is recognisably the same email. Unguessable matters:
+    a bounce is believed because it quotes the Message-ID of an email we sent, which only we and the
+    recipient's mail servers have seen (see docs/bounces.md)."""
+    return f"<{secrets.token_hex(20)}@{domain}>"
 
 
 def compose(rendered: Rendered, *, sender: str, sender_name: str, recipients: list[str], message_id: str,

@@ -25,7 +25,7 @@ from safeguard.returns.workbook import local, write_table
 class Activity:
     month: str
     by_type: pd.DataFrame  # alert type x (raised, approved, rejected, withdrawn, active at month end, reviews overdue)
-    by_provider: pd.DataFrame  # provider x (notices, acknowledged, rate, median hours)
+    by_provider: pd.DataFrame  # provider x (notices, acknowledged, rate, median hours, chased, escalated, not delivered)
     timeliness: pd.DataFrame  # interval x (count, median hours, 90th percentile hours)
     trend: pd.DataFrame
 
@@ -73,10 +73,11 @@ def load_activity(session: Session, config: Config, month: str) -> Activity:
                               "Notices needing acknowledgement": len(mine), "Acknowledged": len(acked),
                               "Acknowledgement rate": len(acked) / len(mine),
                               "Median hours to acknowledge": _q(hours, 0.5), "Chased": sum(bool(d.chased_at) for d in mine),
-                              "Escalated": sum(bool(d.escalated_at) for d in mine)})
+                              "Escalated": sum(bool(d.escalated_at) for d in mine),
+                              "Not delivered": sum(d.status == "failed" for d in mine)})
     by_provider = pd.DataFrame(provider_rows, columns=["Provider", "Notices needing acknowledgement", "Acknowledged",
                                                        "Acknowledgement rate", "Median hours to acknowledge", "Chased",
-                                                       "Escalated"])
+                                                       "Escalated", "Not delivered"])
     intervals = {
         "Receipt to approval": [(v.decided_at - created[v.alert_id]).total_seconds() / 3600 for v in versions
                                 if v.version == 1 and v.status in ("approved", "superseded") and _in(v.decided_at, start, end)],
@@ -116,7 +117,7 @@ def write_activity(activity: Activity, config: Config, out: Path, produced: date
         cover.cell(n, 1, line).font = Font(bold=n == 1, size=14 if n == 1 else 11)
     cover.column_dimensions["A"].width = 90
     for title, frame, widths in (("By alert type", activity.by_type, [30, 10, 10, 10, 11, 18, 26]),
-                                 ("By provider", activity.by_provider, [60, 18, 14, 14, 16, 10, 10]),
+                                 ("By provider", activity.by_provider, [60, 18, 14, 14, 16, 10, 10, 14]),
                                  ("Timeliness", activity.timeliness, [36, 10, 16, 22])):
         sheet = book.create_sheet(title)
         last = write_table(sheet, list(frame.columns), frame.astype(object).where(frame.notna(), None).values.tolist(),

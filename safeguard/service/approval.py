@@ -194,7 +194,8 @@ def _approve(register: Register, config: Config, alert: Alert, pending: AlertVer
         elif diff:
             send(target, "update")
     staying = {t.provider.code for t in targets}
-    leaving_targets, leaving_refused = resolve(config, [c for c in active if c not in staying])
+    bounced = [d.provider_code for d in register.deliveries(alert) if d.status == "failed"]  # may hold an earlier one
+    leaving_targets, leaving_refused = resolve(config, [c for c in (*active, *bounced) if c not in staying])
     for target in leaving_targets:
         send(target, "withdrawal")
     not_sent += [NotSent(n.code, f"{n.why}, so its withdrawal could not be sent") for n in leaving_refused]

@@ -24,6 +24,7 @@ from safeguard.mail.port import Folder, Mailbox, MailboxError
 from safeguard.notify.outbox import Attempts, Claim, claim_entries, record_attempts, send_entries, transmit
 from safeguard.register.orm import InboundMessage
 from safeguard.register.uow import UnitOfWork
+from safeguard.service.lifecycle import find_sent
 from safeguard.service.recording import record_decision
 from safeguard.service.triage import AlertFacts, Decision, triage
 
@@ -307,7 +308,7 @@ def _decide(inbound: Inbound, ctx: IntakeContext, now: datetime, u: UnitOfWork) 
                           alert_type=alert.alert_type, created_on=alert.created_at.astimezone(tz).date())
 
     try:
-        return triage(inbound, ctx.config, today, find_alert)
+        return triage(inbound, ctx.config, today, find_alert, find_sent(u))
     except Exception as exc:  # noqa: BLE001 - one bad message must never stop the batch
         log.warning("triage failed for a message (%s); quarantining it", type(exc).__name__,
                     extra={"error_type": type(exc).__name__})
@@ -355,24 +356,18 @@ SEND_BATCH = 50
 
 def tell_admin_undeliverable(ctx: IntakeContext, entry_id: int) -> list[int]:
     """An email about an alert that the mail server refused for good (a provider's address that no
-    longer exists, say): the admin team must phone that provider today. Returns the new entry's id."""
-    from safeguard.register.orm import Alert, OutboxEntry
-    from safeguard.service.notices import tell_admin
+    longer exists, say): the admin team must phone that provider today (see notices.undelivered,
+    which a bounce received later also uses). Returns the new entry's id."""
+    from safeguard.register.orm import OutboxEntry
+    from safeguard.service.notices import undelivered
 
     with ctx.uow() as u:
         entry = u.session.get(OutboxEntry, entry_id)
-        if entry is None or entry.alert_id is None or entry.kind.startswith("admin:"):
+        if entry is None:
+            return []
+        key = undelivered(u.register, ctx.config, entry, f"refused for good: {entry.last_error or 'no reason given'}",
+                          at=ctx.clock())
+        if key is None:
             return []  # not about an alert, or itself to the admin team: the nightly digest lists it
-        alert = u.session.get(Alert, entry.alert_id)
-        assert alert is not None
-        parts = entry.key.split(":")
-        what = f"the {entry.kind.removeprefix('notice:')} notice to {parts[3]}" if entry.kind.startswith("notice:") \
-            and len(parts) > 3 else f"an email ({entry.kind})"
-        key = f"undeliverable:{entry.key}"
-        tell_admin(u.register, ctx.config, alert, f"{what} could not be delivered",
-                   [f"The mail server refused it for good: {entry.last_error or 'no reason given'}.",
-                    "Phone the recipient today with the alert reference, then correct their address "
-                    "(config/providers.yaml for a provider) so that later notices reach them."],
-                   key=key, at=ctx.clock())
         u.commit()
-        return [e.id for e in u.register.unsent_for_alert(alert.id) if e.key == key]
+        return [e.id for e in u.register.unsent_for_alert(entry.alert_id or 0) if e.key == key]

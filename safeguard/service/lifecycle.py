@@ -9,12 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from sqlalchemy import select
+
 from safeguard.config import Config
 from safeguard.forms.model import HealthAlertForm
-from safeguard.register.orm import Alert
+from safeguard.register.orm import Alert, OutboxEntry
 from safeguard.register.repository import Register
-from safeguard.service.notices import NotSent, queue_notice, resolve, tell_admin
+from safeguard.register.uow import UnitOfWork
+from safeguard.service.notices import NotSent, queue_notice, resolve, tell_admin, undelivered
 from safeguard.service.status import WITHDRAWN
+from safeguard.service.triage import FindSent, SentFacts
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,9 @@ def _form(register: Register, alert: Alert) -> HealthAlertForm:
 
 def _tell_active_providers(register: Register, config: Config, alert: Alert, kind: str, now: datetime,
                            **notice: object) -> tuple[list[str], list[NotSent]]:
-    active = [d.provider_code for d in register.deliveries(alert) if d.status == "notified"]
+    # A provider whose last notice bounced may still hold an earlier one: it is sent a withdrawal too.
+    held = ("notified", "failed") if kind == "withdrawal" else ("notified",)
+    active = [d.provider_code for d in register.deliveries(alert) if d.status in held]
     if not active:
         return [], []
     targets, not_sent = resolve(config, active)
@@ -92,3 +98,31 @@ def acknowledge(register: Register, alert: Alert, provider_code: str, actor: str
         register.audit(actor=actor, action="provider replied", at=now, alert_ref=alert.reference,
                        provider=provider_code)
     return CommandResult("acknowledge")
+
+
+def find_sent(u: UnitOfWork) -> FindSent:
+    """For triage: an email we sent, by its exact Message-ID (never one only queued)."""
+    def find(message_id: str) -> SentFacts | None:
+        entry = u.session.scalars(select(OutboxEntry).where(OutboxEntry.message_id == message_id)).first()
+        if entry is None or entry.status == "created":
+            return None
+        return SentFacts(entry.id, entry.kind, u.register.alert_reference(entry.alert_id))
+    return find
+
+
+def bounced(register: Register, config: Config, command: dict[str, object], actor: str, now: datetime,
+            inbound_id: int) -> Alert | None:
+    """A bounce that triage matched to an email we sent: that outbox entry becomes "failed" with the
+    status in last_error; if it was a provider's notice, see notices.undelivered (the delivery
+    fails, the admin team is emailed at once). Returns the alert it was about, if any."""
+    entry = register.get(OutboxEntry, int(str(command["outbox_id"])))
+    if entry is None:
+        return None
+    failure = str(command.get("failure") or "no reason given")[:300]
+    entry.status, entry.last_error = "failed", f"bounced: {failure}"[:500]
+    alert = register.get(Alert, entry.alert_id) if entry.alert_id is not None else None
+    register.audit(actor=actor, action="email bounced", at=now, inbound_id=inbound_id,
+                   alert_ref=alert.reference if alert else None, key=entry.key, kind=entry.kind,
+                   status=str(command.get("status") or ""))
+    undelivered(register, config, entry, f"bounced: {failure}", at=now, inbound_id=inbound_id)
+    return alert

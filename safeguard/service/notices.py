@@ -7,6 +7,7 @@ outbox key (alert, version, provider, kind), so a retry never sends a second cop
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -17,10 +18,11 @@ from safeguard.forms.diff import Change
 from safeguard.forms.model import HealthAlertForm
 from safeguard.notify.outbox import queue_email
 from safeguard.notify.render import render_email
-from safeguard.register.orm import Alert, Delivery
+from safeguard.register.orm import Alert, Delivery, OutboxEntry
 from safeguard.register.repository import Register
 from safeguard.service.replies import sender_of
 
+_STATUS = re.compile(r"\b([45]\.\d{1,3}\.\d{1,3})\b")
 NoticeKind = Literal["alert", "update", "withdrawal", "extension"]
 TEMPLATE: dict[str, str] = {"alert": "alert_notice", "update": "update_notice",
                             "withdrawal": "withdrawal_notice", "extension": "extension_notice"}
@@ -85,6 +87,7 @@ def queue_notice(register: Register, config: Config, *, alert: Alert, version: i
     elif kind in ("alert", "update"):  # a notice that asks for acknowledgement: the clock starts again
         delivery.status, delivery.acknowledged_at, delivery.withdrawn_at = "notified", None, None
         delivery.chased_at = delivery.escalated_at = None
+        delivery.failed_at, delivery.failure = None, None
         delivery.notified_at = at
     delivery.mailbox, delivery.version, delivery.notice_key = provider.mailbox, version, key
     if kind == "withdrawal":
@@ -102,3 +105,43 @@ def tell_admin(register: Register, config: Config, alert: Alert, headline: str, 
                                       lines=lines),
                 sender=sender_of(config), recipients=[service.admin_team], at=at, alert_id=alert.id,
                 inbound_id=inbound_id)
+
+
+def undelivered(register: Register, config: Config, entry: OutboxEntry, why: str, *, at: datetime,
+                inbound_id: int | None = None) -> str | None:
+    """An email that will never arrive: refused for good by our mail server when sent, or bounced
+    later by the recipient's (a delivery-status notification). If it was a provider's latest notice
+    of an alert, that provider's delivery becomes "failed" (it is no longer chased for an
+    acknowledgement; the nightly reconciliation lists it). The admin team is told at once to phone
+    the recipient. `why` is the status and the server's words, never message content. Returns the
+    admin email's outbox key, or None when no one is told (not about an alert, or itself to the
+    admin team: the nightly digest lists those)."""
+    alert = register.get(Alert, entry.alert_id) if entry.alert_id is not None else None
+    if alert is None or entry.kind.startswith("admin:"):
+        return None
+    parts = entry.key.split(":")
+    code = parts[3] if entry.kind.startswith("notice:") and len(parts) > 3 else None
+    if code is None:
+        what, whom = f"an email ({entry.kind})", "its recipient"
+    else:
+        provider = config.provider(code)
+        what = f"the {entry.kind.removeprefix('notice:')} notice to {provider.name if provider else code} ({code})"
+        whom = "the provider"
+        _delivery_failed(register, alert, code, entry.key, why, at)
+    key = f"undeliverable:{entry.key}"
+    status = _STATUS.search(why)
+    tell_admin(register, config, alert, f"{what} could not be delivered{f' ({status.group(1)})' if status else ''}: "
+               f"phone {whom} today", [f"The mail server's report: {why}.",
+                f"Phone {whom} today with the alert reference, then correct their address "
+                "(config/providers.yaml for a provider) so that later notices reach them."],
+               key=key, at=at, inbound_id=inbound_id)
+    return key
+
+
+def _delivery_failed(register: Register, alert: Alert, code: str, notice_key: str, why: str, at: datetime) -> None:
+    delivery = register.delivery(alert, code)
+    if delivery is None or delivery.notice_key != notice_key or delivery.status == "failed":
+        return  # an earlier notice, since followed by another (the later one stands), or told already
+    delivery.status, delivery.failed_at, delivery.failure = "failed", at, why[:300]
+    register.audit(actor="system", action="notice not delivered", at=at, alert_ref=alert.reference,
+                   provider=code, version=delivery.version, key=notice_key, failure=why[:300])

@@ -36,6 +36,7 @@ CHECKS: dict[str, str] = {
     "approval-overdue": "an alert has waited for approval longer than the limit",
     "review-passed": "an active alert is past its review date",
     "directory-changed": "a provider holding an active alert has left the directory or changed mailbox",
+    "delivery-failed": "a provider's notice of an active alert never arrived (bounced or refused): phone them",
 }
 Add = Callable[["Finding"], None]
 OUR_MESSAGE_ID = re.compile(r"^<[0-9a-f]{40}@")
@@ -85,6 +86,7 @@ def reconcile(register: Register, mailbox: Mailbox, config: Config, now: datetim
         if alert.review_date < today:
             add(Finding("review-passed", alert.reference, f"review date {alert.review_date:%d/%m/%Y}"))
     _directory(register, config, add)
+    _failed_deliveries(register, add)
     return report
 
 
@@ -128,6 +130,10 @@ def _withdrawals(register: Register, add: Add) -> None:
     rows = session.execute(select(Alert.reference, Delivery).join(Delivery, Delivery.alert_id == Alert.id)
                            .where(Alert.status == WITHDRAWN)).all()
     for reference, delivery in rows:
+        if delivery.status == "failed":
+            add(Finding("withdrawal-incomplete", reference, f"{delivery.provider_code}'s last notice was not "
+                        f"delivered: {delivery.failure or 'no reason given'}"))
+            continue
         if delivery.status != "withdrawn":
             add(Finding("withdrawal-incomplete", reference, f"{delivery.provider_code} was never sent a withdrawal"))
             continue
@@ -149,6 +155,12 @@ def _directory(register: Register, config: Config, add: Add) -> None:
                         "the notice was sent"))
 
 
+
+def _failed_deliveries(register: Register, add: Add) -> None:
+    rows = register.session.execute(select(Alert.reference, Delivery).join(Delivery, Delivery.alert_id == Alert.id)
+                                    .where(Alert.status == ACTIVE, Delivery.status == "failed")).all()
+    for reference, delivery in rows:
+        add(Finding("delivery-failed", reference, f"{delivery.provider_code}: {delivery.failure or 'no reason given'}"))
 
 
 def run_reconciliation(ctx: IntakeContext) -> ReconcileReport:

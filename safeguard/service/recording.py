@@ -10,7 +10,7 @@ from safeguard.mail.inbound import Inbound
 from safeguard.register.orm import Alert, AlertVersion, InboundMessage
 from safeguard.register.repository import Register
 from safeguard.service.fgm_intake import store_submission
-from safeguard.service.lifecycle import CommandResult, acknowledge, extend, withdraw
+from safeguard.service.lifecycle import CommandResult, acknowledge, bounced, extend, withdraw
 from safeguard.service.replies import queue_replies
 from safeguard.service.status import AWAITING_APPROVAL
 from safeguard.service.triage import Decision
@@ -34,7 +34,9 @@ def record_decision(register: Register, config: Config, inbound: Inbound, decisi
     if decision.kind == "update" and decision.outcome == "recorded":
         alert = _new_version(register, decision, row, now)
     result = None
-    if decision.kind == "fgm" and decision.fgm is not None:
+    if decision.kind == "bounce" and decision.command is not None:
+        alert = bounced(register, config, decision.command, inbound.sender or "unknown sender", now, row.id)
+    elif decision.kind == "fgm" and decision.fgm is not None:
         provider = config.provider_by_address(row.sender or "")
         assert provider is not None
         result = store_submission(register, config, provider.code, decision.fgm, source="email",

@@ -1,5 +1,5 @@
 """Deciding what one inbound message is and what happens to it. No I/O: the register is seen
-only through `find_alert`, so every branch is testable with plain values."""
+only through `find_alert` and `find_sent`, so every branch is testable with plain values."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from safeguard.forms.model import HealthAlertForm
 from safeguard.forms.problems import CheckContext, Problem
 from safeguard.forms.values import BadValue, parse_date
 from safeguard.mail.authentication import GatewayTrust, SenderAuth, Verdict, authenticate
+from safeguard.mail.bounces import Bounce
 from safeguard.mail.inbound import Inbound
 from safeguard.service.carriers import AttachmentRefused, TooManyForms, find_data_file, find_form
 from safeguard.service.commands import (
@@ -64,10 +65,26 @@ class Decision:
 FindAlert = Callable[[str], AlertFacts | None]
 
 
-def triage(inbound: Inbound, config: Config, today: date, find_alert: FindAlert) -> Decision:
+@dataclass(frozen=True)
+class SentFacts:
+    """An email we sent, found by its exact Message-ID (which only we and its recipient's mail
+    servers know: see safeguard/notify/compose.py)."""
+
+    entry_id: int  # the outbox entry
+    kind: str  # the outbox kind, e.g. notice:alert
+    alert_ref: str | None = None
+
+
+FindSent = Callable[[str], SentFacts | None]
+
+
+def triage(inbound: Inbound, config: Config, today: date, find_alert: FindAlert,
+           find_sent: FindSent | None = None) -> Decision:
     service = config.settings.service
     if inbound.header_faults:
         return _quarantine("malformed", "The message's headers are malformed: " + "; ".join(inbound.header_faults))
+    if inbound.bounce is not None:
+        return _bounce(inbound.bounce, find_sent or (lambda _message_id: None))
     subject = read_subject(inbound.subject, service.reference_prefix, service.secure_subject_marker)
     if inbound.automatic:  # out of office and the like: never a command, never an acknowledgement
         if inbound.attachments:  # not what an automatic reply carries: a person looks, in case it is a form
@@ -251,3 +268,21 @@ def _update(form: HealthAlertForm, ref: str, sender: str, find_alert: FindAlert,
                         "with a blank Alert reference to raise a new alert.", alert_ref=ref)
     return Decision("update", "recorded", "update-received", reply="command_received", form=form, alert_ref=ref,
                     command={"verb": "update", "reference": ref})
+
+
+def _bounce(bounce: Bounce, find_sent: FindSent) -> Decision:
+    """A delivery-status notification. Never answered (it comes from a mail server, and an answer
+    could loop). It changes something only if it quotes the exact Message-ID of an email we sent;
+    a delay report, or a failure about any other email, is filed and nothing else."""
+    failure = bounce.first_failure
+    if failure is None:
+        reason = "bounce-delayed" if bounce.delayed else "delivery-report"
+        return Decision("bounce", "recorded", reason, "A delivery report that reports no failure: nothing to do.")
+    sent = next((facts for mid in bounce.original_ids if (facts := find_sent(mid)) is not None), None)
+    if sent is None:
+        return Decision("bounce", "recorded", "bounce-unmatched", "A report that an email could not be delivered, "
+                        "about no email we sent: nothing was changed.")
+    return Decision("bounce", "recorded", "bounce", f"An email we sent ({sent.kind}) could not be delivered: "
+                    f"{failure.describe()}.", alert_ref=sent.alert_ref,
+                    command={"verb": "bounce", "outbox_id": sent.entry_id, "status": failure.status,
+                             "failure": failure.describe(), "recipient": failure.address})

@@ -15,6 +15,7 @@ from pathlib import Path
 from safeguard import samples
 from tests import hostile
 from tests.factories import INBOX, SW, TM, fields, people
+from tests.samples.build import POSTFIX_BOUNCE, delayed_dsn, exchange_online_ndr
 
 HERE = Path(__file__).parent
 SUB = "Health alert form"
@@ -150,13 +151,25 @@ CASES: dict[str, Callable[[], bytes]] = {
     "reference-with-injection": lambda: msg(subject="=?utf-8?q?WITHDRAW_HSA-2026-000001=0D=0ABcc:_evil@freemail.test?="),
 }
 
+# Delivery-status notifications (numbered from 110). The corpus runs against an empty register, so
+# none matches an email we sent: each is filed and changes nothing (tests/integration/test_bounces.py
+# has the matched ones).
+NOTICE_ID = "<5d41402abc4b2a76b9719d911017c592a1b2c3d4@example-icb.test>"
+BOUNCE_CASES: dict[str, Callable[[], bytes]] = {
+    "postfix-bounce-real": lambda: POSTFIX_BOUNCE.read_bytes(),
+    "exchange-online-ndr": lambda: exchange_online_ndr(NOTICE_ID, "safeguarding@uhcw.test", INBOX),
+    "delayed-dsn": lambda: delayed_dsn(NOTICE_ID, "safeguarding@uhcw.test", INBOX),
+}
+NUMBERED = ((1, CASES), (110, BOUNCE_CASES))  # (first number, cases)
+
 
 def main() -> None:
     for old in HERE.glob("*.eml"):
         old.unlink()
-    for n, (name, build) in enumerate(CASES.items(), start=1):
-        (HERE / f"{n:03d}-{name}.eml").write_bytes(build())
-    sys.stdout.write(f"wrote {len(CASES)} files to {HERE}\n")
+    for start, cases in NUMBERED:
+        for n, (name, build) in enumerate(cases.items(), start=start):
+            (HERE / f"{n:03d}-{name}.eml").write_bytes(build())
+    sys.stdout.write(f"wrote {sum(len(cases) for _, cases in NUMBERED)} files to {HERE}\n")
 
 
 if __name__ == "__main__":
