@@ -115,7 +115,7 @@ def test_a_provider_whose_notice_bounced_is_still_sent_the_withdrawal(intake_ctx
     ref = submit_and_approve(intake_ctx)
     put(intake_ctx.mailbox, exchange_online_ndr(notice_id(intake_ctx, "UHCW"), UHCW))
     run(intake_ctx)
-    email(intake_ctx, SW, f"WITHDRAW {ref}", "Reason: Found safe\n")
+    email(intake_ctx, SW, f"WITHDRAW {ref}", "Reason: Found\n")
     [result] = run(intake_ctx)
     assert result.reason == "withdraw-requested"
     from safeguard.service.intake import send_unsent
