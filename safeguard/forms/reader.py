@@ -33,6 +33,10 @@ from safeguard.forms.ooxml import Limits
 MB = 1024 * 1024
 
 
+STARTUP_SECONDS = 30  # starting is not the attachment's time: it waits for READY first
+READY = b"R"
+
+
 class Overran(Exception):
     """The reader process took too long, or stopped."""
 
@@ -88,6 +92,9 @@ class Reader:
             self._proc = subprocess.Popen(  # noqa: S603 - our own module, no shell
                 [sys.executable, "-m", "safeguard.forms.reader", str(self.limits.memory_mb)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            assert self._proc.stdout is not None
+            if _read_exactly(self._proc.stdout, 1, time.monotonic() + STARTUP_SECONDS) != READY:
+                raise Overran
         return self._proc
 
 
@@ -125,6 +132,8 @@ def reader_for(limits: ReaderLimits) -> Reader:
 
 def serve(memory_mb: int, stdin: IO[bytes], stdout: IO[bytes]) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (memory_mb * MB, memory_mb * MB))
+    stdout.write(READY)
+    stdout.flush()
     while header := stdin.readline():
         request = json.loads(header)
         data = _read_all(stdin, int(request["size"]))
