@@ -127,6 +127,12 @@ def reader_for(limits: ReaderLimits) -> Reader:
     return reader
 
 
+def stop_readers() -> None:
+    """Stop this process's reader processes (the next attachment starts one again)."""
+    for reader in _readers.values():
+        reader.stop()
+
+
 # ---- the reader process ---------------------------------------------------------------------
 
 
