@@ -91,7 +91,8 @@ def one(work: Path) -> dict[str, object]:
     reader.stop_readers()
     shutil.rmtree(work, ignore_errors=True)
     behind = next(r.outcome for r in results if r.mailbox_id == valid)
-    return {"seconds": seconds, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    # VmHWM, not ru_maxrss: the latter keeps the peak of the process this one was forked from
+    return {"seconds": seconds, "rss_mb": _peak_mb(os.getpid()),
             "rss_before_mb": before / 1024, "reader_mb": reader_peak,
             "outcomes": dict(Counter(f"{r.outcome}/{r.reason}" for r in results if r.mailbox_id != valid)),
             "behind": behind}
