@@ -70,3 +70,36 @@ def encrypted_office_file() -> bytes:
 
 def corrupt_xlsx() -> bytes:
     return valid_xlsx()[:3000]
+
+
+def repeated_sheet_xlsx(listings: int, pad_rows: int = 10_000) -> bytes:
+    """A valid form whose workbook.xml also lists one large sheet part `listings` times: a reader
+    that parses each listing again spends `listings` times the work on the same bytes."""
+    ns_r = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    pad = "".join(f'<row r="{r}">' + "".join(f'<c r="{col}{r}"><v>{r}</v></c>' for col in "ABCD") + "</row>"
+                  for r in range(1, pad_rows + 1))
+    sheet = ('<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+             f"<sheetData>{pad}</sheetData></worksheet>").encode()
+    with zipfile.ZipFile(io.BytesIO(valid_xlsx())) as z:
+        workbook = z.read("xl/workbook.xml").decode()
+        rels = z.read("xl/_rels/workbook.xml.rels").decode()
+    extra = "".join(f'<sheet xmlns:r="{ns_r}" name="Copy {i}" sheetId="{i + 10}" state="visible" r:id="rId99"/>'
+                    for i in range(listings))
+    workbook = workbook.replace("</sheets>", extra + "</sheets>")
+    rels = rels.replace("</Relationships>", '<Relationship Type="http://schemas.openxmlformats.org/officeDocument/'
+                        '2006/relationships/worksheet" Target="/xl/worksheets/sheet9.xml" Id="rId99"/>'
+                        "</Relationships>")
+    document = replace_part(valid_xlsx(), "xl/workbook.xml", workbook.encode())
+    document = replace_part(document, "xl/_rels/workbook.xml.rels", rels.encode())
+    return replace_part(document, "xl/worksheets/sheet9.xml", sheet, add=True)
+
+
+def deep_mime(depth: int, sender: str, to: str) -> bytes:
+    """A message nested `depth` multiparts deep (built as text: the email package itself recurses
+    once per level, and cannot write one this deep)."""
+    head = (f"From: {sender}\r\nTo: {to}\r\nSubject: Health alert form\r\nMIME-Version: 1.0\r\n"
+            f"Message-ID: <deep-{depth}@coventry-council.test>\r\nAuthentication-Results: "
+            f"{samples.gateway_stamp(sender)}\r\n")
+    opening = "".join(f'Content-Type: multipart/mixed; boundary="b{i}"\r\n\r\n--b{i}\r\n' for i in range(depth))
+    closing = "".join(f"--b{i}--\r\n" for i in reversed(range(depth)))
+    return (head + opening + "Content-Type: text/plain\r\n\r\nForm attached.\r\n" + closing).encode()

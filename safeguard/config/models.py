@@ -122,6 +122,14 @@ class Limits(Strict):
     # Processes that share a backlog (IMAP and Maildir; Graph and EWS use one). One per CPU core.
     intake_workers: int = Field(default=2, ge=1, le=16)
     many_providers_warning: int = Field(default=4, gt=0)  # the approval form warns above this many
+    # Bounded input (docs/bounded-input.md): what one message may cost before it is quarantined.
+    max_sheets: int = Field(default=20, gt=0)  # visible sheets read from one workbook
+    max_xml_mb: float = Field(default=50, gt=0)  # XML parsed from one attachment, all its parts together
+    reader_seconds: float = Field(default=10, gt=0)  # wall-clock time to read one attachment
+    reader_memory_mb: int = Field(default=768, ge=128)  # address space of the process that reads attachments
+    chunk_mb: float = Field(default=64, gt=0)  # message bytes held by one intake process at once
+    max_deferrals: int = Field(default=3, ge=1)  # a message left in INBOX this often is quarantined
+    inbox_stale_minutes: int = Field(default=60, gt=0)  # the nightly digest lists INBOX mail older than this
 
 
 class MaildirSettings(Strict):

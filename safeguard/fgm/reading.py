@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from safeguard.config import Config
 from safeguard.fgm.records import Submission, SubmissionUnreadable, check_submission, read_grid
+from safeguard.forms.document import Document
 from safeguard.forms.ooxml import Unreadable
 from safeguard.service.carriers import zip_limits
 
 
 def read_and_check(data: bytes, filename: str, config: Config, provider_code: str,
-                   month_hint: str | None) -> Submission:
-    """Raises SubmissionUnreadable with a plain-English reason."""
+                   month_hint: str | None, document: Document | None = None) -> Submission:
+    """Raises SubmissionUnreadable with a plain-English reason. `document`: the xlsx as intake's
+    reader process read it, if it did."""
     try:
-        grid, meta = read_grid(data, filename, zip_limits(config))
+        grid, meta = read_grid(data, filename, zip_limits(config), document)
     except Unreadable as exc:
         raise SubmissionUnreadable(f"The file {exc}") from None
     has_own_month = bool(meta.get("reporting month (yyyy-mm)"))

@@ -17,7 +17,8 @@ from typing import Any
 
 from safeguard.config.fgm import FgmItem, FgmSettings
 from safeguard.forms.contract import normalise_label
-from safeguard.forms.ooxml import Limits, xlsx_named_grids
+from safeguard.forms.document import Document, read_document
+from safeguard.forms.ooxml import Limits, Unreadable
 from safeguard.forms.values import BadValue, RawValue, as_text, parse_date, parse_nhs_number, parse_postcode
 
 NOT_AVAILABLE = "not available"
@@ -58,15 +59,20 @@ def month_bounds(month: str) -> tuple[date, date]:
     return start, end
 
 
-def read_grid(data: bytes, filename: str, limits: Limits) -> tuple[list[list[RawValue]], dict[str, str]]:
-    """The records table and the submission fields (organisation, month) from xlsx or CSV."""
+def read_grid(data: bytes, filename: str, limits: Limits,
+              document: Document | None = None) -> tuple[list[list[RawValue]], dict[str, str]]:
+    """The records table and the submission fields (organisation, month) from xlsx or CSV. An xlsx
+    already read (by intake's reader process) comes as `document`. Raises Unreadable."""
     if filename.lower().endswith(".csv"):
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
             text = data.decode("cp1252", errors="replace")
         return [list(r) for r in csv.reader(io.StringIO(text))][:MAX_RECORDS + 1], {}
-    sheets = dict(xlsx_named_grids(data, limits, max_rows=MAX_RECORDS + 1))
+    document = document or read_document("xlsx", data, limits, MAX_RECORDS + 1)
+    if document.problem:
+        raise Unreadable(document.problem, dangerous=document.dangerous)
+    sheets = dict(document.tables)
     records = sheets.get(RECORDS_SHEET) or next(iter(sheets.values()), [])
     meta: dict[str, str] = {}
     for row in sheets.get(SUBMISSION_SHEET, []):

@@ -41,6 +41,8 @@ class Unreadable(Exception):
 class Limits:
     max_unzipped_bytes: int
     max_ratio: int
+    max_sheets: int = 20  # visible sheets read from one workbook; later ones are left unread
+    max_xml_bytes: int = 50 * 1024 * 1024  # XML parsed from one document, all parts together
 
 
 class SafeZip:
@@ -58,6 +60,7 @@ class SafeZip:
             raise Unreadable("expands to far more data than a form can hold (a possible zip bomb).", dangerous=True)
         self.names = {i.filename for i in infos}
         self.limits = limits
+        self.parsed_bytes = 0
 
     def read(self, name: str) -> bytes:
         try:
@@ -73,6 +76,9 @@ class SafeZip:
 
     def xml(self, name: str):  # noqa: ANN201 - an ElementTree element
         data = self.read(name)
+        self.parsed_bytes += len(data)
+        if self.parsed_bytes > self.limits.max_xml_bytes:
+            raise Unreadable("holds far more data than a form can hold.", dangerous=True)
         try:
             if _plainly_without_dtd(data):  # the C parser, about four times faster than defusedxml's
                 return XML(data)
@@ -118,16 +124,23 @@ def xlsx_named_grids(data: bytes, limits: Limits, max_rows: int = MAX_ROWS) -> l
 
 
 def _sheet_paths(book: SafeZip) -> Iterator[tuple[str, str]]:
+    """Each visible sheet's name and part, at most limits.max_sheets of them, and each part once:
+    a workbook that lists one part many times (a way to make a reader parse it again and again)
+    gets it read under its first name only."""
     workbook = book.xml("xl/workbook.xml")
     rels = book.xml("xl/_rels/workbook.xml.rels")
     targets = {r.get("Id"): r.get("Target", "") for r in rels.iter(f"{_PKG_REL}Relationship")}
+    seen: set[str] = set()
     for sheet in workbook.iter(f"{_S}sheet"):
         if sheet.get("state") in ("hidden", "veryHidden"):
             continue
         target = targets.get(sheet.get(f"{_R}id"), "")
         path = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
-        if path in book.names:
+        if path in book.names and path not in seen:
+            seen.add(path)
             yield sheet.get("name", ""), path
+            if len(seen) >= book.limits.max_sheets:
+                return
 
 
 def _shared_strings(book: SafeZip) -> list[str]:

@@ -55,6 +55,7 @@ class ImapSmtpMailbox(Mailbox):
         self._imap: dict[Folder, imaplib.IMAP4] = {}  # a connection for each folder kept selected
         self._smtp: smtplib.SMTP | None = None
         self._folders_made = False
+        self._sizes: tuple[frozenset[str], dict[str, int]] = (frozenset(), {})  # the last sizes() asked
 
     # -- connections -------------------------------------------------------------------------
     def _connect_imap(self, selected: Folder) -> imaplib.IMAP4:
@@ -140,11 +141,12 @@ class ImapSmtpMailbox(Mailbox):
     def fetch_many(self, mailbox_ids: list[str]) -> dict[str, bytes | None]:
         """One UID FETCH per group of messages, the groups bounded by size (asked first) so that a
         run of large attachments never sits in memory at once."""
+        (asked, known), self._sizes = self._sizes, (frozenset(), {})
+
         def fetch(imap: imaplib.IMAP4) -> dict[str, bytes | None]:
             found: dict[str, bytes | None] = dict.fromkeys(mailbox_ids)
-            _, data = imap.uid("FETCH", ",".join(mailbox_ids), "(RFC822.SIZE)")
-            sizes = {uid.group(1).decode(): int(size.group(1)) for line in data if isinstance(line, bytes)
-                     and (uid := _UID.search(line)) and (size := _SIZE.search(line))}
+            sizes = {uid: known[uid] for uid in mailbox_ids if uid in known} if asked >= set(mailbox_ids) \
+                else _sizes(imap, mailbox_ids)
             for group in _groups([uid for uid in mailbox_ids if uid in sizes], sizes, FETCH_GROUP_BYTES):
                 _, data = imap.uid("FETCH", ",".join(group), "(BODY.PEEK[])")
                 for part in data:
@@ -155,6 +157,19 @@ class ImapSmtpMailbox(Mailbox):
                     found[uid] = _fetch_one(imap, uid)
             return found
         return self._with_imap(fetch) if mailbox_ids else {}
+
+    def sizes(self, mailbox_ids: list[str]) -> dict[str, int]:
+        """RFC822.SIZE of each, in one command; kept for the fetch_many that follows (one round trip)."""
+        sizes = self._with_imap(lambda imap: _sizes(imap, mailbox_ids)) if mailbox_ids else {}
+        self._sizes = (frozenset(mailbox_ids), sizes)
+        return dict(sizes)
+
+    def fetch_head(self, mailbox_id: str, max_bytes: int) -> bytes | None:
+        def fetch(imap: imaplib.IMAP4) -> bytes | None:
+            _, data = imap.uid("FETCH", mailbox_id, f"(BODY.PEEK[]<0.{int(max_bytes)}>)")
+            parts = [d for d in data if isinstance(d, tuple)]
+            return parts[0][1] if parts else None
+        return self._with_imap(fetch)
 
     def move(self, mailbox_id: str, folder: Folder) -> None:
         self.move_many([mailbox_id], folder)
@@ -275,6 +290,13 @@ def _reset(smtp: smtplib.SMTP, refusal: smtplib.SMTPException) -> smtplib.SMTPEx
     with contextlib.suppress(smtplib.SMTPServerDisconnected):
         smtp.rset()
     return refusal
+
+
+def _sizes(imap: imaplib.IMAP4, uids: list[str]) -> dict[str, int]:
+    """RFC822.SIZE of each of these messages still in the selected folder."""
+    _, data = imap.uid("FETCH", ",".join(uids), "(RFC822.SIZE)")
+    return {uid.group(1).decode(): int(size.group(1)) for line in data if isinstance(line, bytes)
+            and (uid := _UID.search(line)) and (size := _SIZE.search(line))}
 
 
 def _fetch_one(imap: imaplib.IMAP4, uid: str) -> bytes | None:

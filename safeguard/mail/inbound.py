@@ -1,18 +1,27 @@
 """Reading an inbound message defensively: one sender, bodies decoded whatever the charset,
 attachments listed with their sizes. Nothing here raises on a malformed message; faults are
-recorded in `header_faults` for triage to act on."""
+recorded in `header_faults` for triage to act on (it quarantines the message as malformed).
+Nesting is bounded: a message with more than MAX_MULTIPARTS multipart declarations is read for
+its headers only, since the standard library's parser recurses once per level."""
 
 from __future__ import annotations
 
 import contextlib
 import email
 import email.header
+import email.parser
 import email.policy
 import hashlib
+import itertools
+import logging
 import re
 from dataclasses import dataclass, field
 from email.message import EmailMessage, Message
 from email.utils import getaddresses
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from safeguard.forms.document import Document
 
 from safeguard.mail.bounces import Bounce, read_bounce
 
@@ -27,6 +36,9 @@ _AUTOMATIC_PRECEDENCE = ("bulk", "junk", "auto_reply", "list")
 _AUTOMATIC_SUBJECT = re.compile(r"^\s*(?:automatic reply|auto[- ]?reply|autoreply|out of (?:the )?office|"
                                 r"read|not read|delivered|undeliverable|delivery status notification)\s*:",
                                 re.IGNORECASE)
+MAX_MULTIPARTS = 100  # nesting levels (at most): far more than any real message, far below the recursion limit
+_MULTIPART = re.compile(rb"multipart/", re.IGNORECASE)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -34,6 +46,7 @@ class Attachment:
     filename: str
     content_type: str
     data: bytes
+    document: Document | None = field(default=None, compare=False, repr=False)  # read ahead (carriers.read_ahead)
 
     @property
     def extension(self) -> str:
@@ -56,6 +69,7 @@ class Inbound:
     dedup_key: str = ""
     content_sha256: str = ""
     bounce: Bounce | None = None  # a delivery-status notification (see safeguard/mail/bounces.py)
+    deferred_before: int = 0  # times intake left it in INBOX already (service/deferrals.py)
 
 
 def _addresses(msg: Message, header: str, faults: list[str]) -> list[str]:
@@ -88,7 +102,34 @@ def _text(part: Message) -> str:
 
 
 def parse_inbound(raw: bytes) -> Inbound:
-    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    """The message as we use it. Never raises: a message whose structure cannot be read is read
+    for its headers alone, with a fault that quarantines it."""
+    if _too_deep(raw):
+        return _headers_only(raw, "the message has too many nested parts")
+    try:
+        return _parse(email.message_from_bytes(raw, policy=email.policy.compat32), raw)
+    except Exception as exc:  # noqa: BLE001 - RecursionError, MemoryError's kin: a property of the message
+        log.warning("a message's structure could not be read (%s)", type(exc).__name__)
+        return _headers_only(raw, "the message's structure cannot be read")
+
+
+def _too_deep(raw: bytes) -> bool:
+    return sum(1 for _ in itertools.islice(_MULTIPART.finditer(raw), MAX_MULTIPARTS + 1)) > MAX_MULTIPARTS
+
+
+def _headers_only(raw: bytes, fault: str) -> Inbound:
+    try:
+        msg = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(raw, headersonly=True)
+        msg.set_payload("")
+        inbound = _parse(msg, raw)
+    except Exception:  # noqa: BLE001 - not even the headers: nothing but the fault
+        inbound = Inbound(None, None, None, "", None, None, content_sha256=hashlib.sha256(raw).hexdigest())
+        inbound.dedup_key = hashlib.sha256(raw).hexdigest()
+    inbound.header_faults.append(fault)
+    return inbound
+
+
+def _parse(msg: Message, raw: bytes) -> Inbound:
     faults: list[str] = []
     senders = _addresses(msg, "From", faults)
     if len(msg.get_all("From") or []) > 1 or len(senders) > 1:

@@ -111,6 +111,26 @@ class MaildirMailbox(Mailbox):
         except FileNotFoundError:
             return None
 
+    def sizes(self, mailbox_ids: list[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for mailbox_id in mailbox_ids:
+            path = self._find(Folder.INBOX, mailbox_id)
+            try:
+                found[mailbox_id] = path.stat().st_size if path else 0
+            except FileNotFoundError:
+                found[mailbox_id] = 0
+        return found
+
+    def fetch_head(self, mailbox_id: str, max_bytes: int) -> bytes | None:
+        path = self._find(Folder.INBOX, mailbox_id)
+        if path is None:
+            return None
+        try:
+            with path.open("rb") as handle:
+                return handle.read(max_bytes)
+        except FileNotFoundError:
+            return None
+
     def move(self, mailbox_id: str, folder: Folder) -> None:
         path = self._find(Folder.INBOX, mailbox_id)
         if path is None:

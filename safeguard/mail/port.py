@@ -58,6 +58,18 @@ class Mailbox(ABC):
         this. The caller bounds how many it asks for at once."""
         return {mailbox_id: self.fetch(mailbox_id) for mailbox_id in mailbox_ids}
 
+    def sizes(self, mailbox_ids: list[str]) -> dict[str, int]:
+        """The size in bytes of each of these messages in INBOX, where the adapter can tell cheaply
+        ({} where it cannot): intake holds at most limits.chunk_mb of messages at once with it, and
+        reads only the head of one over limits.max_message_mb."""
+        return {}
+
+    def fetch_head(self, mailbox_id: str, max_bytes: int) -> bytes | None:
+        """At most the first max_bytes of the message (None when it is no longer in INBOX). This
+        default fetches it whole and cuts it; an adapter that can read part of one overrides it."""
+        raw = self.fetch(mailbox_id)
+        return None if raw is None else raw[:max_bytes]
+
     def move_many(self, mailbox_ids: list[str], folder: Folder) -> None:
         """move() of several messages to one folder, with the same guarantees."""
         for mailbox_id in mailbox_ids:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from safeguard.config import Config
+from safeguard.fgm.records import MAX_RECORDS
+from safeguard.forms.document import OFFICE_KINDS, read_document
 from safeguard.forms.htmltext import html_to_lines
-from safeguard.forms.ooxml import Limits, Unreadable, docx_grids, xlsx_grids
+from safeguard.forms.ooxml import MAX_ROWS, Limits
 from safeguard.forms.raw import RawForm, from_grids, from_lines
+from safeguard.forms.reader import ReaderLimits, reader_for
 from safeguard.mail.inbound import Attachment, Inbound
 
 FORM_EXTENSIONS = {"xlsx": "xlsx", "docx": "docx"}
@@ -60,13 +65,36 @@ def _refuse_dangerous(attachment: Attachment, max_mb: float) -> None:
 
 def _read_attachment(attachment: Attachment, limits: Limits) -> RawForm:
     ext = attachment.extension
-    try:
-        if ext in LEGACY_EXTENSIONS:
-            raise Unreadable("is in an old format (.xls/.doc). Save it as .xlsx or .docx and send it again.")
-        grids = xlsx_grids(attachment.data, limits) if ext == "xlsx" else docx_grids(attachment.data, limits)
-    except Unreadable as exc:
-        raise AttachmentRefused(str(exc), attachment.filename) from None
-    return from_grids(grids, ext)
+    if ext in LEGACY_EXTENSIONS:
+        raise AttachmentRefused("is in an old format (.xls/.doc). Save it as .xlsx or .docx and send it again.",
+                                attachment.filename)
+    document = attachment.document or read_document(ext, attachment.data, limits, MAX_ROWS)
+    if document.problem:
+        raise AttachmentRefused(document.problem, attachment.filename)
+    return from_grids(document.grids(MAX_ROWS), ext)
+
+
+def read_ahead(inbound: Inbound, config: Config) -> Inbound:
+    """Read the message's one xlsx or docx (the only attachment triage may open) in this process's
+    reader process, bounded in time and memory (safeguard/forms/reader.py), and keep what it read
+    on the attachment for triage. Nothing to do for a message triage quarantines unread."""
+    if inbound.header_faults:
+        return inbound
+    limits = config.settings.limits
+    office = [i for i, a in enumerate(inbound.attachments)
+              if a.extension in OFFICE_KINDS and len(a.data) <= limits.max_attachment_mb * MB]
+    if len(office) != 1:
+        return inbound
+    attachment = inbound.attachments[office[0]]
+    reader = reader_for(ReaderLimits(limits.reader_seconds, limits.reader_memory_mb))
+    document = reader.read(attachment.extension, attachment.data, zip_limits(config), MAX_RECORDS + 1)
+    inbound.attachments[office[0]] = dataclasses.replace(attachment, document=document)
+    return inbound
+
+
+def overran(inbound: Inbound) -> bool:
+    """Whether reading the message's attachment ran out of time or memory (see read_ahead)."""
+    return any(a.document is not None and a.document.overran for a in inbound.attachments)
 
 
 def find_data_file(inbound: Inbound, config: Config, extensions: tuple[str, ...] = ("xlsx", "csv")) -> Attachment:
@@ -95,4 +123,5 @@ def _the_one_attachment(inbound: Inbound, config: Config, extensions: tuple[str,
 
 def zip_limits(config: Config) -> Limits:
     limits = config.settings.limits
-    return Limits(int(limits.max_unzipped_mb * MB), limits.max_zip_ratio)
+    return Limits(int(limits.max_unzipped_mb * MB), limits.max_zip_ratio, limits.max_sheets,
+                  int(limits.max_xml_mb * MB))

@@ -22,8 +22,11 @@ from safeguard.faults import checkpoint
 from safeguard.mail.inbound import Inbound, parse_inbound
 from safeguard.mail.port import Folder, Mailbox, MailboxError
 from safeguard.notify.outbox import Attempts, Claim, claim_entries, record_attempts, send_entries, transmit
-from safeguard.register.orm import InboundMessage
+from safeguard.register.orm import InboundMessage, IntakeDeferral
 from safeguard.register.uow import UnitOfWork
+from safeguard.service import deferrals
+from safeguard.service.carriers import overran, read_ahead
+from safeguard.service.deferrals import Deferred
 from safeguard.service.lifecycle import find_sent
 from safeguard.service.recording import record_decision
 from safeguard.service.triage import AlertFacts, Decision, triage
@@ -81,42 +84,98 @@ def process_message(mailbox_id: str, ctx: IntakeContext) -> IntakeResult:
 
 
 def _process_chunk(mailbox_ids: list[str], ctx: IntakeContext, earlier: Done) -> tuple[list[IntakeResult], Done]:
-    """Fetch, read, record (one transaction, a savepoint per message), reply, file, in that order
-    for the whole chunk: a message leaves INBOX only after its outcome and replies are committed
-    and its replies have been sent (or queued for a retry)."""
-    results: dict[str, IntakeResult] = {}
+    """The chunk in groups of at most limits.chunk_mb of message bytes (where the mailbox can tell
+    sizes), each group through _process_group in turn, so that a chunk of large messages never
+    holds more than that at once."""
+    limits = ctx.config.settings.limits
     try:
-        raws = ctx.mailbox.fetch_many(mailbox_ids)
+        sizes = ctx.mailbox.sizes(mailbox_ids)
+    except Exception:  # noqa: BLE001 - sizes only shape the groups; fetching reports any fault
+        sizes = {}
+    too_big = {m for m, size in sizes.items() if size > limits.max_message_mb * MB}
+    results: list[IntakeResult] = []
+    for group in byte_groups(mailbox_ids, {m: HEAD_BYTES if m in too_big else n for m, n in sizes.items()},
+                             int(limits.chunk_mb * MB)):
+        group_results, earlier = _process_group(group, too_big, ctx, earlier)
+        results += group_results
+    return results, earlier
+
+
+MB = 1024 * 1024
+HEAD_BYTES = 256 * 1024  # what is read of a message over limits.max_message_mb: its headers
+
+
+def byte_groups(mailbox_ids: list[str], sizes: dict[str, int], budget: int) -> list[list[str]]:
+    """Consecutive groups whose known sizes add up to at most `budget` (a larger message alone)."""
+    groups: list[list[str]] = []
+    used = budget + 1
+    for mailbox_id in mailbox_ids:
+        size = sizes.get(mailbox_id, 0)
+        if used + size > budget or not groups:
+            groups.append([])
+            used = 0
+        groups[-1].append(mailbox_id)
+        used += size
+    return groups
+
+
+def _fetch(mailbox_ids: list[str], too_big: set[str], ctx: IntakeContext,
+           results: dict[str, IntakeResult]) -> dict[str, bytes | None]:
+    """The group's messages (only the head of one over the size limit); a fault goes in results."""
+    whole = [m for m in mailbox_ids if m not in too_big]
+    try:
+        raws = ctx.mailbox.fetch_many(whole) if whole else {}
     except Exception:  # noqa: BLE001 - one at a time, so that one message the server chokes on waits alone
         raws = {}
-        for mailbox_id in mailbox_ids:
+        for mailbox_id in whole:
             try:
                 raws[mailbox_id] = ctx.mailbox.fetch(mailbox_id)
             except Exception as exc:  # noqa: BLE001
                 results[mailbox_id] = _deferred(mailbox_id, exc)
+    for mailbox_id in mailbox_ids:
+        if mailbox_id in too_big:
+            try:
+                raws[mailbox_id] = ctx.mailbox.fetch_head(mailbox_id, HEAD_BYTES)
+            except Exception as exc:  # noqa: BLE001
+                results[mailbox_id] = _deferred(mailbox_id, exc)
+    return raws
+
+
+def _process_group(mailbox_ids: list[str], too_big: set[str], ctx: IntakeContext,
+                   earlier: Done) -> tuple[list[IntakeResult], Done]:
+    """Fetch, read, record (one transaction, a savepoint per message), reply, file, in that order
+    for the whole group: a message leaves INBOX only after its outcome and replies are committed
+    and its replies have been sent (or queued for a retry)."""
+    results: dict[str, IntakeResult] = {}
+    raws = _fetch(mailbox_ids, too_big, ctx, results)
     checkpoint("after_fetch")
-    inbounds: dict[str, Inbound] = {}
+    inbounds = _given_up_unfetched(results, ctx)
     for mailbox_id in mailbox_ids:
         raw = raws.pop(mailbox_id, None)
-        if mailbox_id in results:
+        if mailbox_id in results or mailbox_id in inbounds:
             continue
         if raw is None:
             results[mailbox_id] = IntakeResult(mailbox_id, None, "gone", "no longer in INBOX")
             continue
-        try:
-            inbounds[mailbox_id] = _read(raw, ctx.config)
-        except Exception as exc:  # noqa: BLE001 - one bad message must never stop the batch
-            results[mailbox_id] = _deferred(mailbox_id, exc)
+        inbounds[mailbox_id] = read_ahead(_read(raw, ctx.config, whole=mailbox_id not in too_big), ctx.config)
+        del raw
     checkpoint("after_parse")
     claims: list[Claim] = []
     failed: list[int] = []
+    register_up = True
     try:
         recorded_results, claims, failed = _record(inbounds, ctx, earlier)
         results.update(recorded_results)
         earlier = Done()
     except Exception as exc:  # noqa: BLE001 - the register is down: all of them wait for the next run
         results.update({mailbox_id: _deferred(mailbox_id, exc) for mailbox_id in inbounds})
+        register_up = False
     checkpoint("after_commit")  # the outcomes, replies (claimed for sending) and audit of the chunk
+    if register_up:
+        deferrals.count(ctx.uow, [Deferred(r.mailbox_id, r.reason, inbounds[r.mailbox_id].content_sha256
+                                           if r.mailbox_id in inbounds else None)
+                                  for r in results.values() if r.outcome == "deferred"], ctx.clock())
+    inbounds.clear()
     attempts = transmit(claims, ctx.mailbox)
     checkpoint("before_move")  # replies sent, or queued again after a temporary failure
     recorded = [r for r in results.values() if r.inbound_id is not None and r.folder]
@@ -132,6 +191,19 @@ def _process_chunk(mailbox_ids: list[str], ctx: IntakeContext, earlier: Done) ->
     checkpoint("after_move")
     _tell_admin_undeliverable(failed, ctx)
     return [results[mailbox_id] for mailbox_id in mailbox_ids], earlier.then(Done(attempts, filed))
+
+
+def _given_up_unfetched(results: dict[str, IntakeResult], ctx: IntakeContext) -> dict[str, Inbound]:
+    """Messages that could not be fetched now and were deferred too often already: stand-ins that
+    quarantine them (their results leave `results`)."""
+    unfetched = [r.mailbox_id for r in results.values() if r.outcome == "deferred"]
+    if not unfetched:
+        return {}
+    limit = ctx.config.settings.limits.max_deferrals
+    given_up = {m: n for m, n in deferrals.counts(ctx.uow, unfetched).items() if n >= limit}
+    for mailbox_id in given_up:
+        del results[mailbox_id]
+    return {mailbox_id: deferrals.unfetchable(mailbox_id, n) for mailbox_id, n in given_up.items()}
 
 
 def _deferred(mailbox_id: str, exc: BaseException) -> IntakeResult:
@@ -242,13 +314,16 @@ def _record_pass(pending: dict[str, Inbound], ctx: IntakeContext, earlier: Done,
         u.register.lock_audit()  # before any savepoint, so a rolled-back one cannot release it
         failed = _record_done(u, earlier, ctx)
         known = u.register.messages_by_keys([inbound.dedup_key for inbound in pending.values()])
+        counted = deferrals.rows_for(u.session, pending)
         for mailbox_id, inbound in pending.items():
+            if mailbox_id in counted:
+                inbound.deferred_before = max(inbound.deferred_before, counted[mailbox_id].count)
             if not one_by_one:
-                results[mailbox_id] = _record_one(u, inbound, mailbox_id, known, ctx)
+                results[mailbox_id] = _record_one(u, inbound, mailbox_id, known, ctx, counted)
                 continue
             savepoint = u.session.begin_nested()
             try:
-                result = _record_one(u, inbound, mailbox_id, known, ctx)
+                result = _record_one(u, inbound, mailbox_id, known, ctx, counted)
                 savepoint.commit()
             except IntegrityError:  # another worker recorded the same message first: look again
                 savepoint.rollback()
@@ -270,9 +345,12 @@ def _record_pass(pending: dict[str, Inbound], ctx: IntakeContext, earlier: Done,
 
 
 def _record_one(u: UnitOfWork, inbound: Inbound, mailbox_id: str, known: dict[str, InboundMessage],
-                ctx: IntakeContext) -> IntakeResult:
+                ctx: IntakeContext, counted: dict[str, IntakeDeferral]) -> IntakeResult:
     """Decide about one message and record it (or, if a copy is known, record the copy). Adds the
-    new message to `known`, so that a second copy in the same chunk is seen as one."""
+    new message to `known`, so that a second copy in the same chunk is seen as one, and removes
+    its deferral count (`counted`), if any: it is recorded now."""
+    if mailbox_id in counted:
+        u.session.delete(counted[mailbox_id])
     existing = known.get(inbound.dedup_key)
     if existing is not None:
         return _seen_before(u, existing, mailbox_id, ctx.clock())
@@ -284,18 +362,34 @@ def _record_one(u: UnitOfWork, inbound: Inbound, mailbox_id: str, known: dict[st
                         alert.reference if alert else decision.alert_ref, row.folder)
 
 
-def _read(raw: bytes, config: Config) -> Inbound:
-    if len(raw) > config.settings.limits.max_message_mb * 1024 * 1024:
-        headers = BytesHeaderParser().parsebytes(raw[:256 * 1024])
-        inbound = parse_inbound(b"".join(f"{k}: {v}\r\n".encode(errors="replace") for k, v in headers.items())
-                                + b"\r\n")
-        inbound.header_faults.append("the message is larger than the size limit")
-        return inbound
-    return parse_inbound(raw)
+def _read(raw: bytes, config: Config, *, whole: bool = True) -> Inbound:
+    """The message as triage sees it; `whole` False: raw is only the head of a message over the
+    size limit. Never raises (parse_inbound does not): a fault in a message is its own."""
+    if whole and len(raw) <= config.settings.limits.max_message_mb * MB:
+        return parse_inbound(raw)
+    try:
+        headers = BytesHeaderParser().parsebytes(raw[:HEAD_BYTES])
+        head = b"".join(f"{k}: {v}\r\n".encode(errors="replace") for k, v in headers.items()) + b"\r\n"
+    except Exception:  # noqa: BLE001 - headers that cannot even be listed: the fault says enough
+        head = b"\r\n"
+    inbound = parse_inbound(head)
+    inbound.header_faults.append("the message is larger than the size limit")
+    return inbound
 
 
 def _decide(inbound: Inbound, ctx: IntakeContext, now: datetime, u: UnitOfWork) -> Decision:
     today = now.astimezone(ZoneInfo(ctx.config.settings.service.timezone)).date()
+    limits = ctx.config.settings.limits
+    if inbound.deferred_before >= limits.max_deferrals:
+        return Decision("unknown", "quarantined", deferrals.REASON,
+                        f"The message could not be processed in {inbound.deferred_before} attempts, so it "
+                        "was set aside; a person needs to look at it.", tell_admin=True)
+    if overran(inbound):
+        return Decision("unknown", "quarantined", "attachment-unreadable",
+                        "Its attachment could not be read within the time and memory allowed for one "
+                        "attachment (it may be built to overload a reader). Do not open it on a shared "
+                        "computer; ask the sender to send the form again as a plain .xlsx or .docx.",
+                        tell_admin=True)
 
     def find_alert(reference: str) -> AlertFacts | None:
         alert = u.register.alert(reference)

@@ -19,6 +19,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import AbstractContextManager
 from multiprocessing.sharedctypes import Synchronized
 
+from safeguard.service import deferrals
+from safeguard.service.deferrals import Deferred
 from safeguard.service.intake import CHUNK, IntakeContext, IntakeResult, process_batch, process_chunks
 
 log = logging.getLogger(__name__)
@@ -27,6 +29,7 @@ OpenContext = Callable[[], AbstractContextManager[IntakeContext]]
 PRELOAD = ["safeguard.service.helper_process", "safeguard.app", "safeguard.service.intake_pool",
            "safeguard.service.triage", "safeguard.mail.imap_smtp"]
 
+STOPPED = "the process handling it stopped; the next run takes it"
 _shared: tuple[Synchronized[int], list[list[str]], OpenContext] | None = None
 
 
@@ -57,10 +60,11 @@ def process_in_parallel(mailbox_ids: list[str], open_context: OpenContext, worke
                     done.update(future.result())
                 except Exception as exc:  # noqa: BLE001 - a helper died: its chunk waits for the next run
                     log.warning("an intake helper process stopped (%s)", type(exc).__name__)
+            deferrals.count(ctx.uow, [Deferred(m, STOPPED) for index, chunk in enumerate(chunks)
+                                      if index not in done for m in chunk], ctx.clock())
     results: list[IntakeResult] = []
     for index, chunk in enumerate(chunks):
-        results += done.get(index) or [IntakeResult(m, None, "deferred", "the process handling it stopped; "
-                                                    "the next run takes it") for m in chunk]
+        results += done.get(index) or [IntakeResult(m, None, "deferred", STOPPED) for m in chunk]
     return results
 
 

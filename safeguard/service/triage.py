@@ -157,7 +157,7 @@ def _fgm(inbound: Inbound, provider_code: str, config: Config) -> Decision:
     month = MONTH_IN_TEXT.search(inbound.subject)
     try:
         sub = read_and_check(attachment.data, attachment.filename, config, provider_code,
-                             f"{month.group(1)}-{month.group(2)}" if month else None)
+                             f"{month.group(1)}-{month.group(2)}" if month else None, attachment.document)
     except SubmissionUnreadable as exc:
         return Decision("fgm", "invalid", "fgm-unreadable", str(exc), reply="fgm_received")
     return Decision("fgm", "recorded", "fgm-with-errors" if sub.errors else "fgm-accepted", reply="fgm_received",
