@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from safeguard.forms.document import Document
 
 from safeguard.mail.bounces import Bounce, read_bounce
+from safeguard.mail.set_aside import SetAside, set_aside
 
 _TRACE_HEADERS = {"received", "return-path", "delivered-to", "x-original-to", "dkim-signature",
                   "authentication-results", "arc-seal", "arc-message-signature", "arc-authentication-results"}
@@ -47,6 +48,11 @@ class Attachment:
     content_type: str
     data: bytes
     document: Document | None = field(default=None, compare=False, repr=False)  # read ahead (carriers.read_ahead)
+    undecoded_size: int | None = None  # set (and data left empty) when it was too large to be worth decoding
+
+    @property
+    def size(self) -> int:
+        return len(self.data) if self.undecoded_size is None else self.undecoded_size
 
     @property
     def extension(self) -> str:
@@ -101,13 +107,16 @@ def _text(part: Message) -> str:
         return payload.decode("latin-1", errors="replace")
 
 
-def parse_inbound(raw: bytes) -> Inbound:
+def parse_inbound(raw: bytes, max_attachment: int | None = None) -> Inbound:
     """The message as we use it. Never raises: a message whose structure cannot be read is read
-    for its headers alone, with a fault that quarantines it."""
+    for its headers alone, with a fault that quarantines it. An attachment larger than
+    `max_attachment` bytes is not decoded (it would be refused all the same): that keeps a large
+    message's memory to the parser's own."""
     if _too_deep(raw):
         return _headers_only(raw, "the message has too many nested parts")
     try:
-        return _parse(email.message_from_bytes(raw, policy=email.policy.compat32), raw)
+        smaller, aside = set_aside(raw)
+        return _parse(email.message_from_bytes(smaller, policy=email.policy.compat32), raw, max_attachment, aside)
     except Exception as exc:  # noqa: BLE001 - RecursionError, MemoryError's kin: a property of the message
         log.warning("a message's structure could not be read (%s)", type(exc).__name__)
         return _headers_only(raw, "the message's structure cannot be read")
@@ -129,7 +138,7 @@ def _headers_only(raw: bytes, fault: str) -> Inbound:
     return inbound
 
 
-def _parse(msg: Message, raw: bytes) -> Inbound:
+def _parse(msg: Message, raw: bytes, max_attachment: int | None = None, aside: SetAside | None = None) -> Inbound:
     faults: list[str] = []
     senders = _addresses(msg, "From", faults)
     if len(msg.get_all("From") or []) > 1 or len(senders) > 1:
@@ -151,7 +160,7 @@ def _parse(msg: Message, raw: bytes) -> Inbound:
     inbound.automatic = _automatic(msg, subject)
     inbound.auth_results = tuple(_all(msg, "Authentication-Results"))
     inbound.exchange_auth_as = _header(msg, "X-MS-Exchange-Organization-AuthAs") or None
-    _walk(msg, inbound)
+    _walk(msg, inbound, max_attachment, aside or SetAside())
     inbound.bounce = read_bounce(msg)
     inbound.dedup_key = _dedup_key(raw, inbound)
     return inbound
@@ -183,7 +192,7 @@ def _all(msg: Message, name: str) -> list[str]:
         return []
 
 
-def _walk(msg: Message, inbound: Inbound) -> None:
+def _walk(msg: Message, inbound: Inbound, max_attachment: int | None, aside: SetAside) -> None:
     for count, part in enumerate(msg.walk()):
         if count > MAX_PARTS:
             inbound.header_faults.append("the message has too many parts")
@@ -193,13 +202,31 @@ def _walk(msg: Message, inbound: Inbound) -> None:
         ctype = part.get_content_type()
         filename = part.get_filename()
         disposition = str(part.get("Content-Disposition") or "").lower()  # 8-bit values come as Header objects
+        span = aside.span(part.get_payload())
         if filename or "attachment" in disposition:
-            data = part.get_payload(decode=True) or b""
-            inbound.attachments.append(Attachment(_clean_filename(filename), ctype, data))
-        elif ctype == "text/plain" and inbound.text_body is None:
+            inbound.attachments.append(_attachment(part, _clean_filename(filename), max_attachment, aside, span))
+            continue
+        if span is not None:
+            part.set_payload(aside.body(span))
+        if ctype == "text/plain" and inbound.text_body is None:
             inbound.text_body = _text(part)
         elif ctype == "text/html" and inbound.html_body is None:
             inbound.html_body = _text(part)
+
+
+def _attachment(part: Message, filename: str, max_attachment: int | None, aside: SetAside,
+                span: tuple[int, int] | None) -> Attachment:
+    """An attachment larger than `max_attachment` (as far as its encoded length tells) is not decoded:
+    it is refused all the same, and decoding it would cost memory for nothing."""
+    payload = part.get_payload()
+    encoded = span[1] - span[0] if span else len(payload) if isinstance(payload, str) else 0
+    if max_attachment is not None and encoded * 3 // 4 > max_attachment:
+        return Attachment(filename, part.get_content_type(), b"", undecoded_size=encoded * 3 // 4)
+    if span is not None and str(part.get("Content-Transfer-Encoding") or "").strip().lower() == "base64":
+        return Attachment(filename, part.get_content_type(), aside.decoded(span))
+    if span is not None:
+        part.set_payload(aside.body(span))
+    return Attachment(filename, part.get_content_type(), part.get_payload(decode=True) or b"")
 
 
 def _clean_filename(name: str | None) -> str:

@@ -55,7 +55,7 @@ class TooManyForms(Exception):
 
 def _refuse_dangerous(attachment: Attachment, max_mb: float) -> None:
     ext = attachment.extension
-    if len(attachment.data) > max_mb * MB:
+    if attachment.size > max_mb * MB:
         raise AttachmentRefused(f"is larger than the {max_mb:g} MB limit", attachment.filename)
     if ext in MACRO_EXTENSIONS:
         raise AttachmentRefused("is a macro-enabled file, which we never open", attachment.filename)
@@ -82,7 +82,7 @@ def read_ahead(inbound: Inbound, config: Config) -> Inbound:
         return inbound
     limits = config.settings.limits
     office = [i for i, a in enumerate(inbound.attachments)
-              if a.extension in OFFICE_KINDS and len(a.data) <= limits.max_attachment_mb * MB]
+              if a.extension in OFFICE_KINDS and a.size <= limits.max_attachment_mb * MB]
     if len(office) != 1:
         return inbound
     attachment = inbound.attachments[office[0]]

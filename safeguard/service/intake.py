@@ -365,8 +365,9 @@ def _record_one(u: UnitOfWork, inbound: Inbound, mailbox_id: str, known: dict[st
 def _read(raw: bytes, config: Config, *, whole: bool = True) -> Inbound:
     """The message as triage sees it; `whole` False: raw is only the head of a message over the
     size limit. Never raises (parse_inbound does not): a fault in a message is its own."""
-    if whole and len(raw) <= config.settings.limits.max_message_mb * MB:
-        return parse_inbound(raw)
+    limits = config.settings.limits
+    if whole and len(raw) <= limits.max_message_mb * MB:
+        return parse_inbound(raw, int(limits.max_attachment_mb * MB))
     try:
         headers = BytesHeaderParser().parsebytes(raw[:HEAD_BYTES])
         head = b"".join(f"{k}: {v}\r\n".encode(errors="replace") for k, v in headers.items()) + b"\r\n"
