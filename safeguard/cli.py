@@ -245,6 +245,9 @@ def _decision(args: argparse.Namespace) -> int:
         except DecisionRefused as refused:
             sent = send_alert_email(ctx, reference).get("sent", 0)  # finish what an interrupted run left
             print(refused.message, file=sys.stderr)
+            if refused.code == "already-decided" and _withdrawal_waits(ctx, reference):
+                print(f"A withdrawal of {reference} is waiting for a decision: add --withdrawal to decide it.",
+                      file=sys.stderr)
             if sent:
                 print(f"Sent {sent} email(s) for {reference} that an earlier run had left unsent.")
             return 1
@@ -262,6 +265,11 @@ def _decision(args: argparse.Namespace) -> int:
         from flows.alert_approval import resume_waiting_run
         print(f"  Prefect: {resume_waiting_run(outcome.approval_run_id, 'approve' if approve else 'reject', args.by)}.")
     return 0
+
+
+def _withdrawal_waits(ctx, reference: str) -> bool:  # noqa: ANN001 - an IntakeContext
+    from safeguard.service.withdrawal_dispatch import withdrawal_form
+    return withdrawal_form(ctx, reference) is not None
 
 
 def _withdrawal_decision(args: argparse.Namespace) -> int:

@@ -60,6 +60,8 @@ def test_reject_withdrawal_needs_a_reason_and_keeps_the_alert_active(withdraw_re
     with pytest.raises(SystemExit):
         main(["reject", REF, "--withdrawal", "--by", "Dana Nightingale"])
     capsys.readouterr()
+    assert main(["reject", REF, "--by", "Dana Nightingale", "--reason", "Still missing."]) == 1  # no form waits
+    assert f"A withdrawal of {REF} is waiting for a decision: add --withdrawal" in capsys.readouterr().err
     assert main(["reject", REF, "--withdrawal", "--by", "Dana Nightingale", "--reason", "Still missing."]) == 0
     assert "declined by Dana Nightingale: the alert stays active" in capsys.readouterr().out
     assert f"{REF}: withdrawal not actioned, the alert stays active" in held(withdraw_requested, SW)
