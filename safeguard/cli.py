@@ -36,11 +36,18 @@ def _parser() -> argparse.ArgumentParser:
         decision.add_argument("--by", required=True, help="your full name (the register records who decided)")
         decision.add_argument("--version", type=int, default=None, help="the form version (default: the one waiting)")
         decision.add_argument("--note", default="", help="optional note kept in the register")
+        decision.add_argument("--withdrawal", action="store_true",
+                              help="decide the withdrawal request waiting on the alert, not a form")
         if verb == "approve":
             decision.add_argument("--leave-out", nargs="*", default=[], metavar="CODE",
                                   help="provider codes to leave out (you cannot add one)")
         else:
             decision.add_argument("--reason", required=True, help="why: the sender is told it")
+    again = sub.add_parser("reinstate", help="make a withdrawn alert active again, and tell the providers that "
+                           "were told of its withdrawal to flag it again")
+    again.add_argument("reference", help="e.g. HSA-2026-000123")
+    again.add_argument("--by", required=True, help="your full name (the register records who reinstated it)")
+    again.add_argument("--reason", required=True, help="why: kept in the register")
     sub.add_parser("send-unsent", help="send every email the outbox holds unsent (after an interruption)")
     reminders = sub.add_parser("reminders", help="send the reminders and escalations due now (or at --now)")
     reminders.add_argument("--now", default=None, help="run the rules at this instant, e.g. 2026-12-24T08:00")
@@ -223,6 +230,8 @@ def _return(args: argparse.Namespace) -> int:
 
 
 def _decision(args: argparse.Namespace) -> int:
+    if args.withdrawal:
+        return _withdrawal_decision(args)
     from safeguard.app import open_app
     from safeguard.service.approval import ApprovalRequest, DecisionRefused
     from safeguard.service.dispatch import give_decision, send_alert_email
@@ -236,6 +245,9 @@ def _decision(args: argparse.Namespace) -> int:
         except DecisionRefused as refused:
             sent = send_alert_email(ctx, reference).get("sent", 0)  # finish what an interrupted run left
             print(refused.message, file=sys.stderr)
+            if refused.code == "already-decided" and _withdrawal_waits(ctx, reference):
+                print(f"A withdrawal of {reference} is waiting for a decision: add --withdrawal to decide it.",
+                      file=sys.stderr)
             if sent:
                 print(f"Sent {sent} email(s) for {reference} that an earlier run had left unsent.")
             return 1
@@ -253,6 +265,76 @@ def _decision(args: argparse.Namespace) -> int:
         from flows.alert_approval import resume_waiting_run
         print(f"  Prefect: {resume_waiting_run(outcome.approval_run_id, 'approve' if approve else 'reject', args.by)}.")
     return 0
+
+
+def _withdrawal_waits(ctx, reference: str) -> bool:  # noqa: ANN001 - an IntakeContext
+    from safeguard.service.withdrawal_dispatch import withdrawal_form
+    return withdrawal_form(ctx, reference) is not None
+
+
+def _withdrawal_decision(args: argparse.Namespace) -> int:
+    from safeguard.app import open_app
+    from safeguard.service.approval import DecisionRefused
+    from safeguard.service.dispatch import send_alert_email
+    from safeguard.service.withdrawal import WithdrawalAnswer
+    from safeguard.service.withdrawal_dispatch import give_withdrawal_decision
+    approve = args.command == "approve"
+    if approve and args.leave_out:
+        print("A withdrawal goes to every provider holding the alert: --leave-out cannot be used with "
+              "--withdrawal. Nothing was recorded.", file=sys.stderr)
+        return 2
+    reference = args.reference.strip().upper()
+    answer = WithdrawalAnswer(approve, args.by, "" if approve else args.reason, args.note)
+    with open_app(args.config).intake_context() as ctx:
+        try:
+            outcome = give_withdrawal_decision(ctx, reference, answer)
+        except DecisionRefused as refused:
+            sent = send_alert_email(ctx, reference).get("sent", 0)  # finish what an interrupted run left
+            print(refused.message, file=sys.stderr)
+            if sent:
+                print(f"Sent {sent} email(s) for {reference} that an earlier run had left unsent.")
+            return 1
+        counts = send_alert_email(ctx, reference)
+    by = " ".join(args.by.split())
+    if outcome.decision == "approved":
+        print(f"{reference} withdrawn by {by}. Withdrawal notices: {', '.join(outcome.notices) or 'none (no provider held it)'}.")
+    else:
+        print(f"The withdrawal of {reference} was declined by {by}: the alert stays active and the requester is told.")
+    _print_not_sent_and_counts(outcome.not_sent, counts)
+    if outcome.approval_run_id:
+        from flows.withdrawal_decision import resume_waiting_withdrawal_run
+        print(f"  Prefect: {resume_waiting_withdrawal_run(outcome.approval_run_id, 'approve' if approve else 'decline', by)}.")
+    return 0
+
+
+def _reinstate(args: argparse.Namespace) -> int:
+    from safeguard.app import open_app
+    from safeguard.service.approval import DecisionRefused
+    from safeguard.service.dispatch import send_alert_email
+    from safeguard.service.withdrawal_dispatch import give_reinstatement
+    reference = args.reference.strip().upper()
+    with open_app(args.config).intake_context() as ctx:
+        try:
+            outcome = give_reinstatement(ctx, reference, args.by, args.reason)
+        except DecisionRefused as refused:
+            sent = send_alert_email(ctx, reference).get("sent", 0)
+            print(refused.message, file=sys.stderr)
+            if sent:
+                print(f"Sent {sent} email(s) for {reference} that an earlier run had left unsent.")
+            return 1
+        counts = send_alert_email(ctx, reference)
+    print(f"{reference} reinstated by {' '.join(args.by.split())}: it is active again. \"Withdrawal cancelled\" "
+          f"notices: {', '.join(outcome.notices) or 'none (no provider was told of the withdrawal)'}.")
+    _print_not_sent_and_counts(outcome.not_sent, counts)
+    return 0
+
+
+def _print_not_sent_and_counts(not_sent: list, counts: dict[str, int]) -> None:  # noqa: ANN001
+    for n in not_sent:
+        print(f"  NOT SENT to {n.code}: it {n.why}. The admin team has been emailed.")
+    print(f"  Email sent now: {counts.get('sent', 0)}" + (
+        f"; {counts['deferred']} could not be sent yet and will be retried by the next intake run."
+        if counts.get("deferred") else "."))
 
 
 def _send_unsent(args: argparse.Namespace) -> int:
@@ -384,7 +466,7 @@ HANDLERS: dict[str, Handler] = {"demo": _demo, "intake": _intake, "template": _t
                                 "config": _config, "db": _db, "approve": _decision, "reject": _decision,
                                 "send-unsent": _send_unsent, "reminders": _reminders, "reconcile": _reconcile,
                                 "calendar": _calendar, "serve": _serve, "fgm": _fgm, "return": _return,
-                                "keys": _keys, "mailbox": _mailbox}
+                                "keys": _keys, "mailbox": _mailbox, "reinstate": _reinstate}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -106,6 +106,14 @@ def _lifecycle(app, box: MaildirMailbox, folder: Path, config_dir: str | None) -
     print(f"2. {first} replies quoting {ref} (acknowledgement); the social worker emails 'WITHDRAW {ref}'.")
     from flows.intake import intake
     intake(config_dir=config_dir)
+    print(f"   The social worker is told the request has reached the safeguarding team. Deployed, a '{ref} "
+          f"withdrawal' run waits in the Prefect UI\n   for the decision; here it is given on the command line: "
+          f"safeguard approve {ref} --withdrawal --by \"{approver}\"")
+    from safeguard.service.withdrawal import WithdrawalAnswer
+    from safeguard.service.withdrawal_dispatch import give_withdrawal_decision
+    with app.intake_context() as ctx:
+        give_withdrawal_decision(ctx, ref, WithdrawalAnswer(True, approver))
+        send_alert_email(ctx, ref)
     with app.uow() as u:
         for d in u.session.query(Delivery).join(Alert).filter(Alert.reference == ref).order_by(Delivery.id):
             held = len(list((delivered / d.mailbox / "new").iterdir()))

@@ -72,11 +72,13 @@ def forget_approval_input(run_id: str) -> int:
 
 @task(cache_policy=NO_CACHE)
 def start_approval_runs(config_dir: str | None) -> dict[str, int]:
-    """One alert-approval run per version waiting for a decision that has none yet."""
+    """One alert-approval run per version waiting for a decision that has none yet, and one
+    withdrawal-decision run per withdrawal request likewise."""
     from prefect.deployments import run_deployment
     from prefect.exceptions import ObjectNotFound
 
     from safeguard.service.dispatch import versions_without_run
+    from tasks.withdrawal import start_withdrawal_runs
     logger = get_run_logger()
     counts = {"started": 0, "no deployment": 0}
     with open_app(config_dir).intake_context() as ctx:
@@ -91,6 +93,7 @@ def start_approval_runs(config_dir: str | None) -> dict[str, int]:
                 continue
             record_approval_run(ctx, reference, version, str(run.id))
             counts["started"] += 1
+        counts.update(start_withdrawal_runs(ctx, config_dir))
     if counts["no deployment"]:
         logger.warning("%d alert(s) wait for approval but the %s deployment is not registered: deploy it "
                        "(prefect.yaml) or decide with 'safeguard approve'", counts["no deployment"],

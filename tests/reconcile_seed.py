@@ -19,6 +19,7 @@ from safeguard.service.dispatch import give_decision, send_alert_email
 from safeguard.service.intake import IntakeContext, process_message
 from safeguard.service.replies import sender_of
 from tests.factories import INBOX, SW, xlsx_submission
+from tests.withdrawals import approve_withdrawal
 
 
 def _intake(ctx: IntakeContext) -> list:  # noqa: ANN001
@@ -36,6 +37,7 @@ def clean_register(ctx: IntakeContext) -> list[str]:
         refs.append(result.reference)
     deliver(ctx.mailbox.root, samples.submission(SW, INBOX, subject=f"WITHDRAW {refs[1]}", body="Reason: Found\n"))  # type: ignore[attr-defined]
     _intake(ctx)
+    approve_withdrawal(ctx, refs[1])
     return refs
 
 

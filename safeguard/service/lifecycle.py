@@ -51,10 +51,11 @@ def _tell_active_providers(register: Register, config: Config, alert: Alert, kin
 
 
 def withdraw(register: Register, config: Config, alert: Alert, reason: str, actor: str, now: datetime,
-             inbound_id: int | None = None) -> CommandResult:
-    """Withdrawal notices go to every provider holding the alert (not to ones already withdrawn from it)."""
+             inbound_id: int | None = None, occasion: str = "") -> CommandResult:
+    """Withdrawal notices go to every provider holding the alert (not to ones already withdrawn from it).
+    occasion tells a withdrawal after a reinstatement from the first (see notices.notice_key)."""
     told, not_sent = _tell_active_providers(register, config, alert, "withdrawal", now, reason=reason,
-                                            inbound_id=inbound_id)
+                                            inbound_id=inbound_id, occasion=occasion)
     for version in register.versions(alert):
         if version.status == "proposed":
             version.status = "withdrawn"
@@ -64,7 +65,7 @@ def withdraw(register: Register, config: Config, alert: Alert, reason: str, acto
     if not_sent:
         tell_admin(register, config, alert, "withdrawal notices could not be sent to every provider",
                    [f"{n.code} {n.why}: tell them another way that the alert is withdrawn." for n in not_sent],
-                   key=f"admin:not-sent:{alert.reference}:withdrawal", at=now, inbound_id=inbound_id)
+                   key=f"admin:not-sent:{alert.reference}:withdrawal" + (f":{occasion}" if occasion else ""), at=now, inbound_id=inbound_id)
     return CommandResult("withdraw", told, not_sent)
 
 

@@ -23,9 +23,10 @@ from safeguard.register.repository import Register
 from safeguard.service.replies import sender_of
 
 _STATUS = re.compile(r"\b([45]\.\d{1,3}\.\d{1,3})\b")
-NoticeKind = Literal["alert", "update", "withdrawal", "extension"]
+NoticeKind = Literal["alert", "update", "withdrawal", "extension", "reinstatement"]
 TEMPLATE: dict[str, str] = {"alert": "alert_notice", "update": "update_notice",
-                            "withdrawal": "withdrawal_notice", "extension": "extension_notice"}
+                            "withdrawal": "withdrawal_notice", "extension": "extension_notice",
+                            "reinstatement": "reinstatement_notice"}
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ def queue_notice(register: Register, config: Config, *, alert: Alert, version: i
     if delivery is None:
         delivery = register.add(Delivery(alert_id=alert.id, provider_code=provider.code, mailbox=provider.mailbox,
                                          status="notified", version=version, notice_key=key, notified_at=at))
-    elif kind in ("alert", "update"):  # a notice that asks for acknowledgement: the clock starts again
+    elif kind in ("alert", "update", "reinstatement"):  # it asks for acknowledgement: the clock starts again
         delivery.status, delivery.acknowledged_at, delivery.withdrawn_at = "notified", None, None
         delivery.chased_at = delivery.escalated_at = None
         delivery.failed_at, delivery.failure = None, None

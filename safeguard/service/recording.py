@@ -10,10 +10,11 @@ from safeguard.mail.inbound import Inbound
 from safeguard.register.orm import Alert, AlertVersion, InboundMessage
 from safeguard.register.repository import Register
 from safeguard.service.fgm_intake import store_submission
-from safeguard.service.lifecycle import CommandResult, acknowledge, bounced, extend, withdraw
+from safeguard.service.lifecycle import CommandResult, acknowledge, bounced, extend
 from safeguard.service.replies import queue_replies
 from safeguard.service.status import AWAITING_APPROVAL
 from safeguard.service.triage import Decision
+from safeguard.service.withdrawal import WithdrawalReceipt, on_withdraw_command
 
 COMMANDS = ("withdraw", "extend", "acknowledgement")  # decisions that act on an alert (an auto-reply never does)
 
@@ -53,10 +54,10 @@ def record_decision(register: Register, config: Config, inbound: Inbound, decisi
 
 
 def _apply_command(register: Register, config: Config, alert: Alert, decision: Decision, row: InboundMessage,
-                   now: datetime) -> CommandResult:
+                   now: datetime) -> CommandResult | WithdrawalReceipt:
     command, sender = decision.command or {}, row.sender or ""
     if decision.kind == "withdraw":
-        return withdraw(register, config, alert, str(command.get("reason") or "Not given"), sender, now, row.id)
+        return on_withdraw_command(register, config, alert, decision.command, row, now)
     if decision.kind == "extend":
         return extend(register, config, alert, date.fromisoformat(str(command["review_date"])), sender, now,
                       row.id)

@@ -30,9 +30,10 @@ def queue_replies(register: Register, config: Config, row: InboundMessage, decis
         common.update(errors=errors[:MAX_ERRORS_LISTED], more=max(0, len(errors) - MAX_ERRORS_LISTED),
                       problem=None if decision.outcome == "recorded" else decision.explanation,
                       filename=str((decision.command or {}).get("file", "")), on_errors=config.fgm.on_errors)
-    if decision.reply and row.sender:
-        queue_email(register, key=f"reply:{row.id}", kind=f"reply:{decision.reply}",
-                    rendered=render_email(decision.reply, **common), sender=sender_of(config),
+    reply = getattr(result, "reply", None) or decision.reply  # a command's result may answer otherwise
+    if reply and row.sender:
+        queue_email(register, key=f"reply:{row.id}", kind=f"reply:{reply}",
+                    rendered=render_email(reply, **common), sender=sender_of(config),
                     recipients=[row.sender], at=at, inbound_id=row.id, alert_id=alert.id if alert else None,
                     in_reply_to=row.message_id, unused_key=unused_key)
     if decision.tell_admin:

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 
 from safeguard.config import Config
-from safeguard.register.orm import Alert, InboundMessage, OutboxEntry
+from safeguard.register.orm import Alert, InboundMessage, OutboxEntry, WithdrawalRequest
 from safeguard.register.uow import UnitOfWork
 from safeguard.service.status import REJECTED, WITHDRAWN
 
@@ -39,6 +39,8 @@ def erase_expired(uow: UnitOfWork, config: Config, now: datetime) -> list[str]:
             v.decision_reason = v.decision_note = None
         for entry in session.scalars(select(OutboxEntry).where(OutboxEntry.alert_id == alert.id)):
             entry.raw = b""
+        for request in session.scalars(select(WithdrawalRequest).where(WithdrawalRequest.alert_id == alert.id)):
+            request.reason = request.decision_note = None
         for message in session.scalars(select(InboundMessage).where(InboundMessage.alert_id == alert.id)):
             if message.command:
                 message.command = {k: v for k, v in message.command.items() if k != "reason"}

@@ -27,12 +27,15 @@ from tests.mailstack import StackConfig, read_inbox, smtp_deliver, stack_config
 
 pytestmark = pytest.mark.prefect
 NOTE = "Sentinel-note-Wraithmoor"  # typed by the approver; must not stay in Prefect
+REASON = "Sentinel-reason-Quillfeather"  # a withdrawal's free-text reason: the register's, never Prefect's
 
 
 @pytest.fixture(scope="module")
 def approval_deployment(prefect_server: str) -> str:
     from flows.alert_approval import alert_approval
+    from flows.withdrawal_decision import withdrawal_decision
     alert_approval.to_deployment(name="approval", parameters={"poll_seconds": 1}).apply()
+    withdrawal_decision.to_deployment(name="withdrawal", parameters={"poll_seconds": 1}).apply()
     return "alert-approval/approval"
 
 
@@ -160,6 +163,40 @@ def approve_through_prefect(version: int, reference: str, first_answer: dict[str
                                                         exclude_keys=set()) if i.key.endswith("-response")] == []
 
 
+def decide_withdrawal_through_prefect(reference: str, **answer: object) -> str:
+    """Act as the worker for the withdrawal-decision run intake created, wait for it to pause, and
+    answer its form; returns the form's description."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterName,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.flow_engine import run_flow
+    from prefect.flow_runs import resume_flow_run
+
+    from flows.withdrawal_decision import withdrawal_decision
+    with get_client(sync_client=True) as client:
+        waiting = FlowRunFilter(name=FlowRunFilterName(any_=[f"{reference} withdrawal"]),
+                                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])))
+        [run] = client.read_flow_runs(flow_run_filter=waiting)
+        assert set(run.parameters) <= {"reference", "config_dir", "poll_seconds"}  # no case details
+        worker = threading.Thread(target=run_flow, args=(withdrawal_decision,),
+                                  kwargs={"flow_run": run, "parameters": run.parameters})
+        worker.start()
+        description = wait_until_paused(client, run.id, time.monotonic() + 60)
+        resume_flow_run(run.id, run_input={"decision": "approve", "approver_name": "Dana Nightingale",
+                                           "reason": "", "note": NOTE, **answer})
+        worker.join(60)
+        final = client.read_flow_run(run.id).state
+        assert final is not None and final.is_completed(), final
+        assert [i for i in client.filter_flow_run_input(UUID(str(run.id)), key_prefix="paused-", limit=50,
+                                                        exclude_keys=set()) if i.key.endswith("-response")] == []
+    return str(description)
+
+
 def subjects(stack: Site, address: str, expect: int) -> list[str]:
     stack.held(address, expect)
     time.sleep(0.3)  # anything extra would have arrived by now
@@ -181,12 +218,25 @@ def test_submit_approve_in_prefect_acknowledge_withdraw(approval_deployment: str
     assert any("URGENT health alert waiting for approval" in subject_of(m)
                for m in stack.held(stack.approver, 1))
     email(stack, uhcw, f"RE: {ref}: HEALTH ALERT for UHCW", "Flagged on our system.\n")
-    email(stack, stack.social_worker, f"WITHDRAW {ref}", "Reason: Found\n")
+    email(stack, stack.social_worker, f"WITHDRAW {ref}", f"Reason: {REASON}\n")
     assert run_intake(stack, 2)["recorded"] == 2
+    assert f"{ref}: withdrawal request received" in subjects(stack, stack.social_worker, 3)
+    assert stack.held(swft, 1) and len(subjects(stack, swft, 1)) == 1  # nothing until the team decides
+    form = decide_withdrawal_through_prefect(ref)
+    assert "Other (see the register)" in form and "UHCW: University Hospitals Coventry" in form
+    assert REASON not in form and stack.social_worker not in form
     for address, code in ((uhcw, "UHCW"), (swft, "SWFT")):
         held = subjects(stack, address, 2)
         assert held.count(f"{ref}: health alert WITHDRAWN for {code}") == 1 and len(held) == 2
-    assert leaked(prefect_server, (NOTE,)) == []
+    assert f"{ref}: withdrawn" in subjects(stack, stack.social_worker, 4)
+    from safeguard.cli import main
+    assert main(["--config", str(stack.directory), "reinstate", ref, "--by", "Priya Okafor",
+                 "--reason", "Withdrawn in error."]) == 0
+    for address, code in ((uhcw, "UHCW"), (swft, "SWFT")):
+        held = subjects(stack, address, 3)
+        assert held.count(f"{ref}: WITHDRAWAL CANCELLED for {code}: flag the health alert again") == 1
+        assert len(held) == 3
+    assert leaked(prefect_server, (NOTE, REASON)) == []
 
 
 def test_an_update_withdraws_from_the_removed_and_alerts_the_added(approval_deployment: str, stack: Site,

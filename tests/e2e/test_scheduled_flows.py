@@ -106,7 +106,8 @@ def test_prefect_deploy_all_creates_every_deployment_on_its_london_schedule(pref
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     expected = {"intake/intake": "* * * * *", "reminders/reminders": "0 8 * * 1-5",
-                "reconcile/reconcile": "0 2 * * *", "alert-approval/approval": None, "returns/returns": "0 7 1 * *"}
+                "reconcile/reconcile": "0 2 * * *", "alert-approval/approval": None, "returns/returns": "0 7 1 * *",
+                "withdrawal-decision/withdrawal": None, "reinstate/reinstate": None}
     with get_client(sync_client=True) as client:
         for name, cron in expected.items():
             deployment = client.read_deployment_by_name(name)
@@ -122,7 +123,7 @@ def test_safeguard_serve_builds_the_same_deployments() -> None:
     from flows.serve import served_deployments
     built = {d.name: [(s.schedule.cron, s.schedule.timezone) for s in (d.schedules or [])]
              for d in served_deployments()}
-    assert built == {"intake": [("* * * * *", "Europe/London")], "approval": [],
+    assert built == {"intake": [("* * * * *", "Europe/London")], "approval": [], "withdrawal": [], "reinstate": [],
                      "reminders": [("0 8 * * 1-5", "Europe/London")], "reconcile": [("0 2 * * *", "Europe/London")],
                      "returns": [("0 7 1 * *", "Europe/London")]}
 

@@ -23,6 +23,7 @@ from safeguard.service.intake import IntakeContext, process_message
 from safeguard.service.retention import erase_expired
 from tests.conftest import NOW, TODAY, put
 from tests.factories import INBOX, SW, xlsx_submission
+from tests.withdrawals import approve_withdrawal
 
 SECRETS = [samples.SUBJECT_SURNAME, "Zephyrine", "Persephone", samples.CHILD_NHS, samples.MOTHER_NHS,
            "943 476 5919", samples.CHILD_POSTCODE, "Nowhere Lane", "1985-04-03", "03/04/1985",
@@ -44,6 +45,7 @@ def a_full_history(ctx: IntakeContext) -> str:
         ("f.xlsx", fgm_file(ctx.config.fgm, [record("9434765870", date(2026, 10, 3), postcode="CV1 5FB")],
                             month="2026-10", organisation="UHCW"))]))
     run(ctx)
+    approve_withdrawal(ctx, result.reference)
     return result.reference
 
 

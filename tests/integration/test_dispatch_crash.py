@@ -74,12 +74,35 @@ def test_a_kill_while_withdrawing_still_withdraws_from_each_provider_exactly_onc
     assert cli(stack, "intake", "--once", "--without-prefect", kill_at=point).returncode == -9
     again = cli(stack, "intake", "--once", "--without-prefect")
     assert again.returncode == 0, again.stderr
+    decided = cli(stack, "approve", "HSA-2026-000001", "--withdrawal", "--by", "Dana Nightingale")
+    assert decided.returncode == 0, decided.stdout + decided.stderr
+    assert_withdrawn_once(stack)
+
+
+@pytest.mark.parametrize("point", DISPATCH_POINTS[:4])
+def test_a_kill_while_approving_a_withdrawal_still_withdraws_from_each_provider_exactly_once(
+        point: str, tmp_path: Path) -> None:
+    stack = stack_config(tmp_path, f"sqlite:///{tmp_path / 'register.sqlite3'}")
+    approved_alert(stack)
+    smtp_deliver(samples.submission(stack.social_worker, stack.mailbox, subject="WITHDRAW HSA-2026-000001",
+                                    body="Reason: Found\n"), stack.mailbox, stack.social_worker)
+    read_inbox(stack.mailbox, 1)
+    assert cli(stack, "intake", "--once", "--without-prefect").returncode == 0
+    approve = ("approve", "HSA-2026-000001", "--withdrawal", "--by", "Dana Nightingale")
+    assert cli(stack, *approve, kill_at=point).returncode == -9
+    again = cli(stack, *approve)  # refused (already decided), but it sends what the killed run left
+    assert again.returncode == 1 and "already approved by Dana Nightingale" in again.stderr, again.stderr
+    assert_withdrawn_once(stack)
+
+
+def assert_withdrawn_once(stack: StackConfig) -> None:
     time.sleep(0.5)
     for code in ("UHCW", "SWFT"):
         held = sorted(subject_of(m) for m in read_inbox(stack.providers[code], 2))
         assert held == [f"HSA-2026-000001: HEALTH ALERT for {code}: Missing child (URGENT)",
                         f"HSA-2026-000001: health alert WITHDRAWN for {code}"]
-    confirmations = [subject_of(m) for m in read_inbox(stack.social_worker, 3)]
+    confirmations = [subject_of(m) for m in read_inbox(stack.social_worker, 4)]
+    assert confirmations.count("HSA-2026-000001: withdrawal request received") == 1
     assert confirmations.count("HSA-2026-000001: withdrawn") == 1
 
 

@@ -16,6 +16,7 @@ from safeguard.service.dispatch import approval_summary, give_decision, send_ale
 from safeguard.service.intake import IntakeContext, process_message
 from tests.conftest import put, subject_of
 from tests.factories import INBOX, SW, TM, xlsx_submission
+from tests.withdrawals import approve_withdrawal
 
 UHCW, SWFT, GEH = "safeguarding@uhcw.test", "safeguarding.team@swft.test", "safeguarding@geh.test"
 
@@ -147,6 +148,7 @@ def test_withdrawal_reaches_every_provider_that_holds_the_alert_once(intake_ctx:
     ref = submit_and_approve(intake_ctx)
     email(intake_ctx, SW, f"WITHDRAW {ref}", "Reason: Found\n")
     run(intake_ctx)
+    approve_withdrawal(intake_ctx, ref)
     assert held_by(intake_ctx, UHCW)[-1] == f"{ref}: health alert WITHDRAWN for UHCW"
     assert held_by(intake_ctx, SWFT)[-1] == f"{ref}: health alert WITHDRAWN for SWFT"
     assert held_by(intake_ctx, SW)[-1] == f"{ref}: withdrawn"
@@ -194,6 +196,7 @@ def test_an_update_removing_one_provider_and_adding_another(intake_ctx: IntakeCo
     assert held_by(intake_ctx, GEH) == [f"{ref}: HEALTH ALERT for GEH: Missing child (URGENT)"]
     email(intake_ctx, SW, f"WITHDRAW {ref}", "Reason: Resolved\n")
     run(intake_ctx)
+    approve_withdrawal(intake_ctx, ref)
     assert [len(held_by(intake_ctx, a)) for a in (UHCW, SWFT, GEH)] == [3, 2, 2]  # SWFT is not told twice
 
 
@@ -206,6 +209,7 @@ def test_a_provider_removed_from_the_directory_while_active_does_not_stop_a_with
     email(ctx, SW, f"WITHDRAW {ref}", "Reason: Found\n")
     [result] = run(ctx)
     assert (result.outcome, result.reason) == ("recorded", "withdraw-requested")
+    approve_withdrawal(ctx, ref)
     assert held_by(ctx, UHCW)[-1] == f"{ref}: health alert WITHDRAWN for UHCW"
     assert len(held_by(ctx, SWFT)) == 1  # only the original alert: its directory entry is gone
     admin = held_by(ctx, config.settings.service.admin_team)

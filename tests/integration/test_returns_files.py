@@ -21,6 +21,7 @@ from safeguard.service.intake import IntakeContext, process_message
 from safeguard.service.returns import email_returns, produce
 from tests.conftest import put, subject_of
 from tests.factories import INBOX, SW
+from tests.withdrawals import approve_withdrawal
 
 UHCW = "safeguarding@uhcw.test"
 
@@ -54,6 +55,7 @@ def october_activity(ctx: IntakeContext) -> IntakeContext:
     clock.now = datetime(2026, 10, 20, 9, 0, tzinfo=UTC)
     put(ctx.mailbox, samples.submission(SW, INBOX, subject=f"WITHDRAW {refs[0]}", body="Reason: Found\n"))
     [process_message(m, ctx) for m in ctx.mailbox.list_new()]
+    approve_withdrawal(ctx, refs[0])
     return ctx
 
 

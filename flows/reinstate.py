@@ -1,0 +1,77 @@
+"""reinstate: make a withdrawn alert active again, from the Prefect UI ("Run" on the reinstate
+deployment, with the alert's reference as the only parameter).
+
+The run pauses for a form (reinstate, your name, a reason); the answer is recorded in the register,
+each provider told of the withdrawal gets a "withdrawal cancelled: flag again" notice queued in the
+same transaction, the answer is deleted from Prefect, and the notices are sent. An alert that is
+not withdrawn is refused in plain English without pausing. `safeguard reinstate` does the same.
+"""
+
+from __future__ import annotations
+
+import re
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+from prefect.exceptions import FlowPauseTimeout
+from prefect.flow_runs import pause_flow_run
+from prefect.input import RunInput
+from prefect.runtime import flow_run
+from pydantic import Field
+
+from flows.hooks import tell_admin_on_failure
+from tasks.approval import forget_approval_input, send_notices
+from tasks.withdrawal import describe_reinstatement, record_reinstatement
+
+WAIT_SECONDS = 24 * 3600  # a reinstatement is started by the person who answers the form
+
+
+class ReinstateForm(RunInput):
+    reinstate: bool = Field(description="Tick to reinstate the alert and tell the providers to flag it again. "
+                            "Leave unticked to change nothing.")
+    reinstated_by: str = Field(min_length=2, max_length=200,
+                               description="Your full name: the register records who reinstated the alert.")
+    reason: str = Field(default="", max_length=2000, description="Why it is reinstated: kept in the register. "
+                        "No names or case details.")
+
+
+@flow(name="reinstate", flow_run_name="{reference} reinstate", persist_result=False, log_prints=False,
+      on_failure=[tell_admin_on_failure])
+def reinstate(reference: str, config_dir: str | None = None, poll_seconds: int = 5) -> dict[str, object]:
+    reference = reference.strip().upper()[:30]
+    run_id = str(flow_run.id)
+    ok, text = describe_reinstatement(config_dir, reference)
+    if not ok:
+        return _finish(reference, f"Not reinstated: {text}")
+    problem = ""
+    while True:
+        description = text + (f"\n\n**Your last answer was not recorded:** {problem}" if problem else "")
+        try:
+            answer = pause_flow_run(wait_for_input=ReinstateForm.with_initial_data(description=description),
+                                    timeout=WAIT_SECONDS, poll_interval=poll_seconds)
+        except FlowPauseTimeout:
+            return _finish(reference, "Not reinstated: no answer within a day. Nothing was changed.")
+        if not answer.reinstate:
+            forget_approval_input(run_id)
+            return _finish(reference, "Not reinstated: the form was sent without the reinstate box ticked. "
+                           "Nothing was changed.")
+        result = record_reinstatement(config_dir, reference, answer.reinstated_by, answer.reason)
+        forget_approval_input(run_id)
+        if result["recorded"]:
+            break
+        if result["code"] == "not-withdrawn":
+            return _finish(reference, f"Not reinstated: {result['message']}")
+        problem = str(result["message"])
+    sent = send_notices(config_dir, reference)
+    return _finish(reference, f"{reference} reinstated. \"Withdrawal cancelled\" notices: {result['notices']}. "
+                   f"Not sent: {[n['code'] for n in result['not_sent']]}. Email sent now: {sent}.",  # type: ignore[union-attr]
+                   reinstated=True)
+
+
+def _finish(reference: str, words: str, reinstated: bool = False) -> dict[str, object]:
+    """What happened, in words, as an artifact and the run's result (references and codes only)."""
+    if not reinstated:
+        get_run_logger().warning(words)
+    create_markdown_artifact(key="reinstate-" + re.sub(r"[^a-z0-9-]", "-", reference.lower()), description=f"Reinstating {reference}",
+                             markdown=f"**{words}**")
+    return {"reference": reference, "reinstated": reinstated, "outcome": words}
