@@ -50,7 +50,7 @@ def test_every_kind_of_email_a_lifecycle_sends_carries_both_automatic_headers(in
     with ctx.uow() as u:
         entries = [(e.kind, e.raw) for e in u.session.scalars(select(OutboxEntry))]
     kinds = {kind for kind, _ in entries}
-    assert {"reply:submission_received", "reply:form_invalid", "reply:command_received", "reply:alert_dispatched",
+    assert {"reply:submission_received", "reply:form_invalid", "reply:withdrawal_requested", "reply:alert_dispatched",
             "notice:alert", "notice:withdrawal", "reminder:provider-chase", "reminder:review-passed",
             "admin:approval-needed", "admin:quarantine", "admin:digest", "admin:flow-failed"} <= kinds, kinds
     replies = {kind for kind, raw in entries if automatic(raw)[0] == "auto-replied"}

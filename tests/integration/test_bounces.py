@@ -20,6 +20,7 @@ from tests.conftest import TODAY, put
 from tests.factories import SW
 from tests.integration.test_lifecycle import SWFT, UHCW, email, held_by, run, submit_and_approve
 from tests.samples.build import POSTFIX_BOUNCE, delayed_dsn, exchange_online_ndr
+from tests.withdrawals import approve_withdrawal
 
 ADMIN_SUBJECT = "could not be delivered (5.1.10): phone the provider today"
 
@@ -118,8 +119,7 @@ def test_a_provider_whose_notice_bounced_is_still_sent_the_withdrawal(intake_ctx
     email(intake_ctx, SW, f"WITHDRAW {ref}", "Reason: Found\n")
     [result] = run(intake_ctx)
     assert result.reason == "withdraw-requested"
-    from safeguard.service.intake import send_unsent
-    send_unsent(intake_ctx)
+    approve_withdrawal(intake_ctx, ref)  # the safeguarding team's decision, as the decision run would record it
     assert any("WITHDRAWN" in s.upper() for s in held_by(intake_ctx, UHCW)[1:]), held_by(intake_ctx, UHCW)
     assert delivery(intake_ctx, "UHCW")[0] == "withdrawn"
 

@@ -134,7 +134,7 @@ def test_the_decision_form_shows_fixed_reasons_and_the_providers_but_no_free_tex
     found = withdrawal_form(intake_ctx, ref)
     assert found is not None and found.reason == "Baby born" and found.requested_by == "the social worker on record"
     decline_withdrawal(intake_ctx, ref, "Wait for the discharge.")
-    withdraw_by_email(intake_ctx, ref, reason="Moved to Wraithmoor Lane with her aunt")
+    withdraw_by_email(intake_ctx, ref, reason="Other: moved to Wraithmoor Lane with her aunt")
     other = withdrawal_form(intake_ctx, ref)
     assert other is not None
     text = other.markdown()
