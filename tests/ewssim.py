@@ -2,7 +2,7 @@
 the product). Over real HTTP it answers the SOAP shapes of Microsoft's EWS reference for the
 operations the EWS adapter uses: ConvertId (exchangelib's version probe), GetFolder, FindFolder,
 CreateFolder, SyncFolderItems, GetItem (MimeContent), MoveItem (which gives the item a new id, as
-Exchange does), CreateItem (SendAndSaveCopy) and FindItem, with ExchangeImpersonation and
+Exchange does), CreateItem (SendAndSaveCopy) and FindItem (InternetMessageId, DateTimeReceived), with ExchangeImpersonation and
 OAuth2 bearer tokens from the identity platform's token endpoint. It injects ErrorServerBusy with
 BackOffMilliseconds, HTTP 503 with Retry-After, expired tokens, sync states Exchange no longer
 accepts (ErrorInvalidSyncStateData) and dropped connections.
@@ -73,10 +73,14 @@ class EwsSim:
         return f"{self.url}/EWS/Exchange.asmx"
 
     # -- what tests call ------------------------------------------------------------------------
-    def deliver(self, mime: bytes) -> str:
+    def deliver(self, mime: bytes, received: float | None = None) -> str:
+        """Into the inbox, received now or at `received` (seconds since the epoch)."""
         with self.lock:
             header = message_from_bytes(mime[:65536]).get("Message-ID", "")
-            return self._add("inbox", mime, str(header).strip())
+            item_id = self._add("inbox", mime, str(header).strip())
+            if received is not None:
+                self.items[item_id].received = received
+            return item_id
 
     def sent_to(self, address: str) -> list[bytes]:
         return [mime for to, mime in self.outbound if address.lower() in to]
@@ -322,6 +326,8 @@ class EwsSim:
         xml = []
         for item in page:
             fields = f'<t:ItemId Id="{item.id}" ChangeKey="CQAAAA=="/>'
+            if "item:DateTimeReceived" in wanted:
+                fields += f"<t:DateTimeReceived>{_iso(item.received)}</t:DateTimeReceived>"
             if "message:InternetMessageId" in wanted:
                 fields += f"<t:InternetMessageId>{escape(item.internet_message_id)}</t:InternetMessageId>"
             xml.append(f"<t:Message>{fields}</t:Message>")

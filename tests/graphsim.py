@@ -11,6 +11,7 @@ import base64
 import json
 import re
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -31,6 +32,7 @@ class Message:
     folder: str
     mime: bytes
     internet_message_id: str
+    received: float = field(default_factory=time.time)  # receivedDateTime, seconds since the epoch
 
 
 @dataclass
@@ -64,11 +66,13 @@ class GraphSim:
         self.identity = IdentityPlatform(self.tenant, self.client_id, self.secret)
 
     # -- what tests call ------------------------------------------------------------------------
-    def deliver(self, mime: bytes) -> str:
+    def deliver(self, mime: bytes, received: float | None = None) -> str:
+        """Into the inbox, received now or at `received` (seconds since the epoch)."""
         with self.lock:
             mid = "AAkALg" + uuid.uuid4().hex  # immutable ids look like base64; these are unique
             header = message_from_bytes(mime[:65536]).get("Message-ID", f"<{mid}@sim>")
-            self.messages[mid] = Message(mid, "inbox", mime, str(header).strip())
+            self.messages[mid] = Message(mid, "inbox", mime, str(header).strip(),
+                                         time.time() if received is None else received)
             self._event(mid, "add")
             return mid
 
@@ -132,7 +136,9 @@ class GraphSim:
         return ref if ref in self.folders else None
 
     def _json_message(self, msg: Message) -> dict[str, object]:
-        return {"id": msg.id, "parentFolderId": f"folder-{msg.folder}", "internetMessageId": msg.internet_message_id}
+        # receivedDateTime as Graph gives it: ISO 8601, always UTC ("2026-11-23T10:30:00Z")
+        return {"id": msg.id, "parentFolderId": f"folder-{msg.folder}", "internetMessageId": msg.internet_message_id,
+                "receivedDateTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(msg.received))}
 
     def _graph(self, h: BaseHTTPRequestHandler, method: str, rest: str, q: dict[str, str], body: bytes) -> None:
         base = f"{self.url}/v1.0/users/{self.mailbox}"
@@ -162,7 +168,8 @@ class GraphSim:
             skip, top = int(q.get("$skip", 0)), int(q.get("$top", 10))
             page = {"value": [self._json_message(x) for x in items[skip:skip + top]]}
             if skip + top < len(items):
-                page["@odata.nextLink"] = f"{base}{rest}?$select=internetMessageId&$top={top}&$skip={skip + top}"
+                select = q.get("$select", "internetMessageId")
+                page["@odata.nextLink"] = f"{base}{rest}?$select={select}&$top={top}&$skip={skip + top}"
             return _send(h, 200, page)
         if m := re.fullmatch(r"/messages/([^/]+)", rest):
             msg = self.messages.get(m.group(1))

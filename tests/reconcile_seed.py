@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
@@ -82,6 +82,15 @@ def seed_every_discrepancy(ctx: IntakeContext) -> IntakeContext:
     deliver(box.root, xlsx_submission(**{"Providers to alert": "GEH"}))
     [waiting] = [process_message(m, late) for m in box.list_new() if m != back_name]
     assert waiting.outcome == "accepted"
+    # INBOX mail is aged by its file's time against the reconciling clock: the fixed clock here, the
+    # real one in the Prefect flow. The recorded-not-filed message is fresh by both, the stuck one
+    # stale by both.
+    real_now = datetime.now(UTC)
+    back_at = max(ctx.clock(), real_now).timestamp()
+    os.utime(Path(box.root) / "new" / back_name, (back_at, back_at))
+    stuck_at = (min(ctx.clock(), real_now) - timedelta(
+        minutes=ctx.config.settings.limits.inbox_stale_minutes + 30)).timestamp()
+    os.utime(deliver(box.root, samples.submission(SW, INBOX, body="stuck\n")), (stuck_at, stuck_at))
     config = ctx.config
     trimmed = config.model_copy(update={"providers": [p for p in config.providers if p.code != "SWFT"]})
     with ctx.uow() as u:

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from safeguard.mail.port import (
@@ -232,6 +233,19 @@ class EwsMailbox(Mailbox):
                 pending.setdefault(item.id)
         self._sync.save(SyncState(inbox.item_sync_state, list(pending)))
         return list(pending)[:limit]
+
+    def arrivals(self) -> dict[str, datetime]:
+        """Each inbox item's DateTimeReceived, by FindItem (500 to a request); the sync state is
+        left alone."""
+        inbox = self._folder(Folder.INBOX)
+
+        def listing() -> list[tuple[str, Any]]:
+            query = inbox.all().values_list("id", "datetime_received")
+            query.page_size = 500
+            return list(query)
+        rows = self._with_retries("list the inbox", listing)
+        return {item_id: datetime.fromtimestamp(received.timestamp(), UTC)
+                for item_id, received in rows if item_id and received is not None}
 
     def fetch(self, mailbox_id: str) -> bytes | None:
         from exchangelib.errors import ErrorItemNotFound

@@ -21,6 +21,7 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import TypeVar
 
 from safeguard.mail.port import Folder, Mailbox, PermanentMailboxError, TemporaryMailboxError
@@ -126,6 +127,16 @@ class ImapSmtpMailbox(Mailbox):
             _, data = imap.uid("SEARCH", "UNDELETED")
             return [uid.decode() for uid in (data[0] or b"").split()]
         return self._with_imap(search)[:limit]
+
+    def arrivals(self) -> dict[str, datetime]:
+        """Each INBOX message's INTERNALDATE (when the server received it), in one UID FETCH."""
+        def fetch(imap: imaplib.IMAP4) -> dict[str, datetime]:
+            imap.select("INBOX")
+            _, data = imap.uid("FETCH", "1:*", "(INTERNALDATE FLAGS)")
+            return {uid.group(1).decode(): _internaldate(when.group(1)) for line in data if isinstance(line, bytes)
+                    and (uid := _UID.search(line)) and (when := _INTERNALDATE.search(line))
+                    and b"\\Deleted" not in line}
+        return self._with_imap(fetch)
 
     def _pause_for_mail(self, remaining: float, poll_seconds: float, sleep: Callable[[float], None]) -> None:
         if not self.settings.idle:
@@ -377,6 +388,21 @@ class _SocketLines:
 FETCH_GROUP_BYTES = 32 * 1024 * 1024
 _UID = re.compile(rb"\bUID (\d+)")
 _SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)")
+_INTERNALDATE = re.compile(rb'\bINTERNALDATE "([^"]+)"')
+_MONTHS = {m: n for n, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+                                       "Dec"), start=1)}
+
+
+def _internaldate(text: bytes) -> datetime:
+    """RFC 3501 date-time ("dd-Mon-yyyy hh:mm:ss +zzzz", the day maybe space-padded), not by the
+    locale's month names as strptime would."""
+    day, month, rest = text.decode("ascii").strip().split("-", 2)
+    year, clock, zone = rest.split(" ")
+    hour, minute, second = (int(x) for x in clock.split(":"))
+    sign = -1 if zone[0] == "-" else 1
+    offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[3:5]))
+    return datetime(int(year), _MONTHS[month.title()], int(day), hour, minute, second,
+                    tzinfo=timezone(sign * offset))
 
 
 def _groups(uids: list[str], sizes: dict[str, int], limit: int) -> list[list[str]]:

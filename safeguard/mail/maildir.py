@@ -17,6 +17,7 @@ import os
 import re
 import socket
 import time
+from datetime import UTC, datetime
 from email.parser import BytesHeaderParser
 from pathlib import Path
 
@@ -103,6 +104,18 @@ class MaildirMailbox(Mailbox):
         names = [p for sub in ("new", "cur") for p in (self.root / sub).iterdir() if p.is_file()]
         names.sort(key=lambda p: (p.stat().st_mtime_ns, p.name))
         return [p.name for p in names[:limit]]
+
+    def arrivals(self) -> dict[str, datetime]:
+        """The file's modification time: when it was delivered into new/ (a rename keeps it)."""
+        found: dict[str, datetime] = {}
+        for sub in ("new", "cur"):
+            for entry in os.scandir(self.root / sub):
+                try:
+                    if entry.is_file():
+                        found[entry.name] = datetime.fromtimestamp(entry.stat().st_mtime, UTC)
+                except FileNotFoundError:  # filed while we looked
+                    continue
+        return found
 
     def fetch(self, mailbox_id: str) -> bytes | None:
         path = self._find(Folder.INBOX, mailbox_id)

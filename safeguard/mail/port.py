@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -48,6 +49,13 @@ class Mailbox(ABC):
     @abstractmethod
     def fetch(self, mailbox_id: str) -> bytes | None:
         """The exact RFC 5322 bytes, or None when the message is no longer in INBOX."""
+
+    @abstractmethod
+    def arrivals(self) -> dict[str, datetime]:
+        """When each message now in INBOX arrived (timezone-aware), by mailbox id: the ids are those
+        list_new gives. One listing of INBOX (one request, or one per page of hundreds), reading
+        nothing of any message and leaving list_new's sync state alone; for the nightly check that
+        nothing waits in INBOX too long."""
 
     @abstractmethod
     def move(self, mailbox_id: str, folder: Folder) -> None:

@@ -29,6 +29,7 @@ CHECKS: dict[str, str] = {
     "mail-not-in-register": "a message in a filing folder has no register record",
     "register-not-in-folder": "a message the register filed is not in its folder",
     "recorded-not-filed": "a message recorded in the register is still in INBOX",
+    "inbox-stale": "a message has waited in INBOX longer than limits.inbox_stale_minutes (by mailbox id and age)",
     "sent-not-in-sent-folder": "an email the outbox marks sent is not in the Sent folder",
     "sent-folder-not-in-outbox": "an email of ours in the Sent folder is not marked sent in the outbox",
     "email-not-sent": "an email has waited in the outbox for over an hour, or failed",
@@ -45,7 +46,7 @@ OUR_MESSAGE_ID = re.compile(r"^<[0-9a-f]{40}@")
 @dataclass(frozen=True)
 class Finding:
     check: str
-    subject: str  # an alert reference, "message #id", "email #id" or a folder: never personal data
+    subject: str  # an alert reference, "message #id", "email #id", a mailbox id or a folder: never personal data
     detail: str = ""
 
 
@@ -74,6 +75,7 @@ def reconcile(register: Register, mailbox: Mailbox, config: Config, now: datetim
     report = ReconcileReport(now)
     add = report.findings.append
     _mail_and_register(register, mailbox, add)
+    _stale_inbox(mailbox, now, timedelta(minutes=config.settings.limits.inbox_stale_minutes), add)
     _outbox_and_sent(register, mailbox, now, add)
     _withdrawals(register, add)
     limit = timedelta(hours=config.timescales.approval_wait_limit_hours)
@@ -107,6 +109,22 @@ def _mail_and_register(register: Register, mailbox: Mailbox, add: Add) -> None:
     for mid in mailbox.message_ids(Folder.INBOX):
         if mid in known and known[mid][2] is None:
             add(Finding("recorded-not-filed", f"message #{known[mid][0]}", "recorded but not yet filed"))
+
+
+def _stale_inbox(mailbox: Mailbox, now: datetime, limit: timedelta, add: Add) -> None:
+    """Whatever has waited in INBOX longer than the limit, for whatever reason, oldest first: its
+    mailbox id and how long it has waited, nothing from the message itself. One listing of INBOX."""
+    waiting = sorted((arrived, mailbox_id) for mailbox_id, arrived in mailbox.arrivals().items()
+                     if now - arrived > limit)
+    for arrived, mailbox_id in waiting:
+        add(Finding("inbox-stale", f"{mailbox_id} ({_age(now - arrived)})", "waiting in INBOX"))
+
+
+def _age(waited: timedelta) -> str:
+    minutes = int(waited.total_seconds() // 60)
+    if minutes < 120:
+        return f"{minutes} min"
+    return f"{minutes // 60} h" if minutes < 48 * 60 else f"{minutes // (24 * 60)} days"
 
 
 def _outbox_and_sent(register: Register, mailbox: Mailbox, now: datetime, add: Add) -> None:

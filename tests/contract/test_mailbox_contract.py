@@ -4,10 +4,13 @@ protocol-level test servers in tests/ewssim.py and tests/graphsim.py."""
 
 from __future__ import annotations
 
+import imaplib
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -37,6 +40,7 @@ class Harness:
     slept: list[float] = field(default_factory=list)
     ews: EwsSim | None = None
     expire_sync: Callable[[], None] | None = None
+    put_at: Callable[[bytes, datetime], None] | None = None  # into INBOX as if it arrived then
 
 
 def graph_box(sim: GraphSim, state: MemoryState, slept: list[float], **overrides: str) -> GraphMailbox:
@@ -63,8 +67,11 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.
         def received(to: str, n: int) -> list[bytes]:
             folder = tmp_path / "delivered" / to / "new"
             return [p.read_bytes() for p in folder.iterdir()] if folder.exists() else []
+        def put_at(raw: bytes, when: datetime) -> None:
+            os.utime(deliver(tmp_path / "mail", raw), (when.timestamp(), when.timestamp()))
         box = open_box()
-        yield Harness("maildir", box, lambda raw: deliver(tmp_path / "mail", raw) and None, open_box, received)
+        yield Harness("maildir", box, lambda raw: deliver(tmp_path / "mail", raw) and None, open_box, received,
+                      put_at=put_at)
     elif request.param == "imap":
         def open_box() -> Mailbox:
             return ImapSmtpMailbox(ImapSmtpSettings(address=address, host=HOST, port=IMAP_PORT, username=address,
@@ -74,8 +81,16 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.
             before = len(read_inbox(address, 0, timeout=0))
             smtp_deliver(raw, address, SENDER)
             read_inbox(address, before + 1)
+        def put_at(raw: bytes, when: datetime) -> None:  # APPEND sets INTERNALDATE (RFC 3501 6.3.11)
+            imap = imaplib.IMAP4(HOST, IMAP_PORT)
+            try:
+                imap.login(address, PASSWORD)
+                typ, _ = imap.append("INBOX", "", imaplib.Time2Internaldate(when), raw)
+                assert typ == "OK"
+            finally:
+                imap.logout()
         box = open_box()
-        yield Harness("imap", box, put, open_box, lambda to, n: read_inbox(to, n))
+        yield Harness("imap", box, put, open_box, lambda to, n: read_inbox(to, n), put_at=put_at)
         box.close()
     elif request.param == "ews":
         monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # oauthlib wants TLS; the test server is loopback HTTP
@@ -84,7 +99,8 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.
         state, slept = MemoryState(), []
         box = ews_box(ews, state, slept)
         yield Harness("ews", box, lambda raw: ews.deliver(raw) and None, lambda: ews_box(ews, state, slept),
-                      lambda to, n: ews.sent_to(to), slept=slept, ews=ews, expire_sync=ews.expire_sync_states)
+                      lambda to, n: ews.sent_to(to), slept=slept, ews=ews, expire_sync=ews.expire_sync_states,
+                      put_at=lambda raw, when: ews.deliver(raw, when.timestamp()) and None)
         box.close()
         server.shutdown()
     else:
@@ -93,7 +109,8 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.
         state, slept = MemoryState(), []
         box = graph_box(sim, state, slept)
         yield Harness("graph", box, lambda raw: sim.deliver(raw) and None, lambda: graph_box(sim, state, slept),
-                      lambda to, n: sim.sent_to(to), sim, slept, expire_sync=sim.expire_delta_links)
+                      lambda to, n: sim.sent_to(to), sim, slept, expire_sync=sim.expire_delta_links,
+                      put_at=lambda raw, when: sim.deliver(raw, when.timestamp()) and None)
         box.close()
         server.shutdown()
 
@@ -136,6 +153,25 @@ def test_sending_delivers_once_and_keeps_a_copy_in_sent(harness: Harness) -> Non
     assert harness.box.in_sent(message_id)
     assert len(harness.received_by(to, 1)) == 1
     assert message_id in harness.box.message_ids(Folder.SENT)
+
+
+def test_each_message_in_inbox_says_when_it_arrived_and_filed_ones_drop_out(harness: Harness) -> None:
+    assert harness.put_at is not None
+    assert harness.box.arrivals() == {}
+    earlier = datetime(2026, 11, 20, 9, 15, 7, tzinfo=timezone(timedelta(hours=1)))
+    harness.put_at(submission(50), earlier)
+    before = datetime.now(UTC).replace(microsecond=0)
+    harness.put(submission(51))
+    arrived = harness.box.arrivals()
+    assert set(arrived) == set(harness.box.list_new())
+    assert all(when.tzinfo is not None for when in arrived.values())
+    [old_id] = [m for m, when in arrived.items() if when == earlier]  # to the second, whatever the zone
+    [new_id] = set(arrived) - {old_id}
+    assert before - timedelta(minutes=2) <= arrived[new_id] <= datetime.now(UTC) + timedelta(minutes=2)
+    harness.box.move(old_id, Folder.PROCESSED)
+    assert set(harness.box.arrivals()) == {new_id}
+    assert harness.box.fetch(new_id) is not None  # the listing was no fetch, and left list_new alone
+    assert harness.box.list_new() == [new_id]
 
 
 def test_a_restart_neither_loses_nor_repeats_mail(harness: Harness) -> None:
