@@ -58,8 +58,9 @@ def main() -> None:
     server = multiprocessing.Process(target=serve, args=(args.count, args.kb, queue), daemon=True)
     server.start()
     url, total = queue.get(timeout=300)
-    box = GraphMailbox(GraphSettings(address=MAILBOX, tenant_id="tenant-1", client_id="app-1", client_secret="s3cret",
-                                     authority=url, graph_url=f"{url}/v1.0"), MemoryState())
+    box = GraphMailbox(GraphSettings(address=MAILBOX, tenant_id="tenant-1", client_id="app-1",
+                                     client_secret="s3cret", authority=url, graph_url=f"{url}/v1.0"),
+                       MemoryState())
     start_rss, started = rss_mb(), time.perf_counter()
     samples_rss = []
     done = 0
@@ -76,7 +77,8 @@ def main() -> None:
     server.terminate()
     print(f"backlog: {done} messages, {total / 2**20:.0f} MB of MIME, read and filed in {elapsed:.1f} s "
           f"({done / elapsed:.0f} msg/s)")
-    print(f"RSS: {start_rss:.0f} MB before, peak {max(samples_rss):.0f} MB, growth from the first 100 to the end "
+    print(f"RSS: {start_rss:.0f} MB before, peak {max(samples_rss):.0f} MB, "
+          "growth from the first 100 to the end "
           f"{samples_rss[-1] - samples_rss[0]:+.0f} MB")
 
 

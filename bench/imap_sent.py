@@ -27,7 +27,8 @@ from safeguard.mail.port import Folder  # noqa: E402
 from tests.mailstack import HOST, IMAP_PORT, PASSWORD  # noqa: E402
 
 REPLY = (b"From: safeguarding@example-icb.test\r\nTo: social-worker@coventry-council.test\r\n"
-         b"Subject: Health alert received\r\nMessage-ID: <%s@example-icb.test>\r\n\r\n" + b"Thank you.\r\n" * 120)
+         b"Subject: Health alert received\r\nMessage-ID: <%s@example-icb.test>\r\n\r\n"
+         + b"Thank you.\r\n" * 120)
 
 
 def per_copy(selected: Folder, copies: int, full: int) -> tuple[float, float]:
@@ -62,7 +63,8 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=300)
     parser.add_argument("--full", type=int, default=3000)
     args = parser.parse_args()
-    for label, selected in (("baseline: INBOX selected", Folder.INBOX), ("adapter: Sent selected", Folder.SENT)):
+    for label, selected in (("baseline: INBOX selected", Folder.INBOX),
+                            ("adapter: Sent selected", Folder.SENT)):
         empty, full = per_copy(selected, args.copies, args.full)
         print(f"{label:26s} empty Sent {empty * 1000:5.2f} ms a copy, Sent of {args.full}: "
               f"{full * 1000:5.2f} ms  (ratio {full / empty:.2f})")

@@ -86,7 +86,8 @@ def percentiles(values: list[float]) -> str:
         return "no samples"
     ordered = sorted(values)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return f"n={len(values):3d}  p50 {statistics.median(ordered):5.1f} s  p95 {p95:5.1f} s  max {ordered[-1]:5.1f} s"
+    return (f"n={len(values):3d}  p50 {statistics.median(ordered):5.1f} s  p95 {p95:5.1f} s  "
+            f"max {ordered[-1]:5.1f} s")
 
 
 def run_mode(mode: str, count: int, interval: float) -> tuple[list[float], list[float]]:
@@ -96,9 +97,11 @@ def run_mode(mode: str, count: int, interval: float) -> tuple[list[float], list[
     settings["mailbox"]["imap"]["idle"] = mode == "idle"
     settings["mailbox"]["poll_seconds"] = 5
     (config.directory / "settings.yaml").write_text(yaml.safe_dump(settings))
-    secrets = {"SAFEGUARD_DATA_KEYS": new_key(), "SAFEGUARD_HASH_KEY": new_key(), "SAFEGUARD_IMAP_PASSWORD": PASSWORD}
+    secrets = {"SAFEGUARD_DATA_KEYS": new_key(), "SAFEGUARD_HASH_KEY": new_key(),
+               "SAFEGUARD_IMAP_PASSWORD": PASSWORD}
     today = date.today()
-    invalid = samples.text_form(samples.form_fields(today, **{"Urgency": "Whenever"}), samples.subjects(today))
+    invalid = samples.text_form(samples.form_fields(today, **{"Urgency": "Whenever"}),
+                                samples.subjects(today))
     watcher = Watcher()
     acks: list[float] = []
     approvals: list[float] = []
@@ -116,7 +119,8 @@ def run_mode(mode: str, count: int, interval: float) -> tuple[list[float], list[
                     raw = samples.submission(sender, config.mailbox, subject=f"Health alert {i}",
                                              attachments=[("form.xlsx", form)])
                 else:
-                    raw = samples.submission(sender, config.mailbox, subject=f"Health alert {i}", body=invalid)
+                    raw = samples.submission(sender, config.mailbox, subject=f"Health alert {i}",
+                                             body=invalid)
                 smtp.sendmail(sender, [config.mailbox], raw)
                 sent[sender] = time.monotonic()
                 time.sleep(interval)
@@ -128,8 +132,8 @@ def run_mode(mode: str, count: int, interval: float) -> tuple[list[float], list[
         for done in range(1, alerts + 1):
             for address in providers:
                 watcher.watch(address, done)
-            run = wait_for("an approval run waiting", lambda: next(iter(site.runs(flow="alert-approval",
-                                                                                  state="PAUSED")), None), 120)
+            run = wait_for("an approval run waiting",
+                           lambda: next(iter(site.runs(flow="alert-approval", state="PAUSED")), None), 120)
             wait_for("its form", lambda r=run: httpx.get(
                 f"{site.api}/flow_runs/{r['id']}/input/paused-1-schema").status_code == 200, 30)
             started = time.monotonic()
@@ -141,15 +145,16 @@ def run_mode(mode: str, count: int, interval: float) -> tuple[list[float], list[
                     response.raise_for_status()
                     break
                 time.sleep(1)
-            wait_for("the notices", lambda d=done: all((a, d) in watcher.arrived for a in providers), 120, site.logs,
-                     pause=0.1)
+            wait_for("the notices", lambda d=done: all((a, d) in watcher.arrived for a in providers), 120,
+                     site.logs, pause=0.1)
             approvals.append(max(watcher.arrived[(a, done)] for a in providers) - started)
     watcher.close()
     return acks, approvals
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=24)
     parser.add_argument("--interval", type=float, default=4.0, help="seconds between submissions")
     parser.add_argument("--modes", default="polling,idle")

@@ -40,14 +40,15 @@ from tests.factories import INBOX, SW  # noqa: E402
 
 os.environ.setdefault("SAFEGUARD_DATA_KEYS", new_key())
 os.environ.setdefault("SAFEGUARD_HASH_KEY", new_key())
-SCENARIOS = ("baseline: one normal form", "workbook listing a sheet 100 times", "workbook listing a sheet 10,000 times",
-             "MIME 5,000 deep", "twelve 36 MB messages in one chunk")
+SCENARIOS = ("baseline: one normal form", "workbook listing a sheet 100 times",
+             "workbook listing a sheet 10,000 times", "MIME 5,000 deep", "twelve 36 MB messages in one chunk")
 TARGET_SECONDS, TARGET_MB = 10, 256
 
 
 def poison(scenario: int) -> list[bytes]:
     if scenario == 1:
-        return [msg(attachments=(("form.xlsx", hostile.repeated_sheet_xlsx(100)),), mid="<p100@coventry-council.test>")]
+        return [msg(attachments=(("form.xlsx", hostile.repeated_sheet_xlsx(100)),),
+                    mid="<p100@coventry-council.test>")]
     if scenario == 2:
         return [msg(attachments=(("form.xlsx", hostile.repeated_sheet_xlsx(10_000)),),
                     mid="<p10000@coventry-council.test>")]
@@ -55,7 +56,8 @@ def poison(scenario: int) -> list[bytes]:
         return [hostile.deep_mime(5000, SW, INBOX)]
     if scenario == 4:
         blob = os.urandom(27 * 1024 * 1024)  # 36 MB once in base64
-        return [msg(attachments=(("scan.pdf", blob),), mid=f"<big{n}@coventry-council.test>") for n in range(12)]
+        return [msg(attachments=(("scan.pdf", blob),), mid=f"<big{n}@coventry-council.test>")
+                for n in range(12)]
     return []
 
 
@@ -99,7 +101,8 @@ def one(work: Path) -> dict[str, object]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--one", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -109,11 +112,13 @@ def main() -> None:
     runs: dict[int, list[dict]] = {n: [] for n in range(len(SCENARIOS))}
     for _round in range(args.rounds):
         for n in runs:
-            out = subprocess.run([sys.executable, __file__, "--one", str(prepare(n))], check=True, capture_output=True,
-                                 text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"}).stdout
+            out = subprocess.run([sys.executable, __file__, "--one", str(prepare(n))], check=True,
+                                 capture_output=True, text=True,
+                                 env={**os.environ, "PYTHONWARNINGS": "ignore"}).stdout
             runs[n].append(json.loads(out.strip().splitlines()[-1]))
     base = _median(runs[0], "rss_mb") + _median(runs[0], "reader_mb")
-    print(f"{'scenario':<40} {'seconds':>8} {'s/msg':>6} {'intake MB':>10} {'reader MB':>10} {'above base':>11}  form behind  outcomes")
+    print(f"{'scenario':<40} {'seconds':>8} {'s/msg':>6} {'intake MB':>10} {'reader MB':>10} "
+          f"{'above base':>11}  form behind  outcomes")
     ok = True
     for n, name in enumerate(SCENARIOS):
         seconds, rss, reader = (_median(runs[n], k) for k in ("seconds", "rss_mb", "reader_mb"))
@@ -121,10 +126,10 @@ def main() -> None:
         behind = {r["behind"] for r in runs[n]}
         per_message = seconds / max(1, sum(runs[n][-1]["outcomes"].values()))  # type: ignore[union-attr]
         ok &= n == 0 or (per_message <= TARGET_SECONDS and above <= TARGET_MB and behind == {"accepted"})
-        print(f"{name:<40} {seconds:8.2f} {per_message:6.2f} {rss:10.0f} {reader:10.0f} {above:+11.0f}  {'/'.join(sorted(behind)):<11}  "
-              f"{runs[n][-1]['outcomes']}")
-    print(f"medians of {args.rounds} round(s); targets: <= {TARGET_SECONDS} s and <= {TARGET_MB} MB above the "
-          f"baseline each, the form behind accepted: {'met' if ok else 'NOT MET'}")
+        print(f"{name:<40} {seconds:8.2f} {per_message:6.2f} {rss:10.0f} {reader:10.0f} {above:+11.0f}  "
+              f"{'/'.join(sorted(behind)):<11}  {runs[n][-1]['outcomes']}")
+    print(f"medians of {args.rounds} round(s); targets: <= {TARGET_SECONDS} s and <= {TARGET_MB} MB "
+          f"above the baseline each, the form behind accepted: {'met' if ok else 'NOT MET'}")
 
 
 def _peak_mb(pid: int) -> float:

@@ -91,7 +91,8 @@ def main() -> None:
         ctx = IntakeContext(config, box, uow_factory(engine), lambda: datetime(2026, 11, 1, 7, tzinfo=UTC))
         started = time.perf_counter()
         load(ctx, args.records)
-        print(f"loaded {args.records} checked records in {time.perf_counter() - started:.1f} s (not timed below)")
+        print(f"loaded {args.records} checked records in {time.perf_counter() - started:.1f} s "
+              "(not timed below)")
 
         started = time.perf_counter()
         baseline(url, folder / "baseline.xlsx")
@@ -103,7 +104,8 @@ def main() -> None:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         sizes = {k: f"{p.stat().st_size / 2**20:.1f} MB" for k, p in result.files.items()}
         print(f"baseline (pandas read + one plain sheet): {base:.1f} s")
-        print(f"returns (record-level + aggregate + activity): {ours:.1f} s, peak process memory {peak:.0f} MB, {sizes}")
+        print(f"returns (record-level + aggregate + activity): {ours:.1f} s, "
+              f"peak process memory {peak:.0f} MB, {sizes}")
         print(f"ratio: {ours / base:.2f}x the baseline (target: under 3x)")
         print(f"FGM headline (rounded): {result.fgm_headline}")
         engine.dispose()

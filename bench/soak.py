@@ -53,7 +53,8 @@ def descriptors() -> tuple[int, int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=5000)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
@@ -84,12 +85,14 @@ def main() -> None:
         fds, sockets = descriptors()
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         rows.append((rss_mb(), fds, sockets))
-        print(f"{batch:5d} {sum(outcomes.values()):6d} {rate:6.1f} {rows[-1][0]:7.1f} {peak:8.1f} {fds:4d} {sockets:7d}")
+        print(f"{batch:5d} {sum(outcomes.values()):6d} {rate:6.1f} {rows[-1][0]:7.1f} {peak:8.1f} "
+              f"{fds:4d} {sockets:7d}")
     box.close()
     print(f"outcomes: {dict(outcomes)}")
     if len(rows) >= 3:
         (rss2, fd2, s2), (rss_n, fd_n, s_n) = rows[1], rows[-1]
-        print(f"last batch vs second: RSS {rss_n - rss2:+.1f} MB, fds {fd_n - fd2:+d}, sockets {s_n - s2:+d}; "
+        print(f"last batch vs second: RSS {rss_n - rss2:+.1f} MB, fds {fd_n - fd2:+d}, "
+              f"sockets {s_n - s2:+d}; "
               f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 

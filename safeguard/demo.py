@@ -1,4 +1,5 @@
-"""`safeguard demo`: sample submissions into a fresh Maildir, intake through Prefect, a table of what happened."""
+"""`safeguard demo`: sample submissions into a fresh Maildir, intake through Prefect, a table of what
+happened."""
 
 from __future__ import annotations
 
@@ -22,14 +23,17 @@ def _submissions(inbox_address: str) -> list[tuple[str, bytes]]:
     today = date.today()
     fields, people = samples.form_fields(today), samples.subjects(today)
     text_fields = samples.form_fields(today, **{"Urgency": "Routine", "Providers to alert": "GEH"})
-    bad_fields = samples.form_fields(today, **{"Review date": "12/31/2026", "Providers to alert": "UHCW, XYZ1",
+    bad_fields = samples.form_fields(today, **{"Review date": "12/31/2026",
+                                                 "Providers to alert": "UHCW, XYZ1",
                                                  "Social worker phone": "12345"})
     valid_xlsx = samples.submission(SOCIAL_WORKER, inbox_address, subject="Health alert form: missing child",
-                                    attachments=[("health_alert_form.xlsx", samples.xlsx_form(fields, people))])
+                                    attachments=[("health_alert_form.xlsx",
+                                                  samples.xlsx_form(fields, people))])
     return [
         ("valid form (xlsx attachment)", valid_xlsx),
         ("valid form (typed in the email body)", samples.submission(
-            SOCIAL_WORKER, inbox_address, subject="Health alert", body=samples.text_form(text_fields, people))),
+            SOCIAL_WORKER, inbox_address, subject="Health alert",
+            body=samples.text_form(text_fields, people))),
         ("invalid form (3 problems)", samples.submission(
             SOCIAL_WORKER, inbox_address, subject="Health alert form",
             attachments=[("form.xlsx", samples.xlsx_form(bad_fields, people))])),
@@ -50,8 +54,8 @@ def run_demo(folder: Path, config_dir: str | None) -> int:
     from safeguard.register.crypto import DATA_KEYS, HASH_KEY, new_key
     if not os.environ.get(DATA_KEYS):  # the demo's register is thrown away: a throwaway key will do
         os.environ[DATA_KEYS], os.environ[HASH_KEY] = new_key(), new_key()
-        print("Demo: personal data in the register is encrypted with a throwaway key (set SAFEGUARD_DATA_KEYS "
-              "and SAFEGUARD_HASH_KEY for a real register).")
+        print("Demo: personal data in the register is encrypted with a throwaway key "
+              "(set SAFEGUARD_DATA_KEYS and SAFEGUARD_HASH_KEY for a real register).")
     os.environ.update(SAFEGUARD_MAILDIR=str(folder / "mail" / "safeguarding"),
                       SAFEGUARD_DELIVER_TO=str(folder / "mail" / "delivered"),
                       SAFEGUARD_DATABASE_URL=f"sqlite:///{folder / 'register.sqlite3'}")
@@ -85,8 +89,9 @@ def _lifecycle(app, box: MaildirMailbox, folder: Path, config_dir: str | None) -
         ref = u.session.query(Alert.reference).order_by(Alert.id).first()[0]
     approver = "Dana Nightingale"
     print(f"\nThe lifecycle of {ref}, step by step:")
-    print(f"1. Approval. Deployed (prefect.yaml), a '{ref}' run of alert-approval waits in the Prefect UI for a "
-          f"decision;\n   here it is given on the command line: safeguard approve {ref} --by \"{approver}\"")
+    print(f"1. Approval. Deployed (prefect.yaml), a '{ref}' run of alert-approval waits in the Prefect UI "
+          f"for a decision;\n   here it is given on the command line: "
+          f"safeguard approve {ref} --by \"{approver}\"")
     with app.intake_context() as ctx:
         outcome = give_decision(ctx, ref, None, ApprovalRequest(True, approver))
         send_alert_email(ctx, ref)
@@ -94,7 +99,8 @@ def _lifecycle(app, box: MaildirMailbox, folder: Path, config_dir: str | None) -
     providers = {p.code: p.mailbox for p in app.config.providers}
     for kind, codes in outcome.notices.items():
         for code in codes:
-            print(f"   {kind} notice -> {providers[code]}: {len(list((delivered / providers[code] / 'new').iterdir()))}"
+            print(f"   {kind} notice -> {providers[code]}: "
+                  f"{len(list((delivered / providers[code] / 'new').iterdir()))}"
                   " message in its mailbox")
     others = [c for c in providers if c not in sum(outcome.notices.values(), [])]
     print(f"   Nothing went to the providers not on the form: {', '.join(others)}")
@@ -106,8 +112,9 @@ def _lifecycle(app, box: MaildirMailbox, folder: Path, config_dir: str | None) -
     print(f"2. {first} replies quoting {ref} (acknowledgement); the social worker emails 'WITHDRAW {ref}'.")
     from flows.intake import intake
     intake(config_dir=config_dir)
-    print(f"   The social worker is told the request has reached the safeguarding team. Deployed, a '{ref} "
-          f"withdrawal' run waits in the Prefect UI\n   for the decision; here it is given on the command line: "
+    print(f"   The social worker is told the request has reached the safeguarding team. "
+          f"Deployed, a '{ref} withdrawal' run waits in the Prefect UI\n   for the decision; "
+          f"here it is given on the command line: "
           f"safeguard approve {ref} --withdrawal --by \"{approver}\"")
     from safeguard.service.withdrawal import WithdrawalAnswer
     from safeguard.service.withdrawal_dispatch import give_withdrawal_decision

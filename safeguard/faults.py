@@ -11,7 +11,8 @@ import os
 import signal
 from collections import Counter
 
-POINTS = ("after_fetch", "after_parse", "after_commit", "before_send", "after_send", "before_move", "after_move")
+POINTS = ("after_fetch", "after_parse", "after_commit", "before_send", "after_send", "before_move",
+          "after_move")
 DISPATCH_POINTS = ("after_decision", "before_send#1", "after_send#1", "before_send#2", "after_send#2",
                    "after_send#3")
 _reached: Counter[str] = Counter()

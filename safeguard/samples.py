@@ -28,7 +28,8 @@ def form_fields(today: date, **overrides: str) -> dict[str, str]:
     """Section A, C, D, E, F values by label, for a valid missing-child alert."""
     fields = {
         "Alert type": "Missing child", "Urgency": "Urgent",
-        "Reason for alert": "Child missing from placement since yesterday evening; known risk of exploitation.",
+        "Reason for alert": "Child missing from placement since yesterday evening; "
+                            "known risk of exploitation.",
         "Action requested if seen": "Keep the child safe, call the police on 999 and the out of hours team.",
         "Review date": (today + timedelta(days=28)).strftime("%d/%m/%Y"),
         "Case discussion date": (today - timedelta(days=2)).strftime("%d/%m/%Y"),
@@ -38,8 +39,10 @@ def form_fields(today: date, **overrides: str) -> dict[str, str]:
         "GP practice": "Example Medical Centre",
         "Providers to alert": "UHCW, SWFT",
         "Reason for choice of providers": "Nearest emergency departments to the last known address.",
-        "Social worker name": "Tamsin Holloway", "Social worker email": "tamsin.holloway@coventry-council.test",
-        "Social worker phone": "024 7683 1234", "Team manager email": "orla.brightwater@coventry-council.test",
+        "Social worker name": "Tamsin Holloway",
+        "Social worker email": "tamsin.holloway@coventry-council.test",
+        "Social worker phone": "024 7683 1234",
+        "Team manager email": "orla.brightwater@coventry-council.test",
         "Team manager phone": "024 7683 1000", "Local authority": "Coventry City Council",
         "Out of hours contact": "024 7683 2222",
     }
@@ -48,7 +51,8 @@ def form_fields(today: date, **overrides: str) -> dict[str, str]:
 
 
 def subjects(today: date) -> list[dict[str, str]]:
-    born = today.replace(year=today.year - 14) if not (today.month == 2 and today.day == 29) else date(today.year - 14, 2, 28)
+    born = (today.replace(year=today.year - 14) if not (today.month == 2 and today.day == 29)
+            else date(today.year - 14, 2, 28))
     return [
         {"Role": "Child", "Surname": SUBJECT_SURNAME, "Forenames": CHILD_FORENAMES,
          "Date of birth": born.strftime("%d/%m/%Y"), "NHS number": CHILD_NHS, "Sex": "Female",

@@ -51,7 +51,8 @@ def main(root: Path) -> None:
     print("modules per package:")
     for package, count in sorted(per_package.items()):
         print(f"  {package}: {count}")
-    print(f"largest module: {largest_module.relative_to(root)} ({len(largest_module.read_text().splitlines())} lines)")
+    print(f"largest module: {largest_module.relative_to(root)} "
+          f"({len(largest_module.read_text().splitlines())} lines)")
     size, name = max(functions)
     print(f"largest function: {name} ({size} lines)")
     print(f"status/outcome compared with a bare string: {comparisons}")

@@ -52,7 +52,8 @@ class FgmSettings(Strict):
             raise ValueError("an item key appears twice")
         missing = {"nhs_number", "date_of_birth", "care_contact_date", "fgm_type"} - set(keys)
         if missing:
-            raise ValueError(f"items must include {', '.join(sorted(missing))}: the returns are built on them")
+            raise ValueError(f"items must include {', '.join(sorted(missing))}: "
+                             "the returns are built on them")
         return self
 
     def item(self, key: str) -> FgmItem | None:

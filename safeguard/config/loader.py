@@ -74,7 +74,8 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected keys and values at the top level, found a {type(data).__name__}.")
+        raise ConfigError(f"{path}: expected keys and values at the top level, "
+                          f"found a {type(data).__name__}.")
     return data
 
 

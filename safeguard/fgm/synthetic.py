@@ -24,11 +24,13 @@ def valid_nhs_numbers(start: int = 943476000) -> Any:
 def record(nhs: str, contact: date, **overrides: Any) -> dict[str, Any]:
     """One valid attendance, with values as a provider would type them."""
     row: dict[str, Any] = {
-        "nhs_number": nhs, "date_of_birth": date(1990, 5, 17), "postcode": "CV1 2AB", "care_contact_date": contact,
+        "nhs_number": nhs, "date_of_birth": date(1990, 5, 17), "postcode": "CV1 2AB",
+        "care_contact_date": contact,
         "referral_org_type": "GP - GP practice", "referral_org_code": "M86001", "site_of_treatment": "RKB01",
         "treatment_function": "501 - Obstetrics", "pregnancy_status": "Y - Pregnant",
         "identification_method": "CE - Clinical examination", "family_history": "NK - Not known",
-        "daughters_under_18": 1, "advised_health": "Y - Yes", "advised_illegality": "Y - Yes", "daughters_born": 0,
+        "daughters_under_18": 1, "advised_health": "Y - Yes", "advised_illegality": "Y - Yes",
+        "daughters_born": 0,
         "country_of_birth": "SO - Somalia", "father_country": "SO - Somalia", "fgm_type": "3 - Type 3",
         "type4_qualifier": None, "deinfibulation": "N - No", "age_fgm_undertaken": "5-9 - 5 to 9",
         "country_fgm_undertaken": "SO - Somalia",
@@ -43,8 +45,8 @@ def random_month(month: str, count: int, seed: int = 1, patients: int | None = N
     year, mon = (int(x) for x in month.split("-"))
     numbers = valid_nhs_numbers(943400000 + seed * 100000)
     people = [next(numbers) for _ in range(patients or max(1, count * 2 // 3))]
-    types = [("1 - Type 1", "N - No"), ("2 - Type 2", "N - No"), ("3 - Type 3", "Y - Yes"), ("3a - Type 3a", "N - No"),
-             ("4 - Type 4", "N - No"), ("NK - FGM type not known", "N - No")]
+    types = [("1 - Type 1", "N - No"), ("2 - Type 2", "N - No"), ("3 - Type 3", "Y - Yes"),
+             ("3a - Type 3a", "N - No"), ("4 - Type 4", "N - No"), ("NK - FGM type not known", "N - No")]
     countries = ["SO - Somalia", "ER - Eritrea", "NG - Nigeria", "SD - Sudan", "GM - Gambia", "EG - Egypt"]
     rows = []
     for _ in range(count):

@@ -33,9 +33,10 @@ def build_fgm_workbook(fgm: FgmSettings, rows: list[dict[str, Any]] | None = Non
     for n, line in enumerate((
             "FGM Enhanced Dataset: monthly submission", "",
             "1. On the 'Submission' sheet give your organisation code and the reporting month (YYYY-MM).",
-            "2. On the 'Records' sheet enter one row per attendance where FGM was identified, treated, or a woman "
-            "with FGM gave birth to a girl.",
-            "3. Choose coded values from the drop-downs. Dates as DD/MM/YYYY. NHS number, or 'not available'.",
+            "2. On the 'Records' sheet enter one row per attendance where FGM was identified, treated, "
+            "or a woman with FGM gave birth to a girl.",
+            "3. Choose coded values from the drop-downs. Dates as DD/MM/YYYY. "
+            "NHS number, or 'not available'.",
             "4. Email this file to the safeguarding mailbox with 'FGM' and the month in the subject, e.g. "
             "'FGM 2026-10'. A CSV with the same headers is also accepted.",
             "5. Sending the month again replaces what you sent before for that month.",

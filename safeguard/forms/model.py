@@ -91,5 +91,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def _dates(data: dict[str, Any], cls: type) -> dict[str, Any]:
-    date_fields = {f.name for f in dataclasses.fields(cls) if "date" in str(f.type) and "str" not in str(f.type)}
-    return {k: (date.fromisoformat(v) if k in date_fields and isinstance(v, str) else v) for k, v in data.items()}
+    date_fields = {f.name for f in dataclasses.fields(cls)
+                   if "date" in str(f.type) and "str" not in str(f.type)}
+    return {k: (date.fromisoformat(v) if k in date_fields and isinstance(v, str) else v)
+            for k, v in data.items()}

@@ -26,12 +26,14 @@ def check_date_of_birth(s: Values, n: int, _v: Values, ctx: CheckContext) -> Ite
             yield Problem(f"Date of birth (subject {n})", "is missing. Enter it as DD/MM/YYYY.")
         return
     if born > ctx.today:
-        yield Problem(f"Date of birth (subject {n})", "is in the future. Check it and enter it as DD/MM/YYYY.")
+        yield Problem(f"Date of birth (subject {n})",
+                      "is in the future. Check it and enter it as DD/MM/YYYY.")
         return
     age = _age(born, ctx.today)
     note = (s.get("description") or "").lower()
     if role == "Child" and age >= 18 and not (age < 25 and any(k in note for k in _OLDER_CHILD_NOTES)):
-        yield Problem(f"Date of birth (subject {n})", "makes this Child 18 or over. Use the role Adult at risk, "
+        yield Problem(f"Date of birth (subject {n})",
+                      "makes this Child 18 or over. Use the role Adult at risk, "
                       "or add a care-leaver or disability note in Description (up to age 25).")
     if role == "Adult at risk" and age < 18:
         yield Problem(f"Date of birth (subject {n})", "makes this adult under 18. Use the role Child.")

@@ -45,15 +45,17 @@ def _ring(keys: str) -> MultiFernet:
 def keyring() -> MultiFernet:
     keys = os.environ.get(DATA_KEYS, "")
     if not keys.strip():
-        raise KeysMissing(f"{DATA_KEYS} is not set, so personal data cannot be encrypted or read. Set it to a key "
-                          "from 'safeguard keys new' (keep it in your secret store; losing it loses the data).")
+        raise KeysMissing(f"{DATA_KEYS} is not set, so personal data cannot be encrypted or read. "
+                          "Set it to a key from 'safeguard keys new' "
+                          "(keep it in your secret store; losing it loses the data).")
     return _ring(keys)
 
 
 def keyed_hash(text: str) -> str:
     secret = os.environ.get(HASH_KEY, "")
     if not secret.strip():
-        raise KeysMissing(f"{HASH_KEY} is not set. Set it to a long random secret (e.g. from 'safeguard keys new'); "
+        raise KeysMissing(f"{HASH_KEY} is not set. Set it to a long random secret "
+                          "(e.g. from 'safeguard keys new'); "
                           "it must never change once records are linked with it.")
     return hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest()[:40]
 
@@ -71,8 +73,9 @@ def decrypt(token: str | bytes) -> bytes:
     try:
         return keyring().decrypt(text.encode())
     except InvalidToken:
-        raise KeysMissing(f"A value in the register cannot be decrypted with the keys in {DATA_KEYS}: the key that "
-                          "wrote it is missing. Add it back to the list (after the current key).") from None
+        raise KeysMissing(f"A value in the register cannot be decrypted with the keys in {DATA_KEYS}: "
+                          "the key that wrote it is missing. "
+                          "Add it back to the list (after the current key).") from None
 
 
 def is_token(value: str | bytes) -> bool:

@@ -81,5 +81,6 @@ def _from_sequence(session: Session, table: Table) -> int:
         taken = _sequence_blocks.setdefault((os.getpid(), database, table.name), [])
         if not taken:
             taken += session.scalars(text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) "
-                                          "FROM generate_series(1, :block)"), {"table": table.name, "block": BLOCK})
+                                          "FROM generate_series(1, :block)"),
+                                     {"table": table.name, "block": BLOCK})
         return taken.pop(0)
