@@ -88,7 +88,8 @@ def _bounded_policy(max_wait: float, max_backoffs: int) -> Any:
     return BoundedFaultTolerance()
 
 
-def _oauth2_credentials(client_id: str, client_secret: str, tenant_id: str, authority: str, address: str) -> Any:
+def _oauth2_credentials(client_id: str, client_secret: str, tenant_id: str, authority: str,
+                        address: str) -> Any:
     """OAuth2 client credentials whose token comes from `authority` (national clouds, test servers)."""
     ex = _exchangelib()
 
@@ -126,17 +127,20 @@ class EwsMailbox(Mailbox):
             ex = _exchangelib()
             s = self.settings
             if s.auth == "oauth2":
-                credentials = _oauth2_credentials(s.client_id, s.client_secret, s.tenant_id, s.authority, s.address)
+                credentials = _oauth2_credentials(s.client_id, s.client_secret, s.tenant_id, s.authority,
+                                                  s.address)
                 auth_type = ex.OAUTH2
             else:
                 credentials = ex.Credentials(username=s.username, password=s.password)
                 auth_type = ex.NTLM
-            config = ex.Configuration(service_endpoint=s.endpoint, credentials=credentials, auth_type=auth_type,
-                                      retry_policy=_bounded_policy(s.max_wait, s.max_backoffs), max_connections=1)
+            config = ex.Configuration(service_endpoint=s.endpoint, credentials=credentials,
+                                      auth_type=auth_type,
+                                      retry_policy=_bounded_policy(s.max_wait, s.max_backoffs),
+                                      max_connections=1)
             access = ex.IMPERSONATION if s.access == "impersonation" else ex.DELEGATE
             with self._operation("open the mailbox"):
-                self._account_obj = ex.Account(primary_smtp_address=s.address, config=config, autodiscover=False,
-                                               access_type=access)
+                self._account_obj = ex.Account(primary_smtp_address=s.address, config=config,
+                                               autodiscover=False, access_type=access)
         return self._account_obj
 
     @contextmanager
@@ -184,7 +188,8 @@ class EwsMailbox(Mailbox):
             return self._folders[key]
         account = self._account
         if folder in DISTINGUISHED:
-            found = self._with_retries(f"open the {folder} folder", lambda: getattr(account, DISTINGUISHED[folder]))
+            found = self._with_retries(f"open the {folder} folder",
+                                       lambda: getattr(account, DISTINGUISHED[folder]))
         else:
             found = self._find_or_create(key)
         self._folders[key] = found
@@ -283,7 +288,8 @@ class EwsMailbox(Mailbox):
 
     def in_sent(self, message_id: str) -> bool:
         sent = self._folder(Folder.SENT)
-        return bool(self._with_retries("look in Sent Items", lambda: sent.filter(message_id=message_id).exists()))
+        return bool(self._with_retries("look in Sent Items",
+                                       lambda: sent.filter(message_id=message_id).exists()))
 
     def folder_counts(self) -> dict[str, int]:
         from exchangelib.folders import FolderCollection
@@ -319,11 +325,13 @@ def _translate(exc: BaseException, what: str) -> MailboxError:
         if "AADSTS7000215" in detail or "AADSTS700016" in detail or exc.error == "invalid_client":
             return PermanentMailboxError("the application id or its secret is wrong (or the secret expired)")
         return PermanentMailboxError(f"the identity platform refused the sign-in ({exc.error})")
-    if isinstance(exc, e.ErrorNonExistentMailbox | e.ErrorMailboxStoreUnavailable | e.ErrorInvalidSmtpAddress):
+    if isinstance(exc, e.ErrorNonExistentMailbox | e.ErrorMailboxStoreUnavailable
+                  | e.ErrorInvalidSmtpAddress):
         return PermanentMailboxError("the mailbox was not found: check the address in settings.yaml")
     if isinstance(exc, e.ErrorImpersonateUserDenied | e.ErrorImpersonationDenied):
-        return PermanentMailboxError("the application may not open this mailbox: grant it ApplicationImpersonation "
-                                     "(on premises) or full_access_as_app limited to this mailbox by RBAC for "
+        return PermanentMailboxError("the application may not open this mailbox: "
+                                     "grant it ApplicationImpersonation (on premises) "
+                                     "or full_access_as_app limited to this mailbox by RBAC for "
                                      "applications (Exchange Online)")
     if isinstance(exc, e.ErrorAccessDenied):
         return PermanentMailboxError("access to the mailbox was denied: check the application's (or service "

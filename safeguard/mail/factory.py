@@ -26,9 +26,11 @@ def open_mailbox(config: Config, state: StateStore | None = None) -> Mailbox:
 
         graph = box.graph
         assert graph is not None
-        secret = _secret("graph.client_secret_env", graph.client_secret_env, "the application's client secret")
-        return GraphMailbox(GraphSettings(address=address, tenant_id=graph.tenant_id, client_id=graph.client_id,
-                                          client_secret=secret, authority=graph.authority, graph_url=graph.graph_url),
+        secret = _secret("graph.client_secret_env", graph.client_secret_env,
+                         "the application's client secret")
+        return GraphMailbox(GraphSettings(address=address, tenant_id=graph.tenant_id,
+                                          client_id=graph.client_id, client_secret=secret,
+                                          authority=graph.authority, graph_url=graph.graph_url),
                             state or MemoryState())
     imap = box.imap
     assert imap is not None  # the settings model guarantees it for adapter "imap"
@@ -56,7 +58,8 @@ def _ews(config: Config, address: str, state: StateStore | None) -> Mailbox:
     if ews.auth == "oauth2":
         secret = _secret("ews.client_secret_env", ews.client_secret_env, "the application's client secret")
         settings = EwsSettings(address=address, endpoint=ews.endpoint, auth="oauth2", access=ews.access,
-                               tenant_id=ews.tenant_id or "", client_id=ews.client_id or "", client_secret=secret,
+                               tenant_id=ews.tenant_id or "", client_id=ews.client_id or "",
+                               client_secret=secret,
                                authority=ews.authority, max_wait=ews.max_wait_seconds)
     else:
         password = _secret("ews.password_env", ews.password_env, "the service account's password")

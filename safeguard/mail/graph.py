@@ -63,8 +63,8 @@ class GraphMailbox(Mailbox):
             return self._token
         s = self.settings
         url = f"{s.authority.rstrip('/')}/{quote(s.tenant_id)}/oauth2/v2.0/token"
-        data = {"grant_type": "client_credentials", "client_id": s.client_id, "client_secret": s.client_secret,
-                "scope": "https://graph.microsoft.com/.default"}
+        data = {"grant_type": "client_credentials", "client_id": s.client_id,
+                "client_secret": s.client_secret, "scope": "https://graph.microsoft.com/.default"}
         try:
             response = self._client.post(url, data=data)
         except httpx.TransportError as exc:
@@ -74,7 +74,8 @@ class GraphMailbox(Mailbox):
             if "AADSTS90002" in detail or "AADSTS900023" in detail:
                 raise PermanentMailboxError("the tenant id is wrong: Microsoft does not know that tenant")
             if "AADSTS7000215" in detail or "AADSTS700016" in detail:
-                raise PermanentMailboxError("the application id or its secret is wrong (or the secret expired)")
+                raise PermanentMailboxError("the application id or its secret is wrong "
+                                            "(or the secret expired)")
             raise PermanentMailboxError(f"the identity platform refused the sign-in ({response.status_code})")
         body = response.json()
         self._token = body["access_token"]
@@ -83,7 +84,8 @@ class GraphMailbox(Mailbox):
 
     def _request(self, method: str, path: str, *, expect: tuple[int, ...] = (200,), stream: bool = False,
                  idempotent: bool = True, **kwargs: Any) -> httpx.Response:
-        url = path if path.startswith("http") else f"{self.settings.graph_url}/users/{quote(self.address)}{path}"
+        url = (path if path.startswith("http")
+               else f"{self.settings.graph_url}/users/{quote(self.address)}{path}")
         refreshed, extra_headers = False, kwargs.pop("headers", {})
         for attempt in range(1, self.settings.max_attempts + 1):
             headers = {"Authorization": f"Bearer {self._get_token()}", "Prefer": 'IdType="ImmutableId"',
@@ -95,7 +97,8 @@ class GraphMailbox(Mailbox):
                 if not idempotent and not isinstance(exc, httpx.ConnectError):
                     # The request may have arrived: sending again could send twice. The outbox looks
                     # in Sent Items before it tries again.
-                    raise TemporaryMailboxError("the connection to Microsoft Graph dropped while sending") from exc
+                    raise TemporaryMailboxError("the connection to Microsoft Graph dropped "
+                                                "while sending") from exc
                 if attempt == self.settings.max_attempts:
                     raise TemporaryMailboxError("the connection to Microsoft Graph keeps dropping") from exc
                 self._sleep(min(2 ** attempt, 30))
@@ -132,13 +135,15 @@ class GraphMailbox(Mailbox):
     def list_new(self, limit: int | None = None) -> list[str]:
         state = self._sync.load()
         pending = dict.fromkeys(state.pending)
-        link = state.cursor or f"{self.settings.graph_url}/users/{quote(self.address)}/mailFolders/inbox/messages/delta"
+        link = (state.cursor
+                or f"{self.settings.graph_url}/users/{quote(self.address)}/mailFolders/inbox/messages/delta")
         params = None if state.cursor else {"$select": "id,receivedDateTime"}
         while True:
             response = self._request("GET", link, params=params, expect=(200, 410))
             params = None
             if response.status_code == 410:  # the sync state expired: start again; the inbox still holds all
-                link = f"{self.settings.graph_url}/users/{quote(self.address)}/mailFolders/inbox/messages/delta"
+                link = (f"{self.settings.graph_url}/users/{quote(self.address)}"
+                        "/mailFolders/inbox/messages/delta")
                 params = {"$select": "id,receivedDateTime"}
                 continue
             body = response.json()
@@ -173,7 +178,8 @@ class GraphMailbox(Mailbox):
         if meta.status_code == 404 or meta.json().get("parentFolderId") != self._inbox_id():
             self._sync.forget(mailbox_id)
             return None
-        response = self._request("GET", f"/messages/{quote(mailbox_id)}/$value", stream=True, expect=(200, 404))
+        response = self._request("GET", f"/messages/{quote(mailbox_id)}/$value", stream=True,
+                                 expect=(200, 404))
         try:
             if response.status_code == 404:
                 return None
@@ -183,12 +189,13 @@ class GraphMailbox(Mailbox):
 
     def _inbox_id(self) -> str:
         if "__inbox" not in self._folders:
-            self._folders["__inbox"] = self._request("GET", "/mailFolders/inbox", params={"$select": "id"}).json()["id"]
+            self._folders["__inbox"] = self._request("GET", "/mailFolders/inbox",
+                                                     params={"$select": "id"}).json()["id"]
         return self._folders["__inbox"]
 
     def move(self, mailbox_id: str, folder: Folder) -> None:
-        self._request("POST", f"/messages/{quote(mailbox_id)}/move", json={"destinationId": self._folder_id(folder)},
-                      expect=(200, 201, 404))
+        self._request("POST", f"/messages/{quote(mailbox_id)}/move",
+                      json={"destinationId": self._folder_id(folder)}, expect=(200, 201, 404))
         self._sync.forget(mailbox_id)
 
     def send(self, message: bytes, *, message_id: str, recipients: list[str]) -> None:
@@ -239,7 +246,8 @@ def _retry_after(response: httpx.Response, attempt: int, cap: float) -> float:
 
 
 def _error(response: httpx.Response) -> Exception:
-    code = _json(response).get("error", {}).get("code", "") if isinstance(_json(response).get("error"), dict) else ""
+    code = (_json(response).get("error", {}).get("code", "")
+            if isinstance(_json(response).get("error"), dict) else "")
     status = response.status_code
     if status == 403 and code == "ErrorAccessDenied":
         return PermanentMailboxError("the application may not use this mailbox: an application access policy "

@@ -62,13 +62,15 @@ class ImapSmtpMailbox(Mailbox):
     def _connect_imap(self, selected: Folder) -> imaplib.IMAP4:
         s = self.settings
         try:
-            imap = (imaplib.IMAP4_SSL(s.host, s.port, ssl_context=ssl.create_default_context(), timeout=s.timeout)
+            imap = (imaplib.IMAP4_SSL(s.host, s.port, ssl_context=ssl.create_default_context(),
+                                      timeout=s.timeout)
                     if s.ssl else imaplib.IMAP4(s.host, s.port, timeout=s.timeout))
             imap.login(s.username, s.password)
         except imaplib.IMAP4.abort as exc:  # the connection closed under us: not a refused login
             raise TemporaryMailboxError(f"the IMAP server {s.host}:{s.port} closed the connection") from exc
         except imaplib.IMAP4.error as exc:
-            raise PermanentMailboxError("the IMAP server refused the login: check the username and password") from exc
+            raise PermanentMailboxError("the IMAP server refused the login: "
+                                        "check the username and password") from exc
         except _NETWORK_ERRORS as exc:
             raise TemporaryMailboxError(f"cannot reach the IMAP server {s.host}:{s.port}") from exc
         if not self._folders_made:  # once, whichever connection comes first
@@ -80,7 +82,8 @@ class ImapSmtpMailbox(Mailbox):
         # Servers list more capabilities once logged in (Dovecot adds MOVE only then); imaplib keeps
         # the list from before login, which would make every move a COPY, STORE and EXPUNGE.
         _, data = imap.capability()
-        imap.capabilities = tuple(data[-1].decode().upper().split()) if data and data[-1] else imap.capabilities
+        imap.capabilities = (tuple(data[-1].decode().upper().split()) if data and data[-1]
+                             else imap.capabilities)
         self._can_move = "MOVE" in imap.capabilities
         return imap
 
@@ -133,7 +136,8 @@ class ImapSmtpMailbox(Mailbox):
         def fetch(imap: imaplib.IMAP4) -> dict[str, datetime]:
             imap.select("INBOX")
             _, data = imap.uid("FETCH", "1:*", "(INTERNALDATE FLAGS)")
-            return {uid.group(1).decode(): _internaldate(when.group(1)) for line in data if isinstance(line, bytes)
+            return {uid.group(1).decode(): _internaldate(when.group(1))
+                    for line in data if isinstance(line, bytes)
                     and (uid := _UID.search(line)) and (when := _INTERNALDATE.search(line))
                     and b"\\Deleted" not in line}
         return self._with_imap(fetch)
@@ -259,13 +263,15 @@ class ImapSmtpMailbox(Mailbox):
             for part in data:
                 if isinstance(part, tuple):
                     header = part[1].decode("utf-8", "replace")
-                    m = re.search(r"^Message-ID:\s*(.+?)\s*$", header, re.IGNORECASE | re.MULTILINE | re.DOTALL)
+                    m = re.search(r"^Message-ID:\s*(.+?)\s*$", header,
+                                  re.IGNORECASE | re.MULTILINE | re.DOTALL)
                     ids.append(" ".join(m.group(1).split()) if m else "")
             return ids
         return self._with_imap(fetch)
 
 
-def _sendmail(smtp: smtplib.SMTP, sender: str, recipients: list[str], message: bytes) -> dict[str, tuple[int, bytes]]:
+def _sendmail(smtp: smtplib.SMTP, sender: str, recipients: list[str],
+              message: bytes) -> dict[str, tuple[int, bytes]]:
     """smtplib's sendmail, but where the server offers PIPELINING (RFC 2920) MAIL, RCPT and DATA go
     in one write and their answers are read together: one round trip where there were three.
     Raises and returns as sendmail does (the refused recipients, if only some were refused)."""
@@ -277,7 +283,8 @@ def _sendmail(smtp: smtplib.SMTP, sender: str, recipients: list[str], message: b
     mail = smtp.getreply()
     answers = [smtp.getreply() for _ in recipients]
     data = smtp.getreply()
-    refused = {r: answer for r, answer in zip(recipients, answers, strict=True) if answer[0] not in (250, 251)}
+    refused = {r: answer for r, answer in zip(recipients, answers, strict=True)
+               if answer[0] not in (250, 251)}
     if data[0] == 354 and (mail[0] != 250 or len(refused) == len(recipients)):
         smtp.send(b".\r\n")  # a server that said go ahead regardless: end the empty message at once
         smtp.getreply()
@@ -389,8 +396,8 @@ FETCH_GROUP_BYTES = 32 * 1024 * 1024
 _UID = re.compile(rb"\bUID (\d+)")
 _SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)")
 _INTERNALDATE = re.compile(rb'\bINTERNALDATE "([^"]+)"')
-_MONTHS = {m: n for n, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
-                                       "Dec"), start=1)}
+_MONTHS = {m: n for n, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
+                                       "Nov", "Dec"), start=1)}
 
 
 def _internaldate(text: bytes) -> datetime:

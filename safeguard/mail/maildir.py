@@ -44,11 +44,13 @@ def recipient_folder(deliver_to: Path, address: str) -> Path:
     """The folder under deliver_to that holds what address received; PermanentMailboxError when the
     address is not a plain dot-atom or its folder would not stay directly under deliver_to."""
     if not is_dot_atom_address(address):
-        raise PermanentMailboxError("a recipient address is not a plain address (local@domain); not delivered")
+        raise PermanentMailboxError("a recipient address is not a plain address (local@domain); "
+                                    "not delivered")
     base = Path(deliver_to).resolve()
     folder = (base / address.lower()).resolve()
     if not folder.is_relative_to(base) or folder.parent != base:
-        raise PermanentMailboxError("a recipient's folder would be outside the delivery folder; not delivered")
+        raise PermanentMailboxError("a recipient's folder would be outside the delivery folder; "
+                                    "not delivered")
     return folder
 
 
@@ -173,11 +175,13 @@ class MaildirMailbox(Mailbox):
         return "sent-" + hashlib.sha256(message_id.encode()).hexdigest()[:32]
 
     def folder_counts(self) -> dict[str, int]:
-        return {str(f): sum(1 for sub in ("new", "cur") for p in (self._folder(f) / sub).iterdir() if p.is_file())
+        return {str(f): sum(1 for sub in ("new", "cur") for p in (self._folder(f) / sub).iterdir()
+                            if p.is_file())
                 for f in Folder}
 
     def list_folder(self, folder: Folder) -> list[Path]:
-        return sorted(p for sub in ("new", "cur") for p in (self._folder(folder) / sub).iterdir() if p.is_file())
+        return sorted(p for sub in ("new", "cur") for p in (self._folder(folder) / sub).iterdir()
+                      if p.is_file())
 
     def message_ids(self, folder: Folder) -> list[str]:
         parser = BytesHeaderParser()
