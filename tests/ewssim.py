@@ -2,7 +2,8 @@
 the product). Over real HTTP it answers the SOAP shapes of Microsoft's EWS reference for the
 operations the EWS adapter uses: ConvertId (exchangelib's version probe), GetFolder, FindFolder,
 CreateFolder, SyncFolderItems, GetItem (MimeContent), MoveItem (which gives the item a new id, as
-Exchange does), CreateItem (SendAndSaveCopy) and FindItem (InternetMessageId, DateTimeReceived), with ExchangeImpersonation and
+Exchange does), CreateItem (SendAndSaveCopy) and FindItem (InternetMessageId, DateTimeReceived), with
+ExchangeImpersonation and
 OAuth2 bearer tokens from the identity platform's token endpoint. It injects ErrorServerBusy with
 BackOffMilliseconds, HTTP 503 with Retry-After, expired tokens, sync states Exchange no longer
 accepts (ErrorInvalidSyncStateData) and dropped connections.
@@ -62,7 +63,8 @@ class EwsSim:
     generation: int = 0
     outbound: list[tuple[list[str], bytes]] = field(default_factory=list)
     faults: Faults = field(default_factory=Faults)
-    calls: list[tuple[float, str, str]] = field(default_factory=list)  # (arrival, operation, "busy" | "503" | "")
+    # (arrival, operation, "busy" | "503" | "")
+    calls: list[tuple[float, str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     url: str = ""
     denied: bool = False  # RBAC for applications leaves this mailbox out
@@ -91,7 +93,8 @@ class EwsSim:
 
     def waits_after(self, answer: str) -> list[float]:
         """How long the client waited after each answer of this kind before its next request."""
-        return [self.calls[i + 1][0] - at for i, (at, _, kind) in enumerate(self.calls[:-1]) if kind == answer]
+        return [self.calls[i + 1][0] - at for i, (at, _, kind) in enumerate(self.calls[:-1])
+                if kind == answer]
 
     def in_folder(self, name: str) -> list[Item]:
         keys = [k for k, (n, _) in self.folders.items() if n == name or k == name]
@@ -140,19 +143,20 @@ class EwsSim:
             self.calls.append((time.monotonic(), operation, answer))
             if self.faults.busy:
                 self.faults.busy -= 1
-                return _fault(h, "ErrorServerBusy", "The server cannot service this request right now. Try again "
-                              "later.", f'<t:MessageXml><t:Value Name="BackOffMilliseconds">'
+                return _fault(h, "ErrorServerBusy", "The server cannot service this request right now. "
+                              "Try again later.", f'<t:MessageXml><t:Value Name="BackOffMilliseconds">'
                               f'{self.faults.back_off_ms}</t:Value></t:MessageXml>')
             if self.faults.unavailable:
                 self.faults.unavailable -= 1
                 return send_bytes(h, 503, b"Service Unavailable", "text/html", {"Retry-After": "1"})
-            target = envelope.findtext("s:Header/t:ExchangeImpersonation/t:ConnectingSID/t:PrimarySmtpAddress",
+            target = envelope.findtext("s:Header/t:ExchangeImpersonation/t:ConnectingSID"
+                                       "/t:PrimarySmtpAddress",
                                        namespaces=NS) or envelope.findtext(".//t:Mailbox/t:EmailAddress",
                                                                            namespaces=NS)
             if operation != "ConvertId":
                 if (target or "").lower() != self.mailbox.lower():
-                    return _fault(h, "ErrorNonExistentMailbox", f"The SMTP address has no mailbox associated with "
-                                  f"it. {target}")
+                    return _fault(h, "ErrorNonExistentMailbox",
+                                  f"The SMTP address has no mailbox associated with it. {target}")
                 if self.denied:
                     return _fault(h, "ErrorImpersonateUserDenied", "The account does not have permission to "
                                   "impersonate the requested user.")
@@ -186,8 +190,8 @@ class EwsSim:
         for ref in request.find("m:FolderIds", NS):
             key = self._folder_ref(ref)
             if key is None:
-                out.append(_error("GetFolder", "ErrorFolderNotFound", "The specified folder could not be found in "
-                                  "the store.", "<m:Folders/>"))
+                out.append(_error("GetFolder", "ErrorFolderNotFound",
+                                  "The specified folder could not be found in the store.", "<m:Folders/>"))
             else:
                 out.append(_success("GetFolder", f"<m:Folders>{self._folder_xml(key)}</m:Folders>"))
         return "".join(out)
@@ -196,7 +200,8 @@ class EwsSim:
         [parent_ref] = list(request.find("m:ParentFolderIds", NS))
         parent = self._folder_ref(parent_ref)
         name = request.find(".//t:IsEqualTo/t:FieldURIOrConstant/t:Constant", NS)
-        found = [k for k, (n, p) in self.folders.items() if p == parent and (name is None or n == name.get("Value"))]
+        found = [k for k, (n, p) in self.folders.items()
+                 if p == parent and (name is None or n == name.get("Value"))]
         folders = "".join(self._folder_xml(k) for k in found)
         return _success("FindFolder", f'<m:RootFolder IndexedPagingOffset="{len(found)}" TotalItemsInView='
                         f'"{len(found)}" IncludesLastItemInRange="true"><t:Folders>{folders}</t:Folders>'
@@ -208,13 +213,13 @@ class EwsSim:
         for folder in request.find("m:Folders", NS):
             name = folder.findtext("t:DisplayName", namespaces=NS)
             if any(n == name and p == parent for n, p in self.folders.values()):
-                out.append(_error("CreateFolder", "ErrorFolderExists", "A folder with the specified name already "
-                                  "exists.", "<m:Folders/>"))
+                out.append(_error("CreateFolder", "ErrorFolderExists",
+                                  "A folder with the specified name already exists.", "<m:Folders/>"))
                 continue
             key = "AAMk" + uuid.uuid4().hex
             self.folders[key] = (name, parent or "msgfolderroot")
-            out.append(_success("CreateFolder", f'<m:Folders><t:Folder><t:FolderId Id="{key}" ChangeKey="AQAAAA=="/>'
-                                "</t:Folder></m:Folders>"))
+            out.append(_success("CreateFolder", f'<m:Folders><t:Folder><t:FolderId Id="{key}" '
+                                'ChangeKey="AQAAAA=="/></t:Folder></m:Folders>'))
         return "".join(out)
 
     def _op_SyncFolderItems(self, request: etree._Element) -> str:  # noqa: N802
@@ -253,18 +258,20 @@ class EwsSim:
             else:
                 xml.append(f'<t:Delete><t:ItemId Id="{item_id}" ChangeKey="CQAAAA=="/></t:Delete>')
         new_state = base64.b64encode(f"{self.generation}:{position}:{snapshot}".encode()).decode()
-        return _success("SyncFolderItems", f"<m:SyncState>{new_state}</m:SyncState><m:IncludesLastItemInRange>"
+        return _success("SyncFolderItems", f"<m:SyncState>{new_state}</m:SyncState>"
+                        "<m:IncludesLastItemInRange>"
                         f"{'false' if more else 'true'}</m:IncludesLastItemInRange><m:Changes>{''.join(xml)}"
                         "</m:Changes>")
 
     def _op_GetItem(self, request: etree._Element) -> str:  # noqa: N802
-        wanted = {f.get("FieldURI") for f in request.iterfind("m:ItemShape/t:AdditionalProperties/t:FieldURI", NS)}
+        wanted = {f.get("FieldURI")
+                  for f in request.iterfind("m:ItemShape/t:AdditionalProperties/t:FieldURI", NS)}
         out = []
         for ref in request.find("m:ItemIds", NS):
             item = self.items.get(ref.get("Id"))
             if item is None:
-                out.append(_error("GetItem", "ErrorItemNotFound", "The specified object was not found in the store.",
-                                  "<m:Items/>"))
+                out.append(_error("GetItem", "ErrorItemNotFound",
+                                  "The specified object was not found in the store.", "<m:Items/>"))
                 continue
             fields = ""
             if "item:MimeContent" in wanted:
@@ -283,13 +290,13 @@ class EwsSim:
         out = []
         for ref in request.find("m:ItemIds", NS):
             if target is None or ref.get("Id") not in self.items:
-                out.append(_error("MoveItem", "ErrorItemNotFound", "The specified object was not found in the store.",
-                                  "<m:Items/>"))
+                out.append(_error("MoveItem", "ErrorItemNotFound",
+                                  "The specified object was not found in the store.", "<m:Items/>"))
                 continue
             old = self._remove(ref.get("Id"))
             new_id = self._add(target, old.mime, old.internet_message_id)  # EWS ids change on a move
-            out.append(_success("MoveItem", f'<m:Items><t:Message><t:ItemId Id="{new_id}" ChangeKey="CQAAAA=="/>'
-                                "</t:Message></m:Items>"))
+            out.append(_success("MoveItem", f'<m:Items><t:Message><t:ItemId Id="{new_id}" '
+                                'ChangeKey="CQAAAA=="/></t:Message></m:Items>'))
         return "".join(out)
 
     def _op_CreateItem(self, request: etree._Element) -> str:  # noqa: N802
@@ -299,8 +306,8 @@ class EwsSim:
         for message in request.find("m:Items", NS):
             mime_text = message.findtext("t:MimeContent", namespaces=NS)
             if disposition != "SendAndSaveCopy" or mime_text is None:
-                out.append(_error("CreateItem", "ErrorInvalidRequest", "only SendAndSaveCopy of MIME is simulated",
-                                  "<m:Items/>"))
+                out.append(_error("CreateItem", "ErrorInvalidRequest",
+                                  "only SendAndSaveCopy of MIME is simulated", "<m:Items/>"))
                 continue
             mime = base64.b64decode(mime_text)
             parsed = message_from_bytes(mime)
@@ -316,13 +323,15 @@ class EwsSim:
         items = [i for i in self.items.values() if i.folder in parents]
         constant = request.find("m:Restriction/t:IsEqualTo/t:FieldURIOrConstant/t:Constant", NS)
         field_uri = request.find("m:Restriction/t:IsEqualTo/t:FieldURI", NS)
-        if constant is not None and field_uri is not None and field_uri.get("FieldURI") == "message:InternetMessageId":
+        if (constant is not None and field_uri is not None
+                and field_uri.get("FieldURI") == "message:InternetMessageId"):
             items = [i for i in items if i.internet_message_id == constant.get("Value")]
         view = request.find("m:IndexedPageItemView", NS)
         offset = int(view.get("Offset", "0")) if view is not None else 0
         most = int(view.get("MaxEntriesReturned", "1000")) if view is not None else 1000
         page = items[offset:offset + most]
-        wanted = {f.get("FieldURI") for f in request.iterfind("m:ItemShape/t:AdditionalProperties/t:FieldURI", NS)}
+        wanted = {f.get("FieldURI")
+                  for f in request.iterfind("m:ItemShape/t:AdditionalProperties/t:FieldURI", NS)}
         xml = []
         for item in page:
             fields = f'<t:ItemId Id="{item.id}" ChangeKey="CQAAAA=="/>'
@@ -332,7 +341,8 @@ class EwsSim:
                 fields += f"<t:InternetMessageId>{escape(item.internet_message_id)}</t:InternetMessageId>"
             xml.append(f"<t:Message>{fields}</t:Message>")
         last = offset + len(page) >= len(items)
-        return _success("FindItem", f'<m:RootFolder IndexedPagingOffset="{offset + len(page)}" TotalItemsInView='
+        return _success("FindItem", f'<m:RootFolder IndexedPagingOffset="{offset + len(page)}" '
+                        "TotalItemsInView="
                         f'"{len(items)}" IncludesLastItemInRange="{"true" if last else "false"}">'
                         f"<t:Items>{''.join(xml)}</t:Items></m:RootFolder>")
 
@@ -342,12 +352,14 @@ def _iso(at: float) -> str:
 
 
 def _success(operation: str, inner: str) -> str:
-    return (f'<m:{operation}ResponseMessage ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode>{inner}'
+    return (f'<m:{operation}ResponseMessage ResponseClass="Success">'
+            f"<m:ResponseCode>NoError</m:ResponseCode>{inner}"
             f"</m:{operation}ResponseMessage>")
 
 
 def _error(operation: str, code: str, text: str, inner: str = "") -> str:
-    return (f'<m:{operation}ResponseMessage ResponseClass="Error"><m:MessageText>{escape(text)}</m:MessageText>'
+    return (f'<m:{operation}ResponseMessage ResponseClass="Error">'
+            f"<m:MessageText>{escape(text)}</m:MessageText>"
             f"<m:ResponseCode>{code}</m:ResponseCode><m:DescriptiveLinkKey>0</m:DescriptiveLinkKey>{inner}"
             f"</m:{operation}ResponseMessage>")
 
@@ -369,8 +381,10 @@ def _ok(h: BaseHTTPRequestHandler, operation: str, messages: str) -> None:
 def _fault(h: BaseHTTPRequestHandler, code: str, text: str, extra: str = "") -> None:
     """A SOAP fault as Exchange sends one for throttling and impersonation failures (HTTP 500)."""
     e = "http://schemas.microsoft.com/exchange/services/2006/errors"
-    body = (f'<s:Fault><faultcode xmlns:a="{T}">a:{code}</faultcode><faultstring xml:lang="en-US">{escape(text)}'
-            f'</faultstring><detail><e:ResponseCode xmlns:e="{e}">{code}</e:ResponseCode><e:Message xmlns:e="{e}">'
+    body = (f'<s:Fault><faultcode xmlns:a="{T}">a:{code}</faultcode>'
+            f'<faultstring xml:lang="en-US">{escape(text)}'
+            f'</faultstring><detail><e:ResponseCode xmlns:e="{e}">{code}</e:ResponseCode>'
+            f'<e:Message xmlns:e="{e}">'
             f"{escape(text)}</e:Message>{extra}</detail></s:Fault>")
     send_bytes(h, 500, _envelope(body), "text/xml; charset=utf-8")
 

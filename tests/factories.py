@@ -46,8 +46,10 @@ def docx_form(form_fields: dict[str, str], subjects: list[dict[str, str]]) -> by
 
 
 def xlsx_submission(**overrides: str) -> bytes:
-    return samples.submission(SW, INBOX, attachments=[("form.xlsx", samples.xlsx_form(fields(**overrides), people()))])
+    return samples.submission(SW, INBOX,
+                              attachments=[("form.xlsx", samples.xlsx_form(fields(**overrides), people()))])
 
 
 def text_submission(**overrides: str) -> bytes:
-    return samples.submission(SW, INBOX, subject="Health alert", body=samples.text_form(fields(**overrides), people()))
+    return samples.submission(SW, INBOX, subject="Health alert",
+                              body=samples.text_form(fields(**overrides), people()))

@@ -117,17 +117,20 @@ class GraphSim:
         if self.faults.throttle:
             self.faults.throttle -= 1
             return _send(h, 429, {"error": {"code": "TooManyRequests", "message": "Application is over its "
-                                            "MailboxConcurrency limit."}}, {"Retry-After": self.faults.retry_after})
+                                            "MailboxConcurrency limit."}},
+                         {"Retry-After": self.faults.retry_after})
         if self.faults.unavailable:
             self.faults.unavailable -= 1
             return _send(h, 503, {"error": {"code": "ServiceUnavailable", "message": "Service unavailable"}},
                          {"Retry-After": "1"})
         m = re.match(r"^/v1\.0/users/([^/]+)(/.*)$", path)
         if not m or m.group(1).lower() != self.mailbox.lower():
-            return _send(h, 404, {"error": {"code": "ErrorInvalidUser", "message": "The requested user is invalid."}})
+            return _send(h, 404, {"error": {"code": "ErrorInvalidUser",
+                                            "message": "The requested user is invalid."}})
         if self.denied:
-            return _send(h, 403, {"error": {"code": "ErrorAccessDenied", "message": "Access to OData is disabled: "
-                                            "[RAOP] : Blocked by tenant configured AppOnly AccessPolicy settings."}})
+            return _send(h, 403, {"error": {"code": "ErrorAccessDenied",
+                                            "message": "Access to OData is disabled: [RAOP] : Blocked by "
+                                                       "tenant configured AppOnly AccessPolicy settings."}})
         with self.lock:
             return self._graph(h, method, m.group(2), query, body)
 
@@ -137,10 +140,12 @@ class GraphSim:
 
     def _json_message(self, msg: Message) -> dict[str, object]:
         # receivedDateTime as Graph gives it: ISO 8601, always UTC ("2026-11-23T10:30:00Z")
-        return {"id": msg.id, "parentFolderId": f"folder-{msg.folder}", "internetMessageId": msg.internet_message_id,
+        return {"id": msg.id, "parentFolderId": f"folder-{msg.folder}",
+                "internetMessageId": msg.internet_message_id,
                 "receivedDateTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(msg.received))}
 
-    def _graph(self, h: BaseHTTPRequestHandler, method: str, rest: str, q: dict[str, str], body: bytes) -> None:
+    def _graph(self, h: BaseHTTPRequestHandler, method: str, rest: str, q: dict[str, str],
+               body: bytes) -> None:
         base = f"{self.url}/v1.0/users/{self.mailbox}"
         if rest == "/mailFolders" and method == "GET":
             name = re.search(r"displayName eq '(.*)'", q.get("$filter", ""))
@@ -157,7 +162,8 @@ class GraphSim:
             if key is None:
                 return _send(h, 404, {"error": {"code": "ErrorItemNotFound", "message": "not found"}})
             count = sum(1 for x in self.messages.values() if x.folder == key)
-            return _send(h, 200, {"id": f"folder-{key}", "displayName": self.folders[key], "totalItemCount": count})
+            return _send(h, 200, {"id": f"folder-{key}", "displayName": self.folders[key],
+                                  "totalItemCount": count})
         if rest == "/mailFolders/inbox/messages/delta":
             return self._delta(h, q, base)
         if m := re.fullmatch(r"/mailFolders/([^/]+)/messages", rest):
@@ -174,7 +180,8 @@ class GraphSim:
         if m := re.fullmatch(r"/messages/([^/]+)", rest):
             msg = self.messages.get(m.group(1))
             return _send(h, 200, self._json_message(msg)) if msg else _send(
-                h, 404, {"error": {"code": "ErrorItemNotFound", "message": "The specified object was not found."}})
+                h, 404, {"error": {"code": "ErrorItemNotFound",
+                                   "message": "The specified object was not found."}})
         if m := re.fullmatch(r"/messages/([^/]+)/\$value", rest):
             msg = self.messages.get(m.group(1))
             if msg is None:
@@ -191,7 +198,8 @@ class GraphSim:
             return _send(h, 201, self._json_message(msg))
         if rest == "/sendMail" and method == "POST":
             if h.headers.get("Content-Type", "").split(";")[0] != "text/plain":
-                return _send(h, 400, {"error": {"code": "ErrorMimeContentInvalid", "message": "expected MIME"}})
+                return _send(h, 400, {"error": {"code": "ErrorMimeContentInvalid",
+                                                "message": "expected MIME"}})
             mime = base64.b64decode(body)
             parsed = message_from_bytes(mime)
             to = [a.lower() for _, a in getaddresses(parsed.get_all("To", []) + parsed.get_all("Cc", []))]
@@ -221,7 +229,8 @@ class GraphSim:
                     changes[mid] = {"id": mid, "@removed": {"reason": "deleted"}}
                 else:
                     changes[mid] = {"id": mid}
-            return _send(h, 200, {"value": list(changes.values()), "@odata.deltaLink": f"{link}?$deltatoken={now}"})
+            return _send(h, 200, {"value": list(changes.values()),
+                                  "@odata.deltaLink": f"{link}?$deltatoken={now}"})
         offset, final = (int(x) for x in q["$skiptoken"].split("-")) if "$skiptoken" in q else (0, now)
         inbox = [m for m in self.messages.values() if m.folder == "inbox"]
         page = {"value": [{"id": m.id} for m in inbox[offset:offset + PAGE]]}

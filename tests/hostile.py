@@ -11,7 +11,8 @@ from tests.factories import fields, people
 XXE = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
        b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><si><t>&e;</t></si></sst>')
 LAUGHS = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
-          + b"".join(f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10 if i > 1 else "&lol;" * 10}">'.encode()
+          + b"".join(f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10 if i > 1 else "&lol;" * 10}">'
+                     .encode()
                      for i in range(1, 10))
           + b']><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><si><t>&lol9;</t></si></sst>')
 
@@ -45,7 +46,8 @@ def xxe_xlsx() -> bytes:
 def xxe_utf16_xlsx() -> bytes:
     """The same DTD in UTF-16, where a search for the bytes of "<!DOCTYPE" would not find it."""
     return replace_part(valid_xlsx(), "xl/workbook.xml",
-                        XXE.replace(b'version="1.0"', b'version="1.0" encoding="UTF-16"').decode().encode("utf-16"))
+                        XXE.replace(b'version="1.0"', b'version="1.0" encoding="UTF-16"')
+                        .decode().encode("utf-16"))
 
 
 def xxe_ebcdic_xlsx() -> bytes:
@@ -83,7 +85,8 @@ def repeated_sheet_xlsx(listings: int, pad_rows: int = 10_000) -> bytes:
     with zipfile.ZipFile(io.BytesIO(valid_xlsx())) as z:
         workbook = z.read("xl/workbook.xml").decode()
         rels = z.read("xl/_rels/workbook.xml.rels").decode()
-    extra = "".join(f'<sheet xmlns:r="{ns_r}" name="Copy {i}" sheetId="{i + 10}" state="visible" r:id="rId99"/>'
+    extra = "".join(f'<sheet xmlns:r="{ns_r}" name="Copy {i}" sheetId="{i + 10}" state="visible" '
+                    'r:id="rId99"/>'
                     for i in range(listings))
     workbook = workbook.replace("</sheets>", extra + "</sheets>")
     rels = rels.replace("</Relationships>", '<Relationship Type="http://schemas.openxmlformats.org/officeDocument/'
@@ -100,6 +103,7 @@ def deep_mime(depth: int, sender: str, to: str) -> bytes:
     head = (f"From: {sender}\r\nTo: {to}\r\nSubject: Health alert form\r\nMIME-Version: 1.0\r\n"
             f"Message-ID: <deep-{depth}@coventry-council.test>\r\nAuthentication-Results: "
             f"{samples.gateway_stamp(sender)}\r\n")
-    opening = "".join(f'Content-Type: multipart/mixed; boundary="b{i}"\r\n\r\n--b{i}\r\n' for i in range(depth))
+    opening = "".join(f'Content-Type: multipart/mixed; boundary="b{i}"\r\n\r\n--b{i}\r\n'
+                      for i in range(depth))
     closing = "".join(f"--b{i}--\r\n" for i in reversed(range(depth)))
     return (head + opening + "Content-Type: text/plain\r\n\r\nForm attached.\r\n" + closing).encode()

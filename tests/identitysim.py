@@ -52,7 +52,8 @@ class IdentityPlatform:
         self.tokens.clear()
 
 
-def send_json(h: BaseHTTPRequestHandler, status: int, payload: object, headers: dict[str, str] | None = None) -> None:
+def send_json(h: BaseHTTPRequestHandler, status: int, payload: object,
+              headers: dict[str, str] | None = None) -> None:
     data = b"" if payload is None else json.dumps(payload).encode()
     send_bytes(h, status, data, "application/json", headers)
 

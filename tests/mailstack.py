@@ -65,11 +65,13 @@ def stack_config(tmp_path: Path, register_url: str, graph_url: str | None = None
     service["admin_team"] = admin = f"admin-{tag}@example-icb.test"
     service["approvers"] = [f"approver-{tag}@example-icb.test"]
     settings["mailbox"] = {"adapter": "imap", "imap": {
-        "host": HOST, "port": IMAP_PORT, "ssl": False, "username": mailbox, "password_env": "SAFEGUARD_IMAP_PASSWORD",
+        "host": HOST, "port": IMAP_PORT, "ssl": False, "username": mailbox,
+        "password_env": "SAFEGUARD_IMAP_PASSWORD",
         "smtp_host": HOST, "smtp_port": SMTP_PORT, "smtp_starttls": False}}
     if graph_url:
         settings["mailbox"] = {"adapter": "graph", "graph": {
-            "tenant_id": "tenant-1", "client_id": "app-1", "client_secret_env": "SAFEGUARD_GRAPH_CLIENT_SECRET",
+            "tenant_id": "tenant-1", "client_id": "app-1",
+            "client_secret_env": "SAFEGUARD_GRAPH_CLIENT_SECRET",
             "authority": graph_url, "graph_url": f"{graph_url}/v1.0"}}
     if ews_url:
         settings["mailbox"] = {"adapter": "ews", "ews": {

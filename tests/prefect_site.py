@@ -40,7 +40,8 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             os.killpg(process.pid, signal.SIGKILL)
 
 
-def wait_for(what: str, check: Callable[[], Any], seconds: float, logs: list[Path] = (), pause: float = 0.5) -> Any:
+def wait_for(what: str, check: Callable[[], Any], seconds: float, logs: list[Path] = (),
+             pause: float = 0.5) -> Any:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
@@ -61,7 +62,8 @@ class Site:
         self.ui = self.api.removesuffix("/api")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "SAFEGUARD_"))}
         self.env = {**env, "PREFECT_HOME": str(home / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-                    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90", "SAFEGUARD_CONFIG": str(config_dir),
+                    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+                    "SAFEGUARD_CONFIG": str(config_dir),
                     **secrets}
         self.processes: list[subprocess.Popen[bytes]] = []
 
@@ -71,10 +73,13 @@ class Site:
 
     def start_server(self) -> None:
         port = self.api.rsplit(":", 1)[1].split("/")[0]
-        self.processes.append(start([str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", port],
-                                    {**self.env, "PREFECT_UI_API_URL": self.api},  # else the UI calls port 4200
+        self.processes.append(start([str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1",
+                                     "--port", port],
+                                    # else the UI calls port 4200
+                                    {**self.env, "PREFECT_UI_API_URL": self.api},
                                     self.logs[0]))
-        wait_for("the Prefect server", lambda: httpx.get(f"{self.api}/health").status_code == 200, 120, self.logs)
+        wait_for("the Prefect server", lambda: httpx.get(f"{self.api}/health").status_code == 200, 120,
+                 self.logs)
         self.env["PREFECT_API_URL"] = self.api
 
     def start_serve(self) -> None:
@@ -86,7 +91,8 @@ class Site:
         return subprocess.run([str(BIN / "safeguard"), *args], cwd=ROOT, env=self.env, capture_output=True,
                               text=True, timeout=timeout)
 
-    def runs(self, name: str | None = None, state: str | None = None, flow: str | None = None) -> list[dict[str, Any]]:
+    def runs(self, name: str | None = None, state: str | None = None,
+             flow: str | None = None) -> list[dict[str, Any]]:
         body: dict[str, Any] = {"sort": "START_TIME_ASC"}
         if name:
             body["flow_runs"] = {"name": {"any_": [name]}}

@@ -35,7 +35,8 @@ def clean_register(ctx: IntakeContext) -> list[str]:
         give_decision(ctx, result.reference, 1, ApprovalRequest(True, "Dana Nightingale"))
         send_alert_email(ctx, result.reference)
         refs.append(result.reference)
-    deliver(ctx.mailbox.root, samples.submission(SW, INBOX, subject=f"WITHDRAW {refs[1]}", body="Reason: Found\n"))  # type: ignore[attr-defined]
+    deliver(ctx.mailbox.root,  # type: ignore[attr-defined]
+            samples.submission(SW, INBOX, subject=f"WITHDRAW {refs[1]}", body="Reason: Found\n"))
     _intake(ctx)
     approve_withdrawal(ctx, refs[1])
     return refs
@@ -46,7 +47,8 @@ def seed_every_discrepancy(ctx: IntakeContext) -> IntakeContext:
     box = ctx.mailbox
     assert isinstance(box, MaildirMailbox)
     active, withdrawn = clean_register(ctx)
-    deliver(box.root / ".Processed", samples.submission("x@coventry-council.test", INBOX, body="filed by hand\n"))
+    deliver(box.root / ".Processed",
+            samples.submission("x@coventry-council.test", INBOX, body="filed by hand\n"))
     with ctx.uow() as u:
         rows = u.session.scalars(select(InboundMessage).where(InboundMessage.folder == "Processed")
                                  .order_by(InboundMessage.id)).all()
@@ -77,7 +79,8 @@ def seed_every_discrepancy(ctx: IntakeContext) -> IntakeContext:
     for path in box.list_folder(Folder.SENT):
         if sent_mid.encode() in path.read_bytes():
             path.unlink()
-    deliver(box.root / ".Sent", b"Message-ID: <" + b"a" * 40 + b"@example-icb.test>\r\nSubject: x\r\n\r\nx\r\n")
+    deliver(box.root / ".Sent",
+            b"Message-ID: <" + b"a" * 40 + b"@example-icb.test>\r\nSubject: x\r\n\r\nx\r\n")
     late = IntakeContext(ctx.config, box, ctx.uow, lambda: ctx.clock() - timedelta(hours=5))
     deliver(box.root, xlsx_submission(**{"Providers to alert": "GEH"}))
     [waiting] = [process_message(m, late) for m in box.list_new() if m != back_name]

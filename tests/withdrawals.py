@@ -16,7 +16,8 @@ def approve_withdrawal(ctx: IntakeContext, reference: str, by: str = APPROVER) -
     return outcome
 
 
-def decline_withdrawal(ctx: IntakeContext, reference: str, reason: str, by: str = APPROVER) -> WithdrawalOutcome:
+def decline_withdrawal(ctx: IntakeContext, reference: str, reason: str,
+                       by: str = APPROVER) -> WithdrawalOutcome:
     outcome = give_withdrawal_decision(ctx, reference, WithdrawalAnswer(False, by, reason))
     send_alert_email(ctx, reference)
     return outcome

@@ -35,13 +35,15 @@ def capture_postfix_bounce(timeout: float = 20.0) -> bytes:
     sender = f"safeguarding-{tag}@example-icb.test"
     message_id = message_id_for("", "example-icb.test")
     raw = compose(Rendered("HSA-2026-000001: health alert (test capture)", "A test notice with no content.\n",
-                           "<p>A test notice with no content.</p>"), sender=sender, sender_name="Safeguarding",
+                           "<p>A test notice with no content.</p>"),
+                  sender=sender, sender_name="Safeguarding",
                   recipients=[unknown_recipient(tag)], message_id=message_id, at=datetime.now(UTC))
     smtp_deliver(raw, unknown_recipient(tag), sender)
     for message in read_inbox(sender, 1, timeout):
         if message_id.encode() in message:
             return message
-    raise RuntimeError("Postfix's bounce did not arrive: is the mail stack running (scripts/mailstack.sh start)?")
+    raise RuntimeError("Postfix's bounce did not arrive: "
+                       "is the mail stack running (scripts/mailstack.sh start)?")
 
 
 def main() -> None:
@@ -53,7 +55,8 @@ if __name__ == "__main__":
     main()
 
 
-def exchange_online_ndr(original_id: str, recipient: str, sender: str = "safeguarding@example-icb.test") -> bytes:
+def exchange_online_ndr(original_id: str, recipient: str,
+                        sender: str = "safeguarding@example-icb.test") -> bytes:
     """A non-delivery report in the shape Exchange Online sends (multipart/report delivery-status,
     X-MS-Exchange-Message-Is-Ndr, In-Reply-To the original, the original's headers returned as
     text/rfc822-headers, and the RESOLVER.ADR.RecipientNotFound diagnostic for an address that no
