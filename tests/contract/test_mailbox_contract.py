@@ -52,13 +52,14 @@ def graph_box(sim: GraphSim, state: MemoryState, slept: list[float], **overrides
 
 def ews_box(sim: EwsSim, state: MemoryState, slept: list[float], **overrides: object) -> EwsMailbox:
     settings = EwsSettings(address=sim.mailbox, endpoint=sim.endpoint, tenant_id=sim.identity.tenant,
-                           client_id=sim.identity.client_id, client_secret=sim.identity.secret, authority=sim.url,
-                           max_wait=5, max_backoffs=3)
+                           client_id=sim.identity.client_id, client_secret=sim.identity.secret,
+                           authority=sim.url, max_wait=5, max_backoffs=3)
     return EwsMailbox(EwsSettings(**{**settings.__dict__, **overrides}), state, sleep=slept.append)
 
 
 @pytest.fixture(params=["maildir", pytest.param("imap", marks=pytest.mark.mailstack), "ews", "graph"])
-def harness(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
+def harness(request: pytest.FixtureRequest, tmp_path: Path,
+            monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
     address = f"safeguarding-{uuid.uuid4().hex[:8]}@example-icb.test"
     if request.param == "maildir":
         def open_box() -> Mailbox:
@@ -70,12 +71,13 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.
         def put_at(raw: bytes, when: datetime) -> None:
             os.utime(deliver(tmp_path / "mail", raw), (when.timestamp(), when.timestamp()))
         box = open_box()
-        yield Harness("maildir", box, lambda raw: deliver(tmp_path / "mail", raw) and None, open_box, received,
-                      put_at=put_at)
+        yield Harness("maildir", box, lambda raw: deliver(tmp_path / "mail", raw) and None, open_box,
+                      received, put_at=put_at)
     elif request.param == "imap":
         def open_box() -> Mailbox:
-            return ImapSmtpMailbox(ImapSmtpSettings(address=address, host=HOST, port=IMAP_PORT, username=address,
-                                                    password=PASSWORD, smtp_host=HOST, smtp_port=SMTP_PORT))
+            return ImapSmtpMailbox(ImapSmtpSettings(address=address, host=HOST, port=IMAP_PORT,
+                                                    username=address, password=PASSWORD, smtp_host=HOST,
+                                                    smtp_port=SMTP_PORT))
 
         def put(raw: bytes) -> None:
             before = len(read_inbox(address, 0, timeout=0))
@@ -93,7 +95,8 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.
         yield Harness("imap", box, put, open_box, lambda to, n: read_inbox(to, n), put_at=put_at)
         box.close()
     elif request.param == "ews":
-        monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # oauthlib wants TLS; the test server is loopback HTTP
+        # oauthlib wants TLS; the test server is loopback HTTP
+        monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
         ews = EwsSim(mailbox=address)
         server = ews.start()
         state, slept = MemoryState(), []
@@ -108,7 +111,8 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.
         server = sim.start()
         state, slept = MemoryState(), []
         box = graph_box(sim, state, slept)
-        yield Harness("graph", box, lambda raw: sim.deliver(raw) and None, lambda: graph_box(sim, state, slept),
+        yield Harness("graph", box, lambda raw: sim.deliver(raw) and None,
+                      lambda: graph_box(sim, state, slept),
                       lambda to, n: sim.sent_to(to), sim, slept, expire_sync=sim.expire_delta_links,
                       put_at=lambda raw, when: sim.deliver(raw, when.timestamp()) and None)
         box.close()
@@ -117,7 +121,8 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.
 
 def submission(n: int = 0) -> bytes:
     return samples.submission(SENDER, "safeguarding@example-icb.test", subject=f"Health alert form {n}",
-                              attachments=[("form.xlsx", b"PK\x03\x04 pretend spreadsheet " + bytes([n]) * 2000)])
+                              attachments=[("form.xlsx",
+                                            b"PK\x03\x04 pretend spreadsheet " + bytes([n]) * 2000)])
 
 
 def test_a_message_is_listed_and_read_with_its_attachment(harness: Harness) -> None:
@@ -128,7 +133,8 @@ def test_a_message_is_listed_and_read_with_its_attachment(harness: Harness) -> N
     assert fetched is not None
     original, got = parse_inbound(raw), parse_inbound(fetched)
     assert got.message_id == original.message_id
-    assert [(a.filename, a.data) for a in got.attachments] == [(a.filename, a.data) for a in original.attachments]
+    assert ([(a.filename, a.data) for a in got.attachments]
+            == [(a.filename, a.data) for a in original.attachments])
 
 
 def test_moving_files_the_message_and_moving_again_is_not_an_error(harness: Harness) -> None:
@@ -219,7 +225,8 @@ def ews_throttling(harness: Harness, sim: EwsSim) -> None:
     harness.put(submission(30))
     sim.faults.busy, sim.faults.back_off_ms = 2, 400
     assert len(harness.box.list_new()) == 1
-    assert len(sim.waits_after("busy")) == 2 and min(sim.waits_after("busy")) >= 0.39  # BackOffMilliseconds honoured
+    # BackOffMilliseconds honoured
+    assert len(sim.waits_after("busy")) == 2 and min(sim.waits_after("busy")) >= 0.39
     sim.faults.unavailable = 1
     [mailbox_id] = harness.box.list_new()
     assert len(sim.waits_after("503")) == 1 and sim.waits_after("503")[0] >= 0.99  # Retry-After: 1 honoured
@@ -238,7 +245,8 @@ def ews_throttling(harness: Harness, sim: EwsSim) -> None:
 
 def test_an_expired_token_is_replaced_before_it_is_refused(harness: Harness) -> None:
     if harness.ews is None:
-        pytest.skip(f"{harness.name}: covered by the throttling case (Graph refreshes on 401) or has no tokens")
+        pytest.skip(f"{harness.name}: covered by the throttling case (Graph refreshes on 401) "
+                    "or has no tokens")
     sim = harness.ews
     sim.identity.lifetime = 2
     box = harness.reopen()
@@ -266,7 +274,8 @@ def test_an_expired_sync_state_starts_afresh_without_loss(harness: Harness) -> N
 
 
 @pytest.mark.parametrize("adapter", ["graph", "ews"])
-def test_configuration_faults_are_explained_in_plain_words(adapter: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_configuration_faults_are_explained_in_plain_words(
+        adapter: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
     sim: GraphSim | EwsSim = GraphSim(mailbox="safeguarding@example-icb.test") if adapter == "graph" else \
         EwsSim(mailbox="safeguarding@example-icb.test")
@@ -283,7 +292,8 @@ def test_configuration_faults_are_explained_in_plain_words(adapter: str, monkeyp
             with pytest.raises(PermanentMailboxError, match=words):
                 open_box(**overrides).folder_counts()
         sim.denied = True
-        with pytest.raises(PermanentMailboxError, match="application access policy|may not open this mailbox"):
+        with pytest.raises(PermanentMailboxError,
+                           match="application access policy|may not open this mailbox"):
             open_box().folder_counts()
     finally:
         server.shutdown()
@@ -291,7 +301,8 @@ def test_configuration_faults_are_explained_in_plain_words(adapter: str, monkeyp
 
 @pytest.mark.parametrize("adapter", ["graph", "ews"])
 def test_mailbox_check_connects_sends_to_itself_and_explains_faults(
-        adapter: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+        adapter: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
     from safeguard.cli import main
     from tests.mailstack import stack_config
     secret = f"SAFEGUARD_{adapter.upper()}_CLIENT_SECRET"
@@ -310,7 +321,8 @@ def test_mailbox_check_connects_sends_to_itself_and_explains_faults(
         sim.denied = True
         assert main(["--config", str(site.directory), "mailbox", "check"]) == 1
         err = capsys.readouterr().err
-        assert ("application access policy" in err or "may not open this mailbox" in err) and "Traceback" not in err
+        assert (("application access policy" in err or "may not open this mailbox" in err)
+                and "Traceback" not in err)
         monkeypatch.delenv(secret)
         assert main(["--config", str(site.directory), "mailbox", "check"]) != 0
         err = capsys.readouterr().err

@@ -42,7 +42,8 @@ def from_address(address: str) -> bytes:
     form = text_form().replace(SW.encode(), address.encode())
     head, sep, body = form.partition(b"\n\n")
     kept = re.sub(rb"^Authentication-Results:.*\n(?:[ \t].*\n)*", b"", head + b"\n", flags=re.MULTILINE)
-    return f"Authentication-Results: {samples.gateway_stamp(address)}\n".encode() + kept.rstrip(b"\n") + sep + body
+    return (f"Authentication-Results: {samples.gateway_stamp(address)}\n".encode()
+            + kept.rstrip(b"\n") + sep + body)
 
 
 def nested(depth: int) -> bytes:
@@ -67,24 +68,31 @@ CASES: dict[str, Callable[[], bytes]] = {
     "valid-text": lambda: text_form(),
     # malformed MIME and headers
     "no-headers-at-all": lambda: b"\r\n\r\nhello\r\n",
-    "two-from-headers": lambda: raw(f"From: {SW}\nFrom: evil@freemail.test\nTo: {INBOX}\nSubject: x\n\nbody\n"),
+    "two-from-headers": lambda: raw(f"From: {SW}\nFrom: evil@freemail.test\nTo: {INBOX}\n"
+                                    "Subject: x\n\nbody\n"),
     "no-from": lambda: raw(f"To: {INBOX}\nSubject: {SUB}\n\nbody\n"),
     "broken-boundary": lambda: raw(f'From: {SW}\nTo: {INBOX}\nSubject: {SUB}\nMIME-Version: 1.0\n'
-                                   'Content-Type: multipart/mixed; boundary="zzz"\n\n--yyy\nContent-Type: text/plain\n\n'
+                                   'Content-Type: multipart/mixed; boundary="zzz"\n\n'
+                                   '--yyy\nContent-Type: text/plain\n\n'
                                    'no matching boundary\n'),
     "unterminated-multipart": lambda: raw(f'From: {SW}\nTo: {INBOX}\nSubject: {SUB}\nMIME-Version: 1.0\n'
-                                          'Content-Type: multipart/mixed; boundary="b"\n\n--b\nContent-Type: text/plain\n\n'
+                                          'Content-Type: multipart/mixed; boundary="b"\n\n'
+                                          '--b\nContent-Type: text/plain\n\n'
                                           + samples.text_form(fields(), people())),
     "nested-multipart-12-deep": lambda: nested(12),
     "huge-subject-200k": lambda: msg(subject="A" * 200_000),
-    "header-injection-encoded-subject": lambda: msg(subject="=?utf-8?q?Health_alert=0D=0ABcc:_evil@freemail.test?="),
+    "header-injection-encoded-subject": lambda: msg(
+        subject="=?utf-8?q?Health_alert=0D=0ABcc:_evil@freemail.test?="),
     "crlf-in-form-field": lambda: text_form(**{"Local authority": "Coventry\r\nBcc: evil@freemail.test"}),
     "unknown-charset": lambda: raw(f'From: {SW}\nTo: {INBOX}\nSubject: {SUB}\nContent-Type: text/plain; '
                                    'charset="x-klingon"\n\n' + samples.text_form(fields(), people())),
-    "latin1-body-declared-utf8": lambda: (f'Authentication-Results: {samples.gateway_stamp(SW)}\r\nFrom: {SW}\r\nTo: {INBOX}\r\nSubject: {SUB}\r\nContent-Type: text/plain; '
+    "latin1-body-declared-utf8": lambda: (f'Authentication-Results: {samples.gateway_stamp(SW)}\r\n'
+                                          f'From: {SW}\r\nTo: {INBOX}\r\nSubject: {SUB}\r\n'
+                                          'Content-Type: text/plain; '
                                           'charset="utf-8"\r\n\r\nCaf\xe9 ').encode("latin-1")
                                          + samples.text_form(fields(), people()).encode(),
-    "base64-garbage-body": lambda: raw(f'From: {SW}\nTo: {INBOX}\nSubject: {SUB}\nContent-Transfer-Encoding: base64\n'
+    "base64-garbage-body": lambda: raw(f'From: {SW}\nTo: {INBOX}\nSubject: {SUB}\n'
+                                       'Content-Transfer-Encoding: base64\n'
                                        'Content-Type: text/plain\n\n!!!not base64!!!\n'),
     "ten-thousand-lines": lambda: msg(body="line\n" * 10_000),
     "empty-body": lambda: msg(body=" "),
@@ -94,15 +102,18 @@ CASES: dict[str, Callable[[], bytes]] = {
     # senders
     "unauthorised-domain": lambda: from_address("someone@freemail.test"),
     "homoglyph-domain-digit": lambda: from_address("tamsin.holloway@coventry-counci1.test"),
-    "homoglyph-domain-cyrillic": lambda: raw(f"From: tamsin.holloway@c\u043eventry-council.test\nTo: {INBOX}\n"
-                                             f"Subject: {SUB}\n\n" + samples.text_form(fields(), people())),
+    "homoglyph-domain-cyrillic": lambda: raw(f"From: tamsin.holloway@c\u043eventry-council.test\n"
+                                             f"To: {INBOX}\nSubject: {SUB}\n\n"
+                                             + samples.text_form(fields(), people())),
     "rtl-override-in-display-name": lambda: raw(f'From: "Tamsin \u202eliame\u202c" <{SW}>\nTo: {INBOX}\n'
                                                 f"Subject: {SUB}\nMessage-ID: <rtl@coventry-council.test>\n\n"
                                                 + samples.text_form(fields(), people())),
-    "rtl-override-in-address": lambda: raw(f"From: tamsin\u202e@coventry-council.test\nTo: {INBOX}\nSubject: x\n\nx\n"),
+    "rtl-override-in-address": lambda: raw(f"From: tamsin\u202e@coventry-council.test\nTo: {INBOX}\n"
+                                           "Subject: x\n\nx\n"),
     "forged-reply-to": lambda: msg(extra={"Reply-To": "evil@freemail.test"}),
     "out-of-office": lambda: msg(subject="Automatic reply: away", extra={"Auto-Submitted": "auto-replied"}),
-    "bounce-from-mailer-daemon": lambda: msg(sender="MAILER-DAEMON@coventry-council.test", subject="Undeliverable",
+    "bounce-from-mailer-daemon": lambda: msg(sender="MAILER-DAEMON@coventry-council.test",
+                                             subject="Undeliverable",
                                              extra={"Auto-Submitted": "auto-replied"}),
     # attachments
     "zip-bomb": lambda: msg(attachments=(("form.xlsx", hostile.zip_bomb()),)),
@@ -116,11 +127,13 @@ CASES: dict[str, Callable[[], bytes]] = {
     "executable": lambda: msg(attachments=(("form.exe", b"MZ" + b"\0" * 500),)),
     "javascript": lambda: msg(attachments=(("form.js", b"alert(1)"),)),
     "double-extension": lambda: msg(attachments=(("form.xlsx.exe", b"MZ" + b"\0" * 500),)),
-    "two-forms": lambda: msg(attachments=(("a.xlsx", hostile.valid_xlsx()), ("b.xlsx", hostile.valid_xlsx()))),
+    "two-forms": lambda: msg(attachments=(("a.xlsx", hostile.valid_xlsx()),
+                                          ("b.xlsx", hostile.valid_xlsx()))),
     "xlsx-that-is-a-pdf": lambda: msg(attachments=(("form.xlsx", b"%PDF-1.7\n" + b"0" * 1000),)),
     "empty-xlsx-file": lambda: msg(attachments=(("form.xlsx", b""),)),
     # field contents
-    "jinja-in-fields": lambda: text_form(**{"Local authority": "{{ 7*7 }} {% for x in range(9) %}x{% endfor %}"}),
+    "jinja-in-fields": lambda: text_form(**{"Local authority":
+                                            "{{ 7*7 }} {% for x in range(9) %}x{% endfor %}"}),
     "formula-injection": lambda: text_form(**{"Reason for alert": '=HYPERLINK("http://evil.example","Click")'}),
     "plus-cmd-injection": lambda: text_form(**{"Action requested if seen": "+cmd|' /C calc'!A0"}),
     "html-in-fields": lambda: text_form(**{"Reason for alert": "<img src=x onerror=alert(1)> missing"}),
@@ -148,7 +161,8 @@ CASES: dict[str, Callable[[], bytes]] = {
     # commands
     "withdraw-unknown-reference": lambda: msg(subject="WITHDRAW HSA-2026-999999", body="Reason: Found\n"),
     "extend-garbage-date": lambda: msg(sender=TM, subject="EXTEND HSA-2026-999999 to someday"),
-    "reference-with-injection": lambda: msg(subject="=?utf-8?q?WITHDRAW_HSA-2026-000001=0D=0ABcc:_evil@freemail.test?="),
+    "reference-with-injection": lambda: msg(
+        subject="=?utf-8?q?WITHDRAW_HSA-2026-000001=0D=0ABcc:_evil@freemail.test?="),
 }
 
 # Delivery-status notifications (numbered from 110). The corpus runs against an empty register, so

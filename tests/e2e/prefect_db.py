@@ -22,7 +22,8 @@ def prefect_database_text(url: str) -> str:
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         dump = "\n".join(conn.iterdump())
-        generated = [name for (name,) in conn.execute("SELECT name FROM flow_run") if GENERATED.fullmatch(name)]
+        generated = [name for (name,) in conn.execute("SELECT name FROM flow_run")
+                     if GENERATED.fullmatch(name)]
     finally:
         conn.close()
     for name in sorted(generated, key=len, reverse=True):

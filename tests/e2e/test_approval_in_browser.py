@@ -50,7 +50,8 @@ def _paused(site: Site) -> dict[str, object] | None:
     return next(iter(site.runs(f"{REFERENCE} v1", "PAUSED")), None)
 
 
-def test_an_alert_is_approved_in_the_prefect_ui_and_the_notices_arrive(site: tuple[StackConfig, Site]) -> None:
+def test_an_alert_is_approved_in_the_prefect_ui_and_the_notices_arrive(
+        site: tuple[StackConfig, Site]) -> None:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
@@ -76,10 +77,12 @@ def test_an_alert_is_approved_in_the_prefect_ui_and_the_notices_arrive(site: tup
             page = browser.new_page(viewport={"width": 1400, "height": 1300})
             steps.append(page)
             page.goto(f"{running.ui}/runs")
-            page.get_by_text(f"{REFERENCE} v1").first.click()  # the admin finds the run by the alert's reference
+            # the admin finds the run by the alert's reference
+            page.get_by_text(f"{REFERENCE} v1").first.click()
             page.wait_for_load_state("networkidle")
             form = page.get_by_role("dialog")
-            for _ in range(5):  # a Resume clicked before the run's details load opens a plain "resume?" dialog
+            # a Resume clicked before the run's details load opens a plain "resume?" dialog
+            for _ in range(5):
                 page.get_by_role("button", name="Resume").click()
                 try:
                     form.get_by_text("Approver Name").wait_for(timeout=5000)
@@ -99,7 +102,8 @@ def test_an_alert_is_approved_in_the_prefect_ui_and_the_notices_arrive(site: tup
             boxes.nth(2).fill(NOTE)
             page.screenshot(path=str(ARTIFACTS / "approval-form.png"))
             form.get_by_role("button", name="Submit").click()
-            wait_for("the run to finish", lambda: running.runs(f"{REFERENCE} v1", "COMPLETED"), 90, running.logs)
+            wait_for("the run to finish", lambda: running.runs(f"{REFERENCE} v1", "COMPLETED"), 90,
+                     running.logs)
         except Exception:
             steps[-1].screenshot(path=str(ARTIFACTS / "approval-failure.png"), full_page=True)
             raise

@@ -22,6 +22,7 @@ def test_the_demo_processes_every_sample_and_prints_where_the_replies_are(tmp_pa
     assert "(same message: no second reply)" in out
     assert "alert notice -> safeguarding@uhcw.test: 1 message in its mailbox" in out
     assert "Nothing went to the providers not on the form: GEH, CWPT, WMAS, BHAM" in out
-    assert "UHCW: withdrawn, acknowledged: yes; 2 messages" in out and "SWFT: withdrawn, acknowledged: no" in out
+    assert ("UHCW: withdrawn, acknowledged: yes; 2 messages" in out
+            and "SWFT: withdrawn, acknowledged: no" in out)
     assert (tmp_path / "demo" / "HSA-2026-000001-history.xlsx").exists()
     assert "Traceback" not in out + result.stderr

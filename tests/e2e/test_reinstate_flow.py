@@ -32,7 +32,8 @@ def withdrawn_alert(site: IntakeContext) -> str:
     [result] = [process_message(m, site) for m in site.mailbox.list_new()]
     give_decision(site, result.reference, 1, ApprovalRequest(True, "Dana Nightingale"))
     send_alert_email(site, result.reference)
-    deliver(box, samples.submission(SW, INBOX, subject=f"WITHDRAW {result.reference}", body="Reason: Found\n"))
+    deliver(box, samples.submission(SW, INBOX, subject=f"WITHDRAW {result.reference}",
+                                    body="Reason: Found\n"))
     [process_message(m, site) for m in site.mailbox.list_new()]
     approve_withdrawal(site, result.reference)
     return result.reference
@@ -54,7 +55,8 @@ def run_reinstate(reference: str, answer: dict[str, object] | None) -> tuple[dic
     from tests.e2e.test_alert_lifecycle_flow import wait_until_paused
     with get_client(sync_client=True) as client:
         run = client.create_flow_run(reinstate, parameters={"reference": reference,
-                                                            "config_dir": str(ROOT / "config"), "poll_seconds": 1})
+                                                            "config_dir": str(ROOT / "config"),
+                                                            "poll_seconds": 1})
         result: dict[str, object] = {}
         worker = threading.Thread(target=lambda: result.update(
             run_flow(reinstate, flow_run=run, parameters=run.parameters)))  # type: ignore[arg-type]
@@ -67,7 +69,8 @@ def run_reinstate(reference: str, answer: dict[str, object] | None) -> tuple[dic
         final = client.read_flow_run(run.id).state
         assert final is not None and final.is_completed(), final
         assert [i for i in client.filter_flow_run_input(UUID(str(run.id)), key_prefix="paused-", limit=50,
-                                                        exclude_keys=set()) if i.key.endswith("-response")] == []
+                                                        exclude_keys=set())
+                if i.key.endswith("-response")] == []
     return result, description
 
 
@@ -78,9 +81,10 @@ def test_reinstating_in_prefect_tells_each_provider_once_and_forgets_the_answer(
     assert result["reinstated"] is True, result
     assert "UHCW: University Hospitals Coventry" in form and "SWFT: " in form
     for code, address in (("UHCW", "safeguarding@uhcw.test"), ("SWFT", "safeguarding.team@swft.test")):
-        assert held(site, address).count(f"{ref}: WITHDRAWAL CANCELLED for {code}: flag the health alert again") == 1
+        assert held(site, address).count(
+            f"{ref}: WITHDRAWAL CANCELLED for {code}: flag the health alert again") == 1
     assert held(site, "safeguarding@geh.test") == []
     again, form = run_reinstate(ref, None)  # active now: refused without pausing
-    assert again["reinstated"] is False and "is active, not withdrawn, so there is nothing to reinstate" in str(
-        again["outcome"])
+    assert again["reinstated"] is False and (
+        "is active, not withdrawn, so there is nothing to reinstate" in str(again["outcome"]))
     assert leaked(prefect_server, (REASON,)) == []

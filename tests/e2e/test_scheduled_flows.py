@@ -102,11 +102,13 @@ def test_prefect_deploy_all_creates_every_deployment_on_its_london_schedule(pref
         client.create_work_pool(WorkPoolCreate(name="safeguard-process", type="process"), overwrite=True)
     env = {**os.environ, "PREFECT_API_URL": get_current_settings().api.url or "", "SAFEGUARD_HOME": str(ROOT),
            "SAFEGUARD_CONFIG": str(ROOT / "config")}
-    result = subprocess.run([str(Path(sys.executable).with_name("prefect")), "--no-prompt", "deploy", "--all"],
+    result = subprocess.run([str(Path(sys.executable).with_name("prefect")), "--no-prompt", "deploy",
+                             "--all"],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     expected = {"intake/intake": "* * * * *", "reminders/reminders": "0 8 * * 1-5",
-                "reconcile/reconcile": "0 2 * * *", "alert-approval/approval": None, "returns/returns": "0 7 1 * *",
+                "reconcile/reconcile": "0 2 * * *", "alert-approval/approval": None,
+                "returns/returns": "0 7 1 * *",
                 "withdrawal-decision/withdrawal": None, "reinstate/reinstate": None}
     with get_client(sync_client=True) as client:
         for name, cron in expected.items():
@@ -123,8 +125,9 @@ def test_safeguard_serve_builds_the_same_deployments() -> None:
     from flows.serve import served_deployments
     built = {d.name: [(s.schedule.cron, s.schedule.timezone) for s in (d.schedules or [])]
              for d in served_deployments()}
-    assert built == {"intake": [("* * * * *", "Europe/London")], "approval": [], "withdrawal": [], "reinstate": [],
-                     "reminders": [("0 8 * * 1-5", "Europe/London")], "reconcile": [("0 2 * * *", "Europe/London")],
+    assert built == {"intake": [("* * * * *", "Europe/London")], "approval": [], "withdrawal": [],
+                     "reinstate": [], "reminders": [("0 8 * * 1-5", "Europe/London")],
+                     "reconcile": [("0 2 * * *", "Europe/London")],
                      "returns": [("0 7 1 * *", "Europe/London")]}
 
 
@@ -146,13 +149,14 @@ def test_the_monthly_returns_flow_writes_emails_and_shows_headline_numbers(
     [process_message(m, site) for m in site.mailbox.list_new()]
     monkeypatch.chdir(tmp_path)  # the returns folder (var/returns) is relative to the worker's directory
     result = monthly_returns(config_dir=str(ROOT / "config"), month="2026-10")
-    assert result["fgm"] == {"Individuals": 10, "Newly recorded": 10, "Total attendances": 10, "Active cases": 0}
+    assert result["fgm"] == {"Individuals": 10, "Newly recorded": 10, "Total attendances": 10,
+                             "Active cases": 0}
     assert (tmp_path / "var" / "returns" / "FGM-record-level-2026-10.xlsx").exists()
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
     with get_client(sync_client=True) as client:
-        [artifact] = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["monthly-returns"])),
-                                           limit=1)
+        [artifact] = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["monthly-returns"])), limit=1)
     assert "Individuals': 10" in str(artifact.data) and "FGM-aggregate-2026-10.xlsx" in str(artifact.data)
     assert "Monthly returns 2026-10" in admin_subjects(site)
     assert leaked(prefect_server, tuple(r["nhs_number"] for r in rows)) == []

@@ -51,7 +51,8 @@ def mail(sender: str, subject: str, body: str = "See subject.\n", auth: str | di
 
 
 def update_form() -> tuple:
-    return (("form.xlsx", samples.xlsx_form(fields(**{"Alert reference": REF, "Urgency": "Routine"}), people())),)
+    return (("form.xlsx", samples.xlsx_form(fields(**{"Alert reference": REF, "Urgency": "Routine"}),
+                                            people())),)
 
 
 def fgm_attachment() -> tuple:
@@ -67,7 +68,8 @@ def by_auth(auth: str | None) -> dict[str, Callable[[], bytes]]:
         "withdraw": lambda: mail(SW, f"WITHDRAW {REF}", "Reason: Found\n", auth),
         "extend": lambda: mail(TM, f"EXTEND {REF} to 2027-01-15", auth=auth),
         "update": lambda: mail(SW, f"{REF} updated form", "Updated form attached.\n", auth, update_form()),
-        "acknowledgement": lambda: mail(UHCW, f"RE: {REF}: HEALTH ALERT for UHCW", "Received, flagged.\n", auth),
+        "acknowledgement": lambda: mail(UHCW, f"RE: {REF}: HEALTH ALERT for UHCW", "Received, flagged.\n",
+                                        auth),
         "fgm": lambda: mail(UHCW, "FGM return 2026-10", "Attached.\n", auth, fgm_attachment()),
         "new-alert": lambda: mail(SW, "Health alert form", samples.text_form(fields(), people()), auth),
     }
@@ -77,16 +79,19 @@ CASES: dict[str, Callable[[], bytes]] = {
     **{f"forged-{k}-dmarc-fail": v for k, v in by_auth(FAIL).items()},
     **{f"{k}-pass-from-untrusted-gateway": v for k, v in by_auth("untrusted").items() if k != "new-alert"},
     **{f"{k}-no-authentication-header": v for k, v in by_auth(None).items() if k != "new-alert"},
-    "forged-withdraw-from-admin-team-address": lambda: mail(ADMIN, f"WITHDRAW {REF}", "Reason: Found\n", FAIL),
+    "forged-withdraw-from-admin-team-address": lambda: mail(ADMIN, f"WITHDRAW {REF}", "Reason: Found\n",
+                                                            FAIL),
     "withdraw-dmarc-pass-for-another-domain": lambda: mail(SW, f"WITHDRAW {REF}", "Reason: Found\n",
                                                            stamp("attacker@evil.test")),
     "withdraw-senders-own-pass-below-the-gateways-fail": lambda: (
         b"Authentication-Results: " + samples.gateway_stamp(SW, FAIL).encode() + b"\n"
         + mail(SW, f"WITHDRAW {REF}", "Reason: Found\n", "pass")),
     "withdraw-exchange-style-header-at-a-non-exchange-site": lambda: mail(
-        SW, f"WITHDRAW {REF}", "Reason: Found\n", {"Authentication-Results": EXCHANGE_FORM.format(d=SW.split("@")[1])}),
+        SW, f"WITHDRAW {REF}", "Reason: Found\n",
+        {"Authentication-Results": EXCHANGE_FORM.format(d=SW.split("@")[1])}),
     "withdraw-unreadable-authentication-header": lambda: mail(
-        SW, f"WITHDRAW {REF}", "Reason: Found\n", {"Authentication-Results": "mx.example-icb.test; dmarc=pass ((("}),
+        SW, f"WITHDRAW {REF}", "Reason: Found\n",
+        {"Authentication-Results": "mx.example-icb.test; dmarc=pass ((("}),
     # the subject is the command, or not a command at all
     "please-do-not-withdraw": lambda: mail(SW, f"Please do NOT withdraw {REF} - child still missing"),
     "should-we-withdraw-question": lambda: mail(SW, f"RE: Should we withdraw {REF}?"),
@@ -105,7 +110,8 @@ CASES: dict[str, Callable[[], bytes]] = {
     # automatic replies: never an acknowledgement, never a command
     "ooo-auto-submitted": lambda: mail(UHCW, f"RE: {REF}: HEALTH ALERT", "Away.\n",
                                        extra={"Auto-Submitted": "auto-replied"}),
-    "ooo-x-autoreply": lambda: mail(UHCW, f"RE: {REF}: HEALTH ALERT", "Away.\n", extra={"X-Autoreply": "yes"}),
+    "ooo-x-autoreply": lambda: mail(UHCW, f"RE: {REF}: HEALTH ALERT", "Away.\n",
+                                    extra={"X-Autoreply": "yes"}),
     "ooo-x-autorespond": lambda: mail(UHCW, f"RE: {REF}: HEALTH ALERT", "Away.\n",
                                       extra={"X-Autorespond": "Out of office"}),
     "ooo-precedence-auto-reply": lambda: mail(UHCW, f"RE: {REF}: HEALTH ALERT", "Away.\n",
@@ -117,7 +123,8 @@ CASES: dict[str, Callable[[], bytes]] = {
     "ooo-withdraw-from-the-social-worker": lambda: mail(SW, f"WITHDRAW {REF}", "Reason: Found\n",
                                                         extra={"Auto-Submitted": "auto-replied"}),
     # controls: genuine, authenticated, exactly phrased (these do change the alert)
-    "control-acknowledgement": lambda: mail(UHCW, f"RE: {REF}: HEALTH ALERT for UHCW", "Received, flagged.\n"),
+    "control-acknowledgement": lambda: mail(UHCW, f"RE: {REF}: HEALTH ALERT for UHCW",
+                                            "Received, flagged.\n"),
     "control-extend": lambda: mail(TM, f"EXTEND {REF} to 2027-01-15"),
     "control-extend-with-secure-marker": lambda: mail(TM, f"[secure] EXTEND {REF} to 2027-01-15"),
 }
