@@ -57,7 +57,8 @@ def stored_text(url: str) -> str:
     engine = create_engine(url)
     with engine.connect() as conn:
         tables = inspect(conn).get_table_names()
-        text_dump = "\n".join(str(row[0]) for t in tables for row in conn.execute(text(f'SELECT t::text FROM "{t}" t')))
+        text_dump = "\n".join(str(row[0]) for t in tables
+                              for row in conn.execute(text(f'SELECT t::text FROM "{t}" t')))
     engine.dispose()
     return text_dump
 

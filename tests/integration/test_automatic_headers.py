@@ -33,11 +33,13 @@ def automatic(raw: bytes) -> tuple[str | None, str | None]:
     return msg["Auto-Submitted"], msg["X-Auto-Response-Suppress"]
 
 
-def test_every_kind_of_email_a_lifecycle_sends_carries_both_automatic_headers(intake_ctx: IntakeContext) -> None:
+def test_every_kind_of_email_a_lifecycle_sends_carries_both_automatic_headers(
+        intake_ctx: IntakeContext) -> None:
     ctx = intake_ctx
     clean_register(ctx)  # two alerts approved and dispatched, one withdrawn: replies and notices
     put(ctx.mailbox, text_submission(**{"Date of birth": "not a date"}))  # a form sent back to fix
-    put(ctx.mailbox, samples.submission("stranger@unknown.test", INBOX, body="hello\n"))  # quarantined: admin told
+    # quarantined: admin told
+    put(ctx.mailbox, samples.submission("stranger@unknown.test", INBOX, body="hello\n"))
     put(ctx.mailbox, samples.submission(SW, INBOX, subject="RE: HSA-2026-000001", body="Thanks.\n"))
     put(ctx.mailbox, xlsx_submission())  # urgent: the approvers are emailed a link to the approval run
     results = [process_message(m, ctx) for m in ctx.mailbox.list_new()]
@@ -50,8 +52,9 @@ def test_every_kind_of_email_a_lifecycle_sends_carries_both_automatic_headers(in
     with ctx.uow() as u:
         entries = [(e.kind, e.raw) for e in u.session.scalars(select(OutboxEntry))]
     kinds = {kind for kind, _ in entries}
-    assert {"reply:submission_received", "reply:form_invalid", "reply:withdrawal_requested", "reply:alert_dispatched",
-            "notice:alert", "notice:withdrawal", "reminder:provider-chase", "reminder:review-passed",
+    assert {"reply:submission_received", "reply:form_invalid", "reply:withdrawal_requested",
+            "reply:alert_dispatched", "notice:alert", "notice:withdrawal", "reminder:provider-chase",
+            "reminder:review-passed",
             "admin:approval-needed", "admin:quarantine", "admin:digest", "admin:flow-failed"} <= kinds, kinds
     replies = {kind for kind, raw in entries if automatic(raw)[0] == "auto-replied"}
     assert replies and all(k.startswith("reply:") for k in replies)  # answers to a message (RFC 3834)

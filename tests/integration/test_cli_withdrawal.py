@@ -42,7 +42,8 @@ def test_approve_withdrawal_then_reinstate_on_the_command_line(withdraw_requeste
     assert main(["approve", REF.lower(), "--withdrawal", "--by", "Dana Nightingale"]) == 0
     out = capsys.readouterr().out
     assert f"{REF} withdrawn by Dana Nightingale. Withdrawal notices: UHCW, SWFT." in out
-    assert held(withdraw_requested, "safeguarding@uhcw.test").count(f"{REF}: health alert WITHDRAWN for UHCW") == 1
+    assert held(withdraw_requested, "safeguarding@uhcw.test").count(
+        f"{REF}: health alert WITHDRAWN for UHCW") == 1
     assert main(["reinstate", REF, "--by", "Priya Okafor", "--reason", "Withdrawn in error."]) == 0
     out = capsys.readouterr().out
     assert f"{REF} reinstated by Priya Okafor: it is active again." in out and "notices: UHCW, SWFT" in out
@@ -55,14 +56,16 @@ def test_approve_withdrawal_then_reinstate_on_the_command_line(withdraw_requeste
     assert "Traceback" not in err
 
 
-def test_reject_withdrawal_needs_a_reason_and_keeps_the_alert_active(withdraw_requested: Path,
-                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_reject_withdrawal_needs_a_reason_and_keeps_the_alert_active(
+        withdraw_requested: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["reject", REF, "--withdrawal", "--by", "Dana Nightingale"])
     capsys.readouterr()
-    assert main(["reject", REF, "--by", "Dana Nightingale", "--reason", "Still missing."]) == 1  # no form waits
+    # no form waits
+    assert main(["reject", REF, "--by", "Dana Nightingale", "--reason", "Still missing."]) == 1
     assert f"A withdrawal of {REF} is waiting for a decision: add --withdrawal" in capsys.readouterr().err
-    assert main(["reject", REF, "--withdrawal", "--by", "Dana Nightingale", "--reason", "Still missing."]) == 0
+    assert main(["reject", REF, "--withdrawal", "--by", "Dana Nightingale", "--reason",
+                 "Still missing."]) == 0
     assert "declined by Dana Nightingale: the alert stays active" in capsys.readouterr().out
     assert f"{REF}: withdrawal not actioned, the alert stays active" in held(withdraw_requested, SW)
     assert main(["approve", REF, "--withdrawal", "--by", "Dana Nightingale"]) == 1

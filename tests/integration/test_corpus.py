@@ -40,7 +40,8 @@ def test_each_file_gets_its_expected_outcome(name: str, intake_ctx: IntakeContex
         assert sent.get_all("Bcc") is None and len(sent.get_all("To") or []) == 1
         assert "\n" not in str(sent["Subject"]).replace("\n ", "") and "evil@" not in str(sent["To"])
 
-    if result.outcome == "accepted" and ("jinja" in name or "injection" in name):  # fields reach hospitals' notices: literal, never evaluated
+    # fields reach hospitals' notices: literal, never evaluated
+    if result.outcome == "accepted" and ("jinja" in name or "injection" in name):
         from safeguard.service.approval import ApprovalRequest
         from safeguard.service.dispatch import give_decision, send_alert_email
         give_decision(intake_ctx, result.reference, 1, ApprovalRequest(True, "Dana"))  # type: ignore[arg-type]
@@ -52,7 +53,8 @@ def test_each_file_gets_its_expected_outcome(name: str, intake_ctx: IntakeContex
             assert "{{ 7*7 }}" in text
 
 
-settings_ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+settings_ = settings(max_examples=150, deadline=None,
+                     suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 @settings_
@@ -62,9 +64,10 @@ def test_fuzz_any_bytes_parse_as_a_message_without_an_exception(data: bytes) -> 
     assert inbound.dedup_key
 
 
-labels = st.sampled_from(["Alert type", "Urgency", "Review date", "Providers to alert", "Subject 1 NHS number",
-                          "Subject 1 Date of birth", "Subject 1 Postcode", "Social worker phone", "Legal status",
-                          "Case discussion date", "Subject 7 Role", "Nonsense"])
+labels = st.sampled_from(["Alert type", "Urgency", "Review date", "Providers to alert",
+                          "Subject 1 NHS number", "Subject 1 Date of birth", "Subject 1 Postcode",
+                          "Social worker phone", "Legal status", "Case discussion date", "Subject 7 Role",
+                          "Nonsense"])
 
 
 @settings_

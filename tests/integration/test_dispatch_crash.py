@@ -128,7 +128,8 @@ def test_two_intake_processes_at_once_on_one_mailbox_handle_each_message_once(tm
     senders = [f"sw{n}-{stack.social_worker}" for n in range(12)]
     for sender in senders:
         form = samples.xlsx_form(fields(**{"Social worker email": sender}), people())
-        smtp_deliver(samples.submission(sender, stack.mailbox, attachments=[("form.xlsx", form)]), stack.mailbox, sender)
+        smtp_deliver(samples.submission(sender, stack.mailbox, attachments=[("form.xlsx", form)]),
+                     stack.mailbox, sender)
     read_inbox(stack.mailbox, len(senders))
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAFEGUARD_") or k in KEY_VARIABLES}
     env["SAFEGUARD_IMAP_PASSWORD"] = "test"
@@ -151,7 +152,8 @@ def test_two_intake_processes_at_once_on_one_mailbox_handle_each_message_once(tm
     engine = make_engine(register_url)
     with uow_factory(engine)() as u:
         assert u.session.scalar(select(func.count()).select_from(InboundMessage)) == len(senders)
-        assert sorted(u.session.scalars(select(Alert.reference))) == [f"HSA-2026-{n:06d}" for n in range(1, 13)]
+        assert (sorted(u.session.scalars(select(Alert.reference)))
+                == [f"HSA-2026-{n:06d}" for n in range(1, 13)])
         assert verify_session(u.session).ok
     engine.dispose()
 
@@ -161,8 +163,9 @@ def test_two_reminder_processes_at_once_chase_each_provider_once(tmp_path: Path,
     approved_alert(stack)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAFEGUARD_") or k in KEY_VARIABLES}
     env["SAFEGUARD_IMAP_PASSWORD"] = "test"
+    # a Tuesday long after: a chase and an escalation each
     command = [sys.executable, "-m", "safeguard.cli", "--config", str(stack.directory), "reminders", "--now",
-               "2099-01-06T08:00", "--without-prefect"]  # a Tuesday long after: a chase and an escalation each
+               "2099-01-06T08:00", "--without-prefect"]
     workers = [subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
                for _ in range(2)]
     outputs = [w.communicate(timeout=180) for w in workers]
@@ -171,6 +174,7 @@ def test_two_reminder_processes_at_once_chase_each_provider_once(tmp_path: Path,
     time.sleep(0.5)
     for code in ("UHCW", "SWFT"):
         chases = [subject_of(m) for m in read_inbox(stack.providers[code], 2)]
-        assert chases.count(f"HSA-2026-000001: please acknowledge the health alert sent to {code}") == 1, chases
+        assert chases.count(
+            f"HSA-2026-000001: please acknowledge the health alert sent to {code}") == 1, chases
     escalations = [subject_of(m) for m in read_inbox(stack.admin, 1)]
     assert len(escalations) == len(set(escalations)), escalations  # nothing told twice

@@ -64,13 +64,14 @@ def test_every_count_matches_the_hand_worked_month(october: IntakeContext) -> No
         fm = load_month(u.session, october.config, "2026-10")
     assert headline(fm) == {"Individuals": 4, "Newly recorded": 3, "Total attendances": 5, "Active cases": 1}
     tables = breakdowns(fm, october.config)
-    by_org = {r["Submitting organisation"][:4]: (r["Individuals"], r["Newly recorded"], r["Total attendances"])
+    by_org = {r["Submitting organisation"][:4]:
+              (r["Individuals"], r["Newly recorded"], r["Total attendances"])
               for r in tables["Submitting organisation"].to_dict("records")}
     assert by_org == {"SWFT": (2, 2, 2), "UHCW": (2, 1, 3), "Tota": (4, 3, 5)}
     types = {r["FGM type"]: r["Total attendances"] for r in tables["FGM type"].to_dict("records")}
     assert types == {"Type 3": 4, "Type 4": 1, "Total": 5}
-    assert {r["Type 4 qualifier"]: r["Individuals"] for r in tables["Type 4 qualifier"].to_dict("records")} == {
-        "Piercing": 1, "Total": 1}
+    assert {r["Type 4 qualifier"]: r["Individuals"]
+            for r in tables["Type 4 qualifier"].to_dict("records")} == {"Piercing": 1, "Total": 1}
     assert fm.silent == ["GEH", "BHAM"]
 
 
@@ -94,7 +95,8 @@ def test_a_submission_with_errors_gets_each_by_row_and_column(october: IntakeCon
 @pytest.mark.parametrize(("overrides", "column", "message"), [
     ({"nhs_number": "9434765918"}, "NHS number", "check digit"),
     ({"date_of_birth": date(2026, 10, 6)}, "Date of birth", "is not before the care contact date"),
-    ({"deinfibulation": "Y - Yes", "fgm_type": "2 - Type 2"}, "Deinfibulation undertaken", "only be Yes for FGM Type 3"),
+    ({"deinfibulation": "Y - Yes", "fgm_type": "2 - Type 2"}, "Deinfibulation undertaken",
+     "only be Yes for FGM Type 3"),
     ({"type4_qualifier": "PR - Pricking"}, "Type 4 qualifier", "only for FGM Type 4"),
     ({"fgm_type": "7 - Type 7"}, "FGM type", "not a permitted value"),
     ({"country_of_birth": None}, "Country of birth", "is missing"),

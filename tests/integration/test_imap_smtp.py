@@ -73,7 +73,8 @@ def test_mail_sent_over_smtp_is_listed_fetched_and_moved(imap_box: ImapSmtpMailb
 
 def test_sending_delivers_and_keeps_a_copy_in_sent(imap_box: ImapSmtpMailbox) -> None:
     to = f"someone-{uuid.uuid4().hex[:6]}@uhcw.test"
-    raw = f"From: {imap_box.address}\r\nTo: {to}\r\nSubject: test\r\nMessage-ID: <m1-{to}>\r\n\r\nhello\r\n".encode()
+    raw = (f"From: {imap_box.address}\r\nTo: {to}\r\nSubject: test\r\nMessage-ID: <m1-{to}>\r\n\r\n"
+           "hello\r\n").encode()
     assert not imap_box.in_sent(f"<m1-{to}>")
     imap_box.send(raw, message_id=f"<m1-{to}>", recipients=[to])
     assert len(read_inbox(to, 1)) == 1
@@ -108,7 +109,8 @@ def test_intake_over_imap_replies_into_the_senders_own_mailbox(
 
 
 @pytest.mark.parametrize("idle", [True, False], ids=["idle", "polling"])
-def test_waiting_for_mail_returns_when_it_arrives_and_times_out_when_none_does(address: str, idle: bool) -> None:
+def test_waiting_for_mail_returns_when_it_arrives_and_times_out_when_none_does(
+        address: str, idle: bool) -> None:
     import threading
     box = ImapSmtpMailbox(ImapSmtpSettings(address=address, host=HOST, port=IMAP_PORT, username=address,
                                            password=PASSWORD, smtp_host=HOST, smtp_port=SMTP_PORT, idle=idle))

@@ -40,7 +40,8 @@ def test_a_valid_submission_gets_a_reference_a_reply_and_is_filed(intake_ctx: In
         assert alert.status == "AWAITING_APPROVAL" and verify_session(u.session).ok
 
 
-def test_the_same_message_delivered_twice_gives_one_register_entry_and_one_reply(intake_ctx: IntakeContext) -> None:
+def test_the_same_message_delivered_twice_gives_one_register_entry_and_one_reply(
+        intake_ctx: IntakeContext) -> None:
     raw = text_submission()
     put(intake_ctx.mailbox, raw)
     put(intake_ctx.mailbox, raw)
@@ -60,12 +61,14 @@ def test_running_intake_again_changes_nothing(intake_ctx: IntakeContext) -> None
     assert len(sent_subjects(intake_ctx)) == 1
 
 
-def test_every_bad_input_ends_in_a_reply_or_quarantine_and_none_stops_the_batch(intake_ctx: IntakeContext) -> None:
+def test_every_bad_input_ends_in_a_reply_or_quarantine_and_none_stops_the_batch(
+        intake_ctx: IntakeContext) -> None:
     box = intake_ctx.mailbox
     xlsx = samples.xlsx_form(*(_fields_people()))
     bad = {
         "macro": samples.submission(SW, INBOX, attachments=[("form.xlsm", xlsx)]),
-        "encrypted": samples.submission(SW, INBOX, attachments=[("form.xlsx", hostile.encrypted_office_file())]),
+        "encrypted": samples.submission(SW, INBOX,
+                                        attachments=[("form.xlsx", hostile.encrypted_office_file())]),
         "corrupt": samples.submission(SW, INBOX, attachments=[("form.xlsx", hostile.corrupt_xlsx())]),
         "zip bomb": samples.submission(SW, INBOX, attachments=[("form.xlsx", hostile.zip_bomb())]),
         "xxe": samples.submission(SW, INBOX, attachments=[("form.xlsx", hostile.xxe_xlsx())]),
@@ -113,7 +116,8 @@ def _fields_people():  # noqa: ANN202
     return fields(), people()
 
 
-def test_a_message_that_cannot_be_fetched_is_deferred_and_the_batch_goes_on(intake_ctx: IntakeContext) -> None:
+def test_a_message_that_cannot_be_fetched_is_deferred_and_the_batch_goes_on(
+        intake_ctx: IntakeContext) -> None:
     from safeguard.mail.port import TemporaryMailboxError
     from safeguard.service.intake import process_batch
 

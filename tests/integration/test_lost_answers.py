@@ -14,7 +14,8 @@ from tests.graphsim import GraphSim
 from tests.mailstack import stack_config
 
 
-def test_a_reply_whose_send_answer_was_lost_arrives_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_reply_whose_send_answer_was_lost_arrives_once(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("SAFEGUARD_DATABASE_URL", "SAFEGUARD_MAILDIR", "SAFEGUARD_DELIVER_TO", "SAFEGUARD_CONFIG"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("SAFEGUARD_GRAPH_CLIENT_SECRET", "s3cret")
@@ -45,7 +46,8 @@ def test_a_throttled_send_is_retried_whole() -> None:
     server = sim.start()
     try:
         box = GraphMailbox(GraphSettings(address=sim.mailbox, tenant_id=sim.tenant, client_id=sim.client_id,
-                                         client_secret=sim.secret, authority=sim.url, graph_url=f"{sim.url}/v1.0"),
+                                         client_secret=sim.secret, authority=sim.url,
+                                         graph_url=f"{sim.url}/v1.0"),
                            MemoryState(), sleep=lambda _: None)
         box.folder_counts()  # signed in
         sim.faults.throttle = 1

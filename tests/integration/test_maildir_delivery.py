@@ -23,7 +23,8 @@ from safeguard.notify.render import Rendered
 from safeguard.register.uow import UnitOfWork
 from tests.conftest import NOW, ROOT
 
-RAW = b"From: safeguarding@example-icb.test\r\nTo: x@uhcw.test\r\nMessage-ID: <m1@example-icb.test>\r\n\r\nhi\r\n"
+RAW = (b"From: safeguarding@example-icb.test\r\nTo: x@uhcw.test\r\nMessage-ID: <m1@example-icb.test>\r\n"
+       b"\r\nhi\r\n")
 ATEXT = string.ascii_letters + string.digits + "!#$%&'*+=?^_`{|}~-"  # RFC 5321 atext, less "/"
 
 
@@ -97,7 +98,8 @@ def test_a_recipient_folder_that_is_a_link_out_of_the_delivery_folder_is_refused
     assert everything_under(tmp_path / "outside") == [] and box.list_folder(Folder.SENT) == []
 
 
-def test_a_plain_address_is_delivered_into_its_own_folder_in_lower_case(site: tuple[MaildirMailbox, Path]) -> None:
+def test_a_plain_address_is_delivered_into_its_own_folder_in_lower_case(
+        site: tuple[MaildirMailbox, Path]) -> None:
     box, _ = site
     assert box.deliver_to is not None
     send(box, "Safeguarding.Team@UHCW.test", "o'brien+alerts@swft.test")
@@ -113,7 +115,8 @@ domains = st.lists(labels, min_size=1, max_size=3).map(".".join)
 
 @settings(max_examples=150, deadline=None)
 @given(local=local_parts, domain=domains)
-def test_every_dot_atom_address_is_accepted_and_lands_directly_under_deliver_to(local: str, domain: str) -> None:
+def test_every_dot_atom_address_is_accepted_and_lands_directly_under_deliver_to(
+        local: str, domain: str) -> None:
     address = f"{local}@{domain}"
     assert is_dot_atom_address(address)
     with tempfile.TemporaryDirectory() as tmp:
