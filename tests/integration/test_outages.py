@@ -47,9 +47,11 @@ def through(stack: StackConfig, imap: CutProxy, smtp: CutProxy) -> StackConfig:
 def submit_batch(stack: StackConfig) -> None:
     for n in range(BATCH):
         form = samples.xlsx_form(fields(**{"Social worker email": stack.social_worker,
-                                           "Reason for alert": f"Missing since yesterday (case {n})."}), people())
+                                           "Reason for alert": f"Missing since yesterday (case {n})."}),
+                                 people())
         smtp_deliver(samples.submission(stack.social_worker, stack.mailbox, subject=f"Health alert form {n}",
-                                        attachments=[("form.xlsx", form)]), stack.mailbox, stack.social_worker)
+                                        attachments=[("form.xlsx", form)]),
+                     stack.mailbox, stack.social_worker)
     read_inbox(stack.mailbox, BATCH)
 
 
@@ -96,7 +98,8 @@ def test_the_database_stopping_mid_batch_loses_and_repeats_nothing(
         host, _, port = host_port.group(1).partition(":")
         database = CutProxy((host, int(port or 5432))).start()
         try:
-            stack = through(stack_config(tmp_path, url.replace(host_port.group(1), f"127.0.0.1:{database.port}")),
+            stack = through(stack_config(tmp_path,
+                                         url.replace(host_port.group(1), f"127.0.0.1:{database.port}")),
                             imap, smtp)
             submit_batch(stack)
             imap.cut_after(b" APPEND ", 2, database)  # the database goes as the second reply is saved to Sent
@@ -128,7 +131,8 @@ def test_a_provider_address_the_mail_server_refuses_fails_alone_and_the_admin_te
     plain(cli(stack, "send-unsent"))
     time.sleep(0.5)
     held = [subject_of(m) for m in read_inbox(stack.providers["UHCW"], 1)]
-    assert held == ["HSA-2026-000001: HEALTH ALERT for UHCW: Missing child (URGENT)"]  # the other one still went
+    # the other one still went
+    assert held == ["HSA-2026-000001: HEALTH ALERT for UHCW: Missing child (URGENT)"]
     told = [subject_of(m) for m in read_inbox(stack.admin, 1)]
     assert any("HSA-2026-000001" in s and ("not" in s.lower() or "fail" in s.lower()) for s in told), told
 
@@ -136,7 +140,8 @@ def test_a_provider_address_the_mail_server_refuses_fails_alone_and_the_admin_te
 def test_a_full_disk_under_the_maildir_defers_and_then_answers_each_once(tmp_path: Path) -> None:
     disk = tmp_path / "disk"
     disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], capture_output=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)],
+                             capture_output=True)
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here to fill: {mounted.stderr.decode().strip()}")
     try:
@@ -146,7 +151,8 @@ def test_a_full_disk_under_the_maildir_defers_and_then_answers_each_once(tmp_pat
         box = MaildirMailbox(disk / "mail", "safeguarding@example-icb.test")
         sender = fields()["Social worker email"]
         for n in range(3):
-            form = samples.xlsx_form(fields(**{"Reason for alert": f"Missing since yesterday (case {n})."}), people())
+            form = samples.xlsx_form(fields(**{"Reason for alert": f"Missing since yesterday (case {n})."}),
+                                     people())
             deliver(box.root, samples.submission(sender, box.address, subject=f"Health alert form {n}",
                                                  attachments=[("form.xlsx", form)]))
         filler = disk / "filler"
@@ -162,7 +168,8 @@ def test_a_full_disk_under_the_maildir_defers_and_then_answers_each_once(tmp_pat
         # Each form is in the register and its reply in the outbox before the message is filed; the
         # replies could not be written, so none has gone yet.
         assert box.folder_counts()["Sent"] == 0, words
-        assert not (disk / "delivered" / sender).exists() or not list((disk / "delivered" / sender / "new").iterdir())
+        assert (not (disk / "delivered" / sender).exists()
+                or not list((disk / "delivered" / sender / "new").iterdir()))
         filler.unlink()
         plain(maildir_cli(env, "intake", "--once", "--without-prefect"))
         plain(maildir_cli(env, "send-unsent"))

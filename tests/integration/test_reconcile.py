@@ -19,7 +19,8 @@ def test_a_clean_register_reports_nothing_and_the_digest_says_all_clear(intake_c
     report = run_reconciliation(intake_ctx)
     assert report.clean, report.findings
     admin = intake_ctx.mailbox.deliver_to / intake_ctx.config.settings.service.admin_team / "new"  # type: ignore[operator]
-    assert [subject_of(p.read_bytes()) for p in admin.iterdir()] == ["Nightly reconciliation 23/11/2026: all clear"]
+    assert ([subject_of(p.read_bytes()) for p in admin.iterdir()]
+            == ["Nightly reconciliation 23/11/2026: all clear"])
 
 
 def test_each_kind_of_discrepancy_is_reported_once(intake_ctx: IntakeContext) -> None:

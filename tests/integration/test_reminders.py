@@ -39,7 +39,8 @@ def clock_() -> Clock:
 
 
 @pytest.fixture
-def ctx(config: Config, maildir: MaildirMailbox, uow: Callable[[], UnitOfWork], clock_: Clock) -> IntakeContext:
+def ctx(config: Config, maildir: MaildirMailbox, uow: Callable[[], UnitOfWork],
+        clock_: Clock) -> IntakeContext:
     return IntakeContext(config, maildir, uow, clock_)
 
 
@@ -62,7 +63,8 @@ def raise_alert(ctx: IntakeContext, clock: Clock, when: str, review: date | None
     give_decision(ctx, result.reference, 1, ApprovalRequest(True, "Dana Nightingale"))
     send_alert_email(ctx, result.reference)
     for address in acknowledge:
-        put(ctx.mailbox, samples.submission(address, INBOX, subject=f"RE: {result.reference}", body="Done.\n"))
+        put(ctx.mailbox, samples.submission(address, INBOX, subject=f"RE: {result.reference}",
+                                            body="Done.\n"))
         [process_message(m, ctx) for m in ctx.mailbox.list_new()]
     return result.reference
 
@@ -74,13 +76,15 @@ def reminders(ctx: IntakeContext, when: str) -> dict[str, list[str]]:
 
 
 def test_friday_before_a_bank_holiday_monday(ctx: IntakeContext, clock_: Clock) -> None:
-    ref = raise_alert(ctx, clock_, "2026-05-22T10:00+01:00", acknowledge=(UHCW,))  # Friday; Monday 25th is a holiday
+    # Friday; Monday 25th is a holiday
+    ref = raise_alert(ctx, clock_, "2026-05-22T10:00+01:00", acknowledge=(UHCW,))
     assert reminders(ctx, "2026-05-22T16:00+01:00") == {}
     assert reminders(ctx, "2026-05-25T08:00+01:00") == {}  # Spring bank holiday: nothing is sent
     assert reminders(ctx, "2026-05-26T08:00+01:00") == {"provider-chase": [ref]}  # SWFT only: UHCW replied
     assert reminders(ctx, "2026-05-26T08:00+01:00") == {}  # run again: nothing twice
     assert reminders(ctx, "2026-05-27T08:00+01:00") == {"provider-escalation": [ref]}
-    chase = [subject_of(p.read_bytes()) for p in (ctx.mailbox.deliver_to / "safeguarding.team@swft.test" / "new")  # type: ignore[operator]
+    chase = [subject_of(p.read_bytes())
+             for p in (ctx.mailbox.deliver_to / "safeguarding.team@swft.test" / "new")  # type: ignore[operator]
              .iterdir()]
     assert f"{ref}: please acknowledge the health alert sent to SWFT" in chase
     assert not any("please acknowledge" in s for s in [subject_of(p.read_bytes()) for p in (
@@ -105,7 +109,8 @@ def test_a_leap_day(ctx: IntakeContext, clock_: Clock) -> None:
 
 
 def test_the_local_date_decides_when_the_clocks_change(ctx: IntakeContext, clock_: Clock) -> None:
-    ref = raise_alert(ctx, clock_, "2026-03-27T10:00+00:00", acknowledge=(UHCW,))  # Friday; clocks go forward Sunday
+    # Friday; clocks go forward Sunday
+    ref = raise_alert(ctx, clock_, "2026-03-27T10:00+00:00", acknowledge=(UHCW,))
     assert reminders(ctx, "2026-03-29T01:30+00:00") == {}  # 02:30 BST on Sunday, just after the change
     assert reminders(ctx, "2026-03-29T22:30+00:00") == {}  # still Sunday in London
     assert reminders(ctx, "2026-03-29T23:30+00:00") == {"provider-chase": [ref]}  # Monday 00:30 BST
@@ -114,10 +119,13 @@ def test_the_local_date_decides_when_the_clocks_change(ctx: IntakeContext, clock
 def test_unborn_baby_reminder_after_the_expected_date(ctx: IntakeContext, clock_: Clock) -> None:
     clock_.now = at("2026-11-23T10:00+00:00")
     edd = date(2026, 12, 1)
-    fields = samples.form_fields(clock_.now.date(), **{"Alert type": "Unborn baby", "Legal status": "Pre-birth plan"})
-    people = [{"Role": "Unborn", "Surname": samples.SUBJECT_SURNAME, "Expected date of delivery": edd.strftime("%d/%m/%Y")},
+    fields = samples.form_fields(clock_.now.date(), **{"Alert type": "Unborn baby",
+                                                       "Legal status": "Pre-birth plan"})
+    people = [{"Role": "Unborn", "Surname": samples.SUBJECT_SURNAME,
+               "Expected date of delivery": edd.strftime("%d/%m/%Y")},
               samples.subjects(clock_.now.date())[1]]
-    put(ctx.mailbox, samples.submission(SW, INBOX, attachments=[("f.xlsx", samples.xlsx_form(fields, people))]))
+    put(ctx.mailbox, samples.submission(SW, INBOX,
+                                        attachments=[("f.xlsx", samples.xlsx_form(fields, people))]))
     [result] = [process_message(m, ctx) for m in ctx.mailbox.list_new()]
     assert result.outcome == "accepted", result
     give_decision(ctx, result.reference, 1, ApprovalRequest(True, "Dana"))
@@ -156,6 +164,7 @@ def test_two_runs_at_once_send_nothing_twice(ctx: IntakeContext, clock_: Clock, 
             total[kind] = total.get(kind, 0) + n
     assert total == {"provider-chase": 2, "review-soon": 1}, results
     send_unsent(ctx)
-    swft = [subject_of(p.read_bytes()) for p in (ctx.mailbox.deliver_to / "safeguarding.team@swft.test" / "new")  # type: ignore[operator]
+    swft = [subject_of(p.read_bytes())
+            for p in (ctx.mailbox.deliver_to / "safeguarding.team@swft.test" / "new")  # type: ignore[operator]
             .iterdir()]
     assert swft.count(f"{ref}: please acknowledge the health alert sent to SWFT") == 1

@@ -67,7 +67,8 @@ def test_the_activity_return_counts_a_hand_worked_month(intake_ctx: IntakeContex
     assert missing == {"Raised": 2, "Approved": 1, "Rejected": 1, "Withdrawn": 1, "Active at month end": 0,
                        "Reviews overdue at month end": 0}
     times = activity.timeliness.set_index("Interval")["Median (hours)"].to_dict()
-    assert times == {"Receipt to approval": 2.0, "Receipt to dispatch": 2.0, "Receipt to first acknowledgement": 5.0}
+    assert times == {"Receipt to approval": 2.0, "Receipt to dispatch": 2.0,
+                     "Receipt to first acknowledgement": 5.0}
     providers = activity.by_provider.set_index("Provider")["Acknowledgement rate"].to_dict()
     assert providers == {"SWFT: South Warwickshire University NHS Foundation Trust": 0.0,
                          "UHCW: University Hospitals Coventry and Warwickshire NHS Trust": 1.0}
@@ -77,7 +78,8 @@ def test_the_activity_return_counts_a_hand_worked_month(intake_ctx: IntakeContex
 
 def fgm_month(ctx: IntakeContext, month: str = "2026-10", count: int = 40) -> None:
     data = fgm_file(ctx.config.fgm, random_month(month, count, seed=3), month=month, organisation="UHCW")
-    put(ctx.mailbox, samples.submission(UHCW, INBOX, subject=f"FGM {month}", attachments=[("fgm.xlsx", data)]))
+    put(ctx.mailbox, samples.submission(UHCW, INBOX, subject=f"FGM {month}",
+                                        attachments=[("fgm.xlsx", data)]))
     [result] = [process_message(m, ctx) for m in ctx.mailbox.list_new()]
     assert result.reason == "fgm-accepted"
 
@@ -91,17 +93,21 @@ def test_returns_are_emailed_and_the_record_level_file_only_to_allowed_addresses
     delivered = ctx.mailbox.deliver_to  # type: ignore[attr-defined]
     admin = [p.read_bytes() for p in (delivered / ctx.config.settings.service.admin_team / "new").iterdir()]  # type: ignore[operator]
     monthly = [m for m in admin if subject_of(m) == "Monthly returns 2026-10"]
-    assert len(monthly) == 1 and b"FGM-aggregate-2026-10.xlsx" in monthly[0] and b"alert-activity-2026-10.xlsx" in monthly[0]
+    assert (len(monthly) == 1 and b"FGM-aggregate-2026-10.xlsx" in monthly[0]
+            and b"alert-activity-2026-10.xlsx" in monthly[0])
     assert not any(b"FGM-record-level" in m for m in admin)
     nurse = [p.read_bytes() for p in (delivered / "designated.nurse@example-icb.test" / "new").iterdir()]  # type: ignore[operator]
-    assert [subject_of(m) for m in nurse] == ["FGM record-level return 2026-10 (restricted: patient-identifiable)"]
+    assert ([subject_of(m) for m in nurse]
+            == ["FGM record-level return 2026-10 (restricted: patient-identifiable)"])
     assert b"FGM-record-level-2026-10.xlsx" in nurse[0]
 
 
-def test_a_dropped_file_is_imported_and_a_badly_named_one_refused(intake_ctx: IntakeContext, tmp_path: Path) -> None:
+def test_a_dropped_file_is_imported_and_a_badly_named_one_refused(
+        intake_ctx: IntakeContext, tmp_path: Path) -> None:
     drop = tmp_path / "drop"
     drop.mkdir()
-    config = intake_ctx.config.model_copy(update={"fgm": intake_ctx.config.fgm.model_copy(update={"drop_folder": drop})})
+    config = intake_ctx.config.model_copy(
+        update={"fgm": intake_ctx.config.fgm.model_copy(update={"drop_folder": drop})})
     (drop / "UHCW_2026-10.xlsx").write_bytes(fgm_file(config.fgm, [record("9434765919", date(2026, 10, 5))],
                                                       month="", organisation=""))
     (drop / "october.xlsx").write_bytes(b"x")
@@ -111,14 +117,16 @@ def test_a_dropped_file_is_imported_and_a_badly_named_one_refused(intake_ctx: In
     assert "<PROVIDER CODE>_<YYYY-MM>" in (drop / "rejected" / "october.xlsx.txt").read_text()
 
 
-def test_every_workbook_opens_in_libreoffice_and_every_sheet_renders(intake_ctx: IntakeContext, tmp_path: Path) -> None:
+def test_every_workbook_opens_in_libreoffice_and_every_sheet_renders(
+        intake_ctx: IntakeContext, tmp_path: Path) -> None:
     ctx = october_activity(intake_ctx)
     fgm_month(ctx)
     result = produce(ctx, "2026-10", out_dir=tmp_path / "returns")
     workbooks = list(result.files.values())
     from safeguard.returns.alert_history import export_alert_history
     with ctx.uow() as u:
-        workbooks.append(export_alert_history(u.session, ctx.config, "HSA-2026-000001", tmp_path / "history.xlsx",
+        workbooks.append(export_alert_history(u.session, ctx.config, "HSA-2026-000001",
+                                              tmp_path / "history.xlsx",
                                               by="test", now=datetime(2026, 11, 1, tzinfo=UTC)))
     out = tmp_path / "pdf"
     completed = subprocess.run(["soffice", "--headless", "--norestore", f"-env:UserInstallation=file://{tmp_path}/lo",
@@ -128,4 +136,5 @@ def test_every_workbook_opens_in_libreoffice_and_every_sheet_renders(intake_ctx:
     for book in workbooks:
         pdf = (out / book.with_suffix(".pdf").name).read_bytes()
         pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
-        assert pdf.startswith(b"%PDF") and pages >= len(load_workbook(book, read_only=True).sheetnames), book.name
+        assert (pdf.startswith(b"%PDF")
+                and pages >= len(load_workbook(book, read_only=True).sheetnames)), book.name

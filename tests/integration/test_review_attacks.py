@@ -30,7 +30,8 @@ GW = samples.GATEWAY
 DOMAIN = SW.rpartition("@")[2]
 UHCW = "safeguarding@uhcw.test"
 ADMIN = "safeguarding-admin@example-icb.test"
-FORGED_PASS = f"{GW}; spf=pass smtp.mailfrom={DOMAIN}; dkim=pass header.d={DOMAIN}; dmarc=pass header.from={DOMAIN}"
+FORGED_PASS = (f"{GW}; spf=pass smtp.mailfrom={DOMAIN}; dkim=pass header.d={DOMAIN}; "
+               f"dmarc=pass header.from={DOMAIN}")
 TRUST = GatewayTrust(True, frozenset({GW}), False)
 EXCHANGE = GatewayTrust(True, frozenset({GW}), True)
 
@@ -83,17 +84,20 @@ def truncated_gateway_fail() -> str:
     characters inbound.py keeps, and cut inside a comment, so authres cannot read what is left."""
     dkim = "; ".join('dkim=fail (signature verification failed) header.d=evil.test header.s=sxxx '
                      'header.b="AbCdEfGh"' for _ in range(24))
-    return f"{GW}; spf=fail smtp.mailfrom=evil.test; {dkim}; dmarc=fail (p=reject dis=none) header.from={DOMAIN}"
+    return (f"{GW}; spf=fail smtp.mailfrom=evil.test; {dkim}; "
+            f"dmarc=fail (p=reject dis=none) header.from={DOMAIN}")
 
 
-def test_a_gateway_fail_cut_unreadable_does_not_let_a_forged_pass_below_it_withdraw(ctx: IntakeContext) -> None:
+def test_a_gateway_fail_cut_unreadable_does_not_let_a_forged_pass_below_it_withdraw(
+        ctx: IntakeContext) -> None:
     raw = stamped(withdraw(headers={"Authentication-Results": FORGED_PASS}), truncated_gateway_fail())
     result, changed = run(ctx, raw)
     assert (result.reason, changed) == ("auth-fail", False)  # today: withdraw-requested, alert withdrawn
 
 
 def test_a_forged_pass_above_a_gateway_that_appends_its_fail_does_not_withdraw(ctx: IntakeContext) -> None:
-    raw = stamped(withdraw(headers={"Authentication-Results": samples.gateway_stamp(SW, "fail")}), FORGED_PASS)
+    raw = stamped(withdraw(headers={"Authentication-Results": samples.gateway_stamp(SW, "fail")}),
+                  FORGED_PASS)
     result, changed = run(ctx, raw)  # the forged header is the sender's, the gateway's fail is below it
     assert (result.reason, changed) == ("auth-fail", False)  # today: withdraw-requested, alert withdrawn
 
@@ -132,7 +136,8 @@ def test_the_admin_team_address_cannot_withdraw_an_alert_it_submitted(ctx: Intak
     [created] = process_batch(ctx.mailbox.list_new(), ctx)
     ref = created.reference or ""
     give_decision(ctx, ref, 1, ApprovalRequest(True, "Dana Nightingale"))
-    deliver(ctx.mailbox.root, samples.submission(ADMIN, INBOX, subject=f"WITHDRAW {ref}", body="Reason: Found\n"))  # type: ignore[attr-defined]
+    deliver(ctx.mailbox.root,  # type: ignore[attr-defined]
+            samples.submission(ADMIN, INBOX, subject=f"WITHDRAW {ref}", body="Reason: Found\n"))
     [result] = process_batch(ctx.mailbox.list_new(), ctx)
     assert result.reason == "not-on-record"  # today: withdraw-requested
 
@@ -151,7 +156,8 @@ def test_a_not_read_receipt_from_a_provider_does_not_acknowledge(ctx: IntakeCont
     raw = (f"Authentication-Results: {samples.gateway_stamp(UHCW)}\r\nFrom: {UHCW}\r\nTo: {INBOX}\r\n"
            f"Subject: Not read: {REF}: HEALTH ALERT for UHCW\r\nMessage-ID: <mdn1@uhcw.test>\r\n"
            "MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=disposition-notification; "
-           'boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nYour message was deleted without being '
+           'boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n'
+           "Your message was deleted without being "
            "read.\r\n--b\r\nContent-Type: message/disposition-notification\r\n\r\nFinal-Recipient: rfc822;"
            f"{UHCW}\r\nDisposition: manual-action/MDN-sent-manually; deleted\r\n--b--\r\n").encode()
     result, changed = run(ctx, raw)
@@ -163,7 +169,8 @@ def test_a_not_read_receipt_from_a_provider_does_not_acknowledge(ctx: IntakeCont
 POISON = {
     "8-bit-content-disposition": b'Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: '
                                  b'text/plain\r\n\r\nhi\r\n--b\r\nContent-Type: application/octet-stream\r\n'
-                                 b'Content-Disposition: attachment; filename="\xc3\xa9.xlsx"\r\n\r\nabc\r\n--b--\r\n',
+                                 b'Content-Disposition: attachment; filename="\xc3\xa9.xlsx"\r\n\r\n'
+                                 b"abc\r\n--b--\r\n",
     "idna-charset": b"Content-Type: text/plain; charset=idna\r\n\r\n\xff\xfe\r\n",
 }
 
@@ -171,7 +178,8 @@ POISON = {
 @pytest.mark.parametrize("name", sorted(POISON))
 def test_an_unauthenticated_message_that_breaks_the_reader_leaves_the_inbox(name: str,
                                                                             ctx: IntakeContext) -> None:
-    raw = b"From: x@evil.test\r\nTo: " + INBOX.encode() + b"\r\nSubject: hi\r\nMIME-Version: 1.0\r\n" + POISON[name]
+    raw = (b"From: x@evil.test\r\nTo: " + INBOX.encode() + b"\r\nSubject: hi\r\nMIME-Version: 1.0\r\n"
+           + POISON[name])
     results = []
     for _ in range(3):
         if ctx.mailbox.folder_counts()["INBOX"] == 0 and not results:
@@ -202,7 +210,8 @@ def _forged_below_fail(extra: str) -> bytes:
 
 
 HELD: dict[str, tuple[bytes, str]] = {
-    "pass-in-a-comment": (stamped(withdraw(), f"{GW}; dmarc=fail (dmarc=pass) header.from={DOMAIN}"), "auth-fail"),
+    "pass-in-a-comment": (stamped(withdraw(), f"{GW}; dmarc=fail (dmarc=pass) header.from={DOMAIN}"),
+                          "auth-fail"),
     "pass-as-a-ptype-value": (stamped(withdraw(), f'{GW}; dmarc=fail header.from="dmarc=pass"'), "auth-fail"),
     "pass-for-a-parent-domain": (stamped(mail(f"sw@x.{DOMAIN}", f"WITHDRAW {REF}", "Reason: Found\n"),
                                          f"{GW}; dmarc=pass header.from={DOMAIN}"), "auth-fail"),
@@ -211,28 +220,32 @@ HELD: dict[str, tuple[bytes, str]] = {
     "authserv-id-with-trailing-dot": (withdraw(headers={"Authentication-Results": f"{GW}.; dmarc=pass"}),
                                       "auth-fail"),
     "quoted-authserv-id": (withdraw(headers={"Authentication-Results": f'"{GW}"; dmarc=pass'}), "auth-fail"),
-    "forged-pass-with-version-below-the-gateway": (_forged_below_fail(f"{GW} 1; dmarc=pass header.from={DOMAIN}"),
-                                                   "auth-fail"),
+    "forged-pass-with-version-below-the-gateway": (
+        _forged_below_fail(f"{GW} 1; dmarc=pass header.from={DOMAIN}"), "auth-fail"),
     "display-name-is-the-social-worker": (stamped(mail(f'"{SW}" <evil@evil.test>', f"WITHDRAW {REF}",
-                                                       "Reason: Found\n"), samples.gateway_stamp("evil@evil.test")),
+                                                       "Reason: Found\n"),
+                                                  samples.gateway_stamp("evil@evil.test")),
                                           "unauthorised-sender"),
     "two-from-addresses": (stamped(mail(f"evil@evil.test, {SW}", f"WITHDRAW {REF}", "Reason: Found\n"),
                                    samples.gateway_stamp("evil@evil.test")), "malformed"),
-    "authas-internal-at-a-non-exchange-site": (withdraw(headers={"X-MS-Exchange-Organization-AuthAs": "Internal"}),
-                                               "auth-missing"),
+    "authas-internal-at-a-non-exchange-site": (
+        withdraw(headers={"X-MS-Exchange-Organization-AuthAs": "Internal"}), "auth-missing"),
     "lowercase-re": (stamped(mail(SW, f"re: WITHDRAW {REF}", "Reason: Found\n"), samples.gateway_stamp(SW)),
                      "ambiguous-command"),
     "tab-re-after-the-reference": (stamped(mail(SW, f"WITHDRAW {REF}\tRE", "Reason: Found\n"),
                                            samples.gateway_stamp(SW)), "ambiguous-command"),
-    "zero-width-space": (stamped(mail(SW, f"WITHDRAW\u200b {REF}", "Reason: Found\n"), samples.gateway_stamp(SW)),
+    "zero-width-space": (stamped(mail(SW, f"WITHDRAW\u200b {REF}", "Reason: Found\n"),
+                                 samples.gateway_stamp(SW)),
                          "ambiguous-command"),
     "rtl-override": (stamped(mail(SW, f"\u202eWITHDRAW {REF}", "Reason: Found\n"), samples.gateway_stamp(SW)),
                      "ambiguous-command"),
     "marker-twice": (stamped(mail(SW, f"[secure] [secure] WITHDRAW {REF}", "Reason: Found\n"),
                              samples.gateway_stamp(SW)), "ambiguous-command"),
     "encoded-re-before-the-command": (stamped(mail(TM, "x", headers=None), samples.gateway_stamp(TM)).replace(
-        b"Subject: x", f"Subject: =?utf-8?q?RE=3A?= EXTEND {REF} to 2027-01-15".encode()), "ambiguous-command"),
-    "reason-in-a-quoted-line": (stamped(mail(SW, f"WITHDRAW {REF}", "> Reason: Found\n"), samples.gateway_stamp(SW)),
+        b"Subject: x", f"Subject: =?utf-8?q?RE=3A?= EXTEND {REF} to 2027-01-15".encode()),
+        "ambiguous-command"),
+    "reason-in-a-quoted-line": (stamped(mail(SW, f"WITHDRAW {REF}", "> Reason: Found\n"),
+                                        samples.gateway_stamp(SW)),
                                 "withdraw-reason"),
     "reason-with-words-after": (stamped(mail(SW, f"WITHDRAW {REF}", "Reason: Found - NOT, still missing\n"),
                                         samples.gateway_stamp(SW)), "withdraw-reason"),

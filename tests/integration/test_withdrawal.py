@@ -63,7 +63,8 @@ def submit_and_approve(ctx: IntakeContext, **form: str) -> str:
 
 def requests(ctx: IntakeContext) -> list[tuple[str, str]]:
     with ctx.uow() as u:
-        return [(r.kind, r.status) for r in u.session.scalars(select(WithdrawalRequest).order_by(WithdrawalRequest.id))]
+        return [(r.kind, r.status)
+                for r in u.session.scalars(select(WithdrawalRequest).order_by(WithdrawalRequest.id))]
 
 
 def alert_status(ctx: IntakeContext) -> str:
@@ -113,7 +114,8 @@ def test_approval_sends_each_holding_provider_one_withdrawal_notice_and_tells_th
         assert ("Dana Nightingale", "withdrawal approved") in actions and verify_session(u.session).ok
 
 
-def test_a_decline_needs_a_reason_tells_the_requester_and_keeps_the_alert_active(intake_ctx: IntakeContext) -> None:
+def test_a_decline_needs_a_reason_tells_the_requester_and_keeps_the_alert_active(
+        intake_ctx: IntakeContext) -> None:
     ref = submit_and_approve(intake_ctx)
     withdraw_by_email(intake_ctx, ref)
     with pytest.raises(DecisionRefused, match="Give a reason for declining"):
@@ -127,12 +129,14 @@ def test_a_decline_needs_a_reason_tells_the_requester_and_keeps_the_alert_active
     assert requests(intake_ctx) == [("withdraw", "declined"), ("withdraw", "pending")]
 
 
-def test_the_decision_form_shows_fixed_reasons_and_the_providers_but_no_free_text(intake_ctx: IntakeContext) -> None:
+def test_the_decision_form_shows_fixed_reasons_and_the_providers_but_no_free_text(
+        intake_ctx: IntakeContext) -> None:
     ref = submit_and_approve(intake_ctx)
     assert withdrawal_form(intake_ctx, ref) is None
     withdraw_by_email(intake_ctx, ref, reason="Baby born")
     found = withdrawal_form(intake_ctx, ref)
-    assert found is not None and found.reason == "Baby born" and found.requested_by == "the social worker on record"
+    assert (found is not None and found.reason == "Baby born"
+            and found.requested_by == "the social worker on record")
     decline_withdrawal(intake_ctx, ref, "Wait for the discharge.")
     withdraw_by_email(intake_ctx, ref, reason="Other: moved to Wraithmoor Lane with her aunt")
     other = withdrawal_form(intake_ctx, ref)
@@ -153,22 +157,26 @@ def test_with_approval_not_needed_it_is_immediate_and_both_people_on_record_are_
     assert held_by(ctx, UHCW)[-1] == f"{ref}: health alert WITHDRAWN for UHCW"
     told = f"{ref}: alert withdrawn at the request of {TM}"
     assert held_by(ctx, SW).count(told) == 1 and held_by(ctx, TM).count(told) == 1
-    assert "contact safeguarding-admin@example-icb.test at once" in " ".join(text_held_by(ctx, SW)[-1].split())
+    assert ("contact safeguarding-admin@example-icb.test at once"
+            in " ".join(text_held_by(ctx, SW)[-1].split()))
 
 
-def test_reinstating_tells_each_provider_told_of_the_withdrawal_once_and_no_other(intake_ctx: IntakeContext) -> None:
+def test_reinstating_tells_each_provider_told_of_the_withdrawal_once_and_no_other(
+        intake_ctx: IntakeContext) -> None:
     moments = iter(NOW + timedelta(minutes=n) for n in range(1000))
     now = [next(moments)]
     intake_ctx = IntakeContext(intake_ctx.config, intake_ctx.mailbox, intake_ctx.uow, lambda: now[0])
     ref = submit_and_approve(intake_ctx)
     put(intake_ctx.mailbox, xlsx_submission(**{"Alert reference": ref, "Providers to alert": "UHCW, GEH"}))
     run(intake_ctx)
-    give_decision(intake_ctx, ref, 2, ApprovalRequest(True, "Dana Nightingale"))  # SWFT withdrawn by the update
+    # SWFT withdrawn by the update
+    give_decision(intake_ctx, ref, 2, ApprovalRequest(True, "Dana Nightingale"))
     send_alert_email(intake_ctx, ref)
     now[0] = next(moments)
     withdraw_by_email(intake_ctx, ref)
     approve_withdrawal(intake_ctx, ref)
-    outcome = give_reinstatement(intake_ctx, ref, "Priya Okafor", "Withdrawn in error: the child is still missing.")
+    outcome = give_reinstatement(intake_ctx, ref, "Priya Okafor",
+                                 "Withdrawn in error: the child is still missing.")
     send_alert_email(intake_ctx, ref)
     assert sorted(outcome.notices) == ["GEH", "UHCW"]
     for address, code in ((UHCW, "UHCW"), (GEH, "GEH")):
@@ -178,12 +186,17 @@ def test_reinstating_tells_each_provider_told_of_the_withdrawal_once_and_no_othe
     assert samples.SUBJECT_SURNAME in text_held_by(intake_ctx, UHCW)[-1]  # the details, to flag again
     with intake_ctx.uow() as u:
         assert u.session.scalars(select(Alert)).one().status == "ACTIVE"
-        statuses = {d.provider_code: (d.status, d.acknowledged_at) for d in u.session.scalars(select(Delivery))}
-        assert statuses == {"UHCW": ("notified", None), "GEH": ("notified", None), "SWFT": ("withdrawn", None)}
-        assert ("Priya Okafor", "alert reinstated") in [(e.actor, e.action) for e in u.session.scalars(select(AuditEntry))]
-    with pytest.raises(DecisionRefused, match=f"{ref} is active, not withdrawn, so there is nothing to reinstate"):
+        statuses = {d.provider_code: (d.status, d.acknowledged_at)
+                    for d in u.session.scalars(select(Delivery))}
+        assert statuses == {"UHCW": ("notified", None), "GEH": ("notified", None),
+                            "SWFT": ("withdrawn", None)}
+        assert ("Priya Okafor", "alert reinstated") in [(e.actor, e.action)
+                                                        for e in u.session.scalars(select(AuditEntry))]
+    with pytest.raises(DecisionRefused,
+                       match=f"{ref} is active, not withdrawn, so there is nothing to reinstate"):
         give_reinstatement(intake_ctx, ref, "Priya Okafor", "again")
-    withdraw_by_email(intake_ctx, ref)  # withdrawn again after the reinstatement: new notices, not taken as retries
+    # withdrawn again after the reinstatement: new notices, not taken as retries
+    withdraw_by_email(intake_ctx, ref)
     approve_withdrawal(intake_ctx, ref)
     assert held_by(intake_ctx, UHCW).count(f"{ref}: health alert WITHDRAWN for UHCW") == 2
 
