@@ -56,7 +56,8 @@ def test_unborn_alert_needs_a_mother_an_edd_and_cp_is(config) -> None:  # noqa: 
     unborn = [{"Role": "Unborn", "Surname": "Quillfeather"}]
     _, problems = check(fields(**{"Alert type": "Unborn baby", "CP-IS alert raised": "No",
                                   "Legal status": "Pre-birth plan"}), unborn, config)
-    assert set(labels(problems)) == {"Subjects", "Expected date of delivery (subject 1)", "CP-IS alert raised"}
+    assert set(labels(problems)) == {"Subjects", "Expected date of delivery (subject 1)",
+                                     "CP-IS alert raised"}
 
 
 def test_a_valid_unborn_alert_with_mother_passes(config) -> None:  # noqa: ANN001
@@ -125,5 +126,6 @@ def test_overlong_reason_is_refused(config) -> None:  # noqa: ANN001
 
 def test_labels_match_case_insensitively_with_trailing_colons_and_spaces(config) -> None:  # noqa: ANN001
     text = samples.text_form(fields(), people()).replace("Alert type:", "  ALERT TYPE  :")
-    form, problems = check_form(from_lines(text.splitlines(), "email text", 2000), CheckContext(TODAY, config))
+    form, problems = check_form(from_lines(text.splitlines(), "email text", 2000),
+                                CheckContext(TODAY, config))
     assert problems == [] and form is not None and form.alert_type == "Missing child"

@@ -17,7 +17,8 @@ def test_config_errors_name_the_file_the_key_and_the_problem(tmp_path: Path) -> 
     settings = tmp_path / "config" / "settings.yaml"
     settings.write_text(settings.read_text().replace("max_attachment_mb: 25", "max_attachment_mb: -1"))
     providers = tmp_path / "config" / "providers.yaml"
-    providers.write_text(providers.read_text().replace("mailbox: safeguarding@uhcw.test", "mailbox: not-an-address"))
+    providers.write_text(providers.read_text().replace("mailbox: safeguarding@uhcw.test",
+                                                       "mailbox: not-an-address"))
     with pytest.raises(ConfigError) as err:
         load_config(tmp_path / "config")
     message = str(err.value)
@@ -31,7 +32,8 @@ def test_safeguard_config_selects_another_folder(tmp_path: Path, monkeypatch: py
         load_config()
 
 
-def test_the_cli_reports_config_errors_in_plain_words(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_cli_reports_config_errors_in_plain_words(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--config", str(tmp_path / "nowhere"), "config", "check"]) == 2
     err = capsys.readouterr().err
     assert "does not exist" in err and "Traceback" not in err
@@ -51,7 +53,8 @@ def test_safeguard_template_form_writes_a_protected_form_with_drop_downs(tmp_pat
     choice_fields = [f for f in FORM_FIELDS + SUBJECT_FIELDS if f.choices]
     assert len(lists) == len(choice_fields)
     labels = {c.value: c for c in form["A"] if c.value}
-    assert labels["Alert type"].protection.locked and not form[f"B{labels['Alert type'].row}"].protection.locked
+    assert (labels["Alert type"].protection.locked
+            and not form[f"B{labels['Alert type'].row}"].protection.locked)
     assert form[f"B{labels['Review date'].row}"].number_format == "DD/MM/YYYY"
 
 
@@ -59,7 +62,8 @@ def test_the_committed_template_matches_the_generator(tmp_path: Path) -> None:
     main(["template", "form", str(tmp_path / "fresh.xlsx")])
     committed = load_workbook(ROOT / "templates" / "health_alert_form.xlsx")["Form"]
     fresh = load_workbook(tmp_path / "fresh.xlsx")["Form"]
-    assert [[c.value for c in r] for r in committed.iter_rows()] == [[c.value for c in r] for r in fresh.iter_rows()]
+    assert ([[c.value for c in r] for r in committed.iter_rows()]
+            == [[c.value for c in r] for r in fresh.iter_rows()])
 
 
 def test_html_emails_escape_what_senders_typed(config) -> None:  # noqa: ANN001

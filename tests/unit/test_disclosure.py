@@ -45,17 +45,19 @@ records = st.lists(st.fixed_dictionaries({
 @given(records)
 def test_totals_equal_the_record_level_data_before_rounding(rows: list[dict]) -> None:
     first = {r["patient"]: r["new"] for r in rows}  # a patient is newly recorded or not, whatever the row
-    df = pd.DataFrame([{"patient_key": str(r["patient"]), "provider_code": r["provider"], "fgm_type": r["fgm_type"],
-                        "new": first[r["patient"]], "country_of_birth": r["country"],
-                        "age_fgm_undertaken": r["age"], "date_of_birth": r["born"].isoformat(),
-                        "care_contact_date": "2026-10-15"} for r in rows],
+    df = pd.DataFrame([{"patient_key": str(r["patient"]), "provider_code": r["provider"],
+                        "fgm_type": r["fgm_type"], "new": first[r["patient"]],
+                        "country_of_birth": r["country"], "age_fgm_undertaken": r["age"],
+                        "date_of_birth": r["born"].isoformat(), "care_contact_date": "2026-10-15"}
+                       for r in rows],
                       columns=["patient_key", "provider_code", "fgm_type", "new", "country_of_birth",
                                "age_fgm_undertaken", "date_of_birth", "care_contact_date"])
     fm = FgmMonth("2026-10", df, [], pd.DataFrame(), [])
     head = headline(fm)
     assert head["Total attendances"] == len(rows)
     assert head["Individuals"] == len({r["patient"] for r in rows})
-    assert head["Newly recorded"] == len({p for p, new in first.items() if new and any(r["patient"] == p for r in rows)})
+    assert head["Newly recorded"] == len({p for p, new in first.items()
+                                          if new and any(r["patient"] == p for r in rows)})
     for name, table in breakdowns(fm, CONFIG).items():
         if name == "Type 4 qualifier":
             continue
@@ -63,4 +65,5 @@ def test_totals_equal_the_record_level_data_before_rounding(rows: list[dict]) ->
         assert int(body["Total attendances"].sum()) == len(rows) == int(total["Total attendances"] or 0), name
         assert int(total["Individuals"] or 0) == head["Individuals"], name
         assert int(total["Newly recorded"] or 0) == head["Newly recorded"], name
-        assert all(int(body["Individuals"].sum()) >= head["Individuals"] for _ in [0]), name  # a person may be in two rows
+        # a person may be in two rows
+        assert all(int(body["Individuals"].sum()) >= head["Individuals"] for _ in [0]), name

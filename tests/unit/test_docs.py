@@ -14,7 +14,8 @@ PAGES = [README, *DOCS]
 SKIPPED_DIRS = {".venv", ".git", "var", "test-artifacts", "node_modules", ".pytest_cache", ".hypothesis"}
 # Written at the same time by parallel work; the lead removes this exception once they are merged.
 ARRIVING = {"email-trust.md", "bounded-input.md", "bounces.md", "withdrawal.md"}
-# Files that used to be cited but live outside the repository (spelt in pieces so this file does not cite them).
+# Files that used to be cited but live outside the repository (spelt in pieces so this file does not
+# cite them).
 OUTSIDE = ("/".join(("..", "shared")), "DESIGN" + ".md", "HEALTH-ALERT-FORM" + ".md", "FGM-DATASET" + ".md")
 
 LINK = re.compile(r"\]\(([^)\s]+)\)")
@@ -69,7 +70,8 @@ def test_every_test_the_docs_cite_exists() -> None:
     for page in PAGES:
         for file, name in CITED_TEST.findall(page.read_text(encoding="utf-8")):
             source = ROOT / file
-            if not source.exists() or not re.search(rf"^\s*(async )?def {name}\(", source.read_text(), re.MULTILINE):
+            if not source.exists() or not re.search(rf"^\s*(async )?def {name}\(", source.read_text(),
+                                                    re.MULTILINE):
                 missing.append(f"{page.relative_to(ROOT)}: {file}::{name}")
     assert not missing, "cited tests that do not exist:\n" + "\n".join(missing)
 
@@ -97,5 +99,6 @@ def test_the_readme_layout_names_every_module() -> None:
     layout = README.read_text(encoding="utf-8").split("## Layout", 1)[1].split("\n## ", 1)[0]
     modules = [p for folder in ("safeguard", "flows", "tasks", "bench") for p in (ROOT / folder).rglob("*.py")
                if p.name != "__init__.py" and "migrations" not in p.parts]
-    unnamed = [str(p.relative_to(ROOT)) for p in modules if not re.search(rf"\b{re.escape(p.name)}\b", layout)]
+    unnamed = [str(p.relative_to(ROOT)) for p in modules
+               if not re.search(rf"\b{re.escape(p.name)}\b", layout)]
     assert not unnamed, "modules missing from the README's layout: " + ", ".join(unnamed)

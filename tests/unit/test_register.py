@@ -57,14 +57,16 @@ def test_references_are_numbered_per_year(uow) -> None:  # noqa: ANN001
 
 
 def _message(key: str) -> InboundMessage:
-    return InboundMessage(dedup_key=key, content_sha256="0" * 64, mailbox_id=key, received_at=AT, kind="submission",
-                          outcome="accepted", folder="Processed", reason="valid", problems=[], copies=1)
+    return InboundMessage(dedup_key=key, content_sha256="0" * 64, mailbox_id=key, received_at=AT,
+                          kind="submission", outcome="accepted", folder="Processed", reason="valid",
+                          problems=[], copies=1)
 
 
 def _alert(reference: str) -> Alert:
-    return Alert(reference=reference, status="AWAITING_APPROVAL", alert_type="missing-child", urgency="urgent",
-                 created_at=AT, updated_at=AT, submitted_by="sw@example.test", social_worker_email="sw@example.test",
-                 team_manager_email="tm@example.test", review_date=date(2027, 1, 1), current_version=1)
+    return Alert(reference=reference, status="AWAITING_APPROVAL", alert_type="missing-child",
+                 urgency="urgent", created_at=AT, updated_at=AT, submitted_by="sw@example.test",
+                 social_worker_email="sw@example.test", team_manager_email="tm@example.test",
+                 review_date=date(2027, 1, 1), current_version=1)
 
 
 def test_rows_have_their_ids_when_added_and_a_chunk_is_written_in_one_insert_a_table(uow) -> None:  # noqa: ANN001

@@ -58,7 +58,8 @@ def test_a_dmarc_pass_for_another_domain_does_not_vouch_for_the_from_address() -
 
 
 def test_a_compauth_pass_vouches_for_the_sender() -> None:
-    header = "mx.example-icb.test; spf=fail smtp.mailfrom=x.test; dmarc=fail header.from=coventry-council.test; " \
+    header = "mx.example-icb.test; spf=fail smtp.mailfrom=x.test; " \
+             "dmarc=fail header.from=coventry-council.test; " \
              "compauth=pass reason=109"
     assert verdict((header,)) == Verdict.PASS
 
@@ -69,7 +70,8 @@ def test_exchange_onlines_stamp_counts_only_at_an_exchange_site_and_with_its_org
     assert verdict((EXO,), EXCHANGE, auth_as="Anonymous") == Verdict.PASS
     assert verdict((EXO_FAIL,), EXCHANGE, auth_as="Anonymous") == Verdict.FAIL
     assert verdict((EXO_FAIL, EXO), EXCHANGE, auth_as="Anonymous") == Verdict.FAIL  # a sender's copy below
-    assert verdict((), EXCHANGE, auth_as="Internal") == Verdict.PASS  # a signed-in mailbox of the organisation
+    # a signed-in mailbox of the organisation
+    assert verdict((), EXCHANGE, auth_as="Internal") == Verdict.PASS
 
 
 def test_an_exchange_site_still_trusts_a_listed_gateway_id() -> None:
@@ -167,5 +169,6 @@ def test_automatic_replies_are_recognised_by_their_subjects(subject: str, automa
 
 
 def test_auto_submitted_no_is_a_person_writing() -> None:
-    raw = samples.submission(SW, "x@y.test", subject="RE: HSA-2026-000001", extra_headers={"Auto-Submitted": "no"})
+    raw = samples.submission(SW, "x@y.test", subject="RE: HSA-2026-000001",
+                             extra_headers={"Auto-Submitted": "no"})
     assert not parse_inbound(raw).automatic

@@ -54,7 +54,8 @@ def test_american_and_other_date_forms_are_never_guessed(text: str) -> None:
         parse_date(text)
 
 
-@pytest.mark.parametrize(("text", "expected"), [("cv1 5fb", "CV1 5FB"), ("SW1A1AA", "SW1A 1AA"), ("B33 8TH", "B33 8TH")])
+@pytest.mark.parametrize(("text", "expected"), [("cv1 5fb", "CV1 5FB"), ("SW1A1AA", "SW1A 1AA"),
+                                                ("B33 8TH", "B33 8TH")])
 def test_uk_postcodes_are_normalised(text: str, expected: str) -> None:
     assert parse_postcode(text) == expected
 
