@@ -19,7 +19,7 @@ from safeguard.register.orm import Alert, AlertVersion
 from safeguard.register.repository import Register
 from safeguard.service.notices import NotSent, Target, queue_notice, resolve, tell_admin
 from safeguard.service.replies import sender_of
-from safeguard.service.status import ACTIVE, REJECTED, WITHDRAWN
+from safeguard.service.status import ACTIVE, REJECTED, WITHDRAWN, DeliveryStatus, VersionStatus
 
 
 class DecisionRefused(Exception):
@@ -45,7 +45,7 @@ class DecisionOutcome:
 
     reference: str
     version: int
-    decision: str  # approved | rejected
+    decision: VersionStatus  # approved | rejected
     notices: dict[str, list[str]] = field(default_factory=dict)  # kind -> provider codes
     not_sent: list[NotSent] = field(default_factory=list)
     approval_run_id: str | None = None  # the Prefect run that was waiting on this version
@@ -114,7 +114,7 @@ def summary_for_approval(register: Register, config: Config, reference: str, ver
     if approved is not None and approved.version != pending.version:
         previous = HealthAlertForm.from_json(approved.form)
         changed = [c.label for c in changes(previous, form)] or ["nothing (the same form was sent again)"]
-        active = {d.provider_code for d in register.deliveries(alert) if d.status == "notified"}
+        active = {d.provider_code for d in register.deliveries(alert) if d.status == DeliveryStatus.NOTIFIED}
         requested = {c.upper() for c in form.providers}
         if added := sorted(requested - active):
             warnings.append("Providers added (they get the full alert): " + ", ".join(added))
@@ -179,7 +179,7 @@ def _approve(register: Register, config: Config, alert: Alert, pending: AlertVer
     targets, not_sent = resolve(config, kept)
     previous = register.alert_version(alert, alert.current_version) if alert.dispatched_at else None
     diff = changes(HealthAlertForm.from_json(previous.form), form) if previous else []
-    active = {d.provider_code: d for d in register.deliveries(alert) if d.status == "notified"}
+    active = {d.provider_code: d for d in register.deliveries(alert) if d.status == DeliveryStatus.NOTIFIED}
     notices: dict[str, list[str]] = {}
 
     def send(target: Target, kind: str) -> None:
@@ -194,7 +194,7 @@ def _approve(register: Register, config: Config, alert: Alert, pending: AlertVer
         elif diff:
             send(target, "update")
     staying = {t.provider.code for t in targets}
-    bounced = [d.provider_code for d in register.deliveries(alert) if d.status == "failed"]  # may hold an earlier one
+    bounced = [d.provider_code for d in register.deliveries(alert) if d.status == DeliveryStatus.FAILED]  # may hold an earlier one
     leaving_targets, leaving_refused = resolve(config, [c for c in (*active, *bounced) if c not in staying])
     for target in leaving_targets:
         send(target, "withdrawal")
@@ -202,7 +202,7 @@ def _approve(register: Register, config: Config, alert: Alert, pending: AlertVer
     register.audit(actor=pending.decided_by or "", action="alert approved", at=now, alert_ref=alert.reference,
                    version=pending.version, left_out=pending.left_out, note=pending.decision_note,
                    notices=notices, not_sent=[n.code for n in not_sent])
-    outcome = DecisionOutcome(alert.reference, pending.version, "approved", notices, not_sent,
+    outcome = DecisionOutcome(alert.reference, pending.version, VersionStatus.APPROVED, notices, not_sent,
                               pending.approval_run_id)
     _tell_sender(register, config, alert, pending, "alert_dispatched", now, outcome=outcome)
     if not_sent:
@@ -215,8 +215,8 @@ def _approve(register: Register, config: Config, alert: Alert, pending: AlertVer
 def _apply_version(alert: Alert, pending: AlertVersion, previous: AlertVersion | None, form: HealthAlertForm,
                    now: datetime) -> None:
     if previous is not None:
-        previous.status = "superseded"
-    pending.status = "approved"
+        previous.status = VersionStatus.SUPERSEDED
+    pending.status = VersionStatus.APPROVED
     alert.current_version, alert.status, alert.updated_at = pending.version, ACTIVE, now
     alert.alert_type, alert.urgency, alert.review_date = form.alert_type, form.urgency, form.review_date
     alert.social_worker_email, alert.team_manager_email = form.social_worker_email, form.team_manager_email
@@ -225,14 +225,14 @@ def _apply_version(alert: Alert, pending: AlertVersion, previous: AlertVersion |
 
 def _reject(register: Register, config: Config, alert: Alert, pending: AlertVersion, reason: str,
             now: datetime) -> DecisionOutcome:
-    pending.status, pending.decision_reason = "rejected", reason
+    pending.status, pending.decision_reason = VersionStatus.REJECTED, reason
     if alert.dispatched_at is None:
         alert.status = REJECTED
     alert.updated_at = now
     register.audit(actor=pending.decided_by or "", action="alert rejected", at=now, alert_ref=alert.reference,
                    version=pending.version, reason=reason, note=pending.decision_note)
     _tell_sender(register, config, alert, pending, "alert_rejected", now, reason=reason)
-    return DecisionOutcome(alert.reference, pending.version, "rejected", approval_run_id=pending.approval_run_id)
+    return DecisionOutcome(alert.reference, pending.version, VersionStatus.REJECTED, approval_run_id=pending.approval_run_id)
 
 
 def _tell_sender(register: Register, config: Config, alert: Alert, version: AlertVersion, template: str,

@@ -22,6 +22,7 @@ from multiprocessing.sharedctypes import Synchronized
 from safeguard.service import deferrals
 from safeguard.service.deferrals import Deferred
 from safeguard.service.intake import CHUNK, IntakeContext, IntakeResult, process_batch, process_chunks
+from safeguard.service.status import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ def process_in_parallel(mailbox_ids: list[str], open_context: OpenContext, worke
                                       if index not in done for m in chunk], ctx.clock())
     results: list[IntakeResult] = []
     for index, chunk in enumerate(chunks):
-        results += done.get(index) or [IntakeResult(m, None, "deferred", STOPPED) for m in chunk]
+        results += done.get(index) or [IntakeResult(m, None, Outcome.DEFERRED, STOPPED) for m in chunk]
     return results
 
 

@@ -23,7 +23,7 @@ from safeguard.register.orm import Alert, Delivery, InboundMessage, OutboxEntry
 from safeguard.register.repository import Register
 from safeguard.service.intake import IntakeContext, send_unsent
 from safeguard.service.replies import sender_of
-from safeguard.service.status import ACTIVE, WITHDRAWN
+from safeguard.service.status import ACTIVE, WITHDRAWN, DeliveryStatus, OutboxStatus
 
 CHECKS: dict[str, str] = {
     "mail-not-in-register": "a message in a filing folder has no register record",
@@ -114,11 +114,11 @@ def _outbox_and_sent(register: Register, mailbox: Mailbox, now: datetime, add: A
     entries = register.session.scalars(select(OutboxEntry)).all()
     marked_sent = set()
     for e in entries:
-        if e.status == "sent":
+        if e.status == OutboxStatus.SENT:
             marked_sent.add(e.message_id)
             if e.message_id not in sent_folder:
                 add(Finding("sent-not-in-sent-folder", f"email #{e.id}", e.kind))
-        elif e.status == "failed" or now - e.created_at > timedelta(hours=1):
+        elif e.status == OutboxStatus.FAILED or now - e.created_at > timedelta(hours=1):
             add(Finding("email-not-sent", f"email #{e.id}", f"{e.kind}: {e.status}"))
     for mid in sorted(sent_folder - marked_sent):
         if OUR_MESSAGE_ID.match(mid):
@@ -130,22 +130,22 @@ def _withdrawals(register: Register, add: Add) -> None:
     rows = session.execute(select(Alert.reference, Delivery).join(Delivery, Delivery.alert_id == Alert.id)
                            .where(Alert.status == WITHDRAWN)).all()
     for reference, delivery in rows:
-        if delivery.status == "failed":
+        if delivery.status == DeliveryStatus.FAILED:
             add(Finding("withdrawal-incomplete", reference, f"{delivery.provider_code}'s last notice was not "
                         f"delivered: {delivery.failure or 'no reason given'}"))
             continue
-        if delivery.status != "withdrawn":
+        if delivery.status != DeliveryStatus.WITHDRAWN:
             add(Finding("withdrawal-incomplete", reference, f"{delivery.provider_code} was never sent a withdrawal"))
             continue
         notice = register.outbox_entry(delivery.notice_key)
-        if notice is None or notice.status != "sent":
+        if notice is None or notice.status != OutboxStatus.SENT:
             add(Finding("withdrawal-incomplete", reference,
                         f"{delivery.provider_code}'s withdrawal is {notice.status if notice else 'missing'}"))
 
 
 def _directory(register: Register, config: Config, add: Add) -> None:
     rows = register.session.execute(select(Alert.reference, Delivery).join(Delivery, Delivery.alert_id == Alert.id)
-                                    .where(Alert.status == ACTIVE, Delivery.status == "notified")).all()
+                                    .where(Alert.status == ACTIVE, Delivery.status == DeliveryStatus.NOTIFIED)).all()
     for reference, delivery in rows:
         provider = config.provider(delivery.provider_code)
         if provider is None:
@@ -158,7 +158,7 @@ def _directory(register: Register, config: Config, add: Add) -> None:
 
 def _failed_deliveries(register: Register, add: Add) -> None:
     rows = register.session.execute(select(Alert.reference, Delivery).join(Delivery, Delivery.alert_id == Alert.id)
-                                    .where(Alert.status == ACTIVE, Delivery.status == "failed")).all()
+                                    .where(Alert.status == ACTIVE, Delivery.status == DeliveryStatus.FAILED)).all()
     for reference, delivery in rows:
         add(Finding("delivery-failed", reference, f"{delivery.provider_code}: {delivery.failure or 'no reason given'}"))
 
