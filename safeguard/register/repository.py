@@ -10,6 +10,7 @@ from sqlalchemy import inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
 
+from safeguard.forms.model import HealthAlertForm
 from safeguard.register import audit
 from safeguard.register.ids import give_id
 from safeguard.register.locks import locked_once
@@ -85,6 +86,10 @@ class Register:
     def alert_version(self, alert: Alert, version: int) -> AlertVersion | None:
         return self.session.scalars(select(AlertVersion).where(
             AlertVersion.alert_id == alert.id, AlertVersion.version == version)).first()
+
+    def form(self, version: AlertVersion) -> HealthAlertForm:
+        """The form a version holds, read back from its stored JSON (not for an erased version)."""
+        return HealthAlertForm.from_json(version.form)
 
     def versions(self, alert: Alert) -> list[AlertVersion]:
         return list(self.session.scalars(select(AlertVersion).where(AlertVersion.alert_id == alert.id)

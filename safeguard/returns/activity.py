@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 from openpyxl import Workbook
@@ -32,7 +31,7 @@ class Activity:
 
 
 def _window(config: Config, month: str) -> tuple[datetime, datetime, date]:
-    tz = ZoneInfo(config.settings.service.timezone)
+    tz = config.timezone
     first, after = month_bounds(month)
     return datetime.combine(first, time(), tz), datetime.combine(after, time(), tz), first
 

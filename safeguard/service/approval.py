@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from safeguard.config import Config
 from safeguard.forms.diff import age_band, changes, initials
@@ -92,8 +91,8 @@ def summary_for_approval(register: Register, config: Config, reference: str, ver
     pending = register.pending_version(alert) if alert else None
     if alert is None or pending is None or (version is not None and pending.version != version):
         return None
-    today = now.astimezone(ZoneInfo(config.settings.service.timezone)).date()
-    form = HealthAlertForm.from_json(pending.form)
+    today = config.local_date(now)
+    form = register.form(pending)
     targets, not_sent = resolve(config, form.providers)
     names = {t.provider.code: t.provider.name for t in targets}
     warnings = [f"{n.code} {n.why}: it will not be sent a notice." for n in not_sent]
@@ -102,8 +101,7 @@ def summary_for_approval(register: Register, config: Config, reference: str, ver
     if len(form.providers) > config.settings.limits.many_providers_warning:
         warnings.append(f"{len(form.providers)} providers requested: check that each one is needed "
                         "(share only what is proportionate).")
-    tz = ZoneInfo(config.settings.service.timezone)
-    longest = config.longest_review_date(form.alert_type, alert.created_at.astimezone(tz).date())
+    longest = config.longest_review_date(form.alert_type, config.local_date(alert.created_at))
     if longest and form.review_date > longest - timedelta(days=7):
         warnings.append(f"The review date is within a week of the longest a {form.alert_type} alert may run "
                         f"({longest:%d/%m/%Y}).")
@@ -112,7 +110,7 @@ def summary_for_approval(register: Register, config: Config, reference: str, ver
     changed: list[str] = []
     approved = register.alert_version(alert, alert.current_version) if alert.dispatched_at else None
     if approved is not None and approved.version != pending.version:
-        previous = HealthAlertForm.from_json(approved.form)
+        previous = register.form(approved)
         changed = [c.label for c in changes(previous, form)] or ["nothing (the same form was sent again)"]
         active = {d.provider_code for d in register.deliveries(alert) if d.status == DeliveryStatus.NOTIFIED}
         requested = {c.upper() for c in form.providers}
@@ -142,7 +140,7 @@ def decide(register: Register, config: Config, reference: str, version: int | No
     by = " ".join(request.by.split())
     if len(by) < 2:
         raise DecisionRefused("no-name", "Give your full name as the approver: the register records who decided.")
-    form = HealthAlertForm.from_json(pending.form)
+    form = register.form(pending)
     requested = [c.upper() for c in form.providers]
     leave_out = [c.strip().upper() for c in request.leave_out if c.strip()]
     if unknown := [c for c in leave_out if c not in requested]:
@@ -178,7 +176,7 @@ def _approve(register: Register, config: Config, alert: Alert, pending: AlertVer
              kept: list[str], now: datetime) -> DecisionOutcome:
     targets, not_sent = resolve(config, kept)
     previous = register.alert_version(alert, alert.current_version) if alert.dispatched_at else None
-    diff = changes(HealthAlertForm.from_json(previous.form), form) if previous else []
+    diff = changes(register.form(previous), form) if previous else []
     active = {d.provider_code: d for d in register.deliveries(alert) if d.status == DeliveryStatus.NOTIFIED}
     notices: dict[str, list[str]] = {}
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.parser import BytesHeaderParser
 from typing import TypeVar
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
@@ -388,7 +387,7 @@ def _read(raw: bytes, config: Config, *, whole: bool = True) -> Inbound:
 
 
 def _decide(inbound: Inbound, ctx: IntakeContext, now: datetime, u: UnitOfWork) -> Decision:
-    today = now.astimezone(ZoneInfo(ctx.config.settings.service.timezone)).date()
+    today = ctx.config.local_date(now)
     limits = ctx.config.settings.limits
     if inbound.deferred_before >= limits.max_deferrals:
         return Decision("unknown", "quarantined", deferrals.REASON,
@@ -405,11 +404,10 @@ def _decide(inbound: Inbound, ctx: IntakeContext, now: datetime, u: UnitOfWork) 
         alert = u.register.alert(reference)
         if alert is None:
             return None
-        tz = ZoneInfo(ctx.config.settings.service.timezone)
         return AlertFacts(alert.reference, AlertStatus(alert.status),
                           frozenset({alert.social_worker_email, alert.team_manager_email, alert.submitted_by}),
                           notified=frozenset(d.mailbox for d in u.register.deliveries(alert)),
-                          alert_type=alert.alert_type, created_on=alert.created_at.astimezone(tz).date())
+                          alert_type=alert.alert_type, created_on=ctx.config.local_date(alert.created_at))
 
     try:
         return triage(inbound, ctx.config, today, find_alert, find_sent(u))

@@ -33,7 +33,7 @@ class CommandResult:
 def _form(register: Register, alert: Alert) -> HealthAlertForm:
     version = register.alert_version(alert, alert.current_version)
     assert version is not None
-    return HealthAlertForm.from_json(version.form)
+    return register.form(version)
 
 
 def _tell_active_providers(register: Register, config: Config, alert: Alert, kind: str, now: datetime,

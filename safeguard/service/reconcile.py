@@ -11,7 +11,6 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -80,8 +79,8 @@ def reconcile(register: Register, mailbox: Mailbox, config: Config, now: datetim
     for alert, version in register.versions_awaiting_decision():
         if now - version.created_at > limit:
             add(Finding("approval-overdue", alert.reference, f"version {version.version}, waiting since "
-                        f"{version.created_at.astimezone(ZoneInfo(config.settings.service.timezone)):%d/%m %H:%M}"))
-    today = now.astimezone(ZoneInfo(config.settings.service.timezone)).date()
+                        f"{config.local(version.created_at):%d/%m %H:%M}"))
+    today = config.local_date(now)
     for alert in register.active_alerts():
         if alert.review_date < today:
             add(Finding("review-passed", alert.reference, f"review date {alert.review_date:%d/%m/%Y}"))
@@ -169,7 +168,7 @@ def run_reconciliation(ctx: IntakeContext) -> ReconcileReport:
     with ctx.uow() as u:
         report = reconcile(u.register, ctx.mailbox, ctx.config, now)
         service = ctx.config.settings.service
-        local = now.astimezone(ZoneInfo(service.timezone))
+        local = ctx.config.local(now)
         rendered = render_email("reconcile_digest", service=service, rows=report.rows(), total=len(report.findings),
                                 day=local.date(), at=local)
         queue_email(u.register, key=f"digest:reconcile:{now.isoformat(timespec='seconds')}", kind="admin:digest",
@@ -178,3 +177,20 @@ def run_reconciliation(ctx: IntakeContext) -> ReconcileReport:
         u.commit()
     send_unsent(ctx)
     return report
+
+
+@dataclass(frozen=True)
+class NightlyCheck:
+    erased: int  # closed alerts whose personal data was erased in this run
+    report: ReconcileReport
+
+
+def nightly_check(ctx: IntakeContext) -> NightlyCheck:
+    """The nightly run, for the flow's tasks and `safeguard reconcile --without-prefect` alike: erase
+    personal data past its retention, then reconcile and send the admin team the digest."""
+    from safeguard.service.retention import erase_expired
+
+    with ctx.uow() as u:
+        erased = erase_expired(u, ctx.config, ctx.clock())
+        u.commit()
+    return NightlyCheck(len(erased), run_reconciliation(ctx))

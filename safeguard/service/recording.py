@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from safeguard.config import Config
 from safeguard.mail.inbound import Inbound
@@ -73,7 +72,7 @@ def _new_alert(register: Register, config: Config, decision: Decision, row: Inbo
     form = decision.form
     assert form is not None
     service = config.settings.service
-    year = now.astimezone(ZoneInfo(service.timezone)).year
+    year = config.local(now).year
     alert = register.add(Alert(
         reference=register.next_reference(service.reference_prefix, year), status=AWAITING_APPROVAL,
         alert_type=form.alert_type, urgency=form.urgency, created_at=now, updated_at=now,

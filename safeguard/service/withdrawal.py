@@ -16,7 +16,6 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from safeguard.config import Config
-from safeguard.forms.model import HealthAlertForm
 from safeguard.notify.outbox import queue_email
 from safeguard.notify.render import render_email
 from safeguard.register.orm import Alert, Delivery, InboundMessage, WithdrawalRequest
@@ -192,12 +191,11 @@ def holding_providers(register: Register, config: Config, alert: Alert) -> list[
 
 def withdrawal_summary(register: Register, config: Config, reference: str) -> WithdrawalSummary | None:
     """The decision form's content, or None if no withdrawal request waits on this alert."""
-    from zoneinfo import ZoneInfo
     alert = register.alert(reference)
     request = pending_request(register, alert) if alert else None
     if alert is None or request is None:
         return None
-    when = request.created_at.astimezone(ZoneInfo(config.settings.service.timezone))
+    when = config.local(request.created_at)
     return WithdrawalSummary(reference=alert.reference, reason=shown_reason(request.reason),
                              requested_by=_role(alert, request.requested_by),
                              requested_at=f"{when:%d/%m/%Y at %H:%M}",
@@ -313,7 +311,7 @@ def reinstate(register: Register, config: Config, reference: str, by: str, reaso
     targets, not_sent = resolve(config, [d.provider_code for d in told])
     version = register.alert_version(alert, alert.current_version)
     assert version is not None
-    form, occasion = HealthAlertForm.from_json(version.form), f"reinstated-{_reinstatements(register, alert) + 1}"
+    form, occasion = register.form(version), f"reinstated-{_reinstatements(register, alert) + 1}"
     alert.status, alert.withdrawn_at, alert.updated_at = ACTIVE, None, now
     for target in targets:
         queue_notice(register, config, alert=alert, version=alert.current_version, target=target,
@@ -357,10 +355,9 @@ def reinstatement_summary(register: Register, config: Config, reference: str) ->
         return False, f"There is no alert {reference.strip()}. Check the reference (it looks like HSA-2026-000123)."
     if refusal := _not_reinstatable(register, alert):
         return False, refusal
-    from zoneinfo import ZoneInfo
     names = {p.code: p.name for p in config.providers}
     assert alert.withdrawn_at is not None
-    when = alert.withdrawn_at.astimezone(ZoneInfo(config.settings.service.timezone))
+    when = config.local(alert.withdrawn_at)
     told = [f"- {d.provider_code}: {names.get(d.provider_code, 'no longer in the provider directory')}"
             for d in told_of_withdrawal(register, alert)]
     lines = [f"## Reinstate {alert.reference}", "", f"Withdrawn on {when:%d/%m/%Y at %H:%M}. Reinstating makes it "

@@ -218,7 +218,7 @@ def test_submit_approve_in_prefect_acknowledge_withdraw(approval_deployment: str
     assert any("URGENT health alert waiting for approval" in subject_of(m)
                for m in stack.held(stack.approver, 1))
     email(stack, uhcw, f"RE: {ref}: HEALTH ALERT for UHCW", "Flagged on our system.\n")
-    email(stack, stack.social_worker, f"WITHDRAW {ref}", f"Reason: {REASON}\n")
+    email(stack, stack.social_worker, f"WITHDRAW {ref}", f"Reason: Other: {REASON}\n")
     assert run_intake(stack, 2)["recorded"] == 2
     assert f"{ref}: withdrawal request received" in subjects(stack, stack.social_worker, 3)
     assert stack.held(swft, 1) and len(subjects(stack, swft, 1)) == 1  # nothing until the team decides
