@@ -100,7 +100,8 @@ def bench_config(address: str, database_url: str, workers: int) -> Path:
 
 
 def intake(config_dir: Path) -> tuple[float, dict[str, int]]:
-    """What the intake flow's process_messages and send_unsent_email tasks run, minus Prefect."""
+    """What the intake flow's read_and_answer task runs (service.intake_pool.intake_pass), minus Prefect
+    and the FGM drop folder, timed from the first message handled."""
     app = open_app(str(config_dir))
     with app.intake_context() as ctx:
         ids = ctx.mailbox.list_new()

@@ -27,6 +27,9 @@ from tasks.approval import (
     stop_waiting,
 )
 
+APPROVE = "approve"
+ALREADY_DECIDED = "already-decided"  # DecisionRefused.code when the register has a decision already
+
 
 class ApprovalForm(RunInput):
     decision: Literal["approve", "reject"] = Field(description="Approve sends the notices; reject tells the "
@@ -50,7 +53,7 @@ def alert_approval(reference: str, version: int = 1, config_dir: str | None = No
     timeout = open_app(config_dir).config.timescales.approval_timeout_days * 86400
     problem = ""
     while True:
-        description = form["markdown"] + (f"\n\n**Your last answer was not recorded:** {problem}" if problem else "")
+        description = form.markdown + (f"\n\n**Your last answer was not recorded:** {problem}" if problem else "")
         try:
             answer = pause_flow_run(wait_for_input=ApprovalForm.with_initial_data(description=description),
                                     timeout=timeout, poll_interval=poll_seconds)
@@ -58,18 +61,18 @@ def alert_approval(reference: str, version: int = 1, config_dir: str | None = No
             stop_waiting(config_dir, reference, version, run_id)
             return {"reference": reference, "version": version, "outcome": "no decision in time; intake will "
                     "start a new approval run"}
-        result = record_approval_decision(config_dir, reference, version, answer.decision == "approve",
+        result = record_approval_decision(config_dir, reference, version, answer.decision == APPROVE,
                                           answer.approver_name, answer.reason, answer.leave_out, answer.note)
         forget_approval_input(run_id)
-        if result["recorded"] or result["code"] == "already-decided":
+        if result.recorded or result.code == ALREADY_DECIDED:
             break
-        problem = str(result["message"])
+        problem = result.message
     sent = send_notices(config_dir, reference)
-    outcome = result.get("decision") or "decided elsewhere"
+    outcome = result.decision or "decided elsewhere"
     create_markdown_artifact(
         key=f"approval-{reference.lower()}", description=f"Decision on {reference} version {version}",
-        markdown=f"**{reference} version {version}: {outcome}.**\n\nNotices: {result.get('notices', {})}. "
-                 f"Not sent: {[n['code'] for n in result.get('not_sent', [])]}. Email sent now: {sent}.")
+        markdown=f"**{reference} version {version}: {outcome}.**\n\nNotices: {result.notices}. "
+                 f"Not sent: {list(result.not_sent)}. Email sent now: {sent}.")
     return {"reference": reference, "version": version, "outcome": outcome, "sent": sent}
 
 

@@ -10,26 +10,20 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows.hooks import tell_admin_on_failure
+from safeguard.service.intake import IntakeResult
+from safeguard.service.status import Outcome
 from tasks.approval import start_approval_runs
-from tasks.intake import (
-    fetch_new_messages,
-    import_dropped_fgm_files,
-    process_messages,
-    send_unsent_email,
-    wait_for_mail,
-)
-
-OUTCOMES = ("accepted", "invalid", "recorded", "quarantined", "duplicate", "deferred", "gone")
+from tasks.intake import read_and_answer, wait_for_mail
 
 
 @task(cache_policy=NO_CACHE)
-def publish_intake_summary(results: list[dict[str, object]], sweep: dict[str, int],
+def publish_intake_summary(results: list[IntakeResult], sweep: dict[str, int],
                            approvals: dict[str, int]) -> dict[str, int]:
     """Counts and references only: the artifact is readable by anyone with Prefect access."""
-    counts = Counter(str(r["outcome"]) for r in results)
-    summary = {outcome: counts.get(outcome, 0) for outcome in OUTCOMES}
-    rows = [{"mailbox id": r["mailbox_id"], "outcome": r["outcome"], "reason": r["reason"],
-             "reference": r["reference"] or "", "folder": r["folder"] or "INBOX"} for r in results]
+    counts = Counter(r.outcome for r in results)
+    summary = {str(outcome): counts.get(outcome, 0) for outcome in Outcome}
+    rows = [{"mailbox id": r.mailbox_id, "outcome": str(r.outcome), "reason": r.reason,
+             "reference": r.reference or "", "folder": r.folder or "INBOX"} for r in results]
     if rows:
         create_table_artifact(key="intake-last-run", table=rows,
                               description="Messages handled by the last intake run (ids and outcomes only). "
@@ -44,16 +38,15 @@ def intake(config_dir: str | None = None, batch_size: int = 200, watch_seconds: 
     Scheduled every minute with `watch_seconds: 50`, a submission is answered within seconds
     rather than waiting for the next minute."""
     watch_until = time.monotonic() + watch_seconds
-    results: list[dict[str, object]] = []
+    results: list[IntakeResult] = []
     sweep: Counter[str] = Counter()
     approvals: Counter[str] = Counter()
     while True:
-        mailbox_ids = fetch_new_messages(config_dir, batch_size)
-        results += process_messages(config_dir, mailbox_ids) if mailbox_ids else []
-        import_dropped_fgm_files(config_dir)
-        sweep.update(send_unsent_email(config_dir))
+        run = read_and_answer(config_dir, batch_size)
+        results += run.results
+        sweep.update(run.sent)
         approvals.update(start_approval_runs(config_dir))
-        if len(mailbox_ids) == batch_size:
+        if run.fetched == batch_size:
             continue  # a backlog: keep reading
         remaining = watch_until - time.monotonic()
         if remaining < 1 or not wait_for_mail(config_dir, remaining):

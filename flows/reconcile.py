@@ -11,15 +11,14 @@ from prefect.artifacts import create_table_artifact
 from prefect.states import Failed
 
 from flows.hooks import NEEDS_ATTENTION, tell_admin_on_failure
-from tasks.reminders import erase_expired_personal_data, reconcile_register
+from tasks.reminders import erase_and_reconcile
 
 
 @flow(name="reconcile", on_failure=[tell_admin_on_failure], log_prints=False)
 def reconcile(config_dir: str | None = None):  # noqa: ANN201 - a result, or a Failed state
-    erase_expired_personal_data(config_dir)
-    report = reconcile_register(config_dir)
-    total = int(report["total"])  # type: ignore[arg-type]
-    create_table_artifact(key="reconciliation", table=report["rows"],  # type: ignore[arg-type]
+    report = erase_and_reconcile(config_dir)
+    total = report.total
+    create_table_artifact(key="reconciliation", table=report.rows,
                           description=f"Nightly reconciliation: {total or 'no'} discrepancies (counts and "
                                       "references only). The admin team has the same table by email.")
     if total:

@@ -23,6 +23,7 @@ from flows.hooks import tell_admin_on_failure
 from tasks.approval import forget_approval_input, send_notices
 from tasks.withdrawal import describe_reinstatement, record_reinstatement
 
+NOT_WITHDRAWN = "not-withdrawn"  # DecisionRefused.code for an alert that is not withdrawn
 WAIT_SECONDS = 24 * 3600  # a reinstatement is started by the person who answers the form
 
 
@@ -57,15 +58,15 @@ def reinstate(reference: str, config_dir: str | None = None, poll_seconds: int =
                            "Nothing was changed.")
         result = record_reinstatement(config_dir, reference, answer.reinstated_by, answer.reason)
         forget_approval_input(run_id)
-        if result["recorded"]:
+        if result.recorded:
             break
-        if result["code"] == "not-withdrawn":
-            return _finish(reference, f"Not reinstated: {result['message']}")
-        problem = str(result["message"])
+        if result.code == NOT_WITHDRAWN:
+            return _finish(reference, f"Not reinstated: {result.message}")
+        problem = result.message
     sent = send_notices(config_dir, reference)
-    return _finish(reference, f"{reference} reinstated. \"Withdrawal cancelled\" notices: {result['notices']}. "
-                   f"Not sent: {[n['code'] for n in result['not_sent']]}. Email sent now: {sent}.",  # type: ignore[union-attr]
-                   reinstated=True)
+    return _finish(reference, f"{reference} reinstated. \"Withdrawal cancelled\" notices: "
+                   f"{result.notices.get('reinstatement', [])}. Not sent: {list(result.not_sent)}. "
+                   f"Email sent now: {sent}.", reinstated=True)
 
 
 def _finish(reference: str, words: str, reinstated: bool = False) -> dict[str, object]:

@@ -6,20 +6,18 @@ from prefect import flow
 from prefect.artifacts import create_table_artifact
 
 from flows.hooks import tell_admin_on_failure
-from tasks.intake import send_unsent_email
-from tasks.reminders import queue_due_reminders
+from tasks.reminders import queue_and_send_reminders
 
 
 @flow(name="reminders", on_failure=[tell_admin_on_failure], log_prints=False)
 def reminders(config_dir: str | None = None, now: str | None = None) -> dict[str, object]:
     """`now` (ISO 8601) runs the rules at any instant; empty means the current time."""
-    due = queue_due_reminders(config_dir, now)
-    sent = send_unsent_email(config_dir)
-    queued: dict[str, list[str]] = due["queued"]  # type: ignore[assignment]
+    due = queue_and_send_reminders(config_dir, now)
+    queued, sent = due.queued, due.sent
     create_table_artifact(
         key="reminders-last-run",
         table=[{"reminder": kind, "count": len(refs), "references": ", ".join(refs)} for kind, refs in queued.items()]
         or [{"reminder": "none due", "count": 0, "references": ""}],
-        description=f"Reminders for {due['today']} (working day: {due['working_day']}). Already sent earlier: "
-                    f"{due['already']}. Email sent now: {sent}.")
-    return {"today": due["today"], "queued": {kind: len(refs) for kind, refs in queued.items()}, "sent": sent}
+        description=f"Reminders for {due.today} (working day: {due.working_day}). Already sent earlier: "
+                    f"{due.already}. Email sent now: {sent}.")
+    return {"today": due.today.isoformat(), "working_day": due.working_day, "queued": {kind: len(refs) for kind, refs in queued.items()}, "sent": sent}

@@ -15,11 +15,11 @@ def monthly_returns(config_dir: str | None = None, month: str | None = None) -> 
     """`month` as YYYY-MM; empty means the month before today."""
     chosen = month_to_report(config_dir, month)
     built = build_returns(config_dir, chosen)
-    fgm, activity = built["fgm"], built["activity"]
-    files = "\n".join(f"- {kind}: [{path}](file://{path})" for kind, path in built["files"].items())  # type: ignore[union-attr]
+    fgm, activity = built.fgm, built.activity
+    files = "\n".join(f"- {kind}: [{path}](file://{path})" for kind, path in built.files.items())
     create_markdown_artifact(
         key="monthly-returns", description=f"Returns for {chosen}",
         markdown=f"## Returns for {chosen}\n\n**FGM** (rounded to the nearest 5, 1 to 7 shown as 5): "
                  f"{fgm}\n\n**Health alerts**: {activity}\n\n**Files** (on the worker):\n{files}\n\n"
-                 f"Emailed: {built['sent']}")
+                 f"Emailed: {built.sent}")
     return {"month": chosen, "fgm": fgm, "activity": activity}

@@ -19,6 +19,7 @@ from prefect.input import RunInput
 from prefect.runtime import flow_run
 from pydantic import Field
 
+from flows.alert_approval import ALREADY_DECIDED, APPROVE
 from flows.hooks import tell_admin_on_failure
 from safeguard.app import open_app
 from tasks.approval import forget_approval_input, send_notices
@@ -53,18 +54,18 @@ def withdrawal_decision(reference: str, config_dir: str | None = None, poll_seco
         except FlowPauseTimeout:
             stop_waiting_for_withdrawal(config_dir, reference, run_id)
             return {"reference": reference, "outcome": "no decision in time; intake will start a new run"}
-        result = record_withdrawal_decision(config_dir, reference, answer.decision == "approve",
+        result = record_withdrawal_decision(config_dir, reference, answer.decision == APPROVE,
                                             answer.approver_name, answer.reason, answer.note)
         forget_approval_input(run_id)
-        if result["recorded"] or result["code"] == "already-decided":
+        if result.recorded or result.code == ALREADY_DECIDED:
             break
-        problem = str(result["message"])
+        problem = result.message
     sent = send_notices(config_dir, reference)
-    outcome = result.get("decision") or "decided elsewhere"
+    outcome = result.decision or "decided elsewhere"
     create_markdown_artifact(
         key=f"withdrawal-{reference.lower()}", description=f"Withdrawal decision on {reference}",
-        markdown=f"**Withdrawal of {reference}: {outcome}.**\n\nWithdrawal notices: {result.get('notices', [])}. "
-                 f"Not sent: {[n['code'] for n in result.get('not_sent', [])]}. Email sent now: {sent}.")
+        markdown=f"**Withdrawal of {reference}: {outcome}.**\n\nWithdrawal notices: {result.notices.get('withdrawal', [])}. "
+                 f"Not sent: {list(result.not_sent)}. Email sent now: {sent}.")
     return {"reference": reference, "outcome": outcome, "sent": sent}
 
 

@@ -99,7 +99,7 @@ def _intake(args: argparse.Namespace) -> int:
         return 2
     batch = args.batch_size or app.config.settings.limits.batch_size
     if args.without_prefect:
-        summary = _intake_direct(app, batch)
+        summary = _intake_direct(app, args.config, batch)
     else:
         from flows.intake import intake
         summary = intake(config_dir=args.config, batch_size=batch)
@@ -108,14 +108,15 @@ def _intake(args: argparse.Namespace) -> int:
     return 0
 
 
-def _intake_direct(app, batch: int) -> dict[str, int]:  # noqa: ANN001 - an App
+def _intake_direct(app, config_dir: str | None, batch: int) -> dict[str, int]:  # noqa: ANN001 - an App
+    """The same pass the intake flow's task runs (service.intake_pool.intake_pass)."""
     from collections import Counter
+    from functools import partial
 
-    from safeguard.service.intake import process_batch, send_unsent
-    with app.intake_context() as ctx:
-        results = process_batch(ctx.mailbox.list_new(batch), ctx)
-        send_unsent(ctx)
-    return dict(Counter(r.outcome for r in results))
+    from safeguard.app import open_intake_context
+    from safeguard.service.intake_pool import intake_pass
+    run = intake_pass(partial(open_intake_context, config_dir), batch, app.config.settings.limits.intake_workers)
+    return {str(outcome): n for outcome, n in Counter(r.outcome for r in run.results).items()}
 
 
 def _template(args: argparse.Namespace) -> int:
@@ -206,7 +207,8 @@ def _fgm(args: argparse.Namespace) -> int:
           + ".")
     for e in (sub.errors if sub else [])[:50]:
         print(f"  Row {e.row}, {e.column}: {e.message}")
-    return 0 if result.status == "accepted" else 1
+    from safeguard.service.status import FgmSubmissionStatus
+    return 0 if result.status == FgmSubmissionStatus.ACCEPTED else 1
 
 
 def _return(args: argparse.Namespace) -> int:
@@ -276,6 +278,7 @@ def _withdrawal_decision(args: argparse.Namespace) -> int:
     from safeguard.app import open_app
     from safeguard.service.approval import DecisionRefused
     from safeguard.service.dispatch import send_alert_email
+    from safeguard.service.status import RequestStatus
     from safeguard.service.withdrawal import WithdrawalAnswer
     from safeguard.service.withdrawal_dispatch import give_withdrawal_decision
     approve = args.command == "approve"
@@ -296,7 +299,7 @@ def _withdrawal_decision(args: argparse.Namespace) -> int:
             return 1
         counts = send_alert_email(ctx, reference)
     by = " ".join(args.by.split())
-    if outcome.decision == "approved":
+    if outcome.decision == RequestStatus.APPROVED:
         print(f"{reference} withdrawn by {by}. Withdrawal notices: {', '.join(outcome.notices) or 'none (no provider held it)'}.")
     else:
         print(f"The withdrawal of {reference} was declined by {by}: the alert stays active and the requester is told.")
@@ -351,21 +354,19 @@ def _reminders(args: argparse.Namespace) -> int:
     from safeguard.service.reminders import parse_instant
     app = open_app(args.config)
     try:
-        moment = parse_instant(args.now, app.config.settings.service.timezone)
+        moment = parse_instant(args.now, app.config.timezone)
     except ValueError:
         print(f"--now must be a date and time like 2026-12-24T08:00 (not {args.now!r}).", file=sys.stderr)
         return 2
     if args.without_prefect:
-        from safeguard.service.intake import send_unsent
-        from safeguard.service.reminders import run_reminders
-        run = run_reminders(app.uow, app.config, app.calendar, moment)
+        from safeguard.service.reminders import remind
         with app.intake_context() as ctx:
-            send_unsent(ctx)
+            run, _sent = remind(ctx, app.calendar, moment)  # what the reminders flow's task runs
         today, working, queued = run.today.isoformat(), run.working_day, run.counts()
     else:
         from flows.reminders import reminders
         result = reminders(config_dir=args.config, now=moment.isoformat())
-        today, working, queued = str(result["today"]), True, result["queued"]  # type: ignore[assignment]
+        today, working, queued = str(result["today"]), bool(result["working_day"]), dict(result["queued"])
     if not working:
         print(f"{today} is not a working day in England and Wales: no reminders are sent.")
     else:
@@ -375,14 +376,14 @@ def _reminders(args: argparse.Namespace) -> int:
 
 def _reconcile(args: argparse.Namespace) -> int:
     from safeguard.app import open_app
-    from safeguard.service.reconcile import run_reconciliation
+    from safeguard.service.reconcile import nightly_check
     if not args.without_prefect:
         from flows.reconcile import reconcile
         state = reconcile(config_dir=args.config, return_state=True)
         print("Reconciliation: " + (state.message or "all clear") + ".")
         return 1 if state.is_failed() else 0
     with open_app(args.config).intake_context() as ctx:
-        report = run_reconciliation(ctx)
+        report = nightly_check(ctx).report  # what the reconcile flow's task runs
     for row in report.rows():
         if row["count"]:
             print(f"  {row['check']}: {row['count']} ({row['where']})")

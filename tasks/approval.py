@@ -3,7 +3,7 @@ versions, codes and counts only: the approver's reason and note go to the regist
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import dataclass, field
 from uuid import UUID
 
 from prefect import get_run_logger, task
@@ -17,8 +17,30 @@ from safeguard.service.dispatch import approval_summary, give_decision, record_a
 APPROVAL_DEPLOYMENT = "alert-approval/approval"
 
 
+@dataclass(frozen=True)
+class FormText:
+    markdown: str  # initials and age bands, never names
+    urgent: bool
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A decision the register now holds, or why it holds none: codes and counts only."""
+
+    recorded: bool
+    code: str = ""  # why it was refused, e.g. already-decided
+    message: str = ""  # the refusal in plain English (no case details)
+    decision: str = ""  # approved | rejected | declined ("" when refused)
+    notices: dict[str, list[str]] = field(default_factory=dict)  # notice kind -> provider codes
+    not_sent: tuple[str, ...] = ()  # provider codes that could not be sent a notice
+
+
+def refused(refusal: DecisionRefused) -> Recorded:
+    return Recorded(False, refusal.code, refusal.message)
+
+
 @task(cache_policy=NO_CACHE)
-def describe_for_approval(config_dir: str | None, reference: str, version: int, run_id: str) -> dict | None:
+def describe_for_approval(config_dir: str | None, reference: str, version: int, run_id: str) -> FormText | None:
     """The approval form's text (initials and age bands, no names), or None if nothing waits.
     Records this run against the version and, if urgent, emails the approvers a link to it."""
     with open_app(config_dir).intake_context() as ctx:
@@ -26,26 +48,26 @@ def describe_for_approval(config_dir: str | None, reference: str, version: int, 
         if summary is None:
             return None
         record_approval_run(ctx, reference, version, run_id)
-    return {"markdown": summary.markdown(), "urgent": summary.urgency == "Urgent"}
+    return FormText(summary.markdown(), summary.urgency == "Urgent")
 
 
 @task(cache_policy=NO_CACHE)
 def record_approval_decision(config_dir: str | None, reference: str, version: int, approve: bool, by: str,
-                             reason: str, leave_out: list[str], note: str) -> dict[str, object]:
+                             reason: str, leave_out: list[str], note: str) -> Recorded:
     """The core records the decision and queues every notice in one transaction."""
     logger = get_run_logger()
     request = ApprovalRequest(approve, by, reason, tuple(leave_out), note)
     with open_app(config_dir).intake_context() as ctx:
         try:
             outcome = give_decision(ctx, reference, version, request)
-        except DecisionRefused as refused:
-            logger.warning("decision on %s v%s not recorded: %s", reference, version, refused.code)
-            return {"recorded": False, "code": refused.code, "message": refused.message}
+        except DecisionRefused as refusal:
+            logger.warning("decision on %s v%s not recorded: %s", reference, version, refusal.code)
+            return refused(refusal)
     notices = {kind: len(codes) for kind, codes in outcome.notices.items()}
     logger.info("%s v%s %s: notices %s, not sent %s", reference, version, outcome.decision, notices,
                 [n.code for n in outcome.not_sent])
-    return {"recorded": True, "decision": outcome.decision, "notices": outcome.notices,
-            "not_sent": [asdict(n) for n in outcome.not_sent]}
+    return Recorded(True, decision=outcome.decision, notices=outcome.notices,
+                    not_sent=tuple(n.code for n in outcome.not_sent))
 
 
 @task(retries=3, retry_delay_seconds=[5, 30, 120], cache_policy=NO_CACHE)

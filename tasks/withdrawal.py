@@ -4,8 +4,6 @@ decision's reason and note stay in the register, not Prefect."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
@@ -21,6 +19,7 @@ from safeguard.service.withdrawal_dispatch import (
     withdrawal_form,
     withdrawals_without_run,
 )
+from tasks.approval import Recorded, refused
 
 WITHDRAWAL_DEPLOYMENT = "withdrawal-decision/withdrawal"
 
@@ -39,18 +38,18 @@ def describe_withdrawal(config_dir: str | None, reference: str, run_id: str) -> 
 
 @task(cache_policy=NO_CACHE)
 def record_withdrawal_decision(config_dir: str | None, reference: str, approve: bool, by: str, reason: str,
-                               note: str) -> dict[str, object]:
+                               note: str) -> Recorded:
     logger = get_run_logger()
     with open_app(config_dir).intake_context() as ctx:
         try:
             outcome = give_withdrawal_decision(ctx, reference, WithdrawalAnswer(approve, by, reason, note))
-        except DecisionRefused as refused:
-            logger.warning("withdrawal decision on %s not recorded: %s", reference, refused.code)
-            return {"recorded": False, "code": refused.code, "message": refused.message}
+        except DecisionRefused as refusal:
+            logger.warning("withdrawal decision on %s not recorded: %s", reference, refusal.code)
+            return refused(refusal)
     logger.info("withdrawal of %s %s: notices %s, not sent %s", reference, outcome.decision, outcome.notices,
                 [n.code for n in outcome.not_sent])
-    return {"recorded": True, "decision": outcome.decision, "notices": outcome.notices,
-            "not_sent": [asdict(n) for n in outcome.not_sent]}
+    return Recorded(True, decision=outcome.decision, notices={"withdrawal": outcome.notices},
+                    not_sent=tuple(n.code for n in outcome.not_sent))
 
 
 @task(cache_policy=NO_CACHE)
@@ -90,14 +89,15 @@ def describe_reinstatement(config_dir: str | None, reference: str) -> tuple[bool
 
 
 @task(cache_policy=NO_CACHE)
-def record_reinstatement(config_dir: str | None, reference: str, by: str, reason: str) -> dict[str, object]:
+def record_reinstatement(config_dir: str | None, reference: str, by: str, reason: str) -> Recorded:
     logger = get_run_logger()
     with open_app(config_dir).intake_context() as ctx:
         try:
             outcome = give_reinstatement(ctx, reference, by, reason)
-        except DecisionRefused as refused:
-            logger.warning("reinstatement of %s not recorded: %s", reference, refused.code)
-            return {"recorded": False, "code": refused.code, "message": refused.message}
+        except DecisionRefused as refusal:
+            logger.warning("reinstatement of %s not recorded: %s", reference, refusal.code)
+            return refused(refusal)
     logger.info("%s reinstated: notices %s, not sent %s", reference, outcome.notices,
                 [n.code for n in outcome.not_sent])
-    return {"recorded": True, "notices": outcome.notices, "not_sent": [asdict(n) for n in outcome.not_sent]}
+    return Recorded(True, decision="reinstated", notices={"reinstatement": outcome.notices},
+                    not_sent=tuple(n.code for n in outcome.not_sent))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -255,6 +256,19 @@ class Config(BaseModel):
 
     def provider(self, code: str) -> Provider | None:
         return next((p for p in self.providers if p.code == code.strip().upper()), None)
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        """The service's time zone (settings.yaml service.timezone): the one place it is built."""
+        return ZoneInfo(self.settings.service.timezone)  # ZoneInfo keeps one instance per key
+
+    def local(self, instant: datetime) -> datetime:
+        """An aware instant as the service's local wall-clock time."""
+        return instant.astimezone(self.timezone)
+
+    def local_date(self, instant: datetime) -> date:
+        """The service's calendar date at this instant (what "today" means for reminders and forms)."""
+        return self.local(instant).date()
 
     def warnings(self) -> list[str]:
         """Settings that are valid but unsafe outside a lab, in words for `config check` and the logs."""

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
-from safeguard.forms.contract import FORM_FIELDS, LOOKED_AFTER, SUBJECT_FIELDS, FieldSpec
+from safeguard.forms.contract import FORM_FIELDS, LOOKED_AFTER, SUBJECT_FIELDS, FieldSpec, Kind
 from safeguard.forms.model import HealthAlertForm, Subject
 from safeguard.forms.problems import CheckContext, Problem, Values
 from safeguard.forms.raw import RawForm
@@ -69,14 +69,14 @@ def _read_fields(row: dict[str, RawValue], specs: tuple[FieldSpec, ...], where: 
 
 
 def _convert(spec: FieldSpec, raw: RawValue, ctx: CheckContext) -> Any:
-    if spec.kind == "text":
+    if spec.kind == Kind.TEXT:
         text = as_text(raw)
         if len(text) > spec.max_length:
             raise BadValue(f"is longer than {spec.max_length:,} characters. Shorten it.")
         return text
-    if spec.kind == "choice":
+    if spec.kind == Kind.CHOICE:
         return parse_choice(raw, spec.choices)
-    if spec.kind == "reference":
+    if spec.kind == Kind.REFERENCE:
         return parse_reference(raw, ctx.config.settings.service.reference_prefix)
     return _READERS[spec.kind](raw)
 
@@ -90,7 +90,7 @@ _READERS: dict[str, Callable[[RawValue], Any]] = {
 def _how_to_fill(spec: FieldSpec) -> str:
     if spec.choices:
         return "Choose one of: " + ", ".join(spec.choices) + "."
-    if spec.kind == "date":
+    if spec.kind == Kind.DATE:
         return "Enter it as DD/MM/YYYY."
     return f"Fill it in ({spec.hint})." if spec.hint else "Fill it in."
 

@@ -7,9 +7,21 @@ these labels; nothing else spells them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from enum import StrEnum
 
-Kind = Literal["text", "choice", "date", "email", "phone", "nhs", "postcode", "providers", "reference"]
+
+class Kind(StrEnum):
+    """What a field holds, so how it is read and checked."""
+
+    TEXT = "text"
+    CHOICE = "choice"
+    DATE = "date"
+    EMAIL = "email"
+    PHONE = "phone"
+    NHS = "nhs"
+    POSTCODE = "postcode"
+    PROVIDERS = "providers"
+    REFERENCE = "reference"
 
 ALERT_TYPES = ("Missing child", "Missing family", "Unborn baby", "Child at risk of presenting", "Adult at risk")
 URGENCIES = ("Routine", "Urgent")
@@ -27,7 +39,7 @@ MAX_SUBJECTS = 6
 class FieldSpec:
     key: str
     label: str
-    kind: Kind = "text"
+    kind: Kind = Kind.TEXT
     required: bool = False
     choices: tuple[str, ...] = ()
     max_length: int = 500
@@ -40,8 +52,8 @@ class Section:
     fields: tuple[FieldSpec, ...]
 
 
-def _f(key: str, label: str, kind: Kind = "text", required: bool = False, **kw: object) -> FieldSpec:
-    return FieldSpec(key, label, kind, required, **kw)  # type: ignore[arg-type]
+def _f(key: str, label: str, kind: str = "text", required: bool = False, **kw: object) -> FieldSpec:
+    return FieldSpec(key, label, Kind(kind), required, **kw)  # type: ignore[arg-type]
 
 
 SECTIONS: tuple[Section, ...] = (

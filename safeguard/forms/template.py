@@ -14,7 +14,7 @@ from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
-from safeguard.forms.contract import MAX_SUBJECTS, SECTIONS, SUBJECT_FIELDS, FieldSpec
+from safeguard.forms.contract import MAX_SUBJECTS, SECTIONS, SUBJECT_FIELDS, FieldSpec, Kind
 
 _HEAD = PatternFill("solid", fgColor="005EB8")  # NHS blue
 _LABEL = PatternFill("solid", fgColor="E8EDEE")
@@ -102,15 +102,15 @@ def _entry_cell(form: Worksheet, lists: Worksheet, ref: str, spec: FieldSpec) ->
     cell = form[ref]
     cell.fill = _ENTRY
     cell.protection = Protection(locked=False)
-    cell.alignment = Alignment(wrap_text=spec.kind == "text", vertical="top")
-    if spec.kind == "date":
+    cell.alignment = Alignment(wrap_text=spec.kind == Kind.TEXT, vertical="top")
+    if spec.kind == Kind.DATE:
         cell.number_format = _DATE_FORMAT
         _validate(form, ref, DataValidation(type="date", operator="greaterThan", formula1="1",
                                             error="Enter a date as DD/MM/YYYY.", errorTitle=spec.label))
     elif spec.choices:
         _validate(form, ref, DataValidation(type="list", formula1=_list_range(lists, spec),
                                             error="Choose a value from the list.", errorTitle=spec.label))
-    elif spec.kind == "text":
+    elif spec.kind == Kind.TEXT:
         _validate(form, ref, DataValidation(type="textLength", operator="lessThanOrEqual",
                                             formula1=str(spec.max_length), errorTitle=spec.label,
                                             error=f"At most {spec.max_length} characters."))

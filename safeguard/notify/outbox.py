@@ -13,6 +13,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from safeguard.faults import checkpoint
 from safeguard.mail.port import Mailbox, MailboxError
@@ -21,6 +22,7 @@ from safeguard.notify.render import Rendered
 from safeguard.register.orm import OutboxEntry
 from safeguard.register.repository import Register
 from safeguard.register.uow import UnitOfWork
+from safeguard.service.status import OutboxStatus
 
 _MESSAGE_ID = re.compile(r"^<[^<>\s\"]{1,900}>$")
 
@@ -50,11 +52,26 @@ def queue_email(register: Register, *, key: str, kind: str, rendered: Rendered, 
                   message_id=message_id, at=at, in_reply_to=thread, auto_reply=thread is not None,
                   attachments=attachments)
     entry = OutboxEntry(key=key, kind=kind, alert_id=alert_id, inbound_id=inbound_id, recipients=recipients,
-                        message_id=message_id, raw=raw, status="created", attempts=0, created_at=at)
+                        message_id=message_id, raw=raw, status=OutboxStatus.CREATED, attempts=0, created_at=at)
     register.add(entry)
     register.audit(actor="system", action="email queued", at=at, inbound_id=inbound_id,
                    alert_ref=register.alert_reference(alert_id), kind=kind, key=key)
     return entry
+
+
+class SendResult(StrEnum):
+    """What one call did with an entry (not a stored state: see OutboxStatus)."""
+
+    SENT = "sent"  # sent now, sent earlier, or found in Sent after an interruption
+    FAILED = "failed"  # refused for good (now or earlier)
+    DEFERRED = "deferred"  # a temporary failure, or Sent could not be searched: it stays queued
+    IN_PROGRESS = "in-progress"  # another live process holds it
+    MISSING = "missing"  # no such entry
+    CLAIMED = "claimed"  # claim_entries only: marked "sending" by this call, transmit is next
+
+
+_RESULT_OF = {OutboxStatus.SENT: SendResult.SENT, OutboxStatus.FAILED: SendResult.FAILED,
+              OutboxStatus.CREATED: SendResult.DEFERRED}
 
 
 @dataclass(frozen=True)
@@ -71,7 +88,7 @@ class Claim:
 class Attempts:
     """What happened to claimed entries: an outcome for each one tried, and those left untried."""
 
-    outcomes: dict[int, tuple[str, str | None]] = field(default_factory=dict)  # status, error
+    outcomes: dict[int, tuple[OutboxStatus, str | None]] = field(default_factory=dict)  # status to store, error
     untried: list[int] = field(default_factory=list)
 
     def __bool__(self) -> bool:
@@ -79,8 +96,8 @@ class Attempts:
 
 
 def send_entries(entry_ids: list[int], *, mailbox: Mailbox, uow: Callable[[], UnitOfWork],
-                 now: Callable[[], datetime]) -> dict[int, str]:
-    """Send these outbox entries, each unless it has been sent, and return each one's status: sent,
+                 now: Callable[[], datetime]) -> dict[int, SendResult]:
+    """Send these outbox entries, each unless it has been sent, and return what became of each: sent,
     failed (refused for good), deferred (a temporary failure: it stays queued), in-progress (another
     live process holds it) or missing.
 
@@ -100,28 +117,28 @@ def send_entries(entry_ids: list[int], *, mailbox: Mailbox, uow: Callable[[], Un
 
 
 def claim_entries(u: UnitOfWork, entry_ids: list[int], mailbox: Mailbox,
-                  now: Callable[[], datetime]) -> tuple[list[Claim], dict[int, str]]:
+                  now: Callable[[], datetime]) -> tuple[list[Claim], dict[int, SendResult]]:
     """Mark these entries "sending" by this process, in the caller's transaction, and return them
-    with each entry's status so far (see send_entries); the caller commits before sending."""
-    statuses: dict[int, str] = dict.fromkeys(entry_ids, "missing")
+    with what became of each so far (see send_entries); the caller commits before sending."""
+    statuses: dict[int, SendResult] = dict.fromkeys(entry_ids, SendResult.MISSING)
     claims: list[Claim] = []
     for entry in u.register.outbox_entries_for_update(entry_ids):
-        statuses[entry.id] = "claimed"
-        if entry.status in ("sent", "failed"):
-            statuses[entry.id] = entry.status
-        elif entry.status == "sending" and _still_sending(entry, now()):
-            statuses[entry.id] = "in-progress"  # another live process is sending it: never race it
+        statuses[entry.id] = SendResult.CLAIMED
+        if entry.status in (OutboxStatus.SENT, OutboxStatus.FAILED):
+            statuses[entry.id] = _RESULT_OF[OutboxStatus(entry.status)]
+        elif entry.status == OutboxStatus.SENDING and _still_sending(entry, now()):
+            statuses[entry.id] = SendResult.IN_PROGRESS  # another live process is sending it: never race it
         # Any earlier attempt may have reached the server even if it then failed or was killed
         # (a dropped connection leaves the outcome unknown), so look in Sent before sending again.
         elif entry.attempts and (found := _in_sent(mailbox, entry.message_id)) is not False:
             if found:
-                _finish(u, entry, "sent", now(), note="found in Sent after an interruption",
+                _finish(u, entry, OutboxStatus.SENT, now(), note="found in Sent after an interruption",
                         alert_ref=u.register.alert_reference(entry.alert_id))
-                statuses[entry.id] = "sent"
+                statuses[entry.id] = SendResult.SENT
             else:  # Sent could not be searched: it waits for the next run
-                statuses[entry.id] = "deferred"
+                statuses[entry.id] = SendResult.DEFERRED
         else:
-            entry.status, entry.attempts = "sending", entry.attempts + 1
+            entry.status, entry.attempts = OutboxStatus.SENDING, entry.attempts + 1
             entry.claimed_by, entry.claimed_at = claimant(), now()
             claims.append(Claim(entry.id, entry.raw, entry.message_id, list(entry.recipients)))
     return claims, statuses
@@ -143,29 +160,29 @@ def transmit(claims: list[Claim], mailbox: Mailbox) -> Attempts:
         try:
             mailbox.send(claim.raw, message_id=claim.message_id, recipients=claim.recipients)
         except MailboxError as exc:
-            attempts.outcomes[claim.entry_id] = ("created" if exc.retryable else "failed", str(exc))
+            attempts.outcomes[claim.entry_id] = (OutboxStatus.CREATED if exc.retryable else OutboxStatus.FAILED, str(exc))
             if exc.retryable:  # the server is unwell: leave the rest for the next run
                 attempts.untried = [c.entry_id for c in claims[position + 1:]]
                 break
             continue
         checkpoint("after_send")
-        attempts.outcomes[claim.entry_id] = ("sent", None)
+        attempts.outcomes[claim.entry_id] = (OutboxStatus.SENT, None)
     return attempts
 
 
-def record_attempts(u: UnitOfWork, attempts: Attempts, now: Callable[[], datetime]) -> dict[int, str]:
+def record_attempts(u: UnitOfWork, attempts: Attempts, now: Callable[[], datetime]) -> dict[int, SendResult]:
     """Record what transmit did, in the caller's transaction: sent, failed, or back in the queue."""
-    statuses: dict[int, str] = {}
+    statuses: dict[int, SendResult] = {}
     entries = {e.id: e for e in u.register.outbox_entries_for_update([*attempts.outcomes, *attempts.untried])}
     references = u.register.alert_references({e.alert_id for e in entries.values()})
     for entry_id, (status, error) in attempts.outcomes.items():
         entry = entries[entry_id]
         _finish(u, entry, status, now(), error=error, alert_ref=references.get(entry.alert_id or 0))
-        statuses[entry_id] = "deferred" if status == "created" else status
+        statuses[entry_id] = _RESULT_OF[status]
     for entry_id in attempts.untried:
         entry = entries[entry_id]
-        entry.status, entry.attempts, entry.claimed_by, entry.claimed_at = "created", entry.attempts - 1, None, None
-        statuses[entry_id] = "deferred"
+        entry.status, entry.attempts, entry.claimed_by, entry.claimed_at = OutboxStatus.CREATED, entry.attempts - 1, None, None
+        statuses[entry_id] = SendResult.DEFERRED
     return statuses
 
 
@@ -197,13 +214,14 @@ def _still_sending(entry: OutboxEntry, at: datetime) -> bool:
     return at - entry.claimed_at < CLAIM_LEASE
 
 
-def _finish(u: UnitOfWork, entry: OutboxEntry, status: str, at: datetime, *, error: str | None = None,
+def _finish(u: UnitOfWork, entry: OutboxEntry, status: OutboxStatus, at: datetime, *, error: str | None = None,
             note: str | None = None, alert_ref: str | None) -> None:
     entry.status = status
     entry.last_error = error[:500] if error else None
-    if status == "sent":
+    if status == OutboxStatus.SENT:
         entry.sent_at = at
-    action = {"sent": "email sent", "failed": "email failed", "created": "email send deferred"}[status]
+    action = {OutboxStatus.SENT: "email sent", OutboxStatus.FAILED: "email failed",
+              OutboxStatus.CREATED: "email send deferred"}[status]
     details = {"key": entry.key, "kind": entry.kind, **({"error": error} if error else {}),
                **({"note": note} if note else {})}
     u.register.audit(actor="system", action=action, at=at, inbound_id=entry.inbound_id,

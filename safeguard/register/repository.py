@@ -10,6 +10,7 @@ from sqlalchemy import inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
 
+from safeguard.forms.model import HealthAlertForm
 from safeguard.register import audit
 from safeguard.register.ids import give_id
 from safeguard.register.locks import locked_once
@@ -22,6 +23,7 @@ from safeguard.register.orm import (
     OutboxEntry,
     ReferenceCounter,
 )
+from safeguard.service.status import AlertStatus, DeliveryStatus, MessageKind, Outcome, VersionStatus
 
 UNSENT = ("created", "sending")
 T = TypeVar("T")
@@ -85,6 +87,10 @@ class Register:
         return self.session.scalars(select(AlertVersion).where(
             AlertVersion.alert_id == alert.id, AlertVersion.version == version)).first()
 
+    def form(self, version: AlertVersion) -> HealthAlertForm:
+        """The form a version holds, read back from its stored JSON (not for an erased version)."""
+        return HealthAlertForm.from_json(version.form)
+
     def versions(self, alert: Alert) -> list[AlertVersion]:
         return list(self.session.scalars(select(AlertVersion).where(AlertVersion.alert_id == alert.id)
                                          .order_by(AlertVersion.version)))
@@ -96,26 +102,26 @@ class Register:
     def pending_version(self, alert: Alert) -> AlertVersion | None:
         """The newest version still waiting for a decision, if any."""
         return self.session.scalars(select(AlertVersion).where(
-            AlertVersion.alert_id == alert.id, AlertVersion.status == "proposed")
+            AlertVersion.alert_id == alert.id, AlertVersion.status == VersionStatus.PROPOSED)
             .order_by(AlertVersion.version.desc())).first()
 
     def versions_awaiting_decision(self) -> list[tuple[Alert, AlertVersion]]:
         rows = self.session.execute(select(Alert, AlertVersion).join(AlertVersion, AlertVersion.alert_id == Alert.id)
-                                    .where(AlertVersion.status == "proposed").order_by(AlertVersion.id))
+                                    .where(AlertVersion.status == VersionStatus.PROPOSED).order_by(AlertVersion.id))
         return [(a, v) for a, v in rows]
 
     def active_alerts(self) -> list[Alert]:
-        return list(self.session.scalars(select(Alert).where(Alert.status == "ACTIVE").order_by(Alert.id)))
+        return list(self.session.scalars(select(Alert).where(Alert.status == AlertStatus.ACTIVE).order_by(Alert.id)))
 
     def unacknowledged_deliveries(self) -> list[tuple[Alert, Delivery]]:
         rows = self.session.execute(select(Alert, Delivery).join(Delivery, Delivery.alert_id == Alert.id).where(
-            Alert.status == "ACTIVE", Delivery.status == "notified", Delivery.acknowledged_at.is_(None))
+            Alert.status == AlertStatus.ACTIVE, Delivery.status == DeliveryStatus.NOTIFIED, Delivery.acknowledged_at.is_(None))
             .order_by(Delivery.id))
         return [(a, d) for a, d in rows]
 
     def invalid_submissions_since(self, since: datetime) -> list[InboundMessage]:
         return list(self.session.scalars(select(InboundMessage).where(
-            InboundMessage.outcome == "invalid", InboundMessage.kind == "submission",
+            InboundMessage.outcome == Outcome.INVALID, InboundMessage.kind == MessageKind.SUBMISSION,
             InboundMessage.received_at >= since).order_by(InboundMessage.id)))
 
     def accepted_from_since(self, sender: str, since: datetime) -> bool:

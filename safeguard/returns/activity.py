@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 from openpyxl import Workbook
@@ -19,6 +18,7 @@ from safeguard.fgm.records import month_bounds
 from safeguard.register.orm import Alert, AlertVersion, Delivery
 from safeguard.returns.fgm import previous_months
 from safeguard.returns.workbook import local, write_table
+from safeguard.service.status import DeliveryStatus, VersionStatus
 
 
 @dataclass
@@ -31,7 +31,7 @@ class Activity:
 
 
 def _window(config: Config, month: str) -> tuple[datetime, datetime, date]:
-    tz = ZoneInfo(config.settings.service.timezone)
+    tz = config.timezone
     first, after = month_bounds(month)
     return datetime.combine(first, time(), tz), datetime.combine(after, time(), tz), first
 
@@ -55,8 +55,8 @@ def load_activity(session: Session, config: Config, month: str) -> Activity:
         active = [a for a in mine if a.dispatched_at and a.dispatched_at < end
                   and (a.withdrawn_at is None or a.withdrawn_at >= end)]
         rows.append({"Alert type": kind, "Raised": sum(_in(a.created_at, start, end) for a in mine),
-                     "Approved": sum(v.status in ("approved", "superseded") for v in decided),
-                     "Rejected": sum(v.status == "rejected" for v in decided),
+                     "Approved": sum(v.status in (VersionStatus.APPROVED, VersionStatus.SUPERSEDED) for v in decided),
+                     "Rejected": sum(v.status == VersionStatus.REJECTED for v in decided),
                      "Withdrawn": sum(_in(a.withdrawn_at, start, end) for a in mine),
                      "Active at month end": len(active),
                      "Reviews overdue at month end": sum(a.review_date < end.date() for a in active)})
@@ -74,13 +74,13 @@ def load_activity(session: Session, config: Config, month: str) -> Activity:
                               "Acknowledgement rate": len(acked) / len(mine),
                               "Median hours to acknowledge": _q(hours, 0.5), "Chased": sum(bool(d.chased_at) for d in mine),
                               "Escalated": sum(bool(d.escalated_at) for d in mine),
-                              "Not delivered": sum(d.status == "failed" for d in mine)})
+                              "Not delivered": sum(d.status == DeliveryStatus.FAILED for d in mine)})
     by_provider = pd.DataFrame(provider_rows, columns=["Provider", "Notices needing acknowledgement", "Acknowledged",
                                                        "Acknowledgement rate", "Median hours to acknowledge", "Chased",
                                                        "Escalated", "Not delivered"])
     intervals = {
         "Receipt to approval": [(v.decided_at - created[v.alert_id]).total_seconds() / 3600 for v in versions
-                                if v.version == 1 and v.status in ("approved", "superseded") and _in(v.decided_at, start, end)],
+                                if v.version == 1 and v.status in (VersionStatus.APPROVED, VersionStatus.SUPERSEDED) and _in(v.decided_at, start, end)],
         "Receipt to dispatch": [(a.dispatched_at - a.created_at).total_seconds() / 3600 for a in alerts
                                 if _in(a.dispatched_at, start, end)],
         "Receipt to first acknowledgement": [

@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 from safeguard.config import Config
 from safeguard.forms.contract import FORM_FIELDS, SUBJECT_FIELDS
 from safeguard.forms.diff import show
-from safeguard.forms.model import HealthAlertForm
 from safeguard.register.audit import verify_session
 from safeguard.register.orm import AuditEntry, InboundMessage
 from safeguard.register.repository import Register
@@ -68,7 +67,7 @@ def export_alert_history(session: Session, config: Config, reference: str, out: 
                 widths=[17, 24, 40, 10, 10, 17, 50])
 
     versions = register.versions(alert)
-    forms = [None if v.form.get("erased") else HealthAlertForm.from_json(v.form) for v in versions]
+    forms = [None if v.form.get("erased") else register.form(v) for v in versions]
     rows: list[list[object]] = [
         ["Status", *[v.status for v in versions]],
         ["Received", *[local(v.created_at, tz) for v in versions]],

@@ -28,6 +28,7 @@ from safeguard.returns.workbook import (
     local,
     write_table,
 )
+from safeguard.service.status import FgmRecordStatus, FgmSubmissionStatus
 
 SUBMITTER_TYPES = ("acute trust", "mental health trust", "GP practice")
 AGE_BANDS = ((18, "Under 18"), (25, "18 to 24"), (35, "25 to 34"), (45, "35 to 44"), (55, "45 to 54"))
@@ -54,20 +55,20 @@ def previous_months(month: str, n: int) -> list[str]:
 
 def load_month(session: Session, config: Config, month: str) -> FgmMonth:
     rows = session.execute(select(FgmRecord.provider_code, FgmRecord.patient_key, FgmRecord.row_number,
-                                  FgmRecord.data).where(FgmRecord.month == month, FgmRecord.status == "counted")
+                                  FgmRecord.data).where(FgmRecord.month == month, FgmRecord.status == FgmRecordStatus.COUNTED)
                            .order_by(FgmRecord.provider_code, FgmRecord.row_number)).all()
     records = pd.DataFrame([{**data, "provider_code": code, "patient_key": key} for code, key, _n, data in rows])
     if records.empty:
         records = pd.DataFrame(columns=[i.key for i in config.fgm.items] + ["provider_code", "patient_key"])
     first_seen = dict(session.execute(select(FgmRecord.patient_key, func.min(FgmRecord.month)).where(
-        FgmRecord.status == "counted", FgmRecord.month <= month).group_by(FgmRecord.patient_key)).all())
+        FgmRecord.status == FgmRecordStatus.COUNTED, FgmRecord.month <= month).group_by(FgmRecord.patient_key)).all())
     records["new"] = records["patient_key"].map(first_seen).eq(month)
     subs = session.scalars(select(FgmSubmission).where(FgmSubmission.month == month)
                            .order_by(FgmSubmission.id)).all()
     submissions = [{"provider": s.provider_code, "file": s.filename, "received": s.received_at, "status": s.status,
-                    "rows counted": s.rows_valid if s.status in ("accepted", "partial") else 0,
+                    "rows counted": s.rows_valid if s.status in (FgmSubmissionStatus.ACCEPTED, FgmSubmissionStatus.PARTIAL) else 0,
                     "rows with errors": s.rows_with_errors} for s in subs]
-    sent = {s.provider_code for s in subs if s.status != "replaced"}
+    sent = {s.provider_code for s in subs if s.status != FgmSubmissionStatus.REPLACED}
     silent = [p.code for p in config.providers if p.type in SUBMITTER_TYPES and p.code not in sent]
     return FgmMonth(month, records, submissions, _trend(session, month, first_seen), silent)
 
@@ -75,10 +76,10 @@ def load_month(session: Session, config: Config, month: str) -> FgmMonth:
 def _trend(session: Session, month: str, first_seen: dict[str, str]) -> pd.DataFrame:
     months = previous_months(month, 12)
     rows = session.execute(select(FgmRecord.month, FgmRecord.patient_key).where(
-        FgmRecord.status == "counted", FgmRecord.month.in_(months))).all()
+        FgmRecord.status == FgmRecordStatus.COUNTED, FgmRecord.month.in_(months))).all()
     data = pd.DataFrame(rows, columns=["month", "patient_key"])
     firsts = dict(session.execute(select(FgmRecord.patient_key, func.min(FgmRecord.month)).where(
-        FgmRecord.status == "counted").group_by(FgmRecord.patient_key)).all())
+        FgmRecord.status == FgmRecordStatus.COUNTED).group_by(FgmRecord.patient_key)).all())
     out = []
     for m in months:
         seen = data[data["month"] == m]

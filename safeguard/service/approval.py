@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from safeguard.config import Config
 from safeguard.forms.diff import age_band, changes, initials
@@ -19,7 +18,7 @@ from safeguard.register.orm import Alert, AlertVersion
 from safeguard.register.repository import Register
 from safeguard.service.notices import NotSent, Target, queue_notice, resolve, tell_admin
 from safeguard.service.replies import sender_of
-from safeguard.service.status import ACTIVE, REJECTED, WITHDRAWN
+from safeguard.service.status import ACTIVE, REJECTED, WITHDRAWN, DeliveryStatus, VersionStatus
 
 
 class DecisionRefused(Exception):
@@ -45,7 +44,7 @@ class DecisionOutcome:
 
     reference: str
     version: int
-    decision: str  # approved | rejected
+    decision: VersionStatus  # approved | rejected
     notices: dict[str, list[str]] = field(default_factory=dict)  # kind -> provider codes
     not_sent: list[NotSent] = field(default_factory=list)
     approval_run_id: str | None = None  # the Prefect run that was waiting on this version
@@ -92,8 +91,8 @@ def summary_for_approval(register: Register, config: Config, reference: str, ver
     pending = register.pending_version(alert) if alert else None
     if alert is None or pending is None or (version is not None and pending.version != version):
         return None
-    today = now.astimezone(ZoneInfo(config.settings.service.timezone)).date()
-    form = HealthAlertForm.from_json(pending.form)
+    today = config.local_date(now)
+    form = register.form(pending)
     targets, not_sent = resolve(config, form.providers)
     names = {t.provider.code: t.provider.name for t in targets}
     warnings = [f"{n.code} {n.why}: it will not be sent a notice." for n in not_sent]
@@ -102,8 +101,7 @@ def summary_for_approval(register: Register, config: Config, reference: str, ver
     if len(form.providers) > config.settings.limits.many_providers_warning:
         warnings.append(f"{len(form.providers)} providers requested: check that each one is needed "
                         "(share only what is proportionate).")
-    tz = ZoneInfo(config.settings.service.timezone)
-    longest = config.longest_review_date(form.alert_type, alert.created_at.astimezone(tz).date())
+    longest = config.longest_review_date(form.alert_type, config.local_date(alert.created_at))
     if longest and form.review_date > longest - timedelta(days=7):
         warnings.append(f"The review date is within a week of the longest a {form.alert_type} alert may run "
                         f"({longest:%d/%m/%Y}).")
@@ -112,9 +110,9 @@ def summary_for_approval(register: Register, config: Config, reference: str, ver
     changed: list[str] = []
     approved = register.alert_version(alert, alert.current_version) if alert.dispatched_at else None
     if approved is not None and approved.version != pending.version:
-        previous = HealthAlertForm.from_json(approved.form)
+        previous = register.form(approved)
         changed = [c.label for c in changes(previous, form)] or ["nothing (the same form was sent again)"]
-        active = {d.provider_code for d in register.deliveries(alert) if d.status == "notified"}
+        active = {d.provider_code for d in register.deliveries(alert) if d.status == DeliveryStatus.NOTIFIED}
         requested = {c.upper() for c in form.providers}
         if added := sorted(requested - active):
             warnings.append("Providers added (they get the full alert): " + ", ".join(added))
@@ -142,7 +140,7 @@ def decide(register: Register, config: Config, reference: str, version: int | No
     by = " ".join(request.by.split())
     if len(by) < 2:
         raise DecisionRefused("no-name", "Give your full name as the approver: the register records who decided.")
-    form = HealthAlertForm.from_json(pending.form)
+    form = register.form(pending)
     requested = [c.upper() for c in form.providers]
     leave_out = [c.strip().upper() for c in request.leave_out if c.strip()]
     if unknown := [c for c in leave_out if c not in requested]:
@@ -178,8 +176,8 @@ def _approve(register: Register, config: Config, alert: Alert, pending: AlertVer
              kept: list[str], now: datetime) -> DecisionOutcome:
     targets, not_sent = resolve(config, kept)
     previous = register.alert_version(alert, alert.current_version) if alert.dispatched_at else None
-    diff = changes(HealthAlertForm.from_json(previous.form), form) if previous else []
-    active = {d.provider_code: d for d in register.deliveries(alert) if d.status == "notified"}
+    diff = changes(register.form(previous), form) if previous else []
+    active = {d.provider_code: d for d in register.deliveries(alert) if d.status == DeliveryStatus.NOTIFIED}
     notices: dict[str, list[str]] = {}
 
     def send(target: Target, kind: str) -> None:
@@ -194,7 +192,7 @@ def _approve(register: Register, config: Config, alert: Alert, pending: AlertVer
         elif diff:
             send(target, "update")
     staying = {t.provider.code for t in targets}
-    bounced = [d.provider_code for d in register.deliveries(alert) if d.status == "failed"]  # may hold an earlier one
+    bounced = [d.provider_code for d in register.deliveries(alert) if d.status == DeliveryStatus.FAILED]  # may hold an earlier one
     leaving_targets, leaving_refused = resolve(config, [c for c in (*active, *bounced) if c not in staying])
     for target in leaving_targets:
         send(target, "withdrawal")
@@ -202,7 +200,7 @@ def _approve(register: Register, config: Config, alert: Alert, pending: AlertVer
     register.audit(actor=pending.decided_by or "", action="alert approved", at=now, alert_ref=alert.reference,
                    version=pending.version, left_out=pending.left_out, note=pending.decision_note,
                    notices=notices, not_sent=[n.code for n in not_sent])
-    outcome = DecisionOutcome(alert.reference, pending.version, "approved", notices, not_sent,
+    outcome = DecisionOutcome(alert.reference, pending.version, VersionStatus.APPROVED, notices, not_sent,
                               pending.approval_run_id)
     _tell_sender(register, config, alert, pending, "alert_dispatched", now, outcome=outcome)
     if not_sent:
@@ -215,8 +213,8 @@ def _approve(register: Register, config: Config, alert: Alert, pending: AlertVer
 def _apply_version(alert: Alert, pending: AlertVersion, previous: AlertVersion | None, form: HealthAlertForm,
                    now: datetime) -> None:
     if previous is not None:
-        previous.status = "superseded"
-    pending.status = "approved"
+        previous.status = VersionStatus.SUPERSEDED
+    pending.status = VersionStatus.APPROVED
     alert.current_version, alert.status, alert.updated_at = pending.version, ACTIVE, now
     alert.alert_type, alert.urgency, alert.review_date = form.alert_type, form.urgency, form.review_date
     alert.social_worker_email, alert.team_manager_email = form.social_worker_email, form.team_manager_email
@@ -225,14 +223,14 @@ def _apply_version(alert: Alert, pending: AlertVersion, previous: AlertVersion |
 
 def _reject(register: Register, config: Config, alert: Alert, pending: AlertVersion, reason: str,
             now: datetime) -> DecisionOutcome:
-    pending.status, pending.decision_reason = "rejected", reason
+    pending.status, pending.decision_reason = VersionStatus.REJECTED, reason
     if alert.dispatched_at is None:
         alert.status = REJECTED
     alert.updated_at = now
     register.audit(actor=pending.decided_by or "", action="alert rejected", at=now, alert_ref=alert.reference,
                    version=pending.version, reason=reason, note=pending.decision_note)
     _tell_sender(register, config, alert, pending, "alert_rejected", now, reason=reason)
-    return DecisionOutcome(alert.reference, pending.version, "rejected", approval_run_id=pending.approval_run_id)
+    return DecisionOutcome(alert.reference, pending.version, VersionStatus.REJECTED, approval_run_id=pending.approval_run_id)
 
 
 def _tell_sender(register: Register, config: Config, alert: Alert, version: AlertVersion, template: str,

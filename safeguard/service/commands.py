@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
+from typing import Any
 
 WITHDRAWAL_REASONS = ("Found", "Resolved", "Baby born")  # or "Other: <text>"
 _VERB_WORD = re.compile(r"\b(?:withdraw|extend)\w*", re.IGNORECASE)
@@ -71,3 +73,86 @@ HOW_TO_WITHDRAW = ("Write the subject as WITHDRAW {ref} and nothing else (not a 
                    "and put one of these lines in the body: Reason: Found, Reason: Resolved, "
                    "Reason: Baby born, or Reason: Other: followed by a few words.")
 HOW_TO_EXTEND = "Write the subject as EXTEND {ref} to YYYY-MM-DD and nothing else (not a reply, no other words)."
+
+
+# What triage decided a message asks for -----------------------------------------------------------
+@dataclass(frozen=True)
+class Withdraw:
+    reference: str
+    reason: str  # one of WITHDRAWAL_REASONS, or "Other: text" (free text: never logged)
+
+
+@dataclass(frozen=True)
+class Extend:
+    reference: str
+    review_date: date
+
+
+@dataclass(frozen=True)
+class Acknowledge:
+    reference: str
+    provider_address: str
+
+
+@dataclass(frozen=True)
+class Update:
+    reference: str
+
+
+@dataclass(frozen=True)
+class BounceReport:
+    """A delivery failure about an email we sent (the outbox entry triage matched by Message-ID)."""
+
+    outbox_id: int
+    status: str  # the DSN status code, e.g. 5.1.1
+    failure: str  # the status and diagnostic, described
+    recipient: str
+
+
+@dataclass(frozen=True)
+class FgmFile:
+    provider: str
+    month: str | None
+    file: str
+
+
+Command = Withdraw | Extend | Acknowledge | Update | BounceReport | FgmFile
+
+_VERBS: dict[type, str] = {Withdraw: "withdraw", Extend: "extend", Acknowledge: "acknowledge", Update: "update",
+                           BounceReport: "bounce"}
+
+
+def command_to_json(command: Command | None) -> dict[str, Any] | None:
+    """The one place a command becomes the JSON stored in InboundMessage.command (and the audit)."""
+    if command is None:
+        return None
+    data: dict[str, Any] = {"verb": _VERBS[type(command)]} if type(command) in _VERBS else {}
+    for name, value in vars(command).items():
+        data[name] = value.isoformat() if isinstance(value, date) else value
+    return data
+
+
+def command_from_json(data: dict[str, Any] | None) -> Command | None:
+    """The one place stored JSON becomes a command again (rows written before these types existed
+    included: they are the same dicts). None for nothing, or for what no longer reads as one."""
+    if not data:
+        return None
+    verb = data.get("verb")
+    try:
+        if verb == "withdraw":
+            return Withdraw(str(data["reference"]), str(data.get("reason") or ""))
+        if verb == "extend":
+            return Extend(str(data["reference"]), date.fromisoformat(str(data["review_date"])))
+        if verb == "acknowledge":
+            return Acknowledge(str(data["reference"]), str(data["provider_address"]))
+        if verb == "update":
+            return Update(str(data["reference"]))
+        if verb == "bounce":
+            return BounceReport(int(data["outbox_id"]), str(data.get("status") or ""),
+                                str(data.get("failure") or ""), str(data.get("recipient") or ""))
+        if verb is None and "provider" in data:
+            month = data.get("month")
+            return FgmFile(str(data["provider"]), None if month is None else str(month), str(data.get("file") or ""))
+    except (KeyError, TypeError, ValueError):
+        return None
+    return None

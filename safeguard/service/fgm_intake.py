@@ -24,6 +24,7 @@ from safeguard.register.orm import FgmRecord, FgmSubmission
 from safeguard.register.repository import Register
 from safeguard.register.uow import UnitOfWork
 from safeguard.service.replies import MAX_ERRORS_LISTED, sender_of
+from safeguard.service.status import FgmRecordStatus, FgmSubmissionStatus
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class FgmResult:
     submission_id: int
     provider: str
     month: str
-    status: str  # accepted | partial | held
+    status: FgmSubmissionStatus  # accepted | partial | held
     rows_valid: int
     rows_with_errors: int
     replaced: int  # earlier submissions for the same month that this one replaced
@@ -41,17 +42,18 @@ def store_submission(register: Register, config: Config, provider_code: str, sub
                      filename: str, now: datetime, inbound_id: int | None = None) -> FgmResult:
     assert sub.month is not None
     held = bool(sub.errors) and config.fgm.on_errors == "hold_all"
-    status = "held" if held else ("partial" if sub.errors else "accepted")
+    status = (FgmSubmissionStatus.HELD if held else
+              FgmSubmissionStatus.PARTIAL if sub.errors else FgmSubmissionStatus.ACCEPTED)
     session = register.session
     earlier = list(session.scalars(select(FgmSubmission).where(
         FgmSubmission.provider_code == provider_code, FgmSubmission.month == sub.month,
-        FgmSubmission.status != "replaced")))
+        FgmSubmission.status != FgmSubmissionStatus.REPLACED)))
     row = register.add(FgmSubmission(
         provider_code=provider_code, month=sub.month, inbound_id=inbound_id, source=source, filename=filename[:255],
         received_at=now, status=status, rows_valid=len(sub.rows), rows_with_errors=len(sub.error_rows),
         errors=[{"row": e.row, "column": e.column, "message": e.message} for e in sub.errors]))
     for old in earlier:
-        old.status, old.replaced_by = "replaced", row.id
+        old.status, old.replaced_by = FgmSubmissionStatus.REPLACED, row.id
         session.execute(delete(FgmRecord).where(FgmRecord.submission_id == old.id))
         register.audit(actor=provider_code, action="FGM submission replaced", at=now, month=sub.month,
                        submission=old.id, replaced_by=row.id, rows=old.rows_valid)
@@ -59,7 +61,7 @@ def store_submission(register: Register, config: Config, provider_code: str, sub
         session.execute(insert(FgmRecord), [
             {"submission_id": row.id, "provider_code": provider_code, "month": sub.month, "row_number": number,
              "patient_key": patient_key(values), "care_contact_date": date.fromisoformat(values["care_contact_date"]),
-             "status": "held" if held else "counted", "data": values} for number, values in sub.rows])
+             "status": FgmRecordStatus.HELD if held else FgmRecordStatus.COUNTED, "data": values} for number, values in sub.rows])
     register.audit(actor=provider_code, action="FGM submission received", at=now, inbound_id=inbound_id,
                    month=sub.month, submission=row.id, status=status, rows_valid=len(sub.rows),
                    rows_with_errors=len(sub.error_rows), source=source)

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.parser import BytesHeaderParser
 from typing import TypeVar
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
@@ -21,7 +20,15 @@ from safeguard.config import Config
 from safeguard.faults import checkpoint
 from safeguard.mail.inbound import Inbound, parse_inbound
 from safeguard.mail.port import Folder, Mailbox, MailboxError
-from safeguard.notify.outbox import Attempts, Claim, claim_entries, record_attempts, send_entries, transmit
+from safeguard.notify.outbox import (
+    Attempts,
+    Claim,
+    SendResult,
+    claim_entries,
+    record_attempts,
+    send_entries,
+    transmit,
+)
 from safeguard.register.orm import InboundMessage, IntakeDeferral
 from safeguard.register.uow import UnitOfWork
 from safeguard.service import deferrals
@@ -29,6 +36,7 @@ from safeguard.service.carriers import overran, read_ahead
 from safeguard.service.deferrals import Deferred
 from safeguard.service.lifecycle import find_sent
 from safeguard.service.recording import record_decision
+from safeguard.service.status import AlertStatus, Outcome
 from safeguard.service.triage import AlertFacts, Decision, triage
 
 log = logging.getLogger(__name__)
@@ -41,7 +49,7 @@ class IntakeResult:
 
     mailbox_id: str
     inbound_id: int | None
-    outcome: str  # accepted | invalid | recorded | quarantined | duplicate | gone | deferred
+    outcome: Outcome
     reason: str
     reference: str | None = None
     folder: str | None = None
@@ -155,7 +163,7 @@ def _process_group(mailbox_ids: list[str], too_big: set[str], ctx: IntakeContext
         if mailbox_id in results or mailbox_id in inbounds:
             continue
         if raw is None:
-            results[mailbox_id] = IntakeResult(mailbox_id, None, "gone", "no longer in INBOX")
+            results[mailbox_id] = IntakeResult(mailbox_id, None, Outcome.GONE, "no longer in INBOX")
             continue
         inbounds[mailbox_id] = read_ahead(_read(raw, ctx.config, whole=mailbox_id not in too_big), ctx.config)
         del raw
@@ -174,7 +182,7 @@ def _process_group(mailbox_ids: list[str], too_big: set[str], ctx: IntakeContext
     if register_up:
         deferrals.count(ctx.uow, [Deferred(r.mailbox_id, r.reason, inbounds[r.mailbox_id].content_sha256
                                            if r.mailbox_id in inbounds else None)
-                                  for r in results.values() if r.outcome == "deferred"], ctx.clock())
+                                  for r in results.values() if r.outcome == Outcome.DEFERRED], ctx.clock())
     inbounds.clear()
     attempts = transmit(claims, ctx.mailbox)
     checkpoint("before_move")  # replies sent, or queued again after a temporary failure
@@ -196,7 +204,7 @@ def _process_group(mailbox_ids: list[str], too_big: set[str], ctx: IntakeContext
 def _given_up_unfetched(results: dict[str, IntakeResult], ctx: IntakeContext) -> dict[str, Inbound]:
     """Messages that could not be fetched now and were deferred too often already: stand-ins that
     quarantine them (their results leave `results`)."""
-    unfetched = [r.mailbox_id for r in results.values() if r.outcome == "deferred"]
+    unfetched = [r.mailbox_id for r in results.values() if r.outcome == Outcome.DEFERRED]
     if not unfetched:
         return {}
     limit = ctx.config.settings.limits.max_deferrals
@@ -209,7 +217,7 @@ def _given_up_unfetched(results: dict[str, IntakeResult], ctx: IntakeContext) ->
 def _deferred(mailbox_id: str, exc: BaseException) -> IntakeResult:
     reason = deferral_reason(exc)
     log.warning("message %s deferred: %s", mailbox_id, reason)
-    return IntakeResult(mailbox_id, None, "deferred", reason)
+    return IntakeResult(mailbox_id, None, Outcome.DEFERRED, reason)
 
 
 def deferral_reason(exc: BaseException) -> str:
@@ -244,7 +252,7 @@ def _record_done(u: UnitOfWork, done: Done, ctx: IntakeContext) -> list[int]:
     statuses = record_attempts(u, done.attempts, ctx.clock) if done.attempts else {}
     if done.filed:
         u.register.mark_filed(done.filed, ctx.clock())
-    return [entry_id for entry_id, status in statuses.items() if status == "failed"]
+    return [entry_id for entry_id, status in statuses.items() if status == SendResult.FAILED]
 
 
 def _write_done(done: Done, ctx: IntakeContext) -> None:
@@ -299,7 +307,7 @@ def _record(inbounds: dict[str, Inbound], ctx: IntakeContext,
         if not pending:
             return results, claims, failed
     for mailbox_id in pending:
-        results[mailbox_id] = IntakeResult(mailbox_id, None, "deferred", "recorded at the same time by another run")
+        results[mailbox_id] = IntakeResult(mailbox_id, None, Outcome.DEFERRED, "recorded at the same time by another run")
     return results, claims, failed
 
 
@@ -379,7 +387,7 @@ def _read(raw: bytes, config: Config, *, whole: bool = True) -> Inbound:
 
 
 def _decide(inbound: Inbound, ctx: IntakeContext, now: datetime, u: UnitOfWork) -> Decision:
-    today = now.astimezone(ZoneInfo(ctx.config.settings.service.timezone)).date()
+    today = ctx.config.local_date(now)
     limits = ctx.config.settings.limits
     if inbound.deferred_before >= limits.max_deferrals:
         return Decision("unknown", "quarantined", deferrals.REASON,
@@ -396,11 +404,10 @@ def _decide(inbound: Inbound, ctx: IntakeContext, now: datetime, u: UnitOfWork) 
         alert = u.register.alert(reference)
         if alert is None:
             return None
-        tz = ZoneInfo(ctx.config.settings.service.timezone)
-        return AlertFacts(alert.reference, alert.status,
+        return AlertFacts(alert.reference, AlertStatus(alert.status),
                           frozenset({alert.social_worker_email, alert.team_manager_email, alert.submitted_by}),
                           notified=frozenset(d.mailbox for d in u.register.deliveries(alert)),
-                          alert_type=alert.alert_type, created_on=alert.created_at.astimezone(tz).date())
+                          alert_type=alert.alert_type, created_on=ctx.config.local_date(alert.created_at))
 
     try:
         return triage(inbound, ctx.config, today, find_alert, find_sent(u))
@@ -416,8 +423,8 @@ def _seen_before(u: UnitOfWork, row: InboundMessage, mailbox_id: str, now: datet
     if row.mailbox_id != mailbox_id:
         row.copies += 1
         u.register.audit(actor="system", action="duplicate copy received", at=now, inbound_id=row.id)
-        return IntakeResult(mailbox_id, row.id, "duplicate", "already recorded", None, row.folder)
-    return IntakeResult(mailbox_id, row.id, row.outcome, row.reason, None, row.folder)
+        return IntakeResult(mailbox_id, row.id, Outcome.DUPLICATE, "already recorded", None, row.folder)
+    return IntakeResult(mailbox_id, row.id, Outcome(row.outcome), row.reason, None, row.folder)
 
 
 def send_unsent(ctx: IntakeContext, alert_id: int | None = None) -> dict[str, int]:
@@ -435,13 +442,13 @@ def _send_ids(ctx: IntakeContext, ids: list[int]) -> dict[str, int]:
         try:
             statuses = send_entries(batch, mailbox=ctx.mailbox, uow=ctx.uow, now=ctx.clock)
         except MailboxError:  # e.g. Sent could not be searched: all of them wait for the next run
-            statuses = dict.fromkeys(batch, "deferred")
+            statuses = dict.fromkeys(batch, SendResult.DEFERRED)
         for entry_id, status in statuses.items():
             counts[status] = counts.get(status, 0) + 1
-            if status == "failed":
+            if status == SendResult.FAILED:
                 ids += tell_admin_undeliverable(ctx, entry_id)
-        if "deferred" in statuses.values():  # the mail server is unwell: the rest wait for the next run
-            counts["deferred"] = counts.get("deferred", 0) + len(ids)
+        if SendResult.DEFERRED in statuses.values():  # the mail server is unwell: the rest wait for the next run
+            counts[SendResult.DEFERRED] = counts.get(SendResult.DEFERRED, 0) + len(ids)
             break
     return counts
 

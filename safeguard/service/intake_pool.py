@@ -17,11 +17,13 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from multiprocessing.sharedctypes import Synchronized
 
 from safeguard.service import deferrals
 from safeguard.service.deferrals import Deferred
 from safeguard.service.intake import CHUNK, IntakeContext, IntakeResult, process_batch, process_chunks
+from safeguard.service.status import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +66,7 @@ def process_in_parallel(mailbox_ids: list[str], open_context: OpenContext, worke
                                       if index not in done for m in chunk], ctx.clock())
     results: list[IntakeResult] = []
     for index, chunk in enumerate(chunks):
-        results += done.get(index) or [IntakeResult(m, None, "deferred", STOPPED) for m in chunk]
+        results += done.get(index) or [IntakeResult(m, None, Outcome.DEFERRED, STOPPED) for m in chunk]
     return results
 
 
@@ -126,3 +128,29 @@ def _drain_with(ctx: IntakeContext) -> dict[int, list[IntakeResult]]:
             yield index, chunks[index]
 
     return dict(process_chunks(taken(), ctx))
+
+
+@dataclass(frozen=True)
+class IntakePass:
+    """One pass over the mailbox: ids, outcomes and counts only (safe for logs and Prefect)."""
+
+    fetched: int  # messages read from INBOX (a full batch means more may wait)
+    results: tuple[IntakeResult, ...]
+    fgm_files: dict[str, int]  # the FGM drop folder: imported, rejected
+    sent: dict[str, int]  # the outbox: what became of what it held unsent (SendResult -> count)
+
+
+def intake_pass(open_context: OpenContext, batch: int, workers: int) -> IntakePass:
+    """The intake's steps, in order, for the flow's task and `safeguard intake --without-prefect`
+    alike: read up to `batch` new messages, handle each (shared by `workers` processes), import
+    the FGM drop folder, and send what the outbox holds unsent."""
+    from safeguard.service.fgm_intake import import_drop_folder
+    from safeguard.service.intake import send_unsent
+
+    with open_context() as ctx:
+        mailbox_ids = ctx.mailbox.list_new(batch)
+    results = process_in_parallel(mailbox_ids, open_context, workers) if mailbox_ids else []
+    with open_context() as ctx:
+        fgm_files = import_drop_folder(ctx.uow, ctx.config, ctx.clock())
+        sent = send_unsent(ctx)
+    return IntakePass(len(mailbox_ids), tuple(results), fgm_files, sent)

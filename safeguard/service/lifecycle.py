@@ -16,8 +16,9 @@ from safeguard.forms.model import HealthAlertForm
 from safeguard.register.orm import Alert, OutboxEntry
 from safeguard.register.repository import Register
 from safeguard.register.uow import UnitOfWork
+from safeguard.service.commands import BounceReport
 from safeguard.service.notices import NotSent, queue_notice, resolve, tell_admin, undelivered
-from safeguard.service.status import WITHDRAWN
+from safeguard.service.status import WITHDRAWN, DeliveryStatus, OutboxStatus, VersionStatus
 from safeguard.service.triage import FindSent, SentFacts
 
 
@@ -32,13 +33,13 @@ class CommandResult:
 def _form(register: Register, alert: Alert) -> HealthAlertForm:
     version = register.alert_version(alert, alert.current_version)
     assert version is not None
-    return HealthAlertForm.from_json(version.form)
+    return register.form(version)
 
 
 def _tell_active_providers(register: Register, config: Config, alert: Alert, kind: str, now: datetime,
                            **notice: object) -> tuple[list[str], list[NotSent]]:
     # A provider whose last notice bounced may still hold an earlier one: it is sent a withdrawal too.
-    held = ("notified", "failed") if kind == "withdrawal" else ("notified",)
+    held = (DeliveryStatus.NOTIFIED, DeliveryStatus.FAILED) if kind == "withdrawal" else (DeliveryStatus.NOTIFIED,)
     active = [d.provider_code for d in register.deliveries(alert) if d.status in held]
     if not active:
         return [], []
@@ -57,8 +58,8 @@ def withdraw(register: Register, config: Config, alert: Alert, reason: str, acto
     told, not_sent = _tell_active_providers(register, config, alert, "withdrawal", now, reason=reason,
                                             inbound_id=inbound_id, occasion=occasion)
     for version in register.versions(alert):
-        if version.status == "proposed":
-            version.status = "withdrawn"
+        if version.status == VersionStatus.PROPOSED:
+            version.status = VersionStatus.WITHDRAWN
     alert.status, alert.withdrawn_at, alert.updated_at = WITHDRAWN, now, now
     register.audit(actor=actor, action="alert withdrawn", at=now, alert_ref=alert.reference, reason=reason,
                    providers=len(told), not_sent=[n.code for n in not_sent])
@@ -105,25 +106,25 @@ def find_sent(u: UnitOfWork) -> FindSent:
     """For triage: an email we sent, by its exact Message-ID (never one only queued)."""
     def find(message_id: str) -> SentFacts | None:
         entry = u.session.scalars(select(OutboxEntry).where(OutboxEntry.message_id == message_id)).first()
-        if entry is None or entry.status == "created":
+        if entry is None or entry.status == OutboxStatus.CREATED:
             return None
         return SentFacts(entry.id, entry.kind, u.register.alert_reference(entry.alert_id))
     return find
 
 
-def bounced(register: Register, config: Config, command: dict[str, object], actor: str, now: datetime,
+def bounced(register: Register, config: Config, command: BounceReport, actor: str, now: datetime,
             inbound_id: int) -> Alert | None:
     """A bounce that triage matched to an email we sent: that outbox entry becomes "failed" with the
     status in last_error; if it was a provider's notice, see notices.undelivered (the delivery
     fails, the admin team is emailed at once). Returns the alert it was about, if any."""
-    entry = register.get(OutboxEntry, int(str(command["outbox_id"])))
+    entry = register.get(OutboxEntry, command.outbox_id)
     if entry is None:
         return None
-    failure = str(command.get("failure") or "no reason given")[:300]
-    entry.status, entry.last_error = "failed", f"bounced: {failure}"[:500]
+    failure = (command.failure or "no reason given")[:300]
+    entry.status, entry.last_error = OutboxStatus.FAILED, f"bounced: {failure}"[:500]
     alert = register.get(Alert, entry.alert_id) if entry.alert_id is not None else None
     register.audit(actor=actor, action="email bounced", at=now, inbound_id=inbound_id,
                    alert_ref=alert.reference if alert else None, key=entry.key, kind=entry.kind,
-                   status=str(command.get("status") or ""))
+                   status=command.status)
     undelivered(register, config, entry, f"bounced: {failure}", at=now, inbound_id=inbound_id)
     return alert

@@ -21,6 +21,7 @@ from safeguard.notify.render import render_email
 from safeguard.register.orm import Alert, Delivery, OutboxEntry
 from safeguard.register.repository import Register
 from safeguard.service.replies import sender_of
+from safeguard.service.status import DeliveryStatus
 
 _STATUS = re.compile(r"\b([45]\.\d{1,3}\.\d{1,3})\b")
 NoticeKind = Literal["alert", "update", "withdrawal", "extension", "reinstatement"]
@@ -141,8 +142,8 @@ def undelivered(register: Register, config: Config, entry: OutboxEntry, why: str
 
 def _delivery_failed(register: Register, alert: Alert, code: str, notice_key: str, why: str, at: datetime) -> None:
     delivery = register.delivery(alert, code)
-    if delivery is None or delivery.notice_key != notice_key or delivery.status == "failed":
+    if delivery is None or delivery.notice_key != notice_key or delivery.status == DeliveryStatus.FAILED:
         return  # an earlier notice, since followed by another (the later one stands), or told already
-    delivery.status, delivery.failed_at, delivery.failure = "failed", at, why[:300]
+    delivery.status, delivery.failed_at, delivery.failure = DeliveryStatus.FAILED, at, why[:300]
     register.audit(actor="system", action="notice not delivered", at=at, alert_ref=alert.reference,
                    provider=code, version=delivery.version, key=notice_key, failure=why[:300])

@@ -11,7 +11,6 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -23,7 +22,7 @@ from safeguard.register.orm import Alert, Delivery, InboundMessage, OutboxEntry
 from safeguard.register.repository import Register
 from safeguard.service.intake import IntakeContext, send_unsent
 from safeguard.service.replies import sender_of
-from safeguard.service.status import ACTIVE, WITHDRAWN
+from safeguard.service.status import ACTIVE, WITHDRAWN, DeliveryStatus, OutboxStatus
 
 CHECKS: dict[str, str] = {
     "mail-not-in-register": "a message in a filing folder has no register record",
@@ -82,8 +81,8 @@ def reconcile(register: Register, mailbox: Mailbox, config: Config, now: datetim
     for alert, version in register.versions_awaiting_decision():
         if now - version.created_at > limit:
             add(Finding("approval-overdue", alert.reference, f"version {version.version}, waiting since "
-                        f"{version.created_at.astimezone(ZoneInfo(config.settings.service.timezone)):%d/%m %H:%M}"))
-    today = now.astimezone(ZoneInfo(config.settings.service.timezone)).date()
+                        f"{config.local(version.created_at):%d/%m %H:%M}"))
+    today = config.local_date(now)
     for alert in register.active_alerts():
         if alert.review_date < today:
             add(Finding("review-passed", alert.reference, f"review date {alert.review_date:%d/%m/%Y}"))
@@ -132,11 +131,11 @@ def _outbox_and_sent(register: Register, mailbox: Mailbox, now: datetime, add: A
     entries = register.session.scalars(select(OutboxEntry)).all()
     marked_sent = set()
     for e in entries:
-        if e.status == "sent":
+        if e.status == OutboxStatus.SENT:
             marked_sent.add(e.message_id)
             if e.message_id not in sent_folder:
                 add(Finding("sent-not-in-sent-folder", f"email #{e.id}", e.kind))
-        elif e.status == "failed" or now - e.created_at > timedelta(hours=1):
+        elif e.status == OutboxStatus.FAILED or now - e.created_at > timedelta(hours=1):
             add(Finding("email-not-sent", f"email #{e.id}", f"{e.kind}: {e.status}"))
     for mid in sorted(sent_folder - marked_sent):
         if OUR_MESSAGE_ID.match(mid):
@@ -148,22 +147,22 @@ def _withdrawals(register: Register, add: Add) -> None:
     rows = session.execute(select(Alert.reference, Delivery).join(Delivery, Delivery.alert_id == Alert.id)
                            .where(Alert.status == WITHDRAWN)).all()
     for reference, delivery in rows:
-        if delivery.status == "failed":
+        if delivery.status == DeliveryStatus.FAILED:
             add(Finding("withdrawal-incomplete", reference, f"{delivery.provider_code}'s last notice was not "
                         f"delivered: {delivery.failure or 'no reason given'}"))
             continue
-        if delivery.status != "withdrawn":
+        if delivery.status != DeliveryStatus.WITHDRAWN:
             add(Finding("withdrawal-incomplete", reference, f"{delivery.provider_code} was never sent a withdrawal"))
             continue
         notice = register.outbox_entry(delivery.notice_key)
-        if notice is None or notice.status != "sent":
+        if notice is None or notice.status != OutboxStatus.SENT:
             add(Finding("withdrawal-incomplete", reference,
                         f"{delivery.provider_code}'s withdrawal is {notice.status if notice else 'missing'}"))
 
 
 def _directory(register: Register, config: Config, add: Add) -> None:
     rows = register.session.execute(select(Alert.reference, Delivery).join(Delivery, Delivery.alert_id == Alert.id)
-                                    .where(Alert.status == ACTIVE, Delivery.status == "notified")).all()
+                                    .where(Alert.status == ACTIVE, Delivery.status == DeliveryStatus.NOTIFIED)).all()
     for reference, delivery in rows:
         provider = config.provider(delivery.provider_code)
         if provider is None:
@@ -176,7 +175,7 @@ def _directory(register: Register, config: Config, add: Add) -> None:
 
 def _failed_deliveries(register: Register, add: Add) -> None:
     rows = register.session.execute(select(Alert.reference, Delivery).join(Delivery, Delivery.alert_id == Alert.id)
-                                    .where(Alert.status == ACTIVE, Delivery.status == "failed")).all()
+                                    .where(Alert.status == ACTIVE, Delivery.status == DeliveryStatus.FAILED)).all()
     for reference, delivery in rows:
         add(Finding("delivery-failed", reference, f"{delivery.provider_code}: {delivery.failure or 'no reason given'}"))
 
@@ -187,7 +186,7 @@ def run_reconciliation(ctx: IntakeContext) -> ReconcileReport:
     with ctx.uow() as u:
         report = reconcile(u.register, ctx.mailbox, ctx.config, now)
         service = ctx.config.settings.service
-        local = now.astimezone(ZoneInfo(service.timezone))
+        local = ctx.config.local(now)
         rendered = render_email("reconcile_digest", service=service, rows=report.rows(), total=len(report.findings),
                                 day=local.date(), at=local)
         queue_email(u.register, key=f"digest:reconcile:{now.isoformat(timespec='seconds')}", kind="admin:digest",
@@ -196,3 +195,20 @@ def run_reconciliation(ctx: IntakeContext) -> ReconcileReport:
         u.commit()
     send_unsent(ctx)
     return report
+
+
+@dataclass(frozen=True)
+class NightlyCheck:
+    erased: int  # closed alerts whose personal data was erased in this run
+    report: ReconcileReport
+
+
+def nightly_check(ctx: IntakeContext) -> NightlyCheck:
+    """The nightly run, for the flow's tasks and `safeguard reconcile --without-prefect` alike: erase
+    personal data past its retention, then reconcile and send the admin team the digest."""
+    from safeguard.service.retention import erase_expired
+
+    with ctx.uow() as u:
+        erased = erase_expired(u, ctx.config, ctx.clock())
+        u.commit()
+    return NightlyCheck(len(erased), run_reconciliation(ctx))

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 from safeguard.config import Config
 from safeguard.mail.inbound import Inbound
 from safeguard.register.orm import Alert, AlertVersion, InboundMessage
 from safeguard.register.repository import Register
+from safeguard.service.commands import BounceReport, Extend, FgmFile, Withdraw, command_to_json
 from safeguard.service.fgm_intake import store_submission
 from safeguard.service.lifecycle import CommandResult, acknowledge, bounced, extend
 from safeguard.service.replies import queue_replies
-from safeguard.service.status import AWAITING_APPROVAL
+from safeguard.service.status import AWAITING_APPROVAL, MessageKind, Outcome, VersionStatus
 from safeguard.service.triage import Decision
 from safeguard.service.withdrawal import WithdrawalReceipt, on_withdraw_command
 
-COMMANDS = ("withdraw", "extend", "acknowledgement")  # decisions that act on an alert (an auto-reply never does)
+COMMANDS = (MessageKind.WITHDRAW, MessageKind.EXTEND, MessageKind.ACKNOWLEDGEMENT)  # decisions that act on an alert (an auto-reply never does)
 
 
 def record_decision(register: Register, config: Config, inbound: Inbound, decision: Decision,
@@ -26,27 +26,29 @@ def record_decision(register: Register, config: Config, inbound: Inbound, decisi
         mailbox_id=mailbox_id, sender=inbound.sender, received_at=now, kind=decision.kind,
         outcome=decision.outcome, folder=decision.folder, reason=decision.reason,
         problems=[{"label": p.label, "message": p.message} for p in decision.problems],
-        command=decision.command, copies=1,
+        command=command_to_json(decision.command), copies=1,
     ))
     register.audit(actor=inbound.sender or "unknown sender", action="message received", at=now,
                    inbound_id=row.id, alert_ref=decision.alert_ref, kind=decision.kind,
                    outcome=decision.outcome, reason=decision.reason, problems=len(decision.problems))
-    alert = _new_alert(register, config, decision, row, now) if decision.outcome == "accepted" else None
-    if decision.kind == "update" and decision.outcome == "recorded":
+    alert = _new_alert(register, config, decision, row, now) if decision.outcome == Outcome.ACCEPTED else None
+    if decision.kind == MessageKind.UPDATE and decision.outcome == Outcome.RECORDED:
         alert = _new_version(register, decision, row, now)
     result = None
-    if decision.kind == "bounce" and decision.command is not None:
-        alert = bounced(register, config, decision.command, inbound.sender or "unknown sender", now, row.id)
-    elif decision.kind == "fgm" and decision.fgm is not None:
+    command = decision.command
+    if isinstance(command, BounceReport):
+        alert = bounced(register, config, command, inbound.sender or "unknown sender", now, row.id)
+    elif decision.kind == MessageKind.FGM and decision.fgm is not None:
         provider = config.provider_by_address(row.sender or "")
         assert provider is not None
         result = store_submission(register, config, provider.code, decision.fgm, source="email",
-                                  filename=str((decision.command or {}).get("file", "")), now=now, inbound_id=row.id)
-    elif decision.alert_ref and decision.outcome == "recorded" and decision.kind in COMMANDS:
+                                  filename=command.file if isinstance(command, FgmFile) else "", now=now,
+                                  inbound_id=row.id)
+    elif decision.alert_ref and decision.outcome == Outcome.RECORDED and decision.kind in COMMANDS:
         alert = register.alert(decision.alert_ref)
         assert alert is not None
         register.audit(actor=inbound.sender or "unknown sender", action=f"{decision.kind} received", at=now,
-                       alert_ref=decision.alert_ref, inbound_id=row.id, **(decision.command or {}))
+                       alert_ref=decision.alert_ref, inbound_id=row.id, **(command_to_json(command) or {}))
         result = _apply_command(register, config, alert, decision, row, now)
     row.alert_id = alert.id if alert else None
     queue_replies(register, config, row, decision, alert, inbound.message_id, now, result)
@@ -55,12 +57,11 @@ def record_decision(register: Register, config: Config, inbound: Inbound, decisi
 
 def _apply_command(register: Register, config: Config, alert: Alert, decision: Decision, row: InboundMessage,
                    now: datetime) -> CommandResult | WithdrawalReceipt:
-    command, sender = decision.command or {}, row.sender or ""
-    if decision.kind == "withdraw":
-        return on_withdraw_command(register, config, alert, decision.command, row, now)
-    if decision.kind == "extend":
-        return extend(register, config, alert, date.fromisoformat(str(command["review_date"])), sender, now,
-                      row.id)
+    command, sender = decision.command, row.sender or ""
+    if isinstance(command, Withdraw):
+        return on_withdraw_command(register, config, alert, command, row, now)
+    if isinstance(command, Extend):
+        return extend(register, config, alert, command.review_date, sender, now, row.id)
     provider = config.provider_by_address(sender)
     assert provider is not None
     return acknowledge(register, alert, provider.code, sender, now)
@@ -71,14 +72,14 @@ def _new_alert(register: Register, config: Config, decision: Decision, row: Inbo
     form = decision.form
     assert form is not None
     service = config.settings.service
-    year = now.astimezone(ZoneInfo(service.timezone)).year
+    year = config.local(now).year
     alert = register.add(Alert(
         reference=register.next_reference(service.reference_prefix, year), status=AWAITING_APPROVAL,
         alert_type=form.alert_type, urgency=form.urgency, created_at=now, updated_at=now,
         submitted_by=row.sender or "", social_worker_email=form.social_worker_email,
         team_manager_email=form.team_manager_email, review_date=form.review_date, current_version=1,
     ))
-    register.add(AlertVersion(alert_id=alert.id, version=1, status="proposed", form=form.to_json(),
+    register.add(AlertVersion(alert_id=alert.id, version=1, status=VersionStatus.PROPOSED, form=form.to_json(),
                               inbound_id=row.id, created_at=now))
     register.audit(actor="system", action="alert created", at=now, alert_ref=alert.reference, inbound_id=row.id,
                    status=AWAITING_APPROVAL, alert_type=form.alert_type, urgency=form.urgency,
@@ -92,9 +93,9 @@ def _new_version(register: Register, decision: Decision, row: InboundMessage, no
     assert alert is not None
     version = register.latest_version_number(alert) + 1
     for older in register.versions(alert):
-        if older.status == "proposed":  # never decided: the newer form replaces it
-            older.status = "superseded"
-    register.add(AlertVersion(alert_id=alert.id, version=version, status="proposed",
+        if older.status == VersionStatus.PROPOSED:  # never decided: the newer form replaces it
+            older.status = VersionStatus.SUPERSEDED
+    register.add(AlertVersion(alert_id=alert.id, version=version, status=VersionStatus.PROPOSED,
                               form=decision.form.to_json(), inbound_id=row.id, created_at=now))
     register.audit(actor=row.sender or "unknown sender", action="updated form received", at=now,
                    alert_ref=alert.reference, inbound_id=row.id, version=version)

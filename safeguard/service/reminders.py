@@ -12,19 +12,22 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 
 from safeguard.calendar import WorkingDays
 from safeguard.config import Config
-from safeguard.forms.model import HealthAlertForm
 from safeguard.notify.outbox import queue_email
 from safeguard.notify.render import render_email
 from safeguard.register.orm import Alert, Delivery, InboundMessage
 from safeguard.register.repository import Register
 from safeguard.register.uow import UnitOfWork
 from safeguard.service.replies import sender_of
+
+if TYPE_CHECKING:
+    from safeguard.service.intake import IntakeContext
 
 log = logging.getLogger(__name__)
 RESUBMIT_LOOKBACK_DAYS = 14
@@ -56,17 +59,17 @@ class ReminderRun:
         return {kind: len(refs) for kind, refs in self.queued.items()}
 
 
-def parse_instant(text: str | None, timezone: str) -> datetime:
+def parse_instant(text: str | None, timezone: ZoneInfo) -> datetime:
     """ISO 8601; without an offset it is wall-clock time in the service's zone (2026-12-24T08:00);
     empty means now."""
     if not text:
         return datetime.now(UTC)
     moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(timezone))
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone)
 
 
 def run_reminders(uow: Callable[[], UnitOfWork], config: Config, calendar: WorkingDays, now: datetime) -> ReminderRun:
-    today = now.astimezone(ZoneInfo(config.settings.service.timezone)).date()
+    today = config.local_date(now)
     run = ReminderRun(today, calendar.is_working_day(today))
     if not run.working_day:
         return run
@@ -123,7 +126,7 @@ def due_reminders(register: Register, config: Config, calendar: WorkingDays, tod
 
 
 def _local(moment: datetime, config: Config) -> date:
-    return moment.astimezone(ZoneInfo(config.settings.service.timezone)).date()
+    return config.local_date(moment)
 
 
 def _acknowledgements(register: Register, config: Config, calendar: WorkingDays, today: date) -> Iterator[Due]:
@@ -175,7 +178,7 @@ def _unborn(register: Register, config: Config, today: date) -> Iterator[Due]:
         version = register.alert_version(alert, alert.current_version)
         if version is None:
             continue
-        dates = [s.expected_delivery_date for s in HealthAlertForm.from_json(version.form).subjects
+        dates = [s.expected_delivery_date for s in register.form(version).subjects
                  if s.expected_delivery_date]
         if dates and today >= min(dates) + after:
             edd = min(dates)
@@ -186,8 +189,7 @@ def _unborn(register: Register, config: Config, today: date) -> Iterator[Due]:
 
 def _resubmits(register: Register, config: Config, calendar: WorkingDays, today: date) -> Iterator[Due]:
     days = config.timescales.invalid_resubmit_nudge_working_days
-    since = datetime.combine(today - timedelta(days=RESUBMIT_LOOKBACK_DAYS), datetime.min.time(),
-                             ZoneInfo(config.settings.service.timezone))
+    since = datetime.combine(today - timedelta(days=RESUBMIT_LOOKBACK_DAYS), datetime.min.time(), config.timezone)
     for message in register.invalid_submissions_since(since):
         if message.sender is None or today < calendar.add(_local(message.received_at, config), days):
             continue
@@ -196,3 +198,12 @@ def _resubmits(register: Register, config: Config, calendar: WorkingDays, today:
         yield Due("resubmit-nudge", f"reminder:resubmit:{message.id}", None, "reminder_resubmit", (message.sender,),
                   {"received_on": _local(message.received_at, config), "problems": len(message.problems)},
                   inbound_id=message.id)
+
+
+def remind(ctx: IntakeContext, calendar: WorkingDays, now: datetime) -> tuple[ReminderRun, dict[str, int]]:
+    """The reminders run, for the flow's task and `safeguard reminders --without-prefect` alike: queue
+    what is due at `now`, then send what the outbox holds. Returns the run and the send counts."""
+    from safeguard.service.intake import send_unsent
+
+    run = run_reminders(ctx.uow, ctx.config, calendar, now)
+    return run, send_unsent(ctx)

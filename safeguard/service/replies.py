@@ -9,6 +9,8 @@ from safeguard.notify.outbox import Sender, queue_email
 from safeguard.notify.render import render_email
 from safeguard.register.orm import Alert, InboundMessage
 from safeguard.register.repository import Register
+from safeguard.service.commands import FgmFile
+from safeguard.service.status import Outcome
 from safeguard.service.triage import Decision
 
 MAX_ERRORS_LISTED = 200
@@ -28,8 +30,8 @@ def queue_replies(register: Register, config: Config, row: InboundMessage, decis
     if decision.reply == "fgm_received":
         errors = decision.fgm.errors if decision.fgm else []
         common.update(errors=errors[:MAX_ERRORS_LISTED], more=max(0, len(errors) - MAX_ERRORS_LISTED),
-                      problem=None if decision.outcome == "recorded" else decision.explanation,
-                      filename=str((decision.command or {}).get("file", "")), on_errors=config.fgm.on_errors)
+                      problem=None if decision.outcome == Outcome.RECORDED else decision.explanation,
+                      filename=decision.command.file if isinstance(decision.command, FgmFile) else "", on_errors=config.fgm.on_errors)
     reply = getattr(result, "reply", None) or decision.reply  # a command's result may answer otherwise
     if reply and row.sender:
         queue_email(register, key=f"reply:{row.id}", kind=f"reply:{reply}",

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
+from safeguard.config import Config
 from safeguard.fgm.records import MONTH
 from safeguard.notify.outbox import queue_email
 from safeguard.notify.render import render_email
@@ -26,8 +26,8 @@ class ReturnFiles:
     activity_headline: dict[str, int] = field(default_factory=dict)
 
 
-def previous_month(now: datetime, timezone: str) -> str:
-    local = now.astimezone(ZoneInfo(timezone))
+def previous_month(config: Config, now: datetime) -> str:
+    local = config.local(now)
     year, month = (local.year - 1, 12) if local.month == 1 else (local.year, local.month - 1)
     return f"{year:04d}-{month:02d}"
 

@@ -24,10 +24,18 @@ from safeguard.service.carriers import AttachmentRefused, TooManyForms, find_dat
 from safeguard.service.commands import (
     HOW_TO_EXTEND,
     HOW_TO_WITHDRAW,
+    Acknowledge,
+    BounceReport,
+    Command,
+    Extend,
+    FgmFile,
     SubjectCommand,
+    Update,
+    Withdraw,
     read_subject,
     withdrawal_reason,
 )
+from safeguard.service.status import AlertStatus, MessageKind, Outcome
 
 FGM_SUBJECT = re.compile(r"\bFGM\b", re.IGNORECASE)
 FOLDER_FOR = {"accepted": "Processed", "recorded": "Processed", "invalid": "Rejected", "quarantined": "Quarantine"}
@@ -36,7 +44,7 @@ FOLDER_FOR = {"accepted": "Processed", "recorded": "Processed", "invalid": "Reje
 @dataclass(frozen=True)
 class AlertFacts:
     reference: str
-    status: str
+    status: AlertStatus
     people_on_record: frozenset[str]
     notified: frozenset[str] = frozenset()  # provider mailboxes that were sent a notice
     alert_type: str = ""
@@ -45,17 +53,20 @@ class AlertFacts:
 
 @dataclass
 class Decision:
-    kind: str
-    outcome: str  # accepted | invalid | recorded | quarantined
+    kind: MessageKind
+    outcome: Outcome  # accepted | invalid | recorded | quarantined
     reason: str  # a short code, safe to log
     explanation: str = ""  # plain English for the sender and the admin team
     reply: str | None = None  # email template for the sender, if any
     tell_admin: bool = False
     problems: list[Problem] = field(default_factory=list)
     form: HealthAlertForm | None = None
-    command: dict[str, Any] | None = None
+    command: Command | None = None
     alert_ref: str | None = None
     fgm: Submission | None = None  # a checked FGM submission (kind "fgm")
+
+    def __post_init__(self) -> None:
+        self.kind, self.outcome = MessageKind(self.kind), Outcome(self.outcome)
 
     @property
     def folder(self) -> str:
@@ -161,7 +172,7 @@ def _fgm(inbound: Inbound, provider_code: str, config: Config) -> Decision:
     except SubmissionUnreadable as exc:
         return Decision("fgm", "invalid", "fgm-unreadable", str(exc), reply="fgm_received")
     return Decision("fgm", "recorded", "fgm-with-errors" if sub.errors else "fgm-accepted", reply="fgm_received",
-                    fgm=sub, command={"provider": provider_code, "month": sub.month, "file": attachment.filename})
+                    fgm=sub, command=FgmFile(provider_code, sub.month, attachment.filename))
 
 
 def _quarantine(reason: str, explanation: str, reply: str | None = None, **kw: Any) -> Decision:
@@ -180,7 +191,7 @@ def _provider_mail(sender: str, subject: SubjectCommand, find_alert: FindAlert) 
         return _quarantine("provider-not-notified", f"A provider wrote about {facts.reference}, which it was "
                            "never sent.", alert_ref=facts.reference)
     return Decision("acknowledgement", "recorded", "acknowledged", alert_ref=facts.reference,
-                    command={"verb": "acknowledge", "reference": facts.reference, "provider_address": sender})
+                    command=Acknowledge(facts.reference, sender))
 
 
 def _command(inbound: Inbound, sender: str, subject: SubjectCommand, find_alert: FindAlert,
@@ -194,10 +205,10 @@ def _command(inbound: Inbound, sender: str, subject: SubjectCommand, find_alert:
     if sender not in _on_record(facts, config):
         return _quarantine("not-on-record", f"{kind.upper()} for {ref} came from someone other than the "
                            "social worker or team manager on record.", alert_ref=ref)
-    if facts.status == "WITHDRAWN":
+    if facts.status == AlertStatus.WITHDRAWN:
         return _invalid(kind, "already-withdrawn", f"Alert {ref} has already been withdrawn; nothing was changed.",
                         alert_ref=ref)
-    if facts.status == "REJECTED":
+    if facts.status == AlertStatus.REJECTED:
         return _invalid(kind, "not-approved", f"Alert {ref} was not approved, so no provider holds it; nothing "
                         "was changed.", alert_ref=ref)
     if kind == "withdraw":
@@ -205,7 +216,7 @@ def _command(inbound: Inbound, sender: str, subject: SubjectCommand, find_alert:
             return _invalid(kind, "withdraw-reason", "We need the reason for the withdrawal, from a fixed list. "
                             + HOW_TO_WITHDRAW.format(ref=ref), alert_ref=ref)
         return Decision(kind, "recorded", "withdraw-requested", reply="command_received", alert_ref=ref,
-                        command={"verb": "withdraw", "reference": ref, "reason": reason})
+                        command=Withdraw(ref, reason))
     try:
         new_date = parse_date(subject.extend_to or "")
     except BadValue:
@@ -221,7 +232,7 @@ def _command(inbound: Inbound, sender: str, subject: SubjectCommand, find_alert:
                         f"{longest:%d/%m/%Y} at the latest. Send EXTEND {ref} to a date on or before then, "
                         "or a new health alert form if it must stay active for longer.", alert_ref=ref)
     return Decision(kind, "recorded", "extend-requested", reply="command_received", alert_ref=ref,
-                    command={"verb": "extend", "reference": ref, "review_date": new_date.isoformat()})
+                    command=Extend(ref, new_date))
 
 
 def _form(inbound: Inbound, sender: str, subject: SubjectCommand, config: Config, today: date,
@@ -263,11 +274,11 @@ def _update(form: HealthAlertForm, ref: str, sender: str, find_alert: FindAlert,
     if sender not in _on_record(facts, config):
         return _quarantine("not-on-record", f"An updated form for {ref} came from someone other than the "
                            "social worker or team manager on record.", alert_ref=ref)
-    if facts.status == "WITHDRAWN":
+    if facts.status == AlertStatus.WITHDRAWN:
         return _invalid("update", "already-withdrawn", f"Alert {ref} has been withdrawn. Send a new form "
                         "with a blank Alert reference to raise a new alert.", alert_ref=ref)
     return Decision("update", "recorded", "update-received", reply="command_received", form=form, alert_ref=ref,
-                    command={"verb": "update", "reference": ref})
+                    command=Update(ref))
 
 
 def _bounce(bounce: Bounce, find_sent: FindSent) -> Decision:
@@ -284,5 +295,4 @@ def _bounce(bounce: Bounce, find_sent: FindSent) -> Decision:
                         "about no email we sent: nothing was changed.")
     return Decision("bounce", "recorded", "bounce", f"An email we sent ({sent.kind}) could not be delivered: "
                     f"{failure.describe()}.", alert_ref=sent.alert_ref,
-                    command={"verb": "bounce", "outbox_id": sent.entry_id, "status": failure.status,
-                             "failure": failure.describe(), "recipient": failure.address})
+                    command=BounceReport(sent.entry_id, failure.status, failure.describe(), failure.address))

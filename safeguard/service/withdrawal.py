@@ -12,25 +12,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, select
 
 from safeguard.config import Config
-from safeguard.forms.model import HealthAlertForm
 from safeguard.notify.outbox import queue_email
 from safeguard.notify.render import render_email
 from safeguard.register.orm import Alert, Delivery, InboundMessage, WithdrawalRequest
 from safeguard.register.repository import Register
 from safeguard.service.approval import DecisionRefused
+from safeguard.service.commands import Withdraw
 from safeguard.service.lifecycle import CommandResult, withdraw
 from safeguard.service.notices import NotSent, queue_notice, resolve, tell_admin
 from safeguard.service.replies import sender_of
-from safeguard.service.status import ACTIVE, WITHDRAWN
+from safeguard.service.status import ACTIVE, WITHDRAWN, DeliveryStatus, RequestKind, RequestStatus
 
 FIXED_REASONS = ("Found", "Resolved", "Baby born")
 OTHER_REASON = "Other (see the register)"
-PENDING, APPROVED, DECLINED, SUPERSEDED = "pending", "approved", "declined", "superseded"
+PENDING, APPROVED, DECLINED, SUPERSEDED = (RequestStatus.PENDING, RequestStatus.APPROVED, RequestStatus.DECLINED,
+                                          RequestStatus.SUPERSEDED)
 MAX_TEXT = 2000  # the longest reason or note the register keeps from a decision
 
 
@@ -59,7 +59,7 @@ class WithdrawalOutcome:
     """Codes and counts only: safe for logs and Prefect."""
 
     reference: str
-    decision: str  # approved | declined
+    decision: RequestStatus  # approved | declined
     notices: list[str] = field(default_factory=list)  # provider codes sent a withdrawal notice
     not_sent: list[NotSent] = field(default_factory=list)
     approval_run_id: str | None = None
@@ -95,16 +95,9 @@ class WithdrawalSummary:
 
 
 # the WITHDRAW command ----------------------------------------------------------------------------
-def _command_field(command: Any, name: str) -> Any:
-    """Triage's command, as a dict or as a typed object: the one place this module reads it."""
-    if command is None:
-        return None
-    return command.get(name) if isinstance(command, dict) else getattr(command, name, None)
-
-
-def command_reason(command: Any) -> str:
-    reason = _command_field(command, "reason")
-    return str(reason).strip()[:MAX_TEXT] if reason and str(reason).strip() else "Not given"
+def command_reason(command: Withdraw) -> str:
+    reason = command.reason.strip()
+    return reason[:MAX_TEXT] if reason else "Not given"
 
 
 def shown_reason(reason: str | None) -> str:
@@ -116,7 +109,7 @@ def shown_reason(reason: str | None) -> str:
     return "Not given" if text in ("", "not given") else OTHER_REASON
 
 
-def on_withdraw_command(register: Register, config: Config, alert: Alert, command: Any, row: InboundMessage,
+def on_withdraw_command(register: Register, config: Config, alert: Alert, command: Withdraw, row: InboundMessage,
                         now: datetime) -> CommandResult | WithdrawalReceipt:
     """An authenticated WITHDRAW from the social worker or team manager on record (triage has checked)."""
     reason, sender = command_reason(command), row.sender or ""
@@ -127,7 +120,7 @@ def on_withdraw_command(register: Register, config: Config, alert: Alert, comman
 
 def pending_request(register: Register, alert: Alert) -> WithdrawalRequest | None:
     return register.session.scalars(select(WithdrawalRequest).where(
-        WithdrawalRequest.alert_id == alert.id, WithdrawalRequest.kind == "withdraw",
+        WithdrawalRequest.alert_id == alert.id, WithdrawalRequest.kind == RequestKind.WITHDRAW,
         WithdrawalRequest.status == PENDING).order_by(WithdrawalRequest.id)).first()
 
 
@@ -139,7 +132,7 @@ def request_withdrawal(register: Register, alert: Alert, reason: str, requester:
         register.audit(actor=requester, action="withdrawal requested again", at=now, alert_ref=alert.reference,
                        inbound_id=inbound_id, request=waiting.id)
         return WithdrawalReceipt(already_pending=True, request_id=waiting.id)
-    request = register.add(WithdrawalRequest(alert_id=alert.id, inbound_id=inbound_id, kind="withdraw",
+    request = register.add(WithdrawalRequest(alert_id=alert.id, inbound_id=inbound_id, kind=RequestKind.WITHDRAW,
                                              requested_by=requester, reason=reason, status=PENDING, created_at=now))
     register.audit(actor=requester, action="withdrawal requested", at=now, alert_ref=alert.reference,
                    inbound_id=inbound_id, request=request.id, reason=shown_reason(reason))
@@ -177,7 +170,7 @@ def _withdrawal_occasion(register: Register, alert: Alert) -> str:
 
 def _reinstatements(register: Register, alert: Alert) -> int:
     return int(register.session.scalar(select(func.count(WithdrawalRequest.id)).where(
-        WithdrawalRequest.alert_id == alert.id, WithdrawalRequest.kind == "reinstate")) or 0)
+        WithdrawalRequest.alert_id == alert.id, WithdrawalRequest.kind == RequestKind.REINSTATE)) or 0)
 
 
 # the decision form ---------------------------------------------------------------------------------
@@ -193,17 +186,16 @@ def holding_providers(register: Register, config: Config, alert: Alert) -> list[
     """ "CODE: name" of each provider holding the alert now."""
     names = {p.code: p.name for p in config.providers}
     return [f"{d.provider_code}: {names.get(d.provider_code, 'no longer in the provider directory')}"
-            for d in register.deliveries(alert) if d.status == "notified"]
+            for d in register.deliveries(alert) if d.status == DeliveryStatus.NOTIFIED]
 
 
 def withdrawal_summary(register: Register, config: Config, reference: str) -> WithdrawalSummary | None:
     """The decision form's content, or None if no withdrawal request waits on this alert."""
-    from zoneinfo import ZoneInfo
     alert = register.alert(reference)
     request = pending_request(register, alert) if alert else None
     if alert is None or request is None:
         return None
-    when = request.created_at.astimezone(ZoneInfo(config.settings.service.timezone))
+    when = config.local(request.created_at)
     return WithdrawalSummary(reference=alert.reference, reason=shown_reason(request.reason),
                              requested_by=_role(alert, request.requested_by),
                              requested_at=f"{when:%d/%m/%Y at %H:%M}",
@@ -214,7 +206,7 @@ def requests_without_run(register: Register) -> list[str]:
     """References of alerts whose withdrawal request waits with no decision run recorded."""
     rows = register.session.execute(select(Alert.reference).join(WithdrawalRequest,
                                                                  WithdrawalRequest.alert_id == Alert.id)
-                                    .where(WithdrawalRequest.kind == "withdraw", WithdrawalRequest.status == PENDING,
+                                    .where(WithdrawalRequest.kind == RequestKind.WITHDRAW, WithdrawalRequest.status == PENDING,
                                            WithdrawalRequest.approval_run_id.is_(None))
                                     .order_by(WithdrawalRequest.id))
     return [reference for (reference,) in rows]
@@ -249,7 +241,7 @@ def decide_withdrawal(register: Register, config: Config, reference: str, answer
     request.status, request.decision_note = APPROVED, note or None
     result = withdraw(register, config, alert, request.reason or "Not given", by, now, request.inbound_id,
                       occasion=_withdrawal_occasion(register, alert))
-    codes = [d.provider_code for d in register.deliveries(alert) if d.status == "withdrawn" and d.withdrawn_at == now]
+    codes = [d.provider_code for d in register.deliveries(alert) if d.status == DeliveryStatus.WITHDRAWN and d.withdrawn_at == now]
     register.audit(actor=by, action="withdrawal approved", at=now, alert_ref=alert.reference, request=request.id,
                    requested_by=request.requested_by, note=note or None, notices=codes)
     _tell_requester(register, config, alert, request, "withdrawal_approved", now, result=result)
@@ -258,7 +250,7 @@ def decide_withdrawal(register: Register, config: Config, reference: str, answer
 
 def _nothing_waiting(register: Register, alert: Alert) -> str:
     last = register.session.scalars(select(WithdrawalRequest).where(
-        WithdrawalRequest.alert_id == alert.id, WithdrawalRequest.kind == "withdraw",
+        WithdrawalRequest.alert_id == alert.id, WithdrawalRequest.kind == RequestKind.WITHDRAW,
         WithdrawalRequest.decided_by.is_not(None)).order_by(WithdrawalRequest.id.desc())).first()
     if last is not None and last.decided_at is not None:
         return (f"The withdrawal of {alert.reference} was already {last.status} by {last.decided_by} on "
@@ -314,12 +306,12 @@ def reinstate(register: Register, config: Config, reference: str, by: str, reaso
     if not reason:
         raise DecisionRefused("no-reason", "Give a reason for reinstating: the register keeps it. Nothing was changed.")
     told = told_of_withdrawal(register, alert)
-    register.add(WithdrawalRequest(alert_id=alert.id, kind="reinstate", requested_by=by, reason=reason,
+    register.add(WithdrawalRequest(alert_id=alert.id, kind=RequestKind.REINSTATE, requested_by=by, reason=reason,
                                    status=APPROVED, created_at=now, decided_by=by, decided_at=now))
     targets, not_sent = resolve(config, [d.provider_code for d in told])
     version = register.alert_version(alert, alert.current_version)
     assert version is not None
-    form, occasion = HealthAlertForm.from_json(version.form), f"reinstated-{_reinstatements(register, alert) + 1}"
+    form, occasion = register.form(version), f"reinstated-{_reinstatements(register, alert) + 1}"
     alert.status, alert.withdrawn_at, alert.updated_at = ACTIVE, None, now
     for target in targets:
         queue_notice(register, config, alert=alert, version=alert.current_version, target=target,
@@ -336,7 +328,7 @@ def reinstate(register: Register, config: Config, reference: str, by: str, reaso
 
 def told_of_withdrawal(register: Register, alert: Alert) -> list[Delivery]:
     """The deliveries withdrawn by the alert's own withdrawal (not those an update removed earlier)."""
-    return [d for d in register.deliveries(alert) if d.status == "withdrawn" and alert.withdrawn_at is not None
+    return [d for d in register.deliveries(alert) if d.status == DeliveryStatus.WITHDRAWN and alert.withdrawn_at is not None
             and d.withdrawn_at == alert.withdrawn_at]
 
 
@@ -363,10 +355,9 @@ def reinstatement_summary(register: Register, config: Config, reference: str) ->
         return False, f"There is no alert {reference.strip()}. Check the reference (it looks like HSA-2026-000123)."
     if refusal := _not_reinstatable(register, alert):
         return False, refusal
-    from zoneinfo import ZoneInfo
     names = {p.code: p.name for p in config.providers}
     assert alert.withdrawn_at is not None
-    when = alert.withdrawn_at.astimezone(ZoneInfo(config.settings.service.timezone))
+    when = config.local(alert.withdrawn_at)
     told = [f"- {d.provider_code}: {names.get(d.provider_code, 'no longer in the provider directory')}"
             for d in told_of_withdrawal(register, alert)]
     lines = [f"## Reinstate {alert.reference}", "", f"Withdrawn on {when:%d/%m/%Y at %H:%M}. Reinstating makes it "

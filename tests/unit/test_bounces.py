@@ -8,6 +8,7 @@ import base64
 from safeguard import samples
 from safeguard.mail.inbound import parse_inbound
 from safeguard.notify.compose import message_id_for
+from safeguard.service.commands import BounceReport
 from safeguard.service.triage import AlertFacts, SentFacts, triage
 from tests.conftest import TODAY
 from tests.factories import INBOX, SW
@@ -88,7 +89,7 @@ def test_a_bounce_of_an_email_we_sent_is_recorded_and_never_answered(config) -> 
     assert (d.kind, d.outcome, d.reason, d.folder, d.reply, d.tell_admin) == \
         ("bounce", "recorded", "bounce", "Processed", None, False)
     assert d.alert_ref == "HSA-2026-000001" and d.command is not None
-    assert (d.command["outbox_id"], d.command["status"]) == (7, "5.1.10")
+    assert isinstance(d.command, BounceReport) and (d.command.outbox_id, d.command.status) == (7, "5.1.10")
 
 
 def test_a_bounce_of_anything_else_changes_nothing_and_is_never_answered(config) -> None:  # noqa: ANN001

@@ -2,6 +2,7 @@ from datetime import date
 
 from safeguard import samples
 from safeguard.mail.inbound import parse_inbound
+from safeguard.service.commands import Extend, Withdraw
 from safeguard.service.triage import AlertFacts, triage
 from tests.conftest import TODAY
 from tests.factories import INBOX, SW, TM, text_submission, xlsx_submission
@@ -59,8 +60,7 @@ def test_a_message_without_a_sender_is_quarantined(config) -> None:  # noqa: ANN
 
 def test_withdraw_from_the_social_worker_on_record_is_recorded(config) -> None:  # noqa: ANN001
     d = decide(samples.submission(SW, INBOX, subject=f"WITHDRAW {REF}", body="Reason: Found\n"), config)
-    assert (d.outcome, d.kind, d.command) == ("recorded", "withdraw", {"verb": "withdraw", "reference": REF,
-                                                                        "reason": "Found"})
+    assert (d.outcome, d.kind, d.command) == ("recorded", "withdraw", Withdraw(REF, "Found"))
 
 
 def test_withdraw_from_someone_else_is_quarantined(config) -> None:  # noqa: ANN001
@@ -78,7 +78,7 @@ def test_withdraw_of_an_unknown_or_withdrawn_alert_gets_a_clear_answer(config) -
 def test_extend_reads_the_new_date_or_explains_the_format(config) -> None:  # noqa: ANN001
     ok = decide(samples.submission(SW, INBOX, subject=f"EXTEND {REF} to 2027-01-15"), config)
     bad = decide(samples.submission(SW, INBOX, subject=f"EXTEND {REF} to next week"), config)
-    assert ok.command == {"verb": "extend", "reference": REF, "review_date": "2027-01-15"}
+    assert ok.command == Extend(REF, date(2027, 1, 15))
     assert (bad.outcome, bad.reason) == ("invalid", "extend-date")
 
 
