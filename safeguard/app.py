@@ -15,7 +15,8 @@ from functools import cache, cached_property
 
 from sqlalchemy import Engine
 
-from safeguard.calendar import WorkingDays, load_calendar
+from safeguard.calendar import WorkingDays
+from safeguard.calendar_source import load_calendar
 from safeguard.config import Config, load_config
 from safeguard.mail.factory import open_mailbox
 from safeguard.register.crypto import KEY_VARIABLES, check_keys

@@ -392,7 +392,7 @@ def _reconcile(args: argparse.Namespace) -> int:
 
 
 def _calendar(args: argparse.Namespace) -> int:
-    from safeguard.calendar import refresh_cache
+    from safeguard.calendar_source import refresh_cache
     from safeguard.config import load_config
     config = load_config(args.config)
     fetched, count = refresh_cache(config.directory)

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from safeguard.config import Config
 from safeguard.config.fgm import FgmItem, FgmSettings
 from safeguard.forms.contract import normalise_label
-from safeguard.forms.document import Document, read_document
-from safeguard.forms.ooxml import Limits, Unreadable
+from safeguard.forms.document import Document
 from safeguard.forms.values import BadValue, RawValue, as_text, parse_date, parse_nhs_number, parse_postcode
 
 NOT_AVAILABLE = "not available"
@@ -59,19 +59,21 @@ def month_bounds(month: str) -> tuple[date, date]:
     return start, end
 
 
-def read_grid(data: bytes, filename: str, limits: Limits,
-              document: Document | None = None) -> tuple[list[list[RawValue]], dict[str, str]]:
-    """The records table and the submission fields (organisation, month) from xlsx or CSV. An xlsx
-    already read (by intake's reader process) comes as `document`. Raises Unreadable."""
+def read_grid(data: bytes, filename: str,
+              document: Document | None) -> tuple[list[list[RawValue]], dict[str, str]]:
+    """The records table and the submission fields (organisation, month) from a CSV, or from an xlsx
+    already read (`document`, by intake's reader process or fgm/reading.py). Raises
+    SubmissionUnreadable."""
     if filename.lower().endswith(".csv"):
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
             text = data.decode("cp1252", errors="replace")
         return [list(r) for r in csv.reader(io.StringIO(text))][:MAX_RECORDS + 1], {}
-    document = document or read_document("xlsx", data, limits, MAX_RECORDS + 1)
+    if document is None:
+        raise SubmissionUnreadable("The file could not be read. Send it again as the FGM template (.xlsx) or a CSV.")
     if document.problem:
-        raise Unreadable(document.problem, dangerous=document.dangerous)
+        raise SubmissionUnreadable(f"The file {document.problem}")
     sheets = dict(document.tables)
     records = sheets.get(RECORDS_SHEET) or next(iter(sheets.values()), [])
     meta: dict[str, str] = {}
@@ -192,17 +194,15 @@ def _cross_checks(v: dict[str, Any], fgm: FgmSettings, bounds: tuple[date, date]
     return errors
 
 
-def patient_key(values: dict[str, Any]) -> str:
-    """Who the record is about, to link attendances across months: the NHS number, or when it is not
-    available, date of birth and postcode (records with neither cannot be linked)."""
-    import uuid
-
-    from safeguard.register.crypto import keyed_hash
-    nhs = values.get("nhs_number")
-    if nhs and nhs != NOT_AVAILABLE:
-        basis = f"nhs:{nhs}"
-    elif values.get("date_of_birth") and values.get("postcode"):
-        basis = f"dob:{values['date_of_birth']}|pc:{values['postcode']}"
-    else:
-        basis = f"unlinked:{uuid.uuid4().hex}"  # cannot be linked to any other record
-    return keyed_hash(basis)[:32]  # keyed: a plain hash of an NHS number could be reversed by trying them all
+def check_file(data: bytes, filename: str, config: Config, provider_code: str, month_hint: str | None,
+               document: Document | None) -> Submission:
+    """A provider's file (a CSV, or an xlsx already read as `document`) checked against config/fgm.yaml.
+    Raises SubmissionUnreadable with a plain-English reason."""
+    grid, meta = read_grid(data, filename, document)
+    has_own_month = bool(meta.get("reporting month (yyyy-mm)"))
+    sub = check_submission(grid, meta, config.fgm, None if has_own_month else month_hint)
+    if sub.organisation and sub.organisation.strip().upper() != provider_code:
+        raise SubmissionUnreadable(f"The Submission sheet names organisation {sub.organisation.strip().upper()}, "
+                                   f"but this came from {provider_code}. Correct the sheet, or send it from that "
+                                   "organisation's safeguarding mailbox.")
+    return sub

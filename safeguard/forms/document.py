@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from safeguard.forms.ooxml import Limits, Unreadable, docx_grids, xlsx_named_grids
 from safeguard.forms.raw import Grid
 
 OFFICE_KINDS = ("xlsx", "docx")
@@ -40,13 +39,3 @@ class Document:
 
 OVERRAN = Document(problem="could not be read within the time and memory allowed for one attachment.",
                    dangerous=True, overran=True)
-
-
-def read_document(kind: str, data: bytes, limits: Limits, max_rows: int) -> Document:
-    """Read an xlsx or docx in this process (the reader process runs this too)."""
-    try:
-        if kind == "xlsx":
-            return Document(list(xlsx_named_grids(data, limits, max_rows)))
-        return Document([("", grid) for grid in docx_grids(data, limits)])
-    except Unreadable as exc:
-        return Document(problem=str(exc), dangerous=exc.dangerous)

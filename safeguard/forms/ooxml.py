@@ -17,11 +17,11 @@ from xml.etree.ElementTree import XML
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
-from safeguard.forms.raw import Grid
+from safeguard.forms.document import Document
+from safeguard.forms.raw import MAX_ROWS, Grid
 from safeguard.forms.values import RawValue
 
 CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # OLE container: encrypted OOXML or legacy .xls/.doc
-MAX_ROWS = 2000
 MAX_COLS = 60
 _S = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
@@ -210,3 +210,13 @@ def docx_grids(data: bytes, limits: Limits) -> list[Grid]:
 def _cell_text(tc) -> str:  # noqa: ANN001
     paragraphs = ["".join(t.text or "" for t in p.iter(f"{_W}t")) for p in tc.iter(f"{_W}p")]
     return "\n".join(p for p in paragraphs if p).strip()
+
+
+def read_document(kind: str, data: bytes, limits: Limits, max_rows: int) -> Document:
+    """Read an xlsx or docx in this process (the reader process runs this too)."""
+    try:
+        if kind == "xlsx":
+            return Document(list(xlsx_named_grids(data, limits, max_rows)))
+        return Document([("", grid) for grid in docx_grids(data, limits)])
+    except Unreadable as exc:
+        return Document(problem=str(exc), dangerous=exc.dangerous)

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from safeguard.forms.contract import FORM_BY_LABEL, MAX_SUBJECTS, SUBJECT_BY_LABEL, normalise_label
 from safeguard.forms.values import RawValue, as_text
 
+MAX_ROWS = 2000  # rows of a form read from one sheet or table: far more than any form has
+
 Grid = Sequence[Sequence[RawValue]]
 _SUBJECT_LINE = re.compile(r"^subject\s*(\d{1,2})\s*[-:.]?\s*(.+)$", re.IGNORECASE)
 _MAX_SUBJECT_NUMBER = 99

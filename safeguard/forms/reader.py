@@ -27,8 +27,8 @@ import time
 from dataclasses import asdict, dataclass
 from typing import IO
 
-from safeguard.forms.document import OVERRAN, Document, read_document
-from safeguard.forms.ooxml import Limits
+from safeguard.forms.document import OVERRAN, Document
+from safeguard.forms.ooxml import Limits, read_document
 
 MB = 1024 * 1024
 

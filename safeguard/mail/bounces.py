@@ -18,11 +18,12 @@ import contextlib
 import logging
 import quopri
 import re
-from dataclasses import dataclass
 from email.message import Message
 from email.parser import HeaderParser
 
 from flufl.bounce import all_failures
+
+from safeguard.mail.message import Bounce, FailedRecipient
 
 MAX_RECIPIENTS = 50  # per-recipient blocks read from one report
 MAX_IDS = 10  # original Message-IDs kept
@@ -32,28 +33,6 @@ _STATUS = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
 # flufl.bounce logs each detector it runs, and a detector's exception with its traceback: neither
 # belongs in our logs (a traceback can quote the message).
 logging.getLogger("flufl.bounce").disabled = True
-
-
-@dataclass(frozen=True)
-class FailedRecipient:
-    address: str
-    status: str  # e.g. "5.1.1"; "" when the report gives none
-    diagnostic: str  # the receiving server's words, one line, trimmed; "" when none
-
-    def describe(self) -> str:
-        """Status and diagnostic for the register and the admin team: no message content."""
-        return " ".join(part for part in (self.status, self.diagnostic) if part) or "no reason given"
-
-
-@dataclass(frozen=True)
-class Bounce:
-    original_ids: tuple[str, ...]  # Message-IDs of the email that could not be delivered, "<...>"
-    failed: tuple[FailedRecipient, ...]  # recipients that failed for good
-    delayed: tuple[str, ...] = ()  # addresses still being tried (nothing to do)
-
-    @property
-    def first_failure(self) -> FailedRecipient | None:
-        return self.failed[0] if self.failed else None
 
 
 def is_report(msg: Message) -> bool:

@@ -15,15 +15,11 @@ import hashlib
 import itertools
 import logging
 import re
-from dataclasses import dataclass, field
 from email.message import EmailMessage, Message
 from email.utils import getaddresses
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from safeguard.forms.document import Document
-
-from safeguard.mail.bounces import Bounce, read_bounce
+from safeguard.mail.bounces import read_bounce
+from safeguard.mail.message import Attachment, Inbound
 from safeguard.mail.set_aside import SetAside, set_aside
 
 _TRACE_HEADERS = {"received", "return-path", "delivered-to", "x-original-to", "dkim-signature",
@@ -40,42 +36,6 @@ _AUTOMATIC_SUBJECT = re.compile(r"^\s*(?:automatic reply|auto[- ]?reply|autorepl
 MAX_MULTIPARTS = 100  # nesting levels (at most): far more than any real message, far below the recursion limit
 _MULTIPART = re.compile(rb"multipart/", re.IGNORECASE)
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Attachment:
-    filename: str
-    content_type: str
-    data: bytes
-    document: Document | None = field(default=None, compare=False, repr=False)  # read ahead (carriers.read_ahead)
-    undecoded_size: int | None = None  # set (and data left empty) when it was too large to be worth decoding
-
-    @property
-    def size(self) -> int:
-        return len(self.data) if self.undecoded_size is None else self.undecoded_size
-
-    @property
-    def extension(self) -> str:
-        return self.filename.rpartition(".")[2].lower() if "." in self.filename else ""
-
-
-@dataclass
-class Inbound:
-    message_id: str | None
-    sender: str | None
-    reply_to: str | None
-    subject: str
-    text_body: str | None
-    html_body: str | None
-    attachments: list[Attachment] = field(default_factory=list)
-    header_faults: list[str] = field(default_factory=list)
-    automatic: bool = False  # an out-of-office or other automatic reply: never a command or acknowledgement
-    auth_results: tuple[str, ...] = ()  # Authentication-Results values, topmost first
-    exchange_auth_as: str | None = None  # X-MS-Exchange-Organization-AuthAs, if present
-    dedup_key: str = ""
-    content_sha256: str = ""
-    bounce: Bounce | None = None  # a delivery-status notification (see safeguard/mail/bounces.py)
-    deferred_before: int = 0  # times intake left it in INBOX already (service/deferrals.py)
 
 
 def _addresses(msg: Message, header: str, faults: list[str]) -> list[str]:

@@ -1,17 +1,14 @@
-"""Finding the form in a message: an attached xlsx or docx wins; otherwise the body (text or HTML)."""
+"""Finding the form in a message: an attached xlsx or docx wins; otherwise the body (text or HTML).
+
+Pure rules over a message already read: an office attachment's tables were read beforehand, in a
+process of their own (service/attachments.py `read_ahead`), and arrive as `attachment.document`."""
 
 from __future__ import annotations
 
-import dataclasses
-
 from safeguard.config import Config
-from safeguard.fgm.records import MAX_RECORDS
-from safeguard.forms.document import OFFICE_KINDS, read_document
 from safeguard.forms.htmltext import html_to_lines
-from safeguard.forms.ooxml import MAX_ROWS, Limits
-from safeguard.forms.raw import RawForm, from_grids, from_lines
-from safeguard.forms.reader import ReaderLimits, reader_for
-from safeguard.mail.inbound import Attachment, Inbound
+from safeguard.forms.raw import MAX_ROWS, RawForm, from_grids, from_lines
+from safeguard.mail.message import Attachment, Inbound
 
 FORM_EXTENSIONS = {"xlsx": "xlsx", "docx": "docx"}
 MACRO_EXTENSIONS = {"xlsm", "xltm", "xlsb", "xlam", "docm", "dotm", "pptm"}
@@ -37,7 +34,7 @@ def find_form(inbound: Inbound, config: Config) -> RawForm | None:
     limits = config.settings.limits
     candidate = _the_one_attachment(inbound, config, tuple(FORM_EXTENSIONS))
     if candidate:
-        return _read_attachment(candidate, zip_limits(config))
+        return _read_attachment(candidate)
     if inbound.text_body and inbound.text_body.strip():
         form = from_lines(inbound.text_body.splitlines(), "email text", limits.max_body_lines)
     elif inbound.html_body:
@@ -63,33 +60,17 @@ def _refuse_dangerous(attachment: Attachment, max_mb: float) -> None:
         raise AttachmentRefused("is a program or script, which we never open", attachment.filename)
 
 
-def _read_attachment(attachment: Attachment, limits: Limits) -> RawForm:
+def _read_attachment(attachment: Attachment) -> RawForm:
     ext = attachment.extension
     if ext in LEGACY_EXTENSIONS:
         raise AttachmentRefused("is in an old format (.xls/.doc). Save it as .xlsx or .docx and send it again.",
                                 attachment.filename)
-    document = attachment.document or read_document(ext, attachment.data, limits, MAX_ROWS)
+    document = attachment.document
+    if document is None:  # not read ahead (it was not the message's one office attachment)
+        raise AttachmentRefused("could not be read", attachment.filename)
     if document.problem:
         raise AttachmentRefused(document.problem, attachment.filename)
     return from_grids(document.grids(MAX_ROWS), ext)
-
-
-def read_ahead(inbound: Inbound, config: Config) -> Inbound:
-    """Read the message's one xlsx or docx (the only attachment triage may open) in this process's
-    reader process, bounded in time and memory (safeguard/forms/reader.py), and keep what it read
-    on the attachment for triage. Nothing to do for a message triage quarantines unread."""
-    if inbound.header_faults:
-        return inbound
-    limits = config.settings.limits
-    office = [i for i, a in enumerate(inbound.attachments)
-              if a.extension in OFFICE_KINDS and a.size <= limits.max_attachment_mb * MB]
-    if len(office) != 1:
-        return inbound
-    attachment = inbound.attachments[office[0]]
-    reader = reader_for(ReaderLimits(limits.reader_seconds, limits.reader_memory_mb))
-    document = reader.read(attachment.extension, attachment.data, zip_limits(config), MAX_RECORDS + 1)
-    inbound.attachments[office[0]] = dataclasses.replace(attachment, document=document)
-    return inbound
 
 
 def overran(inbound: Inbound) -> bool:
@@ -119,9 +100,3 @@ def _the_one_attachment(inbound: Inbound, config: Config, extensions: tuple[str,
     if len(files) > 1:
         raise TooManyForms(len(files))
     return files[0] if files else None
-
-
-def zip_limits(config: Config) -> Limits:
-    limits = config.settings.limits
-    return Limits(int(limits.max_unzipped_mb * MB), limits.max_zip_ratio, limits.max_sheets,
-                  int(limits.max_xml_mb * MB))

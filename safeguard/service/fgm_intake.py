@@ -8,18 +8,21 @@ kept or held, as config/fgm.yaml says, and the provider is told each error by ro
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import delete, insert, select
 
 from safeguard.config import Config
 from safeguard.fgm.reading import read_and_check
-from safeguard.fgm.records import Submission, SubmissionUnreadable, patient_key
+from safeguard.fgm.records import NOT_AVAILABLE, Submission, SubmissionUnreadable
 from safeguard.notify.outbox import queue_email
 from safeguard.notify.render import render_email
+from safeguard.register.crypto import keyed_hash
 from safeguard.register.orm import FgmRecord, FgmSubmission
 from safeguard.register.repository import Register
 from safeguard.register.uow import UnitOfWork
@@ -122,3 +125,16 @@ def import_drop_folder(uow: Callable[[], UnitOfWork], config: Config, now: datet
             (target / f"{path.name}.txt").write_text(problem + "\n")
         counts["imported" if result else "rejected"] += 1
     return counts
+
+
+def patient_key(values: dict[str, Any]) -> str:
+    """Who the record is about, to link attendances across months: the NHS number, or when it is not
+    available, date of birth and postcode (records with neither cannot be linked)."""
+    nhs = values.get("nhs_number")
+    if nhs and nhs != NOT_AVAILABLE:
+        basis = f"nhs:{nhs}"
+    elif values.get("date_of_birth") and values.get("postcode"):
+        basis = f"dob:{values['date_of_birth']}|pc:{values['postcode']}"
+    else:
+        basis = f"unlinked:{uuid.uuid4().hex}"  # cannot be linked to any other record
+    return keyed_hash(basis)[:32]  # keyed: a plain hash of an NHS number could be reversed by trying them all

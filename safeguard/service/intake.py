@@ -32,7 +32,8 @@ from safeguard.notify.outbox import (
 from safeguard.register.orm import InboundMessage, IntakeDeferral
 from safeguard.register.uow import UnitOfWork
 from safeguard.service import deferrals
-from safeguard.service.carriers import overran, read_ahead
+from safeguard.service.attachments import read_ahead
+from safeguard.service.carriers import overran
 from safeguard.service.deferrals import Deferred
 from safeguard.service.lifecycle import find_sent
 from safeguard.service.recording import record_decision

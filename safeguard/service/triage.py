@@ -10,16 +10,14 @@ from datetime import date
 from typing import Any
 
 from safeguard.config import Config
-from safeguard.fgm.reading import read_and_check
 from safeguard.fgm.records import MONTH as MONTH_IN_TEXT
-from safeguard.fgm.records import Submission, SubmissionUnreadable
+from safeguard.fgm.records import Submission, SubmissionUnreadable, check_file
 from safeguard.forms.checks import check_form
 from safeguard.forms.model import HealthAlertForm
 from safeguard.forms.problems import CheckContext, Problem
 from safeguard.forms.values import BadValue, parse_date
 from safeguard.mail.authentication import GatewayTrust, SenderAuth, Verdict, authenticate
-from safeguard.mail.bounces import Bounce
-from safeguard.mail.inbound import Inbound
+from safeguard.mail.message import Bounce, Inbound
 from safeguard.service.carriers import AttachmentRefused, TooManyForms, find_data_file, find_form
 from safeguard.service.commands import (
     HOW_TO_EXTEND,
@@ -167,8 +165,8 @@ def _fgm(inbound: Inbound, provider_code: str, config: Config) -> Decision:
                         "per month.", reply="fgm_received")
     month = MONTH_IN_TEXT.search(inbound.subject)
     try:
-        sub = read_and_check(attachment.data, attachment.filename, config, provider_code,
-                             f"{month.group(1)}-{month.group(2)}" if month else None, attachment.document)
+        sub = check_file(attachment.data, attachment.filename, config, provider_code,
+                         f"{month.group(1)}-{month.group(2)}" if month else None, attachment.document)
     except SubmissionUnreadable as exc:
         return Decision("fgm", "invalid", "fgm-unreadable", str(exc), reply="fgm_received")
     return Decision("fgm", "recorded", "fgm-with-errors" if sub.errors else "fgm-accepted", reply="fgm_received",

@@ -10,13 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from safeguard.calendar import (
-    WorkingDays,
-    add_working_days,
-    load_calendar,
-    refresh_cache,
-    working_days_between,
-)
+from safeguard.calendar import WorkingDays, add_working_days, working_days_between
+from safeguard.calendar_source import load_calendar, refresh_cache
 
 CAL = WorkingDays()
 

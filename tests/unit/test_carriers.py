@@ -3,7 +3,7 @@ import pytest
 from safeguard import samples
 from safeguard.forms.checks import check_form
 from safeguard.forms.problems import CheckContext
-from safeguard.mail.inbound import parse_inbound
+from safeguard.service.attachments import read_message
 from safeguard.service.carriers import AttachmentRefused, TooManyForms, find_form
 from tests import hostile
 from tests.conftest import TODAY
@@ -11,7 +11,7 @@ from tests.factories import INBOX, SW, docx_form, fields, people
 
 
 def form_from(raw_message: bytes, config):  # noqa: ANN001, ANN201
-    raw = find_form(parse_inbound(raw_message), config)
+    raw = find_form(read_message(raw_message, config), config)
     assert raw is not None
     form, problems = check_form(raw, CheckContext(TODAY, config))
     assert problems == [], problems
@@ -41,7 +41,7 @@ def test_the_attachment_wins_over_the_body(config) -> None:  # noqa: ANN001
 def test_two_forms_attached_is_refused(config) -> None:  # noqa: ANN001
     x = samples.xlsx_form(fields(), people())
     with pytest.raises(TooManyForms):
-        find_form(parse_inbound(samples.submission(SW, INBOX, attachments=[("a.xlsx", x), ("b.xlsx", x)])), config)
+        find_form(read_message(samples.submission(SW, INBOX, attachments=[("a.xlsx", x), ("b.xlsx", x)]), config), config)
 
 
 @pytest.mark.parametrize(("name", "build", "dangerous_words"), [
@@ -60,18 +60,18 @@ def test_two_forms_attached_is_refused(config) -> None:  # noqa: ANN001
 def test_dangerous_or_broken_attachments_are_refused_with_a_reason(config, name, build, dangerous_words) -> None:  # noqa: ANN001
     message = samples.submission(SW, INBOX, attachments=[(name, build())])
     with pytest.raises(AttachmentRefused) as err:
-        find_form(parse_inbound(message), config)
+        find_form(read_message(message, config), config)
     assert dangerous_words in err.value.explanation
 
 
 def test_a_10000_line_body_is_read_only_up_to_the_limit(config) -> None:  # noqa: ANN001
     body = samples.text_form(fields(), people()) + "filler line\n" * 10_000
-    raw = find_form(parse_inbound(samples.submission(SW, INBOX, body=body)), config)
+    raw = find_form(read_message(samples.submission(SW, INBOX, body=body), config), config)
     assert raw is not None and raw.fields["alert_type"] == "Missing child"
 
 
 def test_a_body_with_no_form_is_not_a_form(config) -> None:  # noqa: ANN001
-    assert find_form(parse_inbound(samples.submission(SW, INBOX, body="Hello, any news?")), config) is None
+    assert find_form(read_message(samples.submission(SW, INBOX, body="Hello, any news?"), config), config) is None
 
 
 def test_non_utf8_charsets_are_decoded(config) -> None:  # noqa: ANN001

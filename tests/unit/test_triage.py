@@ -1,7 +1,7 @@
 from datetime import date
 
 from safeguard import samples
-from safeguard.mail.inbound import parse_inbound
+from safeguard.service.attachments import read_message
 from safeguard.service.commands import Extend, Withdraw
 from safeguard.service.triage import AlertFacts, triage
 from tests.conftest import TODAY
@@ -17,7 +17,7 @@ def find(status: str = "ACTIVE"):  # noqa: ANN201
 
 
 def decide(raw: bytes, config, status: str = "ACTIVE"):  # noqa: ANN001, ANN201
-    return triage(parse_inbound(raw), config, TODAY, find(status))
+    return triage(read_message(raw, config), config, TODAY, find(status))
 
 
 def test_a_valid_form_is_accepted_with_a_reply(config) -> None:  # noqa: ANN001
