@@ -19,10 +19,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from safeguard import samples  # noqa: E402
-from safeguard.mail.graph import GraphMailbox, GraphSettings, MemoryState  # noqa: E402
-from safeguard.mail.inbound import parse_inbound  # noqa: E402
-from safeguard.mail.port import Folder  # noqa: E402
+from safeguard.adapters.mail.graph import GraphMailbox, GraphSettings, MemoryState  # noqa: E402
+from safeguard.adapters.mail.inbound import parse_inbound  # noqa: E402
+from safeguard.adapters.mail.port import Folder  # noqa: E402
+from testkit import samples  # noqa: E402
 
 MAILBOX = "safeguarding@example-icb.test"
 

@@ -22,8 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from safeguard.mail.imap_smtp import ImapSmtpMailbox, ImapSmtpSettings, _append  # noqa: E402
-from safeguard.mail.port import Folder  # noqa: E402
+from safeguard.adapters.mail.imap_smtp import ImapSmtpMailbox, ImapSmtpSettings, _append  # noqa: E402
+from safeguard.adapters.mail.port import Folder  # noqa: E402
 from tests.mailstack import HOST, IMAP_PORT, PASSWORD  # noqa: E402
 
 REPLY = (b"From: safeguarding@example-icb.test\r\nTo: social-worker@coventry-council.test\r\n"

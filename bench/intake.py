@@ -29,11 +29,11 @@ from pathlib import Path
 
 import yaml
 
-from safeguard import samples
-from safeguard.app import open_app, open_intake_context
-from safeguard.register.crypto import new_key
-from safeguard.service.intake import send_unsent
-from safeguard.service.intake_pool import process_in_parallel
+from safeguard.adapters.register.crypto import new_key
+from safeguard.bootstrap import open_app, open_intake_context
+from safeguard.service_layer.intake import send_unsent
+from safeguard.service_layer.intake_pool import process_in_parallel
+from testkit import samples
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST, IMAP_PORT, SMTP_PORT, PASSWORD = "127.0.0.1", 10143, 10025, "test"

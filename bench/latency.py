@@ -35,8 +35,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from safeguard import samples  # noqa: E402
-from safeguard.register.crypto import new_key  # noqa: E402
+from safeguard.adapters.register.crypto import new_key  # noqa: E402
+from testkit import samples  # noqa: E402
 from tests.mailstack import HOST, IMAP_PORT, PASSWORD, SMTP_PORT, stack_config  # noqa: E402
 from tests.prefect_site import running_site, wait_for  # noqa: E402
 

@@ -29,11 +29,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from safeguard.config import load_config  # noqa: E402
-from safeguard.mail.maildir import MaildirMailbox, deliver  # noqa: E402
-from safeguard.register.crypto import new_key  # noqa: E402
-from safeguard.register.db import make_engine, migrate  # noqa: E402
-from safeguard.register.uow import uow_factory  # noqa: E402
+from safeguard.adapters.config_files import load_config  # noqa: E402
+from safeguard.adapters.mail.maildir import MaildirMailbox, deliver  # noqa: E402
+from safeguard.adapters.register.crypto import new_key  # noqa: E402
+from safeguard.adapters.register.db import make_engine, migrate  # noqa: E402
+from safeguard.adapters.register.uow import uow_factory  # noqa: E402
 from tests import hostile  # noqa: E402
 from tests.corpus.build import msg  # noqa: E402
 from tests.factories import INBOX, SW  # noqa: E402
@@ -76,8 +76,8 @@ def prepare(scenario: int) -> Path:
 
 def one(work: Path) -> dict[str, object]:
     """Run one prepared scenario in this (fresh) process; the figures as JSON on stdout."""
-    from safeguard.forms import reader
-    from safeguard.service.intake import IntakeContext, process_batch
+    from safeguard.adapters.workbooks import reader
+    from safeguard.service_layer.intake import IntakeContext, process_batch
 
     box = MaildirMailbox(work / "mail", INBOX, None)
     valid = (work / "behind").read_text()

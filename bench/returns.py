@@ -24,16 +24,16 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import text
 
-from safeguard.config import load_config
-from safeguard.fgm.records import check_submission
-from safeguard.fgm.synthetic import random_month
-from safeguard.mail.maildir import MaildirMailbox
-from safeguard.register.crypto import decrypt, new_key
-from safeguard.register.db import make_engine, migrate
-from safeguard.register.uow import uow_factory
-from safeguard.service.fgm_intake import store_submission
-from safeguard.service.intake import IntakeContext
-from safeguard.service.returns import produce
+from safeguard.adapters.config_files import load_config
+from safeguard.adapters.mail.maildir import MaildirMailbox
+from safeguard.adapters.register.crypto import decrypt, new_key
+from safeguard.adapters.register.db import make_engine, migrate
+from safeguard.adapters.register.uow import uow_factory
+from safeguard.domain.fgm import check_submission
+from safeguard.service_layer.fgm_intake import store_submission
+from safeguard.service_layer.intake import IntakeContext
+from safeguard.service_layer.returns import produce
+from testkit.fgm_synthetic import random_month
 
 ROOT = Path(__file__).resolve().parents[1]
 MONTH = "2026-10"

@@ -29,11 +29,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.intake import HOST, IMAP_PORT, PASSWORD, SMTP_PORT, backlog, count_inbox  # noqa: E402
-from safeguard.config import load_config  # noqa: E402
-from safeguard.mail.imap_smtp import ImapSmtpMailbox, ImapSmtpSettings  # noqa: E402
-from safeguard.register.db import make_engine, migrate  # noqa: E402
-from safeguard.register.uow import uow_factory  # noqa: E402
-from safeguard.service.intake import IntakeContext, process_batch, send_unsent  # noqa: E402
+from safeguard.adapters.config_files import load_config  # noqa: E402
+from safeguard.adapters.mail.imap_smtp import ImapSmtpMailbox, ImapSmtpSettings  # noqa: E402
+from safeguard.adapters.register.db import make_engine, migrate  # noqa: E402
+from safeguard.adapters.register.uow import uow_factory  # noqa: E402
+from safeguard.service_layer.intake import IntakeContext, process_batch, send_unsent  # noqa: E402
 
 
 def rss_mb() -> float:

@@ -18,7 +18,7 @@ from prefect.runtime import flow_run
 from pydantic import Field
 
 from flows.hooks import tell_admin_on_failure
-from safeguard.app import open_app
+from safeguard.bootstrap import open_app
 from tasks.approval import (
     describe_for_approval,
     forget_approval_input,

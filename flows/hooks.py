@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from safeguard.app import open_app
-from safeguard.service.failures import report_failed_run
+from safeguard.bootstrap import open_app
+from safeguard.service_layer.failures import report_failed_run
 
 NEEDS_ATTENTION = "Needs attention"  # a failed state whose run already told the admin team itself
 log = logging.getLogger(__name__)

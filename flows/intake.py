@@ -10,8 +10,8 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows.hooks import tell_admin_on_failure
-from safeguard.service.intake import IntakeResult
-from safeguard.service.status import Outcome
+from safeguard.domain.status import Outcome
+from safeguard.service_layer.intake import IntakeResult
 from tasks.approval import start_approval_runs
 from tasks.intake import read_and_answer, wait_for_mail
 

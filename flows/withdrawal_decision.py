@@ -21,7 +21,7 @@ from pydantic import Field
 
 from flows.alert_approval import ALREADY_DECIDED, APPROVE
 from flows.hooks import tell_admin_on_failure
-from safeguard.app import open_app
+from safeguard.bootstrap import open_app
 from tasks.approval import forget_approval_input, send_notices
 from tasks.withdrawal import describe_withdrawal, record_withdrawal_decision, stop_waiting_for_withdrawal
 

@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from safeguard.config import load_config
-from safeguard.fgm.template import build_fgm_template
-from safeguard.forms.template import build_form_template
+from safeguard.adapters.config_files import load_config
+from safeguard.adapters.workbooks.fgm_template import build_fgm_template
+from safeguard.adapters.workbooks.form_template import build_form_template
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,9 +10,14 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
 
-from safeguard.app import open_app
-from safeguard.service.approval import ApprovalRequest, DecisionRefused
-from safeguard.service.dispatch import approval_summary, give_decision, record_approval_run, send_alert_email
+from safeguard.bootstrap import open_app
+from safeguard.service_layer.approval import ApprovalRequest, DecisionRefused
+from safeguard.service_layer.dispatch import (
+    approval_summary,
+    give_decision,
+    record_approval_run,
+    send_alert_email,
+)
 
 APPROVAL_DEPLOYMENT = "alert-approval/approval"
 
@@ -99,7 +104,7 @@ def start_approval_runs(config_dir: str | None) -> dict[str, int]:
     from prefect.deployments import run_deployment
     from prefect.exceptions import ObjectNotFound
 
-    from safeguard.service.dispatch import versions_without_run
+    from safeguard.service_layer.dispatch import versions_without_run
     from tasks.withdrawal import start_withdrawal_runs
     logger = get_run_logger()
     counts = {"started": 0, "no deployment": 0}
@@ -125,6 +130,6 @@ def start_approval_runs(config_dir: str | None) -> dict[str, int]:
 
 @task(cache_policy=NO_CACHE)
 def stop_waiting(config_dir: str | None, reference: str, version: int, run_id: str) -> None:
-    from safeguard.service.dispatch import release_approval_run
+    from safeguard.service_layer.dispatch import release_approval_run
     with open_app(config_dir).intake_context() as ctx:
         release_approval_run(ctx, reference, version, run_id)

@@ -8,10 +8,10 @@ from functools import partial
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from safeguard.app import open_app, open_intake_context
-from safeguard.mail.port import MailboxError
-from safeguard.service.intake import send_unsent
-from safeguard.service.intake_pool import IntakePass, intake_pass
+from safeguard.adapters.mail.port import MailboxError
+from safeguard.bootstrap import open_app, open_intake_context
+from safeguard.service_layer.intake import send_unsent
+from safeguard.service_layer.intake_pool import IntakePass, intake_pass
 
 
 def _is_temporary(task, task_run, state) -> bool:  # noqa: ANN001 - Prefect's retry_condition_fn signature

@@ -8,9 +8,9 @@ from datetime import date
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from safeguard.app import open_app
-from safeguard.service.reconcile import nightly_check
-from safeguard.service.reminders import parse_instant, remind
+from safeguard.bootstrap import open_app
+from safeguard.service_layer.reconcile import nightly_check
+from safeguard.service_layer.reminders import parse_instant, remind
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from safeguard.app import open_app, utc_now
-from safeguard.service.returns import email_returns, previous_month, produce
+from safeguard.bootstrap import open_app, utc_now
+from safeguard.service_layer.returns import email_returns, previous_month, produce
 
 
 @dataclass(frozen=True)

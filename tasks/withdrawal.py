@@ -7,11 +7,11 @@ from __future__ import annotations
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from safeguard.app import open_app
-from safeguard.service.approval import DecisionRefused
-from safeguard.service.intake import IntakeContext
-from safeguard.service.withdrawal import WithdrawalAnswer, reinstatement_summary
-from safeguard.service.withdrawal_dispatch import (
+from safeguard.bootstrap import open_app
+from safeguard.service_layer.approval import DecisionRefused
+from safeguard.service_layer.intake import IntakeContext
+from safeguard.service_layer.withdrawal import WithdrawalAnswer, reinstatement_summary
+from safeguard.service_layer.withdrawal_dispatch import (
     give_reinstatement,
     give_withdrawal_decision,
     record_withdrawal_run,

@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from safeguard.config import Config, load_config
-from safeguard.mail.maildir import MaildirMailbox, deliver
-from safeguard.register.db import make_engine, migrate
-from safeguard.register.uow import UnitOfWork, uow_factory
-from safeguard.service.intake import IntakeContext
+from safeguard.adapters.config_files import load_config
+from safeguard.adapters.mail.maildir import MaildirMailbox, deliver
+from safeguard.adapters.register.db import make_engine, migrate
+from safeguard.adapters.register.uow import UnitOfWork, uow_factory
+from safeguard.domain.config import Config
+from safeguard.service_layer.intake import IntakeContext
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 # Test keys for the encrypted register columns (real deployments take theirs from a secret store).

@@ -7,7 +7,7 @@ from datetime import date
 
 from docx import Document
 
-from safeguard import samples
+from testkit import samples
 from tests.conftest import TODAY
 
 SW = "tamsin.holloway@coventry-council.test"

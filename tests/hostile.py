@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import zipfile
 
-from safeguard import samples
+from testkit import samples
 from tests.factories import fields, people
 
 XXE = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'

@@ -8,16 +8,16 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from safeguard import samples
-from safeguard.mail.maildir import MaildirMailbox, deliver
-from safeguard.mail.port import Folder
-from safeguard.notify.outbox import queue_email
-from safeguard.notify.render import render_email
-from safeguard.register.orm import Alert, Delivery, InboundMessage, OutboxEntry
-from safeguard.service.approval import ApprovalRequest
-from safeguard.service.dispatch import give_decision, send_alert_email
-from safeguard.service.intake import IntakeContext, process_message
-from safeguard.service.replies import sender_of
+from safeguard.adapters.mail.maildir import MaildirMailbox, deliver
+from safeguard.adapters.mail.port import Folder
+from safeguard.adapters.notify.outbox import queue_email
+from safeguard.adapters.notify.render import render_email
+from safeguard.adapters.register.orm import Alert, Delivery, InboundMessage, OutboxEntry
+from safeguard.service_layer.approval import ApprovalRequest
+from safeguard.service_layer.dispatch import give_decision, send_alert_email
+from safeguard.service_layer.intake import IntakeContext, process_message
+from safeguard.service_layer.replies import sender_of
+from testkit import samples
 from tests.factories import INBOX, SW, xlsx_submission
 from tests.withdrawals import approve_withdrawal
 

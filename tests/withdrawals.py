@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from safeguard.service.dispatch import send_alert_email
-from safeguard.service.intake import IntakeContext
-from safeguard.service.withdrawal import WithdrawalAnswer, WithdrawalOutcome
-from safeguard.service.withdrawal_dispatch import give_withdrawal_decision
+from safeguard.service_layer.dispatch import send_alert_email
+from safeguard.service_layer.intake import IntakeContext
+from safeguard.service_layer.withdrawal import WithdrawalAnswer, WithdrawalOutcome
+from safeguard.service_layer.withdrawal_dispatch import give_withdrawal_decision
 
 APPROVER = "Dana Nightingale"
 

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from safeguard import samples
-from safeguard.mail.ews import EwsMailbox, EwsSettings
-from safeguard.mail.graph import GraphMailbox, GraphSettings, MemoryState
-from safeguard.mail.imap_smtp import ImapSmtpMailbox, ImapSmtpSettings
-from safeguard.mail.inbound import parse_inbound
-from safeguard.mail.maildir import MaildirMailbox, deliver
-from safeguard.mail.port import Folder, Mailbox, PermanentMailboxError, TemporaryMailboxError
+from safeguard.adapters.mail.ews import EwsMailbox, EwsSettings
+from safeguard.adapters.mail.graph import GraphMailbox, GraphSettings, MemoryState
+from safeguard.adapters.mail.imap_smtp import ImapSmtpMailbox, ImapSmtpSettings
+from safeguard.adapters.mail.inbound import parse_inbound
+from safeguard.adapters.mail.maildir import MaildirMailbox, deliver
+from safeguard.adapters.mail.port import Folder, Mailbox, PermanentMailboxError, TemporaryMailboxError
+from testkit import samples
 from tests.ewssim import EwsSim
 from tests.graphsim import GraphSim
 from tests.mailstack import HOST, IMAP_PORT, PASSWORD, SMTP_PORT, read_inbox, smtp_deliver
@@ -303,7 +303,7 @@ def test_configuration_faults_are_explained_in_plain_words(
 def test_mailbox_check_connects_sends_to_itself_and_explains_faults(
         adapter: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    from safeguard.cli import main
+    from cli.main import main
     from tests.mailstack import stack_config
     secret = f"SAFEGUARD_{adapter.upper()}_CLIENT_SECRET"
     monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")

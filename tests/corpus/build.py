@@ -12,7 +12,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
 
-from safeguard import samples
+from testkit import samples
 from tests import hostile
 from tests.factories import INBOX, SW, TM, fields, people
 from tests.samples.build import POSTFIX_BOUNCE, delayed_dsn, exchange_online_ndr

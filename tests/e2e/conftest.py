@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from safeguard.mail.maildir import MaildirMailbox
-from safeguard.register.db import make_engine, migrate
-from safeguard.register.uow import uow_factory
-from safeguard.service.intake import IntakeContext
+from safeguard.adapters.mail.maildir import MaildirMailbox
+from safeguard.adapters.register.db import make_engine, migrate
+from safeguard.adapters.register.uow import uow_factory
+from safeguard.service_layer.intake import IntakeContext
 from tests.conftest import NOW
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import sqlite3
 
-from safeguard import samples
+from testkit import samples
 from tests.conftest import TODAY
 
 PERSONAL_DATA = [samples.SUBJECT_SURNAME, "Zephyrine", "Amaranth", "Persephone", samples.CHILD_NHS,

@@ -17,7 +17,7 @@ from uuid import UUID
 
 import pytest
 
-from safeguard import samples
+from testkit import samples
 from tests.conftest import subject_of
 from tests.e2e.prefect_db import leaked
 from tests.ewssim import EwsSim
@@ -229,7 +229,7 @@ def test_submit_approve_in_prefect_acknowledge_withdraw(approval_deployment: str
         held = subjects(stack, address, 2)
         assert held.count(f"{ref}: health alert WITHDRAWN for {code}") == 1 and len(held) == 2
     assert f"{ref}: withdrawn" in subjects(stack, stack.social_worker, 4)
-    from safeguard.cli import main
+    from cli.main import main
     assert main(["--config", str(stack.directory), "reinstate", ref, "--by", "Priya Okafor",
                  "--reason", "Withdrawn in error."]) == 0
     for address, code in ((uhcw, "UHCW"), (swft, "SWFT")):

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from safeguard import samples
+from testkit import samples
 from tests.conftest import subject_of
 from tests.e2e.prefect_db import leaked
 from tests.factories import fields, people

@@ -12,7 +12,7 @@ from tests.conftest import ROOT
 
 def test_the_demo_processes_every_sample_and_prints_where_the_replies_are(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API", "SAFEGUARD_"))}
-    result = subprocess.run([sys.executable, "-m", "safeguard.cli", "demo", "--dir", str(tmp_path / "demo")],
+    result = subprocess.run([sys.executable, "-m", "cli.main", "demo", "--dir", str(tmp_path / "demo")],
                             env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     out = result.stdout

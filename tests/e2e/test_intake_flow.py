@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from safeguard.mail.port import Mailbox
-from safeguard.service.intake import IntakeContext
+from safeguard.adapters.mail.port import Mailbox
+from safeguard.service_layer.intake import IntakeContext
 from tests.conftest import ROOT, put
 from tests.e2e.prefect_db import leaked, prefect_database_text
 from tests.factories import text_submission, xlsx_submission

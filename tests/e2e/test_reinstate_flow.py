@@ -12,11 +12,11 @@ from uuid import UUID
 
 import pytest
 
-from safeguard import samples
-from safeguard.mail.maildir import deliver
-from safeguard.service.approval import ApprovalRequest
-from safeguard.service.dispatch import give_decision, send_alert_email
-from safeguard.service.intake import IntakeContext, process_message
+from safeguard.adapters.mail.maildir import deliver
+from safeguard.service_layer.approval import ApprovalRequest
+from safeguard.service_layer.dispatch import give_decision, send_alert_email
+from safeguard.service_layer.intake import IntakeContext, process_message
+from testkit import samples
 from tests.conftest import ROOT, subject_of
 from tests.e2e.prefect_db import leaked
 from tests.factories import INBOX, SW, xlsx_submission

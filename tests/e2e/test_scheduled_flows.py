@@ -15,8 +15,8 @@ import yaml
 from prefect import flow
 
 from flows.hooks import tell_admin_on_failure
-from safeguard.service.intake import IntakeContext
-from safeguard.service.reconcile import CHECKS
+from safeguard.service_layer.intake import IntakeContext
+from safeguard.service_layer.reconcile import CHECKS
 from tests.conftest import ROOT, subject_of
 from tests.e2e.prefect_db import leaked
 from tests.reconcile_seed import clean_register, seed_every_discrepancy
@@ -136,11 +136,11 @@ def test_the_monthly_returns_flow_writes_emails_and_shows_headline_numbers(
     from datetime import date
 
     from flows.returns import monthly_returns
-    from safeguard import samples
-    from safeguard.fgm.synthetic import record, valid_nhs_numbers
-    from safeguard.fgm.template import fgm_file
-    from safeguard.mail.maildir import deliver
-    from safeguard.service.intake import process_message
+    from safeguard.adapters.mail.maildir import deliver
+    from safeguard.adapters.workbooks.fgm_template import fgm_file
+    from safeguard.service_layer.intake import process_message
+    from testkit import samples
+    from testkit.fgm_synthetic import record, valid_nhs_numbers
     numbers = valid_nhs_numbers()
     rows = [record(next(numbers), date(2026, 10, 3 + n)) for n in range(9)]
     deliver(site.mailbox.root, samples.submission(  # type: ignore[attr-defined]

@@ -9,18 +9,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, inspect, select, text
 
-from safeguard import samples
-from safeguard.fgm.synthetic import record
-from safeguard.fgm.template import fgm_file
-from safeguard.register.audit import verify_session
-from safeguard.register.crypto import DATA_KEYS, new_key
-from safeguard.register.db import make_engine
-from safeguard.register.keys import rotate_all
-from safeguard.register.orm import Alert, AlertVersion, OutboxEntry
-from safeguard.service.approval import ApprovalRequest
-from safeguard.service.dispatch import give_decision, send_alert_email
-from safeguard.service.intake import IntakeContext, process_message
-from safeguard.service.retention import erase_expired
+from safeguard.adapters.register.audit import verify_session
+from safeguard.adapters.register.crypto import DATA_KEYS, new_key
+from safeguard.adapters.register.db import make_engine
+from safeguard.adapters.register.keys import rotate_all
+from safeguard.adapters.register.orm import Alert, AlertVersion, OutboxEntry
+from safeguard.adapters.workbooks.fgm_template import fgm_file
+from safeguard.service_layer.approval import ApprovalRequest
+from safeguard.service_layer.dispatch import give_decision, send_alert_email
+from safeguard.service_layer.intake import IntakeContext, process_message
+from safeguard.service_layer.retention import erase_expired
+from testkit import samples
+from testkit.fgm_synthetic import record
 from tests.conftest import NOW, TODAY, put
 from tests.factories import INBOX, SW, xlsx_submission
 from tests.withdrawals import approve_withdrawal

@@ -12,17 +12,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from safeguard import samples
-from safeguard.calendar import WorkingDays
-from safeguard.cli import main
-from safeguard.mail.maildir import MaildirMailbox
-from safeguard.mail.port import Folder
-from safeguard.register.orm import OutboxEntry
-from safeguard.service.dispatch import record_approval_run
-from safeguard.service.failures import report_failed_run
-from safeguard.service.intake import IntakeContext, process_message, send_unsent
-from safeguard.service.reconcile import run_reconciliation
-from safeguard.service.reminders import run_reminders
+from cli.main import main
+from safeguard.adapters.mail.maildir import MaildirMailbox
+from safeguard.adapters.mail.port import Folder
+from safeguard.adapters.register.orm import OutboxEntry
+from safeguard.domain.calendar import WorkingDays
+from safeguard.service_layer.dispatch import record_approval_run
+from safeguard.service_layer.failures import report_failed_run
+from safeguard.service_layer.intake import IntakeContext, process_message, send_unsent
+from safeguard.service_layer.reconcile import run_reconciliation
+from safeguard.service_layer.reminders import run_reminders
+from testkit import samples
 from tests.conftest import ROOT, put
 from tests.factories import INBOX, SW, text_submission, xlsx_submission
 from tests.reconcile_seed import clean_register

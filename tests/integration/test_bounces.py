@@ -9,13 +9,13 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from safeguard.calendar import WorkingDays
-from safeguard.mail.port import Folder
-from safeguard.register.orm import Delivery, OutboxEntry
-from safeguard.returns.activity import load_activity
-from safeguard.service.intake import IntakeContext
-from safeguard.service.reconcile import reconcile
-from safeguard.service.reminders import due_reminders
+from safeguard.adapters.mail.port import Folder
+from safeguard.adapters.register.orm import Delivery, OutboxEntry
+from safeguard.adapters.returns.activity import load_activity
+from safeguard.domain.calendar import WorkingDays
+from safeguard.service_layer.intake import IntakeContext
+from safeguard.service_layer.reconcile import reconcile
+from safeguard.service_layer.reminders import due_reminders
 from tests.conftest import TODAY, put
 from tests.factories import SW
 from tests.integration.test_lifecycle import SWFT, UHCW, email, held_by, run, submit_and_approve

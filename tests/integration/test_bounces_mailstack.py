@@ -12,10 +12,10 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from safeguard import samples
-from safeguard.register.db import make_engine
-from safeguard.register.orm import Delivery, InboundMessage
-from safeguard.register.uow import uow_factory
+from safeguard.adapters.register.db import make_engine
+from safeguard.adapters.register.orm import Delivery, InboundMessage
+from safeguard.adapters.register.uow import uow_factory
+from testkit import samples
 from tests.conftest import subject_of
 from tests.factories import fields, people
 from tests.integration.test_outages import cli, plain

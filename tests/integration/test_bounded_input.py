@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from safeguard.config.models import Limits
-from safeguard.forms.document import OVERRAN
-from safeguard.forms.ooxml import Limits as ZipLimits
-from safeguard.forms.reader import ReaderLimits, reader_for
-from safeguard.mail.port import TemporaryMailboxError
-from safeguard.register.orm import IntakeDeferral
-from safeguard.service import intake
-from safeguard.service.intake import IntakeContext, byte_groups, process_batch
+from safeguard.adapters.mail.port import TemporaryMailboxError
+from safeguard.adapters.register.orm import IntakeDeferral
+from safeguard.adapters.workbooks.ooxml import Limits as ZipLimits
+from safeguard.adapters.workbooks.reader import ReaderLimits, reader_for
+from safeguard.domain.config.models import Limits
+from safeguard.domain.forms.document import OVERRAN
+from safeguard.service_layer import intake
+from safeguard.service_layer.intake import IntakeContext, byte_groups, process_batch
 from tests import hostile
 from tests.conftest import put, with_settings
 from tests.factories import text_submission, xlsx_submission

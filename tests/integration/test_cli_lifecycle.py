@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from safeguard import samples
-from safeguard.cli import main
+from cli.main import main
+from testkit import samples
 from tests.conftest import ROOT
 from tests.factories import text_submission, xlsx_submission
 
@@ -19,7 +19,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("SAFEGUARD_DELIVER_TO", str(tmp_path / "mail" / "delivered"))
     monkeypatch.setenv("SAFEGUARD_DATABASE_URL", f"sqlite:///{tmp_path / 'register.sqlite3'}")
     monkeypatch.chdir(ROOT)
-    from safeguard.mail.maildir import deliver
+    from safeguard.adapters.mail.maildir import deliver
     deliver(tmp_path / "mail" / "safeguarding", xlsx_submission())
     assert main(["intake", "--once", "--without-prefect"]) == 0
     return tmp_path
@@ -83,7 +83,7 @@ def test_reminders_at_any_instant_from_the_command_line(env: Path,
 def test_text_from_a_form_never_becomes_a_formula_in_the_export(tmp_path: Path,
                                                                monkeypatch: pytest.MonkeyPatch,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
-    from safeguard.mail.maildir import deliver
+    from safeguard.adapters.mail.maildir import deliver
     monkeypatch.setenv("SAFEGUARD_MAILDIR", str(tmp_path / "mail" / "safeguarding"))
     monkeypatch.setenv("SAFEGUARD_DELIVER_TO", str(tmp_path / "mail" / "delivered"))
     monkeypatch.setenv("SAFEGUARD_DATABASE_URL", f"sqlite:///{tmp_path / 'register.sqlite3'}")

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from safeguard import samples
-from safeguard.cli import main
-from safeguard.mail.maildir import deliver
+from cli.main import main
+from safeguard.adapters.mail.maildir import deliver
+from testkit import samples
 from tests.conftest import ROOT, subject_of
 from tests.factories import INBOX, SW, xlsx_submission
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from safeguard.mail.maildir import MaildirMailbox
-from safeguard.register.audit import verify_session
-from safeguard.register.orm import Alert
-from safeguard.service.intake import IntakeContext, process_message
+from safeguard.adapters.mail.maildir import MaildirMailbox
+from safeguard.adapters.register.audit import verify_session
+from safeguard.adapters.register.orm import Alert
+from safeguard.service_layer.intake import IntakeContext, process_message
 from tests.conftest import put
 from tests.factories import text_submission
 

@@ -11,13 +11,13 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from safeguard.forms.checks import check_form
-from safeguard.forms.problems import CheckContext
-from safeguard.forms.raw import from_lines
-from safeguard.mail.inbound import parse_inbound
-from safeguard.mail.maildir import deliver
-from safeguard.mail.port import Folder
-from safeguard.service.intake import IntakeContext, process_batch
+from safeguard.adapters.mail.inbound import parse_inbound
+from safeguard.adapters.mail.maildir import deliver
+from safeguard.adapters.mail.port import Folder
+from safeguard.domain.forms.checks import check_form
+from safeguard.domain.forms.problems import CheckContext
+from safeguard.domain.forms.raw import from_lines
+from safeguard.service_layer.intake import IntakeContext, process_batch
 from tests.conftest import TODAY
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
@@ -42,8 +42,8 @@ def test_each_file_gets_its_expected_outcome(name: str, intake_ctx: IntakeContex
 
     # fields reach hospitals' notices: literal, never evaluated
     if result.outcome == "accepted" and ("jinja" in name or "injection" in name):
-        from safeguard.service.approval import ApprovalRequest
-        from safeguard.service.dispatch import give_decision, send_alert_email
+        from safeguard.service_layer.approval import ApprovalRequest
+        from safeguard.service_layer.dispatch import give_decision, send_alert_email
         give_decision(intake_ctx, result.reference, 1, ApprovalRequest(True, "Dana"))  # type: ignore[arg-type]
         send_alert_email(intake_ctx, result.reference)  # type: ignore[arg-type]
         notice = next((intake_ctx.mailbox.deliver_to / "safeguarding@uhcw.test" / "new").iterdir())  # type: ignore[operator]

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from safeguard.adapters.mail.maildir import MaildirMailbox
+from safeguard.adapters.register.audit import verify_session
+from safeguard.adapters.register.db import make_engine
+from safeguard.adapters.register.orm import InboundMessage
+from safeguard.adapters.register.uow import uow_factory
 from safeguard.faults import POINTS
-from safeguard.mail.maildir import MaildirMailbox
-from safeguard.register.audit import verify_session
-from safeguard.register.db import make_engine
-from safeguard.register.orm import InboundMessage
-from safeguard.register.uow import uow_factory
 from tests.conftest import ROOT, put
 from tests.factories import xlsx_submission
 
@@ -26,7 +26,7 @@ def intake_once(tmp_path: Path, url: str, kill_at: str | None) -> int:
     env.pop("SAFEGUARD_KILL_AT", None)
     if kill_at:
         env["SAFEGUARD_KILL_AT"] = kill_at
-    cmd = [sys.executable, "-m", "safeguard.cli", "--config", str(ROOT / "config"), "intake", "--once",
+    cmd = [sys.executable, "-m", "cli.main", "--config", str(ROOT / "config"), "intake", "--once",
            "--without-prefect"]
     return subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, timeout=120).returncode
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from safeguard import samples
+from safeguard.adapters.register.crypto import KEY_VARIABLES
 from safeguard.faults import DISPATCH_POINTS, POINTS
-from safeguard.register.crypto import KEY_VARIABLES
+from testkit import samples
 from tests.conftest import ROOT, subject_of
 from tests.factories import fields, people
 from tests.mailstack import StackConfig, read_inbox, smtp_deliver, stack_config
@@ -26,7 +26,7 @@ def cli(stack: StackConfig, *args: str, kill_at: str | None = None) -> subproces
     env["SAFEGUARD_IMAP_PASSWORD"] = "test"
     if kill_at:
         env["SAFEGUARD_KILL_AT"] = kill_at
-    return subprocess.run([sys.executable, "-m", "safeguard.cli", "--config", str(stack.directory), *args],
+    return subprocess.run([sys.executable, "-m", "cli.main", "--config", str(stack.directory), *args],
                           env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
 
 
@@ -133,7 +133,7 @@ def test_two_intake_processes_at_once_on_one_mailbox_handle_each_message_once(tm
     read_inbox(stack.mailbox, len(senders))
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAFEGUARD_") or k in KEY_VARIABLES}
     env["SAFEGUARD_IMAP_PASSWORD"] = "test"
-    command = [sys.executable, "-m", "safeguard.cli", "--config", str(stack.directory), "intake", "--once",
+    command = [sys.executable, "-m", "cli.main", "--config", str(stack.directory), "intake", "--once",
                "--without-prefect"]
     workers = [subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
                for _ in range(2)]
@@ -145,10 +145,10 @@ def test_two_intake_processes_at_once_on_one_mailbox_handle_each_message_once(tm
         assert len(replies) == 1 and replies[0].endswith("health alert received, awaiting approval"), replies
     from sqlalchemy import func, select
 
-    from safeguard.register.audit import verify_session
-    from safeguard.register.db import make_engine
-    from safeguard.register.orm import Alert, InboundMessage
-    from safeguard.register.uow import uow_factory
+    from safeguard.adapters.register.audit import verify_session
+    from safeguard.adapters.register.db import make_engine
+    from safeguard.adapters.register.orm import Alert, InboundMessage
+    from safeguard.adapters.register.uow import uow_factory
     engine = make_engine(register_url)
     with uow_factory(engine)() as u:
         assert u.session.scalar(select(func.count()).select_from(InboundMessage)) == len(senders)
@@ -164,7 +164,7 @@ def test_two_reminder_processes_at_once_chase_each_provider_once(tmp_path: Path,
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAFEGUARD_") or k in KEY_VARIABLES}
     env["SAFEGUARD_IMAP_PASSWORD"] = "test"
     # a Tuesday long after: a chase and an escalation each
-    command = [sys.executable, "-m", "safeguard.cli", "--config", str(stack.directory), "reminders", "--now",
+    command = [sys.executable, "-m", "cli.main", "--config", str(stack.directory), "reminders", "--now",
                "2099-01-06T08:00", "--without-prefect"]
     workers = [subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
                for _ in range(2)]

@@ -18,12 +18,18 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from safeguard import samples
-from safeguard.fgm.synthetic import record, valid_nhs_numbers
-from safeguard.fgm.template import fgm_file
-from safeguard.register.orm import AuditEntry, FgmSubmission
-from safeguard.returns.fgm import breakdowns, headline, load_month, write_aggregate, write_record_level
-from safeguard.service.intake import IntakeContext, process_message
+from safeguard.adapters.register.orm import AuditEntry, FgmSubmission
+from safeguard.adapters.returns.fgm import (
+    breakdowns,
+    headline,
+    load_month,
+    write_aggregate,
+    write_record_level,
+)
+from safeguard.adapters.workbooks.fgm_template import fgm_file
+from safeguard.service_layer.intake import IntakeContext, process_message
+from testkit import samples
+from testkit.fgm_synthetic import record, valid_nhs_numbers
 from tests.conftest import put, subject_of
 from tests.factories import INBOX
 

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from safeguard import samples
-from safeguard.config.models import Limits
-from safeguard.mail.port import Folder
-from safeguard.register.audit import verify_session
-from safeguard.register.orm import Alert, InboundMessage, OutboxEntry
-from safeguard.service import intake
-from safeguard.service.intake import IntakeContext, process_message
+from safeguard.adapters.mail.port import Folder
+from safeguard.adapters.register.audit import verify_session
+from safeguard.adapters.register.orm import Alert, InboundMessage, OutboxEntry
+from safeguard.domain.config.models import Limits
+from safeguard.service_layer import intake
+from safeguard.service_layer.intake import IntakeContext, process_message
+from testkit import samples
 from tests import hostile
 from tests.conftest import put, subject_of, with_settings
 from tests.factories import INBOX, SW, text_submission, xlsx_submission
@@ -118,8 +118,8 @@ def _fields_people():  # noqa: ANN202
 
 def test_a_message_that_cannot_be_fetched_is_deferred_and_the_batch_goes_on(
         intake_ctx: IntakeContext) -> None:
-    from safeguard.mail.port import TemporaryMailboxError
-    from safeguard.service.intake import process_batch
+    from safeguard.adapters.mail.port import TemporaryMailboxError
+    from safeguard.service_layer.intake import process_batch
 
     box = intake_ctx.mailbox
     stuck = put(box, text_submission())

@@ -16,15 +16,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from safeguard.config import load_config
-from safeguard.mail.maildir import MaildirMailbox
-from safeguard.mail.port import Folder
-from safeguard.register.audit import verify_session
-from safeguard.register.db import make_engine, migrate
-from safeguard.register.orm import InboundMessage, OutboxEntry
-from safeguard.register.uow import uow_factory
-from safeguard.service import intake_pool
-from safeguard.service.intake import CHUNK, IntakeContext
+from safeguard.adapters.config_files import load_config
+from safeguard.adapters.mail.maildir import MaildirMailbox
+from safeguard.adapters.mail.port import Folder
+from safeguard.adapters.register.audit import verify_session
+from safeguard.adapters.register.db import make_engine, migrate
+from safeguard.adapters.register.orm import InboundMessage, OutboxEntry
+from safeguard.adapters.register.uow import uow_factory
+from safeguard.service_layer import intake_pool
+from safeguard.service_layer.intake import CHUNK, IntakeContext
 from tests.conftest import NOW, put
 from tests.factories import text_submission, xlsx_submission
 
@@ -122,7 +122,7 @@ if __name__ == "__mp_main__":  # what multiprocessing does in a new process, unl
 if __name__ == "__main__":
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
-    from safeguard.service.intake_pool import helper_context
+    from safeguard.service_layer.intake_pool import helper_context
     context = helper_context() if sys.argv[1] == "helper" else multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(1, mp_context=context) as pool:
         assert pool.submit(os.getpid).result() != os.getpid()

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from safeguard import samples
-from safeguard.register.audit import verify_session
-from safeguard.register.orm import Alert, Delivery
-from safeguard.service.approval import ApprovalRequest, DecisionRefused
-from safeguard.service.dispatch import approval_summary, give_decision, send_alert_email
-from safeguard.service.intake import IntakeContext, process_message
+from safeguard.adapters.register.audit import verify_session
+from safeguard.adapters.register.orm import Alert, Delivery
+from safeguard.service_layer.approval import ApprovalRequest, DecisionRefused
+from safeguard.service_layer.dispatch import approval_summary, give_decision, send_alert_email
+from safeguard.service_layer.intake import IntakeContext, process_message
+from testkit import samples
 from tests.conftest import put, subject_of
 from tests.factories import INBOX, SW, TM, xlsx_submission
 from tests.withdrawals import approve_withdrawal

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from safeguard import samples
-from safeguard.cli import main
+from cli.main import main
+from testkit import samples
 from tests.factories import fields, people
 from tests.graphsim import GraphSim
 from tests.mailstack import stack_config
@@ -41,7 +41,7 @@ def test_a_reply_whose_send_answer_was_lost_arrives_once(tmp_path: Path,
 
 def test_a_throttled_send_is_retried_whole() -> None:
     """A retry must carry the same headers as the first try (Graph reads the MIME by its Content-Type)."""
-    from safeguard.mail.graph import GraphMailbox, GraphSettings, MemoryState
+    from safeguard.adapters.mail.graph import GraphMailbox, GraphSettings, MemoryState
     sim = GraphSim(mailbox="safeguarding@example-icb.test")
     server = sim.start()
     try:

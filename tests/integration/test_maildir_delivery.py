@@ -14,13 +14,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from safeguard.config import Config, load_config
-from safeguard.mail.factory import open_mailbox
-from safeguard.mail.maildir import MaildirMailbox, is_dot_atom_address
-from safeguard.mail.port import Folder, PermanentMailboxError
-from safeguard.notify.outbox import Sender, queue_email, send_entries
-from safeguard.notify.render import Rendered
-from safeguard.register.uow import UnitOfWork
+from safeguard.adapters.config_files import load_config
+from safeguard.adapters.mail.factory import open_mailbox
+from safeguard.adapters.mail.maildir import MaildirMailbox, is_dot_atom_address
+from safeguard.adapters.mail.port import Folder, PermanentMailboxError
+from safeguard.adapters.notify.outbox import Sender, queue_email, send_entries
+from safeguard.adapters.notify.render import Rendered
+from safeguard.adapters.register.uow import UnitOfWork
+from safeguard.domain.config import Config
 from tests.conftest import NOW, ROOT
 
 RAW = (b"From: safeguarding@example-icb.test\r\nTo: x@uhcw.test\r\nMessage-ID: <m1@example-icb.test>\r\n"

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from safeguard import samples
+from testkit import samples
 from tests.conftest import postgres_database, subject_of
 from tests.cutproxy import CutProxy
 from tests.factories import fields, people
@@ -145,7 +145,7 @@ def test_a_full_disk_under_the_maildir_defers_and_then_answers_each_once(tmp_pat
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here to fill: {mounted.stderr.decode().strip()}")
     try:
-        from safeguard.mail.maildir import MaildirMailbox, deliver
+        from safeguard.adapters.mail.maildir import MaildirMailbox, deliver
         env = {"SAFEGUARD_MAILDIR": str(disk / "mail"), "SAFEGUARD_DELIVER_TO": str(disk / "delivered"),
                "SAFEGUARD_DATABASE_URL": f"sqlite:///{tmp_path / 'register.sqlite3'}"}
         box = MaildirMailbox(disk / "mail", "safeguarding@example-icb.test")
@@ -186,8 +186,8 @@ def maildir_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[
     import os
     import sys
 
-    from safeguard.register.crypto import KEY_VARIABLES
+    from safeguard.adapters.register.crypto import KEY_VARIABLES
     from tests.conftest import ROOT
     base = {k: v for k, v in os.environ.items() if not k.startswith("SAFEGUARD_") or k in KEY_VARIABLES}
-    return subprocess.run([sys.executable, "-m", "safeguard.cli", "--config", str(ROOT / "config"), *args],
+    return subprocess.run([sys.executable, "-m", "cli.main", "--config", str(ROOT / "config"), *args],
                           env={**base, **env}, cwd=ROOT, capture_output=True, text=True, timeout=120)

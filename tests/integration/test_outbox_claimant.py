@@ -10,13 +10,13 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from threading import Barrier
 
-from safeguard.config import load_config
-from safeguard.mail.maildir import MaildirMailbox
-from safeguard.notify.outbox import Sender, claim_entries, queue_email
-from safeguard.notify.render import Rendered
-from safeguard.register.db import make_engine, migrate
-from safeguard.register.uow import uow_factory
-from safeguard.service.intake_pool import helper_context
+from safeguard.adapters.config_files import load_config
+from safeguard.adapters.mail.maildir import MaildirMailbox
+from safeguard.adapters.notify.outbox import Sender, claim_entries, queue_email
+from safeguard.adapters.notify.render import Rendered
+from safeguard.adapters.register.db import make_engine, migrate
+from safeguard.adapters.register.uow import uow_factory
+from safeguard.service_layer.intake_pool import helper_context
 from tests.conftest import NOW, ROOT
 
 _meeting: Barrier | None = None

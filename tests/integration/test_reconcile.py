@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 
-from safeguard import samples
-from safeguard.mail.maildir import MaildirMailbox, deliver
-from safeguard.service.intake import IntakeContext
-from safeguard.service.reconcile import CHECKS, reconcile, run_reconciliation
+from safeguard.adapters.mail.maildir import MaildirMailbox, deliver
+from safeguard.service_layer.intake import IntakeContext
+from safeguard.service_layer.reconcile import CHECKS, reconcile, run_reconciliation
+from testkit import samples
 from tests.conftest import subject_of
 from tests.factories import INBOX, SW
 from tests.reconcile_seed import clean_register, seed_every_discrepancy

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from safeguard import samples
-from safeguard.calendar import WorkingDays
-from safeguard.config import Config
-from safeguard.mail.maildir import MaildirMailbox
-from safeguard.register.uow import UnitOfWork
-from safeguard.service.approval import ApprovalRequest
-from safeguard.service.dispatch import give_decision, send_alert_email
-from safeguard.service.intake import IntakeContext, process_message, send_unsent
-from safeguard.service.reminders import run_reminders
+from safeguard.adapters.mail.maildir import MaildirMailbox
+from safeguard.adapters.register.uow import UnitOfWork
+from safeguard.domain.calendar import WorkingDays
+from safeguard.domain.config import Config
+from safeguard.service_layer.approval import ApprovalRequest
+from safeguard.service_layer.dispatch import give_decision, send_alert_email
+from safeguard.service_layer.intake import IntakeContext, process_message, send_unsent
+from safeguard.service_layer.reminders import run_reminders
+from testkit import samples
 from tests.conftest import put, subject_of
 from tests.factories import INBOX, SW
 

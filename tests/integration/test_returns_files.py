@@ -10,15 +10,15 @@ from pathlib import Path
 
 from openpyxl import load_workbook
 
-from safeguard import samples
-from safeguard.fgm.synthetic import random_month, record
-from safeguard.fgm.template import fgm_file
-from safeguard.returns.activity import load_activity
-from safeguard.service.approval import ApprovalRequest
-from safeguard.service.dispatch import give_decision, send_alert_email
-from safeguard.service.fgm_intake import import_drop_folder
-from safeguard.service.intake import IntakeContext, process_message
-from safeguard.service.returns import email_returns, produce
+from safeguard.adapters.returns.activity import load_activity
+from safeguard.adapters.workbooks.fgm_template import fgm_file
+from safeguard.service_layer.approval import ApprovalRequest
+from safeguard.service_layer.dispatch import give_decision, send_alert_email
+from safeguard.service_layer.fgm_intake import import_drop_folder
+from safeguard.service_layer.intake import IntakeContext, process_message
+from safeguard.service_layer.returns import email_returns, produce
+from testkit import samples
+from testkit.fgm_synthetic import random_month, record
 from tests.conftest import put, subject_of
 from tests.factories import INBOX, SW
 from tests.withdrawals import approve_withdrawal
@@ -123,7 +123,7 @@ def test_every_workbook_opens_in_libreoffice_and_every_sheet_renders(
     fgm_month(ctx)
     result = produce(ctx, "2026-10", out_dir=tmp_path / "returns")
     workbooks = list(result.files.values())
-    from safeguard.returns.alert_history import export_alert_history
+    from safeguard.adapters.returns.alert_history import export_alert_history
     with ctx.uow() as u:
         workbooks.append(export_alert_history(u.session, ctx.config, "HSA-2026-000001",
                                               tmp_path / "history.xlsx",

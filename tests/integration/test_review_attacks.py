@@ -12,16 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from safeguard import samples
-from safeguard.config import Config
-from safeguard.mail.authentication import GatewayTrust, Verdict, authenticate
-from safeguard.mail.maildir import MaildirMailbox, deliver
-from safeguard.register.db import make_engine, migrate
-from safeguard.register.uow import uow_factory
-from safeguard.service.approval import ApprovalRequest
-from safeguard.service.commands import read_subject
-from safeguard.service.dispatch import give_decision, send_alert_email
-from safeguard.service.intake import IntakeContext, IntakeResult, process_batch
+from safeguard.adapters.mail.maildir import MaildirMailbox, deliver
+from safeguard.adapters.register.db import make_engine, migrate
+from safeguard.adapters.register.uow import uow_factory
+from safeguard.domain.authentication import GatewayTrust, Verdict, authenticate
+from safeguard.domain.commands import read_subject
+from safeguard.domain.config import Config
+from safeguard.service_layer.approval import ApprovalRequest
+from safeguard.service_layer.dispatch import give_decision, send_alert_email
+from safeguard.service_layer.intake import IntakeContext, IntakeResult, process_batch
+from testkit import samples
 from tests.conftest import with_settings
 from tests.factories import INBOX, SW, TM, fields, people, xlsx_submission
 from tests.integration.test_trust_corpus import REF, state
@@ -197,7 +197,7 @@ def test_a_subject_with_look_alike_letters_or_digits_is_not_a_command(subject: s
 
 
 def test_an_extension_date_in_look_alike_digits_is_not_read() -> None:
-    from safeguard.forms.values import BadValue, parse_date
+    from safeguard.domain.forms.values import BadValue, parse_date
     command = read_subject("EXTEND HSA-2026-000001 to \uff12\uff10\uff12\uff17-01-15", "HSA")
     with pytest.raises(BadValue):
         parse_date(command.extend_to or "")

@@ -15,14 +15,21 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from safeguard.config import Config
-from safeguard.mail.maildir import MaildirMailbox, deliver
-from safeguard.register.db import make_engine, migrate
-from safeguard.register.orm import Alert, AlertVersion, Delivery, FgmRecord, InboundMessage, OutboxEntry
-from safeguard.register.uow import uow_factory
-from safeguard.service.approval import ApprovalRequest
-from safeguard.service.dispatch import give_decision, send_alert_email
-from safeguard.service.intake import IntakeContext, process_batch
+from safeguard.adapters.mail.maildir import MaildirMailbox, deliver
+from safeguard.adapters.register.db import make_engine, migrate
+from safeguard.adapters.register.orm import (
+    Alert,
+    AlertVersion,
+    Delivery,
+    FgmRecord,
+    InboundMessage,
+    OutboxEntry,
+)
+from safeguard.adapters.register.uow import uow_factory
+from safeguard.domain.config import Config
+from safeguard.service_layer.approval import ApprovalRequest
+from safeguard.service_layer.dispatch import give_decision, send_alert_email
+from safeguard.service_layer.intake import IntakeContext, process_batch
 from tests.factories import xlsx_submission
 
 TRUST = Path(__file__).resolve().parents[1] / "corpus" / "trust"

@@ -12,18 +12,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from safeguard import samples
-from safeguard.register.audit import verify_session
-from safeguard.register.orm import Alert, AuditEntry, Delivery, WithdrawalRequest
-from safeguard.service.approval import ApprovalRequest, DecisionRefused
-from safeguard.service.dispatch import give_decision, send_alert_email
-from safeguard.service.intake import IntakeContext, process_message
-from safeguard.service.withdrawal import WithdrawalAnswer
-from safeguard.service.withdrawal_dispatch import (
+from safeguard.adapters.register.audit import verify_session
+from safeguard.adapters.register.orm import Alert, AuditEntry, Delivery, WithdrawalRequest
+from safeguard.service_layer.approval import ApprovalRequest, DecisionRefused
+from safeguard.service_layer.dispatch import give_decision, send_alert_email
+from safeguard.service_layer.intake import IntakeContext, process_message
+from safeguard.service_layer.withdrawal import WithdrawalAnswer
+from safeguard.service_layer.withdrawal_dispatch import (
     give_reinstatement,
     give_withdrawal_decision,
     withdrawal_form,
 )
+from testkit import samples
 from tests.conftest import NOW, put, subject_of, with_settings
 from tests.factories import INBOX, SW, TM, xlsx_submission
 from tests.withdrawals import approve_withdrawal, decline_withdrawal

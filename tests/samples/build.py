@@ -17,8 +17,8 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from safeguard.notify.compose import compose, message_id_for
-from safeguard.notify.render import Rendered
+from safeguard.adapters.notify.compose import compose, message_id_for
+from safeguard.adapters.notify.render import Rendered
 from tests.mailstack import read_inbox, smtp_deliver
 
 HERE = Path(__file__).parent

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import base64
 
-from safeguard import samples
-from safeguard.mail.inbound import parse_inbound
-from safeguard.notify.compose import message_id_for
-from safeguard.service.commands import BounceReport
-from safeguard.service.triage import AlertFacts, SentFacts, triage
+from safeguard.adapters.mail.inbound import parse_inbound
+from safeguard.adapters.notify.compose import message_id_for
+from safeguard.domain.commands import BounceReport
+from safeguard.domain.triage import AlertFacts, SentFacts, triage
+from testkit import samples
 from tests.conftest import TODAY
 from tests.factories import INBOX, SW
 from tests.samples.build import POSTFIX_BOUNCE, delayed_dsn, exchange_online_ndr

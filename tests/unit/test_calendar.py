@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from safeguard.calendar import WorkingDays, add_working_days, working_days_between
-from safeguard.calendar_source import load_calendar, refresh_cache
+from safeguard.adapters.calendar_source import load_calendar, refresh_cache
+from safeguard.domain.calendar import WorkingDays, add_working_days, working_days_between
 
 CAL = WorkingDays()
 

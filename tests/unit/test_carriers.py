@@ -1,10 +1,10 @@
 import pytest
 
-from safeguard import samples
-from safeguard.forms.checks import check_form
-from safeguard.forms.problems import CheckContext
-from safeguard.service.attachments import read_message
-from safeguard.service.carriers import AttachmentRefused, TooManyForms, find_form
+from safeguard.domain.carriers import AttachmentRefused, TooManyForms, find_form
+from safeguard.domain.forms.checks import check_form
+from safeguard.domain.forms.problems import CheckContext
+from safeguard.service_layer.attachments import read_message
+from testkit import samples
 from tests import hostile
 from tests.conftest import TODAY
 from tests.factories import INBOX, SW, docx_form, fields, people

@@ -4,11 +4,11 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from safeguard.cli import main
-from safeguard.config import ConfigError, load_config
-from safeguard.forms.contract import FORM_FIELDS, SUBJECT_FIELDS
-from safeguard.forms.model import HealthAlertForm, Subject
-from safeguard.notify.render import render_email
+from cli.main import main
+from safeguard.adapters.config_files import ConfigError, load_config
+from safeguard.adapters.notify.render import render_email
+from safeguard.domain.forms.contract import FORM_FIELDS, SUBJECT_FIELDS
+from safeguard.domain.forms.model import HealthAlertForm, Subject
 from tests.conftest import ROOT
 
 
@@ -77,7 +77,7 @@ def test_html_emails_escape_what_senders_typed(config) -> None:  # noqa: ANN001
 def test_the_fgm_template_offers_every_code_as_a_drop_down(tmp_path, config) -> None:  # noqa: ANN001
     from openpyxl import load_workbook
 
-    from safeguard.fgm.template import build_fgm_template
+    from safeguard.adapters.workbooks.fgm_template import build_fgm_template
     book = load_workbook(build_fgm_template(config.fgm, tmp_path / "fgm.xlsx"))
     assert book.sheetnames == ["Instructions", "Submission", "Records", "Lists"]
     headers = [c.value for c in book["Records"][1]]
@@ -95,7 +95,7 @@ def test_an_fgm_code_item_without_codes_is_named_in_the_error(tmp_path) -> None:
 
     import pytest
 
-    from safeguard.config import ConfigError, load_config
+    from safeguard.adapters.config_files import ConfigError, load_config
     from tests.conftest import ROOT
     shutil.copytree(ROOT / "config", tmp_path / "c")
     text = (tmp_path / "c" / "fgm.yaml").read_text().replace(

@@ -8,9 +8,9 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from safeguard.config import load_config
-from safeguard.returns.disclosure import disclose
-from safeguard.returns.fgm import FgmMonth, breakdowns, headline
+from safeguard.adapters.config_files import load_config
+from safeguard.adapters.returns.fgm import FgmMonth, breakdowns, headline
+from safeguard.domain.disclosure import disclose
 from tests.conftest import ROOT
 
 CONFIG = load_config(ROOT / "config")

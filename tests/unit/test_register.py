@@ -3,8 +3,8 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import event, select, update
 
-from safeguard.register import audit
-from safeguard.register.orm import Alert, AlertVersion, AuditEntry, InboundMessage, ReferenceCounter
+from safeguard.adapters.register import audit
+from safeguard.adapters.register.orm import Alert, AlertVersion, AuditEntry, InboundMessage, ReferenceCounter
 
 AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 

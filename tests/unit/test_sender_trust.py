@@ -7,11 +7,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from safeguard import samples
-from safeguard.config import Config
-from safeguard.mail.authentication import GatewayTrust, Verdict, authenticate
-from safeguard.mail.inbound import parse_inbound
-from safeguard.service.commands import read_subject, withdrawal_reason
+from safeguard.adapters.mail.inbound import parse_inbound
+from safeguard.domain.authentication import GatewayTrust, Verdict, authenticate
+from safeguard.domain.commands import read_subject, withdrawal_reason
+from safeguard.domain.config import Config
+from testkit import samples
 from tests.conftest import with_settings
 
 SW = "tamsin.holloway@coventry-council.test"
@@ -92,7 +92,7 @@ def test_a_lab_without_authentication_believes_everyone_but_says_so(config: Conf
 def test_a_site_that_requires_authentication_must_name_a_gateway(config: Config) -> None:
     from pydantic import ValidationError
 
-    from safeguard.config.models import SenderAuthentication
+    from safeguard.domain.config.models import SenderAuthentication
     with pytest.raises(ValidationError, match="no gateway is trusted"):
         SenderAuthentication(required=True, trusted_authserv_ids=[])
 

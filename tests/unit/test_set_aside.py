@@ -8,9 +8,9 @@ import email.policy
 import os
 from email.message import EmailMessage
 
-from safeguard import samples
-from safeguard.mail.inbound import _parse, parse_inbound
-from safeguard.mail.set_aside import MIN_BYTES, set_aside
+from safeguard.adapters.mail.inbound import _parse, parse_inbound
+from safeguard.adapters.mail.set_aside import MIN_BYTES, set_aside
+from testkit import samples
 
 SW = "tamsin.holloway@coventry-council.test"
 

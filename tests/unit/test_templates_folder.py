@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from safeguard.config import Config
-from safeguard.notify.render import Rendered, render_email, templates_dir
+from safeguard.adapters.notify.render import Rendered, render_email, templates_dir
+from safeguard.domain.config import Config
 from tests.conftest import ROOT
 
 

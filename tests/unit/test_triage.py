@@ -1,9 +1,9 @@
 from datetime import date
 
-from safeguard import samples
-from safeguard.service.attachments import read_message
-from safeguard.service.commands import Extend, Withdraw
-from safeguard.service.triage import AlertFacts, triage
+from safeguard.domain.commands import Extend, Withdraw
+from safeguard.domain.triage import AlertFacts, triage
+from safeguard.service_layer.attachments import read_message
+from testkit import samples
 from tests.conftest import TODAY
 from tests.factories import INBOX, SW, TM, text_submission, xlsx_submission
 

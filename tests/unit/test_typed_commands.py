@@ -8,8 +8,8 @@ from datetime import date
 
 import pytest
 
-from safeguard.notify.outbox import SendResult
-from safeguard.service.commands import (
+from safeguard.adapters.notify.outbox import SendResult
+from safeguard.domain.commands import (
     Acknowledge,
     BounceReport,
     Extend,
@@ -19,7 +19,7 @@ from safeguard.service.commands import (
     command_from_json,
     command_to_json,
 )
-from safeguard.service.status import AlertStatus, OutboxStatus, Outcome
+from safeguard.domain.status import AlertStatus, OutboxStatus, Outcome
 
 REF = "HSA-2026-000123"
 

@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from safeguard.forms.values import (
+from safeguard.domain.forms.values import (
     BadValue,
     nhs_number_is_valid,
     parse_date,

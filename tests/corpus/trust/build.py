@@ -11,10 +11,10 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from safeguard import samples
-from safeguard.config import load_config
-from safeguard.fgm.synthetic import record, valid_nhs_numbers
-from safeguard.fgm.template import fgm_file
+from safeguard.adapters.config_files import load_config
+from safeguard.adapters.workbooks.fgm_template import fgm_file
+from testkit import samples
+from testkit.fgm_synthetic import record, valid_nhs_numbers
 from tests.factories import INBOX, SW, TM, fields, people
 
 HERE = Path(__file__).parent

@@ -1,0 +1,228 @@
+"""The outbox: every email is written here before it is sent, and sent at most once.
+
+States: created -> sending -> sent, or failed (permanent) / back to created (temporary).
+An entry found in "sending" after a crash is checked against the mailbox's Sent folder
+before any retry, so a crash after the send does not send it again.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from safeguard.adapters.mail.port import Mailbox, MailboxError
+from safeguard.adapters.notify.compose import compose, message_id_for
+from safeguard.adapters.notify.render import Rendered
+from safeguard.adapters.register.orm import OutboxEntry
+from safeguard.adapters.register.repository import Register
+from safeguard.adapters.register.uow import UnitOfWork
+from safeguard.domain.status import OutboxStatus
+from safeguard.faults import checkpoint
+
+_MESSAGE_ID = re.compile(r"^<[^<>\s\"]{1,900}>$")
+
+
+@dataclass(frozen=True)
+class Sender:
+    address: str
+    name: str
+
+    @property
+    def domain(self) -> str:
+        return self.address.rpartition("@")[2]
+
+
+def queue_email(register: Register, *, key: str, kind: str, rendered: Rendered, sender: Sender,
+                recipients: list[str], at: datetime, inbound_id: int | None = None, alert_id: int | None = None,
+                in_reply_to: str | None = None, attachments: tuple[tuple[str, bytes], ...] = (),
+                unused_key: bool = False) -> OutboxEntry:
+    """Record an email to send. The same key twice returns the first entry: a retry never adds one.
+    unused_key: the key is made from the id of a row added in this transaction (see outbox_entry)."""
+    existing = register.outbox_entry(key, unused_key=unused_key)
+    if existing is not None:
+        return existing
+    message_id = message_id_for(key, sender.domain)
+    thread = in_reply_to if in_reply_to and _MESSAGE_ID.match(in_reply_to) else None
+    raw = compose(rendered, sender=sender.address, sender_name=sender.name, recipients=recipients,
+                  message_id=message_id, at=at, in_reply_to=thread, auto_reply=thread is not None,
+                  attachments=attachments)
+    entry = OutboxEntry(key=key, kind=kind, alert_id=alert_id, inbound_id=inbound_id, recipients=recipients,
+                        message_id=message_id, raw=raw, status=OutboxStatus.CREATED, attempts=0, created_at=at)
+    register.add(entry)
+    register.audit(actor="system", action="email queued", at=at, inbound_id=inbound_id,
+                   alert_ref=register.alert_reference(alert_id), kind=kind, key=key)
+    return entry
+
+
+class SendResult(StrEnum):
+    """What one call did with an entry (not a stored state: see OutboxStatus)."""
+
+    SENT = "sent"  # sent now, sent earlier, or found in Sent after an interruption
+    FAILED = "failed"  # refused for good (now or earlier)
+    DEFERRED = "deferred"  # a temporary failure, or Sent could not be searched: it stays queued
+    IN_PROGRESS = "in-progress"  # another live process holds it
+    MISSING = "missing"  # no such entry
+    CLAIMED = "claimed"  # claim_entries only: marked "sending" by this call, transmit is next
+
+
+_RESULT_OF = {OutboxStatus.SENT: SendResult.SENT, OutboxStatus.FAILED: SendResult.FAILED,
+              OutboxStatus.CREATED: SendResult.DEFERRED}
+
+
+@dataclass(frozen=True)
+class Claim:
+    """An entry marked "sending" by this process, with what it takes to send it."""
+
+    entry_id: int
+    raw: bytes
+    message_id: str
+    recipients: list[str]
+
+
+@dataclass
+class Attempts:
+    """What happened to claimed entries: an outcome for each one tried, and those left untried."""
+
+    outcomes: dict[int, tuple[OutboxStatus, str | None]] = field(default_factory=dict)  # status to store, error
+    untried: list[int] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.outcomes or self.untried)
+
+
+def send_entries(entry_ids: list[int], *, mailbox: Mailbox, uow: Callable[[], UnitOfWork],
+                 now: Callable[[], datetime]) -> dict[int, SendResult]:
+    """Send these outbox entries, each unless it has been sent, and return what became of each: sent,
+    failed (refused for good), deferred (a temporary failure: it stays queued), in-progress (another
+    live process holds it) or missing.
+
+    Three steps: claim them all in one transaction ("sending", one more attempt), send each, record
+    every outcome in one more. Killed between the steps, the next run finds them "sending" with an
+    attempt made and looks in Sent before sending again, as for one entry. A temporary failure stops
+    the batch: the entries not yet tried go back to the queue untouched."""
+    with uow() as u:
+        claims, statuses = claim_entries(u, entry_ids, mailbox, now)
+        u.commit()
+    attempts = transmit(claims, mailbox)
+    if attempts:
+        with uow() as u:
+            statuses.update(record_attempts(u, attempts, now))
+            u.commit()
+    return statuses
+
+
+def claim_entries(u: UnitOfWork, entry_ids: list[int], mailbox: Mailbox,
+                  now: Callable[[], datetime]) -> tuple[list[Claim], dict[int, SendResult]]:
+    """Mark these entries "sending" by this process, in the caller's transaction, and return them
+    with what became of each so far (see send_entries); the caller commits before sending."""
+    statuses: dict[int, SendResult] = dict.fromkeys(entry_ids, SendResult.MISSING)
+    claims: list[Claim] = []
+    for entry in u.register.outbox_entries_for_update(entry_ids):
+        statuses[entry.id] = SendResult.CLAIMED
+        if entry.status in (OutboxStatus.SENT, OutboxStatus.FAILED):
+            statuses[entry.id] = _RESULT_OF[OutboxStatus(entry.status)]
+        elif entry.status == OutboxStatus.SENDING and _still_sending(entry, now()):
+            statuses[entry.id] = SendResult.IN_PROGRESS  # another live process is sending it: never race it
+        # Any earlier attempt may have reached the server even if it then failed or was killed
+        # (a dropped connection leaves the outcome unknown), so look in Sent before sending again.
+        elif entry.attempts and (found := _in_sent(mailbox, entry.message_id)) is not False:
+            if found:
+                _finish(u, entry, OutboxStatus.SENT, now(), note="found in Sent after an interruption",
+                        alert_ref=u.register.alert_reference(entry.alert_id))
+                statuses[entry.id] = SendResult.SENT
+            else:  # Sent could not be searched: it waits for the next run
+                statuses[entry.id] = SendResult.DEFERRED
+        else:
+            entry.status, entry.attempts = OutboxStatus.SENDING, entry.attempts + 1
+            entry.claimed_by, entry.claimed_at = claimant(), now()
+            claims.append(Claim(entry.id, entry.raw, entry.message_id, list(entry.recipients)))
+    return claims, statuses
+
+
+def _in_sent(mailbox: Mailbox, message_id: str) -> bool | None:
+    """Whether Sent holds the message; None when Sent cannot be searched now."""
+    try:
+        return mailbox.in_sent(message_id)
+    except MailboxError:
+        return None
+
+
+def transmit(claims: list[Claim], mailbox: Mailbox) -> Attempts:
+    """Send each claimed entry. A temporary failure stops here: the rest are left untried."""
+    attempts = Attempts()
+    for position, claim in enumerate(claims):
+        checkpoint("before_send")
+        try:
+            mailbox.send(claim.raw, message_id=claim.message_id, recipients=claim.recipients)
+        except MailboxError as exc:
+            attempts.outcomes[claim.entry_id] = (OutboxStatus.CREATED if exc.retryable else OutboxStatus.FAILED, str(exc))
+            if exc.retryable:  # the server is unwell: leave the rest for the next run
+                attempts.untried = [c.entry_id for c in claims[position + 1:]]
+                break
+            continue
+        checkpoint("after_send")
+        attempts.outcomes[claim.entry_id] = (OutboxStatus.SENT, None)
+    return attempts
+
+
+def record_attempts(u: UnitOfWork, attempts: Attempts, now: Callable[[], datetime]) -> dict[int, SendResult]:
+    """Record what transmit did, in the caller's transaction: sent, failed, or back in the queue."""
+    statuses: dict[int, SendResult] = {}
+    entries = {e.id: e for e in u.register.outbox_entries_for_update([*attempts.outcomes, *attempts.untried])}
+    references = u.register.alert_references({e.alert_id for e in entries.values()})
+    for entry_id, (status, error) in attempts.outcomes.items():
+        entry = entries[entry_id]
+        _finish(u, entry, status, now(), error=error, alert_ref=references.get(entry.alert_id or 0))
+        statuses[entry_id] = _RESULT_OF[status]
+    for entry_id in attempts.untried:
+        entry = entries[entry_id]
+        entry.status, entry.attempts, entry.claimed_by, entry.claimed_at = OutboxStatus.CREATED, entry.attempts - 1, None, None
+        statuses[entry_id] = SendResult.DEFERRED
+    return statuses
+
+
+def claimant() -> str:
+    """This process as host:pid, asked at each claim: never at import, because intake helpers are
+    forked from a forkserver that imported this module, and would all carry its pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+CLAIM_LEASE = timedelta(minutes=10)  # a sender on another host is presumed dead after this
+
+
+def _still_sending(entry: OutboxEntry, at: datetime) -> bool:
+    """Whether the process that marked this entry "sending" may still be sending it. On this host we
+    can ask whether that process is alive; for another host we wait out the lease."""
+    host, _, pid = (entry.claimed_by or "").rpartition(":")
+    if not host or entry.claimed_at is None:
+        return False  # marked before claims were recorded: treat as interrupted
+    if entry.claimed_by == claimant():
+        return False  # this process: an earlier attempt of ours was interrupted
+    if host == socket.gethostname() and pid.isdigit():
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return at - entry.claimed_at < CLAIM_LEASE
+    return at - entry.claimed_at < CLAIM_LEASE
+
+
+def _finish(u: UnitOfWork, entry: OutboxEntry, status: OutboxStatus, at: datetime, *, error: str | None = None,
+            note: str | None = None, alert_ref: str | None) -> None:
+    entry.status = status
+    entry.last_error = error[:500] if error else None
+    if status == OutboxStatus.SENT:
+        entry.sent_at = at
+    action = {OutboxStatus.SENT: "email sent", OutboxStatus.FAILED: "email failed",
+              OutboxStatus.CREATED: "email send deferred"}[status]
+    details = {"key": entry.key, "kind": entry.kind, **({"error": error} if error else {}),
+               **({"note": note} if note else {})}
+    u.register.audit(actor="system", action=action, at=at, inbound_id=entry.inbound_id,
+                     alert_ref=alert_ref, **details)

@@ -1,1 +1,0 @@
-"""FGM Enhanced Dataset records: reading providers' monthly submissions and checking each row."""

@@ -1,1 +1,0 @@
-"""Mail: one port (Mailbox) and its adapters; parsing inbound and composing outbound messages."""

@@ -1,1 +1,0 @@
-"""Outgoing email: templates, composition, and the outbox that makes sending exactly-once."""

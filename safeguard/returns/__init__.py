@@ -1,1 +1,0 @@
-"""Spreadsheets for people: returns and exports, written with openpyxl."""

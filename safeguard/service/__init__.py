@@ -1,1 +1,0 @@
-"""Use cases: thin functions over the domain, the register (unit of work) and the mailbox port."""

@@ -1,0 +1,245 @@
+"""Approval of an alert version: what the approver is shown, and recording their decision.
+
+Approval dispatches: the notices for every approved provider are written to the outbox in the
+same transaction as the decision, so a crash after the decision still sends them (once).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from safeguard.adapters.notify.outbox import queue_email
+from safeguard.adapters.notify.render import render_email
+from safeguard.adapters.register.orm import Alert, AlertVersion
+from safeguard.adapters.register.repository import Register
+from safeguard.domain.config import Config
+from safeguard.domain.forms.diff import age_band, changes, initials
+from safeguard.domain.forms.model import HealthAlertForm
+from safeguard.domain.status import ACTIVE, REJECTED, WITHDRAWN, DeliveryStatus, VersionStatus
+from safeguard.service_layer.notices import NotSent, Target, queue_notice, resolve, tell_admin
+from safeguard.service_layer.replies import sender_of
+
+
+class DecisionRefused(Exception):
+    """A decision that cannot be recorded; the message says why and what to do, in plain English."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    approve: bool
+    by: str
+    reason: str = ""
+    leave_out: tuple[str, ...] = ()
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class DecisionOutcome:
+    """Codes and counts only: safe for logs and Prefect."""
+
+    reference: str
+    version: int
+    decision: VersionStatus  # approved | rejected
+    notices: dict[str, list[str]] = field(default_factory=dict)  # kind -> provider codes
+    not_sent: list[NotSent] = field(default_factory=list)
+    approval_run_id: str | None = None  # the Prefect run that was waiting on this version
+
+
+@dataclass(frozen=True)
+class ApprovalSummary:
+    """The minimum needed to decide: no names, dates of birth, NHS numbers or addresses."""
+
+    reference: str
+    version: int
+    alert_type: str
+    urgency: str
+    local_authority: str
+    subjects: list[str]  # "Child ZAQ (13-15)"
+    providers: list[str]  # "UHCW: University Hospitals ..."
+    review: str
+    warnings: list[str]
+    changed: list[str]  # field labels, updates only
+
+    def markdown(self) -> str:
+        title = f"{self.reference} version {self.version}" if self.version > 1 else self.reference
+        lines = [f"## {title}: {'updated alert' if self.version > 1 else 'new alert'} waiting for approval", "",
+                 "| | |", "|---|---|", f"| Alert type | {self.alert_type} |",
+                 f"| Urgency | {'**Urgent**' if self.urgency == 'Urgent' else self.urgency} |",
+                 f"| Requesting local authority | {self.local_authority} |",
+                 f"| Subjects | {'; '.join(self.subjects)} |", f"| Review | {self.review} |", "",
+                 "**Providers requested** (you may leave any out, but cannot add one):", ""]
+        lines += [f"- {p}" for p in self.providers]
+        if self.changed:
+            lines += ["", "**Changed since the approved version:** " + ", ".join(self.changed)]
+        if self.warnings:
+            lines += ["", "**Check before approving:**", ""] + [f"- {w}" for w in self.warnings]
+        lines += ["", "Give your full name. To reject, give a reason: the sender is told it. Leave out "
+                  "providers by code. Do not type names or case details here: the register keeps your "
+                  "reason and note, and they are removed from Prefect once recorded."]
+        return "\n".join(lines)
+
+
+def summary_for_approval(register: Register, config: Config, reference: str, version: int | None,
+                         now: datetime) -> ApprovalSummary | None:
+    """What the approval form shows, or None if nothing is waiting for a decision."""
+    alert = register.alert(reference)
+    pending = register.pending_version(alert) if alert else None
+    if alert is None or pending is None or (version is not None and pending.version != version):
+        return None
+    today = config.local_date(now)
+    form = register.form(pending)
+    targets, not_sent = resolve(config, form.providers)
+    names = {t.provider.code: t.provider.name for t in targets}
+    warnings = [f"{n.code} {n.why}: it will not be sent a notice." for n in not_sent]
+    warnings += [f"{t.provider.code} is not on a secure domain: its notices carry "
+                 f"{t.marker} in the subject." for t in targets if t.marker]
+    if len(form.providers) > config.settings.limits.many_providers_warning:
+        warnings.append(f"{len(form.providers)} providers requested: check that each one is needed "
+                        "(share only what is proportionate).")
+    longest = config.longest_review_date(form.alert_type, config.local_date(alert.created_at))
+    if longest and form.review_date > longest - timedelta(days=7):
+        warnings.append(f"The review date is within a week of the longest a {form.alert_type} alert may run "
+                        f"({longest:%d/%m/%Y}).")
+    if form.parents_informed == "No":
+        warnings.append("The parents have not been informed (the form gives the reason).")
+    changed: list[str] = []
+    approved = register.alert_version(alert, alert.current_version) if alert.dispatched_at else None
+    if approved is not None and approved.version != pending.version:
+        previous = register.form(approved)
+        changed = [c.label for c in changes(previous, form)] or ["nothing (the same form was sent again)"]
+        active = {d.provider_code for d in register.deliveries(alert) if d.status == DeliveryStatus.NOTIFIED}
+        requested = {c.upper() for c in form.providers}
+        if added := sorted(requested - active):
+            warnings.append("Providers added (they get the full alert): " + ", ".join(added))
+        if removed := sorted(active - requested):
+            warnings.append("Providers removed (they get a withdrawal notice): " + ", ".join(removed))
+    days = (form.review_date - today).days
+    return ApprovalSummary(
+        reference=alert.reference, version=pending.version, alert_type=form.alert_type, urgency=form.urgency,
+        local_authority=form.local_authority,
+        subjects=[f"{s.role} {initials(s)} ({age_band(s, today)})" for s in form.subjects],
+        providers=[f"{c}: {names.get(c.upper(), 'not available, see warnings')}" for c in form.providers],
+        review=f"{form.review_date:%d/%m/%Y} (in {days} days)", warnings=warnings, changed=changed)
+
+
+def decide(register: Register, config: Config, reference: str, version: int | None, request: ApprovalRequest,
+           now: datetime) -> DecisionOutcome:
+    """Record an approver's decision on the version waiting for one. Raises DecisionRefused."""
+    alert = register.alert(reference.strip())
+    if alert is None:
+        raise DecisionRefused("unknown-alert", f"There is no alert {reference.strip()}. Check the reference "
+                              "(it looks like HSA-2026-000123).")
+    pending = register.pending_version(alert)
+    if pending is None or (version is not None and pending.version != version):
+        raise DecisionRefused("already-decided", _nothing_waiting(register, alert, version))
+    by = " ".join(request.by.split())
+    if len(by) < 2:
+        raise DecisionRefused("no-name", "Give your full name as the approver: the register records who decided.")
+    form = register.form(pending)
+    requested = [c.upper() for c in form.providers]
+    leave_out = [c.strip().upper() for c in request.leave_out if c.strip()]
+    if unknown := [c for c in leave_out if c not in requested]:
+        raise DecisionRefused("adds-provider", f"You can only leave out providers the form lists "
+                              f"({', '.join(requested)}); {', '.join(unknown)} is not one of them. Nothing was "
+                              "recorded. To add a provider, ask the social worker for an updated form.")
+    kept = [c for c in requested if c not in leave_out]
+    if not request.approve and not request.reason.strip():
+        raise DecisionRefused("no-reason", "Give a reason for rejecting: the sender is told it, so they can "
+                              "put it right. Nothing was recorded.")
+    if request.approve and not kept:
+        raise DecisionRefused("no-providers", "Every provider was left out. Reject the alert instead, with a "
+                              "reason. Nothing was recorded.")
+    pending.decided_by, pending.decided_at, pending.left_out = by, now, leave_out
+    pending.decision_note = request.note.strip() or None
+    if not request.approve:
+        return _reject(register, config, alert, pending, request.reason.strip(), now)
+    return _approve(register, config, alert, pending, form, kept, now)
+
+
+def _nothing_waiting(register: Register, alert: Alert, version: int | None) -> str:
+    asked = f" version {version}" if version else ""
+    if alert.status == WITHDRAWN:
+        return f"{alert.reference} has been withdrawn; there is nothing to decide. Nothing was changed."
+    decided = register.alert_version(alert, version or register.latest_version_number(alert))
+    if decided is not None and decided.decided_by:
+        return (f"{alert.reference}{asked} was already {decided.status} by {decided.decided_by} on "
+                f"{decided.decided_at:%d/%m/%Y at %H:%M}. Nothing was changed.")
+    return f"{alert.reference}{asked} has no form waiting for a decision (status {alert.status}). Nothing was changed."
+
+
+def _approve(register: Register, config: Config, alert: Alert, pending: AlertVersion, form: HealthAlertForm,
+             kept: list[str], now: datetime) -> DecisionOutcome:
+    targets, not_sent = resolve(config, kept)
+    previous = register.alert_version(alert, alert.current_version) if alert.dispatched_at else None
+    diff = changes(register.form(previous), form) if previous else []
+    active = {d.provider_code: d for d in register.deliveries(alert) if d.status == DeliveryStatus.NOTIFIED}
+    notices: dict[str, list[str]] = {}
+
+    def send(target: Target, kind: str) -> None:
+        queue_notice(register, config, alert=alert, version=pending.version, target=target, kind=kind,  # type: ignore[arg-type]
+                     form=form, at=now, changes=diff)
+        notices.setdefault(kind, []).append(target.provider.code)
+
+    _apply_version(alert, pending, previous, form, now)
+    for target in targets:
+        if target.provider.code not in active:
+            send(target, "alert")
+        elif diff:
+            send(target, "update")
+    staying = {t.provider.code for t in targets}
+    bounced = [d.provider_code for d in register.deliveries(alert) if d.status == DeliveryStatus.FAILED]  # may hold an earlier one
+    leaving_targets, leaving_refused = resolve(config, [c for c in (*active, *bounced) if c not in staying])
+    for target in leaving_targets:
+        send(target, "withdrawal")
+    not_sent += [NotSent(n.code, f"{n.why}, so its withdrawal could not be sent") for n in leaving_refused]
+    register.audit(actor=pending.decided_by or "", action="alert approved", at=now, alert_ref=alert.reference,
+                   version=pending.version, left_out=pending.left_out, note=pending.decision_note,
+                   notices=notices, not_sent=[n.code for n in not_sent])
+    outcome = DecisionOutcome(alert.reference, pending.version, VersionStatus.APPROVED, notices, not_sent,
+                              pending.approval_run_id)
+    _tell_sender(register, config, alert, pending, "alert_dispatched", now, outcome=outcome)
+    if not_sent:
+        tell_admin(register, config, alert, "some providers were not sent a notice",
+                   [f"{n.code} {n.why}." for n in not_sent], key=f"admin:not-sent:{alert.reference}:v{pending.version}",
+                   at=now)
+    return outcome
+
+
+def _apply_version(alert: Alert, pending: AlertVersion, previous: AlertVersion | None, form: HealthAlertForm,
+                   now: datetime) -> None:
+    if previous is not None:
+        previous.status = VersionStatus.SUPERSEDED
+    pending.status = VersionStatus.APPROVED
+    alert.current_version, alert.status, alert.updated_at = pending.version, ACTIVE, now
+    alert.alert_type, alert.urgency, alert.review_date = form.alert_type, form.urgency, form.review_date
+    alert.social_worker_email, alert.team_manager_email = form.social_worker_email, form.team_manager_email
+    alert.dispatched_at = alert.dispatched_at or now
+
+
+def _reject(register: Register, config: Config, alert: Alert, pending: AlertVersion, reason: str,
+            now: datetime) -> DecisionOutcome:
+    pending.status, pending.decision_reason = VersionStatus.REJECTED, reason
+    if alert.dispatched_at is None:
+        alert.status = REJECTED
+    alert.updated_at = now
+    register.audit(actor=pending.decided_by or "", action="alert rejected", at=now, alert_ref=alert.reference,
+                   version=pending.version, reason=reason, note=pending.decision_note)
+    _tell_sender(register, config, alert, pending, "alert_rejected", now, reason=reason)
+    return DecisionOutcome(alert.reference, pending.version, VersionStatus.REJECTED, approval_run_id=pending.approval_run_id)
+
+
+def _tell_sender(register: Register, config: Config, alert: Alert, version: AlertVersion, template: str,
+                 at: datetime, **data: object) -> None:
+    inbound = register.inbound(version.inbound_id)
+    to = (inbound.sender if inbound and inbound.sender else None) or alert.social_worker_email
+    providers = {p.code: p.name for p in config.providers}
+    queue_email(register, key=f"{template}:{alert.reference}:v{version.version}", kind=f"reply:{template}",
+                rendered=render_email(template, service=config.settings.service, alert=alert, version=version,
+                                      provider_names=providers, **data),
+                sender=sender_of(config), recipients=[to], at=at, alert_id=alert.id,
+                inbound_id=version.inbound_id, in_reply_to=inbound.message_id if inbound else None)

@@ -1,0 +1,46 @@
+"""Reading a message's office attachment before triage: in this process's reader process, bounded in
+time and memory (safeguard/adapters/workbooks/reader.py), so that the rules then work on plain tables."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from safeguard.adapters.workbooks.ooxml import Limits
+from safeguard.adapters.workbooks.reader import ReaderLimits, reader_for
+from safeguard.domain.config import Config
+from safeguard.domain.fgm import MAX_RECORDS
+from safeguard.domain.forms.document import OFFICE_KINDS
+from safeguard.domain.message import Inbound
+
+MB = 1024 * 1024
+
+
+def read_ahead(inbound: Inbound, config: Config) -> Inbound:
+    """Read the message's one xlsx or docx (the only attachment triage may open) in this process's
+    reader process, bounded in time and memory (safeguard/adapters/workbooks/reader.py), and keep what it read
+    on the attachment for triage. Nothing to do for a message triage quarantines unread."""
+    if inbound.header_faults:
+        return inbound
+    limits = config.settings.limits
+    office = [i for i, a in enumerate(inbound.attachments)
+              if a.extension in OFFICE_KINDS and a.size <= limits.max_attachment_mb * MB]
+    if len(office) != 1:
+        return inbound
+    attachment = inbound.attachments[office[0]]
+    reader = reader_for(ReaderLimits(limits.reader_seconds, limits.reader_memory_mb))
+    document = reader.read(attachment.extension, attachment.data, zip_limits(config), MAX_RECORDS + 1)
+    inbound.attachments[office[0]] = dataclasses.replace(attachment, document=document)
+    return inbound
+
+
+def zip_limits(config: Config) -> Limits:
+    limits = config.settings.limits
+    return Limits(int(limits.max_unzipped_mb * MB), limits.max_zip_ratio, limits.max_sheets,
+                  int(limits.max_xml_mb * MB))
+
+
+def read_message(raw: bytes, config: Config) -> Inbound:
+    """A whole message as triage needs it: parsed, and its office attachment read ahead."""
+    from safeguard.adapters.mail.inbound import parse_inbound
+
+    return read_ahead(parse_inbound(raw, int(config.settings.limits.max_attachment_mb * MB)), config)

@@ -1,0 +1,23 @@
+"""Telling the admin team that a scheduled run failed: the flow, the run's name and a link only."""
+
+from __future__ import annotations
+
+from safeguard.adapters.notify.outbox import queue_email
+from safeguard.adapters.notify.render import render_email
+from safeguard.service_layer.intake import IntakeContext, send_unsent
+from safeguard.service_layer.replies import sender_of
+
+
+def report_failed_run(ctx: IntakeContext, flow_name: str, run_name: str, run_id: str) -> None:
+    """No error text: an exception message could carry data that must not travel by email."""
+    service = ctx.config.settings.service
+    link = f"{service.prefect_ui_url.rstrip('/')}/runs/flow-run/{run_id}"
+    with ctx.uow() as u:
+        queue_email(u.register, key=f"flow-failed:{run_id}", kind="admin:flow-failed",
+                    rendered=render_email("flow_failed", service=service, flow_name=flow_name, run_name=run_name,
+                                          link=link),
+                    sender=sender_of(ctx.config), recipients=[service.admin_team], at=ctx.clock())
+        u.register.audit(actor="system", action="flow run failed", at=ctx.clock(), flow=flow_name, run=run_name,
+                         run_id=run_id)
+        u.commit()
+    send_unsent(ctx)

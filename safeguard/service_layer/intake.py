@@ -1,0 +1,476 @@
+"""Intake of one message: fetch, deduplicate, parse, decide, commit, reply, then move.
+
+The order is the guarantee: a message leaves INBOX only after its outcome is committed, and
+its replies are in the outbox before they are sent. Killed at any point, the next run finds
+the message again, sees it in the register, sends what is unsent, and files it: once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.parser import BytesHeaderParser
+from typing import TypeVar
+
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from safeguard.adapters.mail.inbound import Inbound, parse_inbound
+from safeguard.adapters.mail.port import Folder, Mailbox, MailboxError
+from safeguard.adapters.notify.outbox import (
+    Attempts,
+    Claim,
+    SendResult,
+    claim_entries,
+    record_attempts,
+    send_entries,
+    transmit,
+)
+from safeguard.adapters.register.orm import InboundMessage, IntakeDeferral
+from safeguard.adapters.register.uow import UnitOfWork
+from safeguard.domain.carriers import overran
+from safeguard.domain.config import Config
+from safeguard.domain.status import AlertStatus, Outcome
+from safeguard.domain.triage import AlertFacts, Decision, triage
+from safeguard.faults import checkpoint
+from safeguard.service_layer import deferrals
+from safeguard.service_layer.attachments import read_ahead
+from safeguard.service_layer.deferrals import Deferred
+from safeguard.service_layer.lifecycle import find_sent
+from safeguard.service_layer.recording import record_decision
+
+log = logging.getLogger(__name__)
+K = TypeVar("K")
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    """What happened to one message: ids and codes only, safe for logs and Prefect."""
+
+    mailbox_id: str
+    inbound_id: int | None
+    outcome: Outcome
+    reason: str
+    reference: str | None = None
+    folder: str | None = None
+
+
+@dataclass(frozen=True)
+class IntakeContext:
+    config: Config
+    mailbox: Mailbox
+    uow: Callable[[], UnitOfWork]
+    clock: Callable[[], datetime]
+
+
+def process_batch(mailbox_ids: list[str], ctx: IntakeContext) -> list[IntakeResult]:
+    """The messages in chunks of CHUNK. A message that cannot be finished now (register or mailbox
+    down, or a fault in it alone) is reported as deferred and stays in INBOX for the next run; the
+    rest of the batch goes on."""
+    chunks = ((start, mailbox_ids[start:start + CHUNK]) for start in range(0, len(mailbox_ids), CHUNK))
+    return [result for _start, results in process_chunks(chunks, ctx) for result in results]
+
+
+def process_chunks(chunks: Iterable[tuple[K, list[str]]], ctx: IntakeContext) -> Iterator[tuple[K, list[IntakeResult]]]:
+    """Each chunk's results, with the key it came with. What a chunk's replies did and which of its
+    messages were filed is written by the next chunk's transaction (one transaction a chunk, so
+    that processes sharing a backlog wait less for the register), and the last chunk's at the end."""
+    done = Done()
+    try:
+        for key, mailbox_ids in chunks:
+            results, done = _process_chunk(mailbox_ids, ctx, done)
+            yield key, results
+    finally:
+        _write_done(done, ctx)
+
+
+CHUNK = 50  # messages fetched, recorded (one transaction), answered and filed together
+
+
+def process_message(mailbox_id: str, ctx: IntakeContext) -> IntakeResult:
+    return process_batch([mailbox_id], ctx)[0]
+
+
+def _process_chunk(mailbox_ids: list[str], ctx: IntakeContext, earlier: Done) -> tuple[list[IntakeResult], Done]:
+    """The chunk in groups of at most limits.chunk_mb of message bytes (where the mailbox can tell
+    sizes), each group through _process_group in turn, so that a chunk of large messages never
+    holds more than that at once."""
+    limits = ctx.config.settings.limits
+    try:
+        sizes = ctx.mailbox.sizes(mailbox_ids)
+    except Exception:  # noqa: BLE001 - sizes only shape the groups; fetching reports any fault
+        sizes = {}
+    too_big = {m for m, size in sizes.items() if size > limits.max_message_mb * MB}
+    results: list[IntakeResult] = []
+    for group in byte_groups(mailbox_ids, {m: HEAD_BYTES if m in too_big else n for m, n in sizes.items()},
+                             int(limits.chunk_mb * MB)):
+        group_results, earlier = _process_group(group, too_big, ctx, earlier)
+        results += group_results
+    return results, earlier
+
+
+MB = 1024 * 1024
+HEAD_BYTES = 256 * 1024  # what is read of a message over limits.max_message_mb: its headers
+
+
+def byte_groups(mailbox_ids: list[str], sizes: dict[str, int], budget: int) -> list[list[str]]:
+    """Consecutive groups whose known sizes add up to at most `budget` (a larger message alone)."""
+    groups: list[list[str]] = []
+    used = budget + 1
+    for mailbox_id in mailbox_ids:
+        size = sizes.get(mailbox_id, 0)
+        if used + size > budget or not groups:
+            groups.append([])
+            used = 0
+        groups[-1].append(mailbox_id)
+        used += size
+    return groups
+
+
+def _fetch(mailbox_ids: list[str], too_big: set[str], ctx: IntakeContext,
+           results: dict[str, IntakeResult]) -> dict[str, bytes | None]:
+    """The group's messages (only the head of one over the size limit); a fault goes in results."""
+    whole = [m for m in mailbox_ids if m not in too_big]
+    try:
+        raws = ctx.mailbox.fetch_many(whole) if whole else {}
+    except Exception:  # noqa: BLE001 - one at a time, so that one message the server chokes on waits alone
+        raws = {}
+        for mailbox_id in whole:
+            try:
+                raws[mailbox_id] = ctx.mailbox.fetch(mailbox_id)
+            except Exception as exc:  # noqa: BLE001
+                results[mailbox_id] = _deferred(mailbox_id, exc)
+    for mailbox_id in mailbox_ids:
+        if mailbox_id in too_big:
+            try:
+                raws[mailbox_id] = ctx.mailbox.fetch_head(mailbox_id, HEAD_BYTES)
+            except Exception as exc:  # noqa: BLE001
+                results[mailbox_id] = _deferred(mailbox_id, exc)
+    return raws
+
+
+def _process_group(mailbox_ids: list[str], too_big: set[str], ctx: IntakeContext,
+                   earlier: Done) -> tuple[list[IntakeResult], Done]:
+    """Fetch, read, record (one transaction, a savepoint per message), reply, file, in that order
+    for the whole group: a message leaves INBOX only after its outcome and replies are committed
+    and its replies have been sent (or queued for a retry)."""
+    results: dict[str, IntakeResult] = {}
+    raws = _fetch(mailbox_ids, too_big, ctx, results)
+    checkpoint("after_fetch")
+    inbounds = _given_up_unfetched(results, ctx)
+    for mailbox_id in mailbox_ids:
+        raw = raws.pop(mailbox_id, None)
+        if mailbox_id in results or mailbox_id in inbounds:
+            continue
+        if raw is None:
+            results[mailbox_id] = IntakeResult(mailbox_id, None, Outcome.GONE, "no longer in INBOX")
+            continue
+        inbounds[mailbox_id] = read_ahead(_read(raw, ctx.config, whole=mailbox_id not in too_big), ctx.config)
+        del raw
+    checkpoint("after_parse")
+    claims: list[Claim] = []
+    failed: list[int] = []
+    register_up = True
+    try:
+        recorded_results, claims, failed = _record(inbounds, ctx, earlier)
+        results.update(recorded_results)
+        earlier = Done()
+    except Exception as exc:  # noqa: BLE001 - the register is down: all of them wait for the next run
+        results.update({mailbox_id: _deferred(mailbox_id, exc) for mailbox_id in inbounds})
+        register_up = False
+    checkpoint("after_commit")  # the outcomes, replies (claimed for sending) and audit of the chunk
+    if register_up:
+        deferrals.count(ctx.uow, [Deferred(r.mailbox_id, r.reason, inbounds[r.mailbox_id].content_sha256
+                                           if r.mailbox_id in inbounds else None)
+                                  for r in results.values() if r.outcome == Outcome.DEFERRED], ctx.clock())
+    inbounds.clear()
+    attempts = transmit(claims, ctx.mailbox)
+    checkpoint("before_move")  # replies sent, or queued again after a temporary failure
+    recorded = [r for r in results.values() if r.inbound_id is not None and r.folder]
+    filed: list[int] = []
+    for folder in dict.fromkeys(r.folder for r in recorded):
+        group = [r for r in recorded if r.folder == folder]
+        try:
+            ctx.mailbox.move_many([r.mailbox_id for r in group], Folder(folder))
+        except Exception as exc:  # noqa: BLE001 - recorded and answered: the next run files them
+            results.update({r.mailbox_id: _deferred(r.mailbox_id, exc) for r in group})
+            continue
+        filed += [r.inbound_id for r in group if r.inbound_id is not None]
+    checkpoint("after_move")
+    _tell_admin_undeliverable(failed, ctx)
+    return [results[mailbox_id] for mailbox_id in mailbox_ids], earlier.then(Done(attempts, filed))
+
+
+def _given_up_unfetched(results: dict[str, IntakeResult], ctx: IntakeContext) -> dict[str, Inbound]:
+    """Messages that could not be fetched now and were deferred too often already: stand-ins that
+    quarantine them (their results leave `results`)."""
+    unfetched = [r.mailbox_id for r in results.values() if r.outcome == Outcome.DEFERRED]
+    if not unfetched:
+        return {}
+    limit = ctx.config.settings.limits.max_deferrals
+    given_up = {m: n for m, n in deferrals.counts(ctx.uow, unfetched).items() if n >= limit}
+    for mailbox_id in given_up:
+        del results[mailbox_id]
+    return {mailbox_id: deferrals.unfetchable(mailbox_id, n) for mailbox_id, n in given_up.items()}
+
+
+def _deferred(mailbox_id: str, exc: BaseException) -> IntakeResult:
+    reason = deferral_reason(exc)
+    log.warning("message %s deferred: %s", mailbox_id, reason)
+    return IntakeResult(mailbox_id, None, Outcome.DEFERRED, reason)
+
+
+def deferral_reason(exc: BaseException) -> str:
+    """Why a message was left for the next run, in plain words and without any message content
+    (this reaches logs and Prefect)."""
+    if isinstance(exc, MailboxError):
+        return str(exc)  # the adapters' own words, which never quote a message
+    if isinstance(exc, DBAPIError | OSError):
+        return "the register (database) could not be reached"
+    return f"an unexpected {type(exc).__name__}"
+
+
+@dataclass
+class Done:
+    """What chunks did after their transaction: their replies' outcomes and the messages filed."""
+
+    attempts: Attempts = field(default_factory=Attempts)
+    filed: list[int] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.attempts or self.filed)
+
+    def then(self, later: Done) -> Done:
+        return Done(Attempts({**self.attempts.outcomes, **later.attempts.outcomes},
+                             self.attempts.untried + later.attempts.untried), self.filed + later.filed)
+
+
+def _record_done(u: UnitOfWork, done: Done, ctx: IntakeContext) -> list[int]:
+    """Write what the replies did and which messages were filed; returns replies refused for good.
+    Until it is written, the replies show "sending" by this process (the next run looks in Sent
+    before any resend) and the nightly reconciliation lists the messages as filed but not marked."""
+    statuses = record_attempts(u, done.attempts, ctx.clock) if done.attempts else {}
+    if done.filed:
+        u.register.mark_filed(done.filed, ctx.clock())
+    return [entry_id for entry_id, status in statuses.items() if status == SendResult.FAILED]
+
+
+def _write_done(done: Done, ctx: IntakeContext) -> None:
+    if not done:
+        return
+    try:
+        with ctx.uow() as u:
+            failed = _record_done(u, done, ctx)
+            u.commit()
+    except DBAPIError:  # sent and filed all the same; see _record_done
+        log.warning("could not record %d reply(s) and %d filed message(s) in the register",
+                    len(done.attempts.outcomes), len(done.filed))
+        return
+    _tell_admin_undeliverable(failed, ctx)
+
+
+def _tell_admin_undeliverable(entry_ids: list[int], ctx: IntakeContext) -> None:
+    """Replies refused for good: the admin team is told at once (and, if that fails now, by the
+    nightly reconciliation's digest, which lists every failed email)."""
+    for entry_id in entry_ids:
+        try:
+            _send_ids(ctx, tell_admin_undeliverable(ctx, entry_id))
+        except (DBAPIError, MailboxError):
+            log.warning("could not tell the admin team about an undeliverable email now; the nightly digest will")
+
+
+def _record(inbounds: dict[str, Inbound], ctx: IntakeContext,
+            earlier: Done) -> tuple[dict[str, IntakeResult], list[Claim], list[int]]:
+    """Record each message's outcome, replies and audit, all in one transaction for the chunk. The
+    same transaction claims the messages' unsent replies for sending, and writes what the earlier
+    chunk did (see _record_done), so that a chunk waits its turn for the register once. Returns the
+    results, the claims and the earlier replies refused for good.
+
+    The chunk is written in one go (one flush); if that fails, because another process recorded
+    one of the messages first or a fault in one message, it is recorded again one message at a
+    time, each inside its own savepoint, so that the fault stays with its message."""
+    if not inbounds and not earlier:
+        return {}, [], []
+    try:
+        results, claims, failed, _retry = _record_pass(inbounds, ctx, earlier, one_by_one=False)
+        return results, claims, failed
+    except IntegrityError:
+        log.info("a message of the chunk was recorded by another run at the same time; recording one by one")
+    except DBAPIError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one message's fault: one by one finds which
+        log.warning("recording a chunk failed (%s); recording its messages one by one", type(exc).__name__)
+    results, claims, failed, pending = {}, [], [], inbounds
+    for _attempt in (1, 2):
+        recorded, claimed, refused, pending = _record_pass(pending, ctx, earlier, one_by_one=True)
+        results, claims, failed, earlier = {**results, **recorded}, claims + claimed, failed + refused, Done()
+        if not pending:
+            return results, claims, failed
+    for mailbox_id in pending:
+        results[mailbox_id] = IntakeResult(mailbox_id, None, Outcome.DEFERRED, "recorded at the same time by another run")
+    return results, claims, failed
+
+
+def _record_pass(pending: dict[str, Inbound], ctx: IntakeContext, earlier: Done, *, one_by_one: bool,
+                 ) -> tuple[dict[str, IntakeResult], list[Claim], list[int], dict[str, Inbound]]:
+    """One transaction over the messages; with one_by_one, each in a savepoint. Returns the results,
+    the claims, the earlier replies refused for good, and the messages another run recorded first
+    (to look at again)."""
+    results: dict[str, IntakeResult] = {}
+    retry: dict[str, Inbound] = {}
+    with ctx.uow() as u:
+        u.register.lock_audit()  # before any savepoint, so a rolled-back one cannot release it
+        failed = _record_done(u, earlier, ctx)
+        known = u.register.messages_by_keys([inbound.dedup_key for inbound in pending.values()])
+        counted = deferrals.rows_for(u.session, pending)
+        for mailbox_id, inbound in pending.items():
+            if mailbox_id in counted:
+                inbound.deferred_before = max(inbound.deferred_before, counted[mailbox_id].count)
+            if not one_by_one:
+                results[mailbox_id] = _record_one(u, inbound, mailbox_id, known, ctx, counted)
+                continue
+            savepoint = u.session.begin_nested()
+            try:
+                result = _record_one(u, inbound, mailbox_id, known, ctx, counted)
+                savepoint.commit()
+            except IntegrityError:  # another worker recorded the same message first: look again
+                savepoint.rollback()
+                retry[mailbox_id] = inbound
+            except DBAPIError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a fault in this message alone: it waits
+                savepoint.rollback()
+                results[mailbox_id] = _deferred(mailbox_id, exc)
+            else:
+                results[mailbox_id] = result
+                continue
+            known = {key: row for key, row in known.items() if row in u.session}  # not the rolled-back one
+        answered = [results[m].inbound_id for m in pending if m in results and results[m].folder]
+        unsent = u.register.unsent_ids_for_messages([i for i in answered if i is not None])
+        claimed, _statuses = claim_entries(u, unsent, ctx.mailbox, ctx.clock)
+        u.commit()
+    return results, claimed, failed, retry
+
+
+def _record_one(u: UnitOfWork, inbound: Inbound, mailbox_id: str, known: dict[str, InboundMessage],
+                ctx: IntakeContext, counted: dict[str, IntakeDeferral]) -> IntakeResult:
+    """Decide about one message and record it (or, if a copy is known, record the copy). Adds the
+    new message to `known`, so that a second copy in the same chunk is seen as one, and removes
+    its deferral count (`counted`), if any: it is recorded now."""
+    if mailbox_id in counted:
+        u.session.delete(counted[mailbox_id])
+    existing = known.get(inbound.dedup_key)
+    if existing is not None:
+        return _seen_before(u, existing, mailbox_id, ctx.clock())
+    now = ctx.clock()
+    decision = _decide(inbound, ctx, now, u)
+    row, alert = record_decision(u.register, ctx.config, inbound, decision, mailbox_id, now)
+    known[inbound.dedup_key] = row
+    return IntakeResult(mailbox_id, row.id, decision.outcome, decision.reason,
+                        alert.reference if alert else decision.alert_ref, row.folder)
+
+
+def _read(raw: bytes, config: Config, *, whole: bool = True) -> Inbound:
+    """The message as triage sees it; `whole` False: raw is only the head of a message over the
+    size limit. Never raises (parse_inbound does not): a fault in a message is its own."""
+    limits = config.settings.limits
+    if whole and len(raw) <= limits.max_message_mb * MB:
+        return parse_inbound(raw, int(limits.max_attachment_mb * MB))
+    try:
+        headers = BytesHeaderParser().parsebytes(raw[:HEAD_BYTES])
+        head = b"".join(f"{k}: {v}\r\n".encode(errors="replace") for k, v in headers.items()) + b"\r\n"
+    except Exception:  # noqa: BLE001 - headers that cannot even be listed: the fault says enough
+        head = b"\r\n"
+    inbound = parse_inbound(head)
+    inbound.header_faults.append("the message is larger than the size limit")
+    return inbound
+
+
+def _decide(inbound: Inbound, ctx: IntakeContext, now: datetime, u: UnitOfWork) -> Decision:
+    today = ctx.config.local_date(now)
+    limits = ctx.config.settings.limits
+    if inbound.deferred_before >= limits.max_deferrals:
+        return Decision("unknown", "quarantined", deferrals.REASON,
+                        f"The message could not be processed in {inbound.deferred_before} attempts, so it "
+                        "was set aside; a person needs to look at it.", tell_admin=True)
+    if overran(inbound):
+        return Decision("unknown", "quarantined", "attachment-unreadable",
+                        "Its attachment could not be read within the time and memory allowed for one "
+                        "attachment (it may be built to overload a reader). Do not open it on a shared "
+                        "computer; ask the sender to send the form again as a plain .xlsx or .docx.",
+                        tell_admin=True)
+
+    def find_alert(reference: str) -> AlertFacts | None:
+        alert = u.register.alert(reference)
+        if alert is None:
+            return None
+        return AlertFacts(alert.reference, AlertStatus(alert.status),
+                          frozenset({alert.social_worker_email, alert.team_manager_email, alert.submitted_by}),
+                          notified=frozenset(d.mailbox for d in u.register.deliveries(alert)),
+                          alert_type=alert.alert_type, created_on=ctx.config.local_date(alert.created_at))
+
+    try:
+        return triage(inbound, ctx.config, today, find_alert, find_sent(u))
+    except Exception as exc:  # noqa: BLE001 - one bad message must never stop the batch
+        log.warning("triage failed for a message (%s); quarantining it", type(exc).__name__,
+                    extra={"error_type": type(exc).__name__})
+        return Decision("unknown", "quarantined", "processing-error",
+                        "The message could not be processed automatically; a person needs to look at it.",
+                        tell_admin=True)
+
+
+def _seen_before(u: UnitOfWork, row: InboundMessage, mailbox_id: str, now: datetime) -> IntakeResult:
+    if row.mailbox_id != mailbox_id:
+        row.copies += 1
+        u.register.audit(actor="system", action="duplicate copy received", at=now, inbound_id=row.id)
+        return IntakeResult(mailbox_id, row.id, Outcome.DUPLICATE, "already recorded", None, row.folder)
+    return IntakeResult(mailbox_id, row.id, Outcome(row.outcome), row.reason, None, row.folder)
+
+
+def send_unsent(ctx: IntakeContext, alert_id: int | None = None) -> dict[str, int]:
+    """Send what the outbox holds unsent (for one alert, or all), SEND_BATCH at a time.
+    Temporary failures stay queued."""
+    with ctx.uow() as u:
+        ids = [e.id for e in (u.register.unsent_for_alert(alert_id) if alert_id else u.register.unsent())]
+    return _send_ids(ctx, ids)
+
+
+def _send_ids(ctx: IntakeContext, ids: list[int]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    while ids:
+        batch, ids = ids[:SEND_BATCH], ids[SEND_BATCH:]
+        try:
+            statuses = send_entries(batch, mailbox=ctx.mailbox, uow=ctx.uow, now=ctx.clock)
+        except MailboxError:  # e.g. Sent could not be searched: all of them wait for the next run
+            statuses = dict.fromkeys(batch, SendResult.DEFERRED)
+        for entry_id, status in statuses.items():
+            counts[status] = counts.get(status, 0) + 1
+            if status == SendResult.FAILED:
+                ids += tell_admin_undeliverable(ctx, entry_id)
+        if SendResult.DEFERRED in statuses.values():  # the mail server is unwell: the rest wait for the next run
+            counts[SendResult.DEFERRED] = counts.get(SendResult.DEFERRED, 0) + len(ids)
+            break
+    return counts
+
+
+SEND_BATCH = 50
+
+
+def tell_admin_undeliverable(ctx: IntakeContext, entry_id: int) -> list[int]:
+    """An email about an alert that the mail server refused for good (a provider's address that no
+    longer exists, say): the admin team must phone that provider today (see notices.undelivered,
+    which a bounce received later also uses). Returns the new entry's id."""
+    from safeguard.adapters.register.orm import OutboxEntry
+    from safeguard.service_layer.notices import undelivered
+
+    with ctx.uow() as u:
+        entry = u.session.get(OutboxEntry, entry_id)
+        if entry is None:
+            return []
+        key = undelivered(u.register, ctx.config, entry, f"refused for good: {entry.last_error or 'no reason given'}",
+                          at=ctx.clock())
+        if key is None:
+            return []  # not about an alert, or itself to the admin team: the nightly digest lists it
+        u.commit()
+        return [e.id for e in u.register.unsent_for_alert(entry.alert_id or 0) if e.key == key]

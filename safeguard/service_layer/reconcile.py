@@ -1,0 +1,214 @@
+"""Nightly reconciliation: the mailbox, the outbox and the register must tell the same story.
+
+Findings carry codes, references, register ids and counts: never names or case details, so the
+report can go to Prefect and to the admin team's digest.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from safeguard.adapters.mail.port import FILING_FOLDERS, Folder, Mailbox
+from safeguard.adapters.notify.outbox import queue_email
+from safeguard.adapters.notify.render import render_email
+from safeguard.adapters.register.orm import Alert, Delivery, InboundMessage, OutboxEntry
+from safeguard.adapters.register.repository import Register
+from safeguard.domain.config import Config
+from safeguard.domain.status import ACTIVE, WITHDRAWN, DeliveryStatus, OutboxStatus
+from safeguard.service_layer.intake import IntakeContext, send_unsent
+from safeguard.service_layer.replies import sender_of
+
+CHECKS: dict[str, str] = {
+    "mail-not-in-register": "a message in a filing folder has no register record",
+    "register-not-in-folder": "a message the register filed is not in its folder",
+    "recorded-not-filed": "a message recorded in the register is still in INBOX",
+    "inbox-stale": "a message has waited in INBOX longer than limits.inbox_stale_minutes (by mailbox id and age)",
+    "sent-not-in-sent-folder": "an email the outbox marks sent is not in the Sent folder",
+    "sent-folder-not-in-outbox": "an email of ours in the Sent folder is not marked sent in the outbox",
+    "email-not-sent": "an email has waited in the outbox for over an hour, or failed",
+    "withdrawal-incomplete": "a withdrawn alert is still held by a provider that received it",
+    "approval-overdue": "an alert has waited for approval longer than the limit",
+    "review-passed": "an active alert is past its review date",
+    "directory-changed": "a provider holding an active alert has left the directory or changed mailbox",
+    "delivery-failed": "a provider's notice of an active alert never arrived (bounced or refused): phone them",
+}
+Add = Callable[["Finding"], None]
+OUR_MESSAGE_ID = re.compile(r"^<[0-9a-f]{40}@")
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    subject: str  # an alert reference, "message #id", "email #id", a mailbox id or a folder: never personal data
+    detail: str = ""
+
+
+@dataclass
+class ReconcileReport:
+    at: datetime
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not self.findings
+
+    def counts(self) -> dict[str, int]:
+        found = Counter(f.check for f in self.findings)
+        return {check: found.get(check, 0) for check in CHECKS}
+
+    def rows(self) -> list[dict[str, object]]:
+        by_check: dict[str, list[str]] = {}
+        for f in self.findings:
+            by_check.setdefault(f.check, []).append(f.subject)
+        return [{"check": check, "meaning": meaning, "count": len(by_check.get(check, [])),
+                 "where": ", ".join(by_check.get(check, [])[:50])} for check, meaning in CHECKS.items()]
+
+
+def reconcile(register: Register, mailbox: Mailbox, config: Config, now: datetime) -> ReconcileReport:
+    report = ReconcileReport(now)
+    add = report.findings.append
+    _mail_and_register(register, mailbox, add)
+    _stale_inbox(mailbox, now, timedelta(minutes=config.settings.limits.inbox_stale_minutes), add)
+    _outbox_and_sent(register, mailbox, now, add)
+    _withdrawals(register, add)
+    limit = timedelta(hours=config.timescales.approval_wait_limit_hours)
+    for alert, version in register.versions_awaiting_decision():
+        if now - version.created_at > limit:
+            add(Finding("approval-overdue", alert.reference, f"version {version.version}, waiting since "
+                        f"{config.local(version.created_at):%d/%m %H:%M}"))
+    today = config.local_date(now)
+    for alert in register.active_alerts():
+        if alert.review_date < today:
+            add(Finding("review-passed", alert.reference, f"review date {alert.review_date:%d/%m/%Y}"))
+    _directory(register, config, add)
+    _failed_deliveries(register, add)
+    return report
+
+
+def _mail_and_register(register: Register, mailbox: Mailbox, add: Add) -> None:
+    session = register.session
+    rows = session.execute(select(InboundMessage.id, InboundMessage.message_id, InboundMessage.folder,
+                                  InboundMessage.filed_at)).all()
+    known = {mid.strip(): (row_id, folder, filed) for row_id, mid, folder, filed in rows if mid}
+    in_folder: dict[str, set[str]] = {}
+    for folder in FILING_FOLDERS:
+        ids = set(mailbox.message_ids(folder))
+        in_folder[str(folder)] = ids
+        for _unknown in ids - known.keys() - {""}:
+            add(Finding("mail-not-in-register", str(folder), "a message the register has no record of"))
+    for mid, (row_id, folder, filed) in known.items():
+        if filed and mid not in in_folder.get(folder, set()):
+            add(Finding("register-not-in-folder", f"message #{row_id}", f"expected in {folder}"))
+    for mid in mailbox.message_ids(Folder.INBOX):
+        if mid in known and known[mid][2] is None:
+            add(Finding("recorded-not-filed", f"message #{known[mid][0]}", "recorded but not yet filed"))
+
+
+def _stale_inbox(mailbox: Mailbox, now: datetime, limit: timedelta, add: Add) -> None:
+    """Whatever has waited in INBOX longer than the limit, for whatever reason, oldest first: its
+    mailbox id and how long it has waited, nothing from the message itself. One listing of INBOX."""
+    waiting = sorted((arrived, mailbox_id) for mailbox_id, arrived in mailbox.arrivals().items()
+                     if now - arrived > limit)
+    for arrived, mailbox_id in waiting:
+        add(Finding("inbox-stale", f"{mailbox_id} ({_age(now - arrived)})", "waiting in INBOX"))
+
+
+def _age(waited: timedelta) -> str:
+    minutes = int(waited.total_seconds() // 60)
+    if minutes < 120:
+        return f"{minutes} min"
+    return f"{minutes // 60} h" if minutes < 48 * 60 else f"{minutes // (24 * 60)} days"
+
+
+def _outbox_and_sent(register: Register, mailbox: Mailbox, now: datetime, add: Add) -> None:
+    sent_folder = set(mailbox.message_ids(Folder.SENT))
+    entries = register.session.scalars(select(OutboxEntry)).all()
+    marked_sent = set()
+    for e in entries:
+        if e.status == OutboxStatus.SENT:
+            marked_sent.add(e.message_id)
+            if e.message_id not in sent_folder:
+                add(Finding("sent-not-in-sent-folder", f"email #{e.id}", e.kind))
+        elif e.status == OutboxStatus.FAILED or now - e.created_at > timedelta(hours=1):
+            add(Finding("email-not-sent", f"email #{e.id}", f"{e.kind}: {e.status}"))
+    for mid in sorted(sent_folder - marked_sent):
+        if OUR_MESSAGE_ID.match(mid):
+            add(Finding("sent-folder-not-in-outbox", "Sent", "an email with one of our Message-IDs"))
+
+
+def _withdrawals(register: Register, add: Add) -> None:
+    session = register.session
+    rows = session.execute(select(Alert.reference, Delivery).join(Delivery, Delivery.alert_id == Alert.id)
+                           .where(Alert.status == WITHDRAWN)).all()
+    for reference, delivery in rows:
+        if delivery.status == DeliveryStatus.FAILED:
+            add(Finding("withdrawal-incomplete", reference, f"{delivery.provider_code}'s last notice was not "
+                        f"delivered: {delivery.failure or 'no reason given'}"))
+            continue
+        if delivery.status != DeliveryStatus.WITHDRAWN:
+            add(Finding("withdrawal-incomplete", reference, f"{delivery.provider_code} was never sent a withdrawal"))
+            continue
+        notice = register.outbox_entry(delivery.notice_key)
+        if notice is None or notice.status != OutboxStatus.SENT:
+            add(Finding("withdrawal-incomplete", reference,
+                        f"{delivery.provider_code}'s withdrawal is {notice.status if notice else 'missing'}"))
+
+
+def _directory(register: Register, config: Config, add: Add) -> None:
+    rows = register.session.execute(select(Alert.reference, Delivery).join(Delivery, Delivery.alert_id == Alert.id)
+                                    .where(Alert.status == ACTIVE, Delivery.status == DeliveryStatus.NOTIFIED)).all()
+    for reference, delivery in rows:
+        provider = config.provider(delivery.provider_code)
+        if provider is None:
+            add(Finding("directory-changed", reference, f"{delivery.provider_code} is no longer in the directory"))
+        elif provider.mailbox != delivery.mailbox:
+            add(Finding("directory-changed", reference, f"{delivery.provider_code}'s mailbox has changed since "
+                        "the notice was sent"))
+
+
+
+def _failed_deliveries(register: Register, add: Add) -> None:
+    rows = register.session.execute(select(Alert.reference, Delivery).join(Delivery, Delivery.alert_id == Alert.id)
+                                    .where(Alert.status == ACTIVE, Delivery.status == DeliveryStatus.FAILED)).all()
+    for reference, delivery in rows:
+        add(Finding("delivery-failed", reference, f"{delivery.provider_code}: {delivery.failure or 'no reason given'}"))
+
+
+def run_reconciliation(ctx: IntakeContext) -> ReconcileReport:
+    """Reconcile, then queue and send the admin team's digest (one per run)."""
+    now = ctx.clock()
+    with ctx.uow() as u:
+        report = reconcile(u.register, ctx.mailbox, ctx.config, now)
+        service = ctx.config.settings.service
+        local = ctx.config.local(now)
+        rendered = render_email("reconcile_digest", service=service, rows=report.rows(), total=len(report.findings),
+                                day=local.date(), at=local)
+        queue_email(u.register, key=f"digest:reconcile:{now.isoformat(timespec='seconds')}", kind="admin:digest",
+                    rendered=rendered, sender=sender_of(ctx.config), recipients=[service.admin_team], at=now)
+        u.register.audit(actor="system", action="reconciliation run", at=now, counts=report.counts())
+        u.commit()
+    send_unsent(ctx)
+    return report
+
+
+@dataclass(frozen=True)
+class NightlyCheck:
+    erased: int  # closed alerts whose personal data was erased in this run
+    report: ReconcileReport
+
+
+def nightly_check(ctx: IntakeContext) -> NightlyCheck:
+    """The nightly run, for the flow's tasks and `safeguard reconcile --without-prefect` alike: erase
+    personal data past its retention, then reconcile and send the admin team the digest."""
+    from safeguard.service_layer.retention import erase_expired
+
+    with ctx.uow() as u:
+        erased = erase_expired(u, ctx.config, ctx.clock())
+        u.commit()
+    return NightlyCheck(len(erased), run_reconciliation(ctx))
