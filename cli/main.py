@@ -34,7 +34,8 @@ def _parser() -> argparse.ArgumentParser:
         decision = sub.add_parser(verb, help=text)
         decision.add_argument("reference", help="e.g. HSA-2026-000123")
         decision.add_argument("--by", required=True, help="your full name (the register records who decided)")
-        decision.add_argument("--version", type=int, default=None, help="the form version (default: the one waiting)")
+        decision.add_argument("--version", type=int, default=None,
+                              help="the form version (default: the one waiting)")
         decision.add_argument("--note", default="", help="optional note kept in the register")
         decision.add_argument("--withdrawal", action="store_true",
                               help="decide the withdrawal request waiting on the alert, not a form")
@@ -43,24 +44,29 @@ def _parser() -> argparse.ArgumentParser:
                                   help="provider codes to leave out (you cannot add one)")
         else:
             decision.add_argument("--reason", required=True, help="why: the sender is told it")
-    again = sub.add_parser("reinstate", help="make a withdrawn alert active again, and tell the providers that "
-                           "were told of its withdrawal to flag it again")
+    again = sub.add_parser("reinstate", help="make a withdrawn alert active again, and tell the providers "
+                           "that were told of its withdrawal to flag it again")
     again.add_argument("reference", help="e.g. HSA-2026-000123")
     again.add_argument("--by", required=True, help="your full name (the register records who reinstated it)")
     again.add_argument("--reason", required=True, help="why: kept in the register")
     sub.add_parser("send-unsent", help="send every email the outbox holds unsent (after an interruption)")
     reminders = sub.add_parser("reminders", help="send the reminders and escalations due now (or at --now)")
     reminders.add_argument("--now", default=None, help="run the rules at this instant, e.g. 2026-12-24T08:00")
-    reminders.add_argument("--without-prefect", action="store_true", help="run in this process without Prefect")
-    reconcile = sub.add_parser("reconcile", help="check that mailbox, outbox and register agree; email a digest")
-    reconcile.add_argument("--without-prefect", action="store_true", help="run in this process without Prefect")
+    reminders.add_argument("--without-prefect", action="store_true",
+                           help="run in this process without Prefect")
+    reconcile = sub.add_parser("reconcile",
+                               help="check that mailbox, outbox and register agree; email a digest")
+    reconcile.add_argument("--without-prefect", action="store_true",
+                           help="run in this process without Prefect")
     sub.add_parser("calendar", help="bank holidays").add_argument(
-        "action", choices=["refresh"], help="fetch the GOV.UK bank-holidays list into config/bank-holidays.json")
+        "action", choices=["refresh"],
+        help="fetch the GOV.UK bank-holidays list into config/bank-holidays.json")
     sub.add_parser("serve", help="run every deployment of prefect.yaml, on its schedule, in this process")
     sub.add_parser("mailbox", help="the configured mailbox").add_argument(
         "action", choices=["check"], help="connect, count each folder, and send a test message to itself")
     sub.add_parser("keys", help="keys for personal data at rest").add_argument(
-        "action", choices=["new", "rotate"], help="new: print a fresh key; rotate: re-encrypt with the first key")
+        "action", choices=["new", "rotate"],
+        help="new: print a fresh key; rotate: re-encrypt with the first key")
     fgm = sub.add_parser("fgm", help="import providers' FGM submission files")
     fgm_actions = fgm.add_subparsers(dest="action", required=True)
     imp = fgm_actions.add_parser("import", help="import one file (the template or a CSV with its headers)")
@@ -71,7 +77,8 @@ def _parser() -> argparse.ArgumentParser:
     ret = sub.add_parser("return", help="produce a monthly return")
     ret.add_argument("which", choices=["fgm", "activity", "all"])
     ret.add_argument("--month", required=True, help="YYYY-MM")
-    ret.add_argument("--out", type=Path, default=None, help="folder for the workbooks (default: settings.yaml)")
+    ret.add_argument("--out", type=Path, default=None,
+                     help="folder for the workbooks (default: settings.yaml)")
     ret.add_argument("--email", action="store_true", help="also email them as the monthly deployment does")
     audit = sub.add_parser("audit", help="check the audit log, or export one alert's history")
     audit_actions = audit.add_subparsers(dest="action", required=True)
@@ -103,7 +110,8 @@ def _intake(args: argparse.Namespace) -> int:
     else:
         from flows.intake import intake
         summary = intake(config_dir=args.config, batch_size=batch)
-    print("Intake finished: " + ", ".join(f"{k} {v}" for k, v in summary.items() if v) if any(summary.values())
+    print("Intake finished: " + ", ".join(f"{k} {v}" for k, v in summary.items() if v)
+          if any(summary.values())
           else "Intake finished: the mailbox had no new messages.")
     return 0
 
@@ -115,7 +123,8 @@ def _intake_direct(app, config_dir: str | None, batch: int) -> dict[str, int]:  
 
     from safeguard.bootstrap import open_intake_context
     from safeguard.service_layer.intake_pool import intake_pass
-    run = intake_pass(partial(open_intake_context, config_dir), batch, app.config.settings.limits.intake_workers)
+    run = intake_pass(partial(open_intake_context, config_dir), batch,
+                      app.config.settings.limits.intake_workers)
     return {str(outcome): n for outcome, n in Counter(r.outcome for r in run.results).items()}
 
 
@@ -141,17 +150,19 @@ def _mailbox(args: argparse.Namespace) -> int:
     try:
         with app.intake_context() as ctx:
             counts = ctx.mailbox.folder_counts()
-            print(f"Connected to {address} ({adapter}). " + ", ".join(f"{k} {v}" for k, v in counts.items()) + ".")
+            print(f"Connected to {address} ({adapter}). "
+                  + ", ".join(f"{k} {v}" for k, v in counts.items()) + ".")
             key = f"mailbox-check:{utc_now().isoformat()}"
             message_id = message_id_for(key, address.rpartition("@")[2])
-            raw = compose(Rendered("safeguard mailbox check", "A test message from 'safeguard mailbox check'.\n",
+            raw = compose(Rendered("safeguard mailbox check",
+                                   "A test message from 'safeguard mailbox check'.\n",
                                    "<p>A test message from 'safeguard mailbox check'.</p>"),
                           sender=address, sender_name=config.settings.service.name, recipients=[address],
                           message_id=message_id, at=utc_now())
             ctx.mailbox.send(raw, message_id=message_id, recipients=[address])
             if not ctx.mailbox.in_sent(message_id):
-                print("Sent a test message to itself, but no copy is in Sent: check the mailbox's Sent folder "
-                      "settings.", file=sys.stderr)
+                print("Sent a test message to itself, but no copy is in Sent: check the mailbox's "
+                      "Sent folder settings.", file=sys.stderr)
                 return 1
     except MailboxError as exc:
         print(f"The mailbox check failed: {exc}. Nothing was changed.", file=sys.stderr)
@@ -196,14 +207,15 @@ def _fgm(args: argparse.Namespace) -> int:
         print(f"There is no file {args.file}.", file=sys.stderr)
         return 2
     with app.uow() as u:
-        result, sub, problem = import_file(u.register, app.config, args.file, args.provider.strip().upper(), args.month,
-                                           "command", utc_now())
+        result, sub, problem = import_file(u.register, app.config, args.file, args.provider.strip().upper(),
+                                           args.month, "command", utc_now())
         u.commit()
     if result is None:
         print(f"Not imported: {problem}", file=sys.stderr)
         return 1
     print(f"{result.provider} {result.month}: {result.status}, {result.rows_valid} record(s) kept, "
-          f"{result.rows_with_errors} row(s) with errors" + (", replacing the earlier file" if result.replaced else "")
+          f"{result.rows_with_errors} row(s) with errors"
+          + (", replacing the earlier file" if result.replaced else "")
           + ".")
     for e in (sub.errors if sub else [])[:50]:
         print(f"  Row {e.row}, {e.column}: {e.message}")
@@ -225,7 +237,8 @@ def _return(args: argparse.Namespace) -> int:
         if args.email:
             email_returns(ctx, result)
     for kind, path in result.files.items():
-        print(f"Wrote {kind}: {path}" + ("   (patient-identifiable: OFFICIAL-SENSITIVE)" if kind == "record-level" else ""))
+        print(f"Wrote {kind}: {path}"
+              + ("   (patient-identifiable: OFFICIAL-SENSITIVE)" if kind == "record-level" else ""))
     if result.fgm_headline:
         print("FGM (rounded): " + ", ".join(f"{k} {v}" for k, v in result.fgm_headline.items()))
     return 0
@@ -238,8 +251,8 @@ def _decision(args: argparse.Namespace) -> int:
     from safeguard.service_layer.approval import ApprovalRequest, DecisionRefused
     from safeguard.service_layer.dispatch import give_decision, send_alert_email
     approve = args.command == "approve"
-    request = ApprovalRequest(approve, args.by, "" if approve else args.reason, tuple(getattr(args, "leave_out", [])),
-                              args.note)
+    request = ApprovalRequest(approve, args.by, "" if approve else args.reason,
+                              tuple(getattr(args, "leave_out", [])), args.note)
     reference = args.reference.strip().upper()
     with open_app(args.config).intake_context() as ctx:
         try:
@@ -248,8 +261,8 @@ def _decision(args: argparse.Namespace) -> int:
             sent = send_alert_email(ctx, reference).get("sent", 0)  # finish what an interrupted run left
             print(refused.message, file=sys.stderr)
             if refused.code == "already-decided" and _withdrawal_waits(ctx, reference):
-                print(f"A withdrawal of {reference} is waiting for a decision: add --withdrawal to decide it.",
-                      file=sys.stderr)
+                print(f"A withdrawal of {reference} is waiting for a decision: add --withdrawal to "
+                      "decide it.", file=sys.stderr)
             if sent:
                 print(f"Sent {sent} email(s) for {reference} that an earlier run had left unsent.")
             return 1
@@ -265,7 +278,8 @@ def _decision(args: argparse.Namespace) -> int:
         if counts.get("deferred") else "."))
     if outcome.approval_run_id:
         from flows.alert_approval import resume_waiting_run
-        print(f"  Prefect: {resume_waiting_run(outcome.approval_run_id, 'approve' if approve else 'reject', args.by)}.")
+        print("  Prefect: "
+              f"{resume_waiting_run(outcome.approval_run_id, 'approve' if approve else 'reject', args.by)}.")
     return 0
 
 
@@ -300,13 +314,16 @@ def _withdrawal_decision(args: argparse.Namespace) -> int:
         counts = send_alert_email(ctx, reference)
     by = " ".join(args.by.split())
     if outcome.decision == RequestStatus.APPROVED:
-        print(f"{reference} withdrawn by {by}. Withdrawal notices: {', '.join(outcome.notices) or 'none (no provider held it)'}.")
+        print(f"{reference} withdrawn by {by}. Withdrawal notices: "
+              f"{', '.join(outcome.notices) or 'none (no provider held it)'}.")
     else:
-        print(f"The withdrawal of {reference} was declined by {by}: the alert stays active and the requester is told.")
+        print(f"The withdrawal of {reference} was declined by {by}: the alert stays active and the "
+              "requester is told.")
     _print_not_sent_and_counts(outcome.not_sent, counts)
     if outcome.approval_run_id:
         from flows.withdrawal_decision import resume_waiting_withdrawal_run
-        print(f"  Prefect: {resume_waiting_withdrawal_run(outcome.approval_run_id, 'approve' if approve else 'decline', by)}.")
+        print("  Prefect: "
+              f"{resume_waiting_withdrawal_run(outcome.approval_run_id, 'approve' if approve else 'decline', by)}.")  # noqa: E501
     return 0
 
 
@@ -326,8 +343,9 @@ def _reinstate(args: argparse.Namespace) -> int:
                 print(f"Sent {sent} email(s) for {reference} that an earlier run had left unsent.")
             return 1
         counts = send_alert_email(ctx, reference)
-    print(f"{reference} reinstated by {' '.join(args.by.split())}: it is active again. \"Withdrawal cancelled\" "
-          f"notices: {', '.join(outcome.notices) or 'none (no provider was told of the withdrawal)'}.")
+    print(f"{reference} reinstated by {' '.join(args.by.split())}: it is active again. "
+          "\"Withdrawal cancelled\" notices: "
+          f"{', '.join(outcome.notices) or 'none (no provider was told of the withdrawal)'}.")
     _print_not_sent_and_counts(outcome.not_sent, counts)
     return 0
 
@@ -345,7 +363,8 @@ def _send_unsent(args: argparse.Namespace) -> int:
     from safeguard.service_layer.intake import send_unsent
     with open_app(args.config).intake_context() as ctx:
         counts = send_unsent(ctx)
-    print("Outbox: " + (", ".join(f"{v} {k}" for k, v in counts.items()) if counts else "nothing was waiting."))
+    print("Outbox: "
+          + (", ".join(f"{v} {k}" for k, v in counts.items()) if counts else "nothing was waiting."))
     return 0
 
 
@@ -370,7 +389,8 @@ def _reminders(args: argparse.Namespace) -> int:
     if not working:
         print(f"{today} is not a working day in England and Wales: no reminders are sent.")
     else:
-        print(f"Reminders for {today}: " + (", ".join(f"{k} {v}" for k, v in queued.items()) or "none due") + ".")
+        print(f"Reminders for {today}: "
+              + (", ".join(f"{k} {v}" for k, v in queued.items()) or "none due") + ".")
     return 0
 
 
@@ -397,10 +417,11 @@ def _calendar(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     fetched, count = refresh_cache(config.directory)
     if fetched:
-        print(f"Bank holidays refreshed from GOV.UK: {count} dates cached in {config.directory}/bank-holidays.json.")
+        print(f"Bank holidays refreshed from GOV.UK: {count} dates cached in "
+              f"{config.directory}/bank-holidays.json.")
         return 0
-    print(f"Could not reach GOV.UK; kept the cached list ({count} dates) and the holidays package's own list. "
-          "Try again later.", file=sys.stderr)
+    print(f"Could not reach GOV.UK; kept the cached list ({count} dates) and the holidays package's own "
+          "list. Try again later.", file=sys.stderr)
     return 1
 
 
@@ -431,7 +452,8 @@ def _audit_export(args: argparse.Namespace) -> int:
     from safeguard.adapters.returns.alert_history import UnknownAlert, export_alert_history
     from safeguard.bootstrap import open_app, utc_now
     if args.out.suffix.lower() != ".xlsx":
-        print(f"The export is a spreadsheet: give a file name ending .xlsx (not {args.out.name}).", file=sys.stderr)
+        print(f"The export is a spreadsheet: give a file name ending .xlsx (not {args.out.name}).",
+              file=sys.stderr)
         return 2
     app = open_app(args.config)
     with app.uow() as u:

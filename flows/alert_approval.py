@@ -53,7 +53,8 @@ def alert_approval(reference: str, version: int = 1, config_dir: str | None = No
     timeout = open_app(config_dir).config.timescales.approval_timeout_days * 86400
     problem = ""
     while True:
-        description = form.markdown + (f"\n\n**Your last answer was not recorded:** {problem}" if problem else "")
+        description = form.markdown + (f"\n\n**Your last answer was not recorded:** {problem}"
+                                       if problem else "")
         try:
             answer = pause_flow_run(wait_for_input=ApprovalForm.with_initial_data(description=description),
                                     timeout=timeout, poll_interval=poll_seconds)

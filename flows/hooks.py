@@ -19,4 +19,5 @@ def tell_admin_on_failure(flow, flow_run, state) -> None:  # noqa: ANN001 - Pref
         with open_app(flow_run.parameters.get("config_dir")).intake_context() as ctx:
             report_failed_run(ctx, flow.name, flow_run.name, str(flow_run.id))
     except Exception as exc:  # noqa: BLE001 - a hook must not hide the original failure
-        log.warning("could not email the admin team about failed run %s (%s)", flow_run.id, type(exc).__name__)
+        log.warning("could not email the admin team about failed run %s (%s)", flow_run.id,
+                    type(exc).__name__)

@@ -27,7 +27,8 @@ def publish_intake_summary(results: list[IntakeResult], sweep: dict[str, int],
     if rows:
         create_table_artifact(key="intake-last-run", table=rows,
                               description="Messages handled by the last intake run (ids and outcomes only). "
-                              f"Totals: {summary}. Unsent email retried: {sweep}. Approval runs: {approvals}.")
+                              f"Totals: {summary}. Unsent email retried: {sweep}. "
+                              f"Approval runs: {approvals}.")
     return summary
 
 

@@ -22,6 +22,6 @@ def reconcile(config_dir: str | None = None):  # noqa: ANN201 - a result, or a F
                           description=f"Nightly reconciliation: {total or 'no'} discrepancies (counts and "
                                       "references only). The admin team has the same table by email.")
     if total:
-        return Failed(name=NEEDS_ATTENTION, message=f"{total} discrepancies: see the 'reconciliation' artifact "
-                      "and the digest email")
+        return Failed(name=NEEDS_ATTENTION, message=f"{total} discrepancies: see the 'reconciliation' "
+                      "artifact and the digest email")
     return {"discrepancies": 0}

@@ -28,12 +28,12 @@ WAIT_SECONDS = 24 * 3600  # a reinstatement is started by the person who answers
 
 
 class ReinstateForm(RunInput):
-    reinstate: bool = Field(description="Tick to reinstate the alert and tell the providers to flag it again. "
-                            "Leave unticked to change nothing.")
+    reinstate: bool = Field(description="Tick to reinstate the alert and tell the providers to flag it "
+                            "again. Leave unticked to change nothing.")
     reinstated_by: str = Field(min_length=2, max_length=200,
                                description="Your full name: the register records who reinstated the alert.")
-    reason: str = Field(default="", max_length=2000, description="Why it is reinstated: kept in the register. "
-                        "No names or case details.")
+    reason: str = Field(default="", max_length=2000, description="Why it is reinstated: kept in the "
+                        "register. No names or case details.")
 
 
 @flow(name="reinstate", flow_run_name="{reference} reinstate", persist_result=False, log_prints=False,
@@ -73,6 +73,6 @@ def _finish(reference: str, words: str, reinstated: bool = False) -> dict[str, o
     """What happened, in words, as an artifact and the run's result (references and codes only)."""
     if not reinstated:
         get_run_logger().warning(words)
-    create_markdown_artifact(key="reinstate-" + re.sub(r"[^a-z0-9-]", "-", reference.lower()), description=f"Reinstating {reference}",
-                             markdown=f"**{words}**")
+    create_markdown_artifact(key="reinstate-" + re.sub(r"[^a-z0-9-]", "-", reference.lower()),
+                             description=f"Reinstating {reference}", markdown=f"**{words}**")
     return {"reference": reference, "reinstated": reinstated, "outcome": words}

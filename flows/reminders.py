@@ -16,8 +16,10 @@ def reminders(config_dir: str | None = None, now: str | None = None) -> dict[str
     queued, sent = due.queued, due.sent
     create_table_artifact(
         key="reminders-last-run",
-        table=[{"reminder": kind, "count": len(refs), "references": ", ".join(refs)} for kind, refs in queued.items()]
+        table=[{"reminder": kind, "count": len(refs), "references": ", ".join(refs)}
+               for kind, refs in queued.items()]
         or [{"reminder": "none due", "count": 0, "references": ""}],
         description=f"Reminders for {due.today} (working day: {due.working_day}). Already sent earlier: "
                     f"{due.already}. Email sent now: {sent}.")
-    return {"today": due.today.isoformat(), "working_day": due.working_day, "queued": {kind: len(refs) for kind, refs in queued.items()}, "sent": sent}
+    return {"today": due.today.isoformat(), "working_day": due.working_day,
+            "queued": {kind: len(refs) for kind, refs in queued.items()}, "sent": sent}

@@ -22,7 +22,8 @@ def served_deployments(prefect_yaml: Path = ROOT / "prefect.yaml") -> list[Any]:
         flow = getattr(importlib.import_module(module.removesuffix(".py").replace("/", ".")), name)
         schedules = [CronSchedule(cron=s["cron"], timezone=s["timezone"]) for s in d.get("schedules", [])]
         deployments.append(flow.to_deployment(name=d["name"], description=d.get("description"),
-                                              parameters=d.get("parameters") or {}, schedules=schedules or None,
+                                              parameters=d.get("parameters") or {},
+                                              schedules=schedules or None,
                                               concurrency_limit=d.get("concurrency_limit")))
     return deployments
 

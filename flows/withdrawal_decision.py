@@ -37,9 +37,10 @@ class WithdrawalForm(RunInput):
                       "case details.")
 
 
-@flow(name="withdrawal-decision", flow_run_name="{reference} withdrawal", persist_result=False, log_prints=False,
-      on_failure=[tell_admin_on_failure])
-def withdrawal_decision(reference: str, config_dir: str | None = None, poll_seconds: int = 10) -> dict[str, object]:
+@flow(name="withdrawal-decision", flow_run_name="{reference} withdrawal", persist_result=False,
+      log_prints=False, on_failure=[tell_admin_on_failure])
+def withdrawal_decision(reference: str, config_dir: str | None = None,
+                        poll_seconds: int = 10) -> dict[str, object]:
     run_id = str(flow_run.id)
     markdown = describe_withdrawal(config_dir, reference, run_id)
     if markdown is None:
@@ -64,7 +65,8 @@ def withdrawal_decision(reference: str, config_dir: str | None = None, poll_seco
     outcome = result.decision or "decided elsewhere"
     create_markdown_artifact(
         key=f"withdrawal-{reference.lower()}", description=f"Withdrawal decision on {reference}",
-        markdown=f"**Withdrawal of {reference}: {outcome}.**\n\nWithdrawal notices: {result.notices.get('withdrawal', [])}. "
+        markdown=f"**Withdrawal of {reference}: {outcome}.**\n\n"
+                 f"Withdrawal notices: {result.notices.get('withdrawal', [])}. "
                  f"Not sent: {list(result.not_sent)}. Email sent now: {sent}.")
     return {"reference": reference, "outcome": outcome, "sent": sent}
 
@@ -81,5 +83,6 @@ def resume_waiting_withdrawal_run(run_id: str, decision: str, by: str) -> str:
         resume_flow_run(UUID(run_id), run_input={"decision": decision, "approver_name": by, "reason": "",
                                                  "note": "decided on the command line"})
     except (PrefectException, RuntimeError, OSError) as exc:
-        return f"the withdrawal decision run in Prefect was not resumed ({type(exc).__name__}); it will end on its own"
+        return (f"the withdrawal decision run in Prefect was not resumed ({type(exc).__name__}); "
+                "it will end on its own")
     return "the withdrawal decision run in Prefect has been resumed and will finish"

@@ -45,7 +45,8 @@ def refused(refusal: DecisionRefused) -> Recorded:
 
 
 @task(cache_policy=NO_CACHE)
-def describe_for_approval(config_dir: str | None, reference: str, version: int, run_id: str) -> FormText | None:
+def describe_for_approval(config_dir: str | None, reference: str, version: int,
+                          run_id: str) -> FormText | None:
     """The approval form's text (initials and age bands, no names), or None if nothing waits.
     Records this run against the version and, if urgent, emails the approvers a link to it."""
     with open_app(config_dir).intake_context() as ctx:

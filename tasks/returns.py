@@ -29,5 +29,5 @@ def build_returns(config_dir: str | None, month: str) -> ReturnsBuilt:
     with open_app(config_dir).intake_context() as ctx:
         result = produce(ctx, month)
         sent = email_returns(ctx, result)
-    return ReturnsBuilt({k: str(v) for k, v in result.files.items()}, result.fgm_headline, result.activity_headline,
-                        sent)
+    return ReturnsBuilt({k: str(v) for k, v in result.files.items()}, result.fgm_headline,
+                        result.activity_headline, sent)
