@@ -67,8 +67,8 @@ class ApprovalSummary:
 
     def markdown(self) -> str:
         title = f"{self.reference} version {self.version}" if self.version > 1 else self.reference
-        lines = [f"## {title}: {'updated alert' if self.version > 1 else 'new alert'} waiting for approval", "",
-                 "| | |", "|---|---|", f"| Alert type | {self.alert_type} |",
+        lines = [f"## {title}: {'updated alert' if self.version > 1 else 'new alert'} waiting for approval",
+                 "", "| | |", "|---|---|", f"| Alert type | {self.alert_type} |",
                  f"| Urgency | {'**Urgent**' if self.urgency == 'Urgent' else self.urgency} |",
                  f"| Requesting local authority | {self.local_authority} |",
                  f"| Subjects | {'; '.join(self.subjects)} |", f"| Review | {self.review} |", "",
@@ -139,14 +139,16 @@ def decide(register: Register, config: Config, reference: str, version: int | No
         raise DecisionRefused("already-decided", _nothing_waiting(register, alert, version))
     by = " ".join(request.by.split())
     if len(by) < 2:
-        raise DecisionRefused("no-name", "Give your full name as the approver: the register records who decided.")
+        raise DecisionRefused("no-name",
+                              "Give your full name as the approver: the register records who decided.")
     form = register.form(pending)
     requested = [c.upper() for c in form.providers]
     leave_out = [c.strip().upper() for c in request.leave_out if c.strip()]
     if unknown := [c for c in leave_out if c not in requested]:
         raise DecisionRefused("adds-provider", f"You can only leave out providers the form lists "
-                              f"({', '.join(requested)}); {', '.join(unknown)} is not one of them. Nothing was "
-                              "recorded. To add a provider, ask the social worker for an updated form.")
+                              f"({', '.join(requested)}); {', '.join(unknown)} is not one of them. "
+                              "Nothing was recorded. To add a provider, ask the social worker for an updated "
+                              "form.")
     kept = [c for c in requested if c not in leave_out]
     if not request.approve and not request.reason.strip():
         raise DecisionRefused("no-reason", "Give a reason for rejecting: the sender is told it, so they can "
@@ -169,7 +171,8 @@ def _nothing_waiting(register: Register, alert: Alert, version: int | None) -> s
     if decided is not None and decided.decided_by:
         return (f"{alert.reference}{asked} was already {decided.status} by {decided.decided_by} on "
                 f"{decided.decided_at:%d/%m/%Y at %H:%M}. Nothing was changed.")
-    return f"{alert.reference}{asked} has no form waiting for a decision (status {alert.status}). Nothing was changed."
+    return (f"{alert.reference}{asked} has no form waiting for a decision (status {alert.status}). "
+            "Nothing was changed.")
 
 
 def _approve(register: Register, config: Config, alert: Alert, pending: AlertVersion, form: HealthAlertForm,
@@ -192,7 +195,8 @@ def _approve(register: Register, config: Config, alert: Alert, pending: AlertVer
         elif diff:
             send(target, "update")
     staying = {t.provider.code for t in targets}
-    bounced = [d.provider_code for d in register.deliveries(alert) if d.status == DeliveryStatus.FAILED]  # may hold an earlier one
+    # may hold an earlier one
+    bounced = [d.provider_code for d in register.deliveries(alert) if d.status == DeliveryStatus.FAILED]
     leaving_targets, leaving_refused = resolve(config, [c for c in (*active, *bounced) if c not in staying])
     for target in leaving_targets:
         send(target, "withdrawal")
@@ -205,8 +209,8 @@ def _approve(register: Register, config: Config, alert: Alert, pending: AlertVer
     _tell_sender(register, config, alert, pending, "alert_dispatched", now, outcome=outcome)
     if not_sent:
         tell_admin(register, config, alert, "some providers were not sent a notice",
-                   [f"{n.code} {n.why}." for n in not_sent], key=f"admin:not-sent:{alert.reference}:v{pending.version}",
-                   at=now)
+                   [f"{n.code} {n.why}." for n in not_sent],
+                   key=f"admin:not-sent:{alert.reference}:v{pending.version}", at=now)
     return outcome
 
 
@@ -230,7 +234,8 @@ def _reject(register: Register, config: Config, alert: Alert, pending: AlertVers
     register.audit(actor=pending.decided_by or "", action="alert rejected", at=now, alert_ref=alert.reference,
                    version=pending.version, reason=reason, note=pending.decision_note)
     _tell_sender(register, config, alert, pending, "alert_rejected", now, reason=reason)
-    return DecisionOutcome(alert.reference, pending.version, VersionStatus.REJECTED, approval_run_id=pending.approval_run_id)
+    return DecisionOutcome(alert.reference, pending.version, VersionStatus.REJECTED,
+                           approval_run_id=pending.approval_run_id)
 
 
 def _tell_sender(register: Register, config: Config, alert: Alert, version: AlertVersion, template: str,

@@ -36,8 +36,10 @@ def record_approval_run(ctx: IntakeContext, reference: str, version: int, run_id
         service = ctx.config.settings.service
         if alert.urgency == "Urgent" and service.approvers:
             link = f"{service.prefect_ui_url.rstrip('/')}/runs/flow-run/{run_id}"
-            queue_email(u.register, key=f"approval-needed:{reference}:v{version}", kind="admin:approval-needed",
-                        rendered=render_email("approval_needed", service=service, reference=reference, link=link),
+            queue_email(u.register, key=f"approval-needed:{reference}:v{version}",
+                        kind="admin:approval-needed",
+                        rendered=render_email("approval_needed", service=service, reference=reference,
+                                              link=link),
                         sender=sender_of(ctx.config), recipients=list(service.approvers), at=ctx.clock(),
                         alert_id=alert.id)
         u.commit()

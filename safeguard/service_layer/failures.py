@@ -14,10 +14,10 @@ def report_failed_run(ctx: IntakeContext, flow_name: str, run_name: str, run_id:
     link = f"{service.prefect_ui_url.rstrip('/')}/runs/flow-run/{run_id}"
     with ctx.uow() as u:
         queue_email(u.register, key=f"flow-failed:{run_id}", kind="admin:flow-failed",
-                    rendered=render_email("flow_failed", service=service, flow_name=flow_name, run_name=run_name,
-                                          link=link),
+                    rendered=render_email("flow_failed", service=service, flow_name=flow_name,
+                                          run_name=run_name, link=link),
                     sender=sender_of(ctx.config), recipients=[service.admin_team], at=ctx.clock())
-        u.register.audit(actor="system", action="flow run failed", at=ctx.clock(), flow=flow_name, run=run_name,
-                         run_id=run_id)
+        u.register.audit(actor="system", action="flow run failed", at=ctx.clock(), flow=flow_name,
+                         run=run_name, run_id=run_id)
         u.commit()
     send_unsent(ctx)

@@ -52,8 +52,9 @@ def store_submission(register: Register, config: Config, provider_code: str, sub
         FgmSubmission.provider_code == provider_code, FgmSubmission.month == sub.month,
         FgmSubmission.status != FgmSubmissionStatus.REPLACED)))
     row = register.add(FgmSubmission(
-        provider_code=provider_code, month=sub.month, inbound_id=inbound_id, source=source, filename=filename[:255],
-        received_at=now, status=status, rows_valid=len(sub.rows), rows_with_errors=len(sub.error_rows),
+        provider_code=provider_code, month=sub.month, inbound_id=inbound_id, source=source,
+        filename=filename[:255], received_at=now, status=status, rows_valid=len(sub.rows),
+        rows_with_errors=len(sub.error_rows),
         errors=[{"row": e.row, "column": e.column, "message": e.message} for e in sub.errors]))
     for old in earlier:
         old.status, old.replaced_by = FgmSubmissionStatus.REPLACED, row.id
@@ -62,13 +63,16 @@ def store_submission(register: Register, config: Config, provider_code: str, sub
                        submission=old.id, replaced_by=row.id, rows=old.rows_valid)
     if sub.rows:
         session.execute(insert(FgmRecord), [
-            {"submission_id": row.id, "provider_code": provider_code, "month": sub.month, "row_number": number,
-             "patient_key": patient_key(values), "care_contact_date": date.fromisoformat(values["care_contact_date"]),
-             "status": FgmRecordStatus.HELD if held else FgmRecordStatus.COUNTED, "data": values} for number, values in sub.rows])
+            {"submission_id": row.id, "provider_code": provider_code, "month": sub.month,
+             "row_number": number, "patient_key": patient_key(values),
+             "care_contact_date": date.fromisoformat(values["care_contact_date"]),
+             "status": FgmRecordStatus.HELD if held else FgmRecordStatus.COUNTED, "data": values}
+            for number, values in sub.rows])
     register.audit(actor=provider_code, action="FGM submission received", at=now, inbound_id=inbound_id,
                    month=sub.month, submission=row.id, status=status, rows_valid=len(sub.rows),
                    rows_with_errors=len(sub.error_rows), source=source)
-    return FgmResult(row.id, provider_code, sub.month, status, len(sub.rows), len(sub.error_rows), len(earlier))
+    return FgmResult(row.id, provider_code, sub.month, status, len(sub.rows), len(sub.error_rows),
+                     len(earlier))
 
 
 def queue_fgm_reply(register: Register, config: Config, *, to: str, key: str, at: datetime,
@@ -78,7 +82,8 @@ def queue_fgm_reply(register: Register, config: Config, *, to: str, key: str, at
     queue_email(register, key=key, kind="reply:fgm", sender=sender_of(config), recipients=[to], at=at,
                 inbound_id=inbound_id, in_reply_to=in_reply_to,
                 rendered=render_email("fgm_received", service=config.settings.service, result=result,
-                                      errors=errors[:MAX_ERRORS_LISTED], more=max(0, len(errors) - MAX_ERRORS_LISTED),
+                                      errors=errors[:MAX_ERRORS_LISTED],
+                                      more=max(0, len(errors) - MAX_ERRORS_LISTED),
                                       problem=problem, filename=filename, on_errors=config.fgm.on_errors))
 
 
@@ -92,7 +97,8 @@ def import_file(register: Register, config: Config, path: Path, provider_code: s
         sub = read_and_check(path.read_bytes(), path.name, config, provider.code, month)
     except SubmissionUnreadable as exc:
         return None, None, str(exc)
-    result = store_submission(register, config, provider.code, sub, source=source, filename=path.name, now=now)
+    result = store_submission(register, config, provider.code, sub, source=source, filename=path.name,
+                              now=now)
     queue_fgm_reply(register, config, to=provider.mailbox, key=f"fgm-reply:{result.submission_id}", at=now,
                     result=result, sub=sub, problem=None, filename=path.name)
     return result, sub, None
@@ -115,8 +121,8 @@ def import_drop_folder(uow: Callable[[], UnitOfWork], config: Config, now: datet
                 result, problem = None, ("The file name must be <PROVIDER CODE>_<YYYY-MM>.xlsx or .csv, "
                                          "e.g. UHCW_2026-10.xlsx.")
             else:
-                result, _sub, problem = import_file(u.register, config, path, match["code"].upper(), match["month"],
-                                                    "folder", now)
+                result, _sub, problem = import_file(u.register, config, path, match["code"].upper(),
+                                                    match["month"], "folder", now)
             u.commit()
         target = folder / ("done" if result else "rejected")
         target.mkdir(exist_ok=True)

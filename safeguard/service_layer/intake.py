@@ -72,7 +72,8 @@ def process_batch(mailbox_ids: list[str], ctx: IntakeContext) -> list[IntakeResu
     return [result for _start, results in process_chunks(chunks, ctx) for result in results]
 
 
-def process_chunks(chunks: Iterable[tuple[K, list[str]]], ctx: IntakeContext) -> Iterator[tuple[K, list[IntakeResult]]]:
+def process_chunks(chunks: Iterable[tuple[K, list[str]]],
+                   ctx: IntakeContext) -> Iterator[tuple[K, list[IntakeResult]]]:
     """Each chunk's results, with the key it came with. What a chunk's replies did and which of its
     messages were filed is written by the next chunk's transaction (one transaction a chunk, so
     that processes sharing a backlog wait less for the register), and the last chunk's at the end."""
@@ -92,7 +93,8 @@ def process_message(mailbox_id: str, ctx: IntakeContext) -> IntakeResult:
     return process_batch([mailbox_id], ctx)[0]
 
 
-def _process_chunk(mailbox_ids: list[str], ctx: IntakeContext, earlier: Done) -> tuple[list[IntakeResult], Done]:
+def _process_chunk(mailbox_ids: list[str], ctx: IntakeContext,
+                   earlier: Done) -> tuple[list[IntakeResult], Done]:
     """The chunk in groups of at most limits.chunk_mb of message bytes (where the mailbox can tell
     sizes), each group through _process_group in turn, so that a chunk of large messages never
     holds more than that at once."""
@@ -277,7 +279,8 @@ def _tell_admin_undeliverable(entry_ids: list[int], ctx: IntakeContext) -> None:
         try:
             _send_ids(ctx, tell_admin_undeliverable(ctx, entry_id))
         except (DBAPIError, MailboxError):
-            log.warning("could not tell the admin team about an undeliverable email now; the nightly digest will")
+            log.warning("could not tell the admin team about an undeliverable email now; "
+                        "the nightly digest will")
 
 
 def _record(inbounds: dict[str, Inbound], ctx: IntakeContext,
@@ -308,7 +311,8 @@ def _record(inbounds: dict[str, Inbound], ctx: IntakeContext,
         if not pending:
             return results, claims, failed
     for mailbox_id in pending:
-        results[mailbox_id] = IntakeResult(mailbox_id, None, Outcome.DEFERRED, "recorded at the same time by another run")
+        results[mailbox_id] = IntakeResult(mailbox_id, None, Outcome.DEFERRED,
+                                           "recorded at the same time by another run")
     return results, claims, failed
 
 
@@ -406,7 +410,8 @@ def _decide(inbound: Inbound, ctx: IntakeContext, now: datetime, u: UnitOfWork) 
         if alert is None:
             return None
         return AlertFacts(alert.reference, AlertStatus(alert.status),
-                          frozenset({alert.social_worker_email, alert.team_manager_email, alert.submitted_by}),
+                          frozenset({alert.social_worker_email, alert.team_manager_email,
+                                     alert.submitted_by}),
                           notified=frozenset(d.mailbox for d in u.register.deliveries(alert)),
                           alert_type=alert.alert_type, created_on=ctx.config.local_date(alert.created_at))
 
@@ -448,7 +453,8 @@ def _send_ids(ctx: IntakeContext, ids: list[int]) -> dict[str, int]:
             counts[status] = counts.get(status, 0) + 1
             if status == SendResult.FAILED:
                 ids += tell_admin_undeliverable(ctx, entry_id)
-        if SendResult.DEFERRED in statuses.values():  # the mail server is unwell: the rest wait for the next run
+        # the mail server is unwell: the rest wait for the next run
+        if SendResult.DEFERRED in statuses.values():
             counts[SendResult.DEFERRED] = counts.get(SendResult.DEFERRED, 0) + len(ids)
             break
     return counts
@@ -468,8 +474,8 @@ def tell_admin_undeliverable(ctx: IntakeContext, entry_id: int) -> list[int]:
         entry = u.session.get(OutboxEntry, entry_id)
         if entry is None:
             return []
-        key = undelivered(u.register, ctx.config, entry, f"refused for good: {entry.last_error or 'no reason given'}",
-                          at=ctx.clock())
+        key = undelivered(u.register, ctx.config, entry,
+                          f"refused for good: {entry.last_error or 'no reason given'}", at=ctx.clock())
         if key is None:
             return []  # not about an alert, or itself to the admin team: the nightly digest lists it
         u.commit()

@@ -28,14 +28,16 @@ from safeguard.service_layer.intake import CHUNK, IntakeContext, IntakeResult, p
 log = logging.getLogger(__name__)
 
 OpenContext = Callable[[], AbstractContextManager[IntakeContext]]
-PRELOAD = ["safeguard.service_layer.helper_process", "safeguard.bootstrap", "safeguard.service_layer.intake_pool",
-           "safeguard.domain.triage", "safeguard.adapters.mail.imap_smtp"]
+PRELOAD = ["safeguard.service_layer.helper_process", "safeguard.bootstrap",
+           "safeguard.service_layer.intake_pool", "safeguard.domain.triage",
+           "safeguard.adapters.mail.imap_smtp"]
 
 STOPPED = "the process handling it stopped; the next run takes it"
 _shared: tuple[Synchronized[int], list[list[str]], OpenContext] | None = None
 
 
-def process_in_parallel(mailbox_ids: list[str], open_context: OpenContext, workers: int) -> list[IntakeResult]:
+def process_in_parallel(mailbox_ids: list[str], open_context: OpenContext,
+                        workers: int) -> list[IntakeResult]:
     """process_batch over mailbox_ids, shared by up to `workers` processes (this one included).
     `open_context` must pickle (a module-level function, or a functools.partial of one): each
     helper opens its own mailbox connections and register sessions with it."""

@@ -39,7 +39,8 @@ def _form(register: Register, alert: Alert) -> HealthAlertForm:
 def _tell_active_providers(register: Register, config: Config, alert: Alert, kind: str, now: datetime,
                            **notice: object) -> tuple[list[str], list[NotSent]]:
     # A provider whose last notice bounced may still hold an earlier one: it is sent a withdrawal too.
-    held = (DeliveryStatus.NOTIFIED, DeliveryStatus.FAILED) if kind == "withdrawal" else (DeliveryStatus.NOTIFIED,)
+    held = ((DeliveryStatus.NOTIFIED, DeliveryStatus.FAILED) if kind == "withdrawal"
+            else (DeliveryStatus.NOTIFIED,))
     active = [d.provider_code for d in register.deliveries(alert) if d.status in held]
     if not active:
         return [], []
@@ -65,8 +66,10 @@ def withdraw(register: Register, config: Config, alert: Alert, reason: str, acto
                    providers=len(told), not_sent=[n.code for n in not_sent])
     if not_sent:
         tell_admin(register, config, alert, "withdrawal notices could not be sent to every provider",
-                   [f"{n.code} {n.why}: tell them another way that the alert is withdrawn." for n in not_sent],
-                   key=f"admin:not-sent:{alert.reference}:withdrawal" + (f":{occasion}" if occasion else ""), at=now, inbound_id=inbound_id)
+                   [f"{n.code} {n.why}: tell them another way that the alert is withdrawn."
+                    for n in not_sent],
+                   key=f"admin:not-sent:{alert.reference}:withdrawal" + (f":{occasion}" if occasion else ""),
+                   at=now, inbound_id=inbound_id)
     return CommandResult("withdraw", told, not_sent)
 
 
@@ -90,7 +93,8 @@ def extend(register: Register, config: Config, alert: Alert, review_date: date, 
     return CommandResult("extend", told, not_sent, review_date)
 
 
-def acknowledge(register: Register, alert: Alert, provider_code: str, actor: str, now: datetime) -> CommandResult:
+def acknowledge(register: Register, alert: Alert, provider_code: str, actor: str,
+                now: datetime) -> CommandResult:
     delivery = register.delivery(alert, provider_code)
     if delivery is not None and delivery.acknowledged_at is None:
         delivery.acknowledged_at = now

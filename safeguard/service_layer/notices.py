@@ -84,8 +84,9 @@ def queue_notice(register: Register, config: Config, *, alert: Alert, version: i
                 recipients=[provider.mailbox], at=at, alert_id=alert.id, inbound_id=inbound_id)
     delivery = register.delivery(alert, provider.code)
     if delivery is None:
-        delivery = register.add(Delivery(alert_id=alert.id, provider_code=provider.code, mailbox=provider.mailbox,
-                                         status="notified", version=version, notice_key=key, notified_at=at))
+        delivery = register.add(Delivery(alert_id=alert.id, provider_code=provider.code,
+                                         mailbox=provider.mailbox, status="notified", version=version,
+                                         notice_key=key, notified_at=at))
     elif kind in ("alert", "update", "reinstatement"):  # it asks for acknowledgement: the clock starts again
         delivery.status, delivery.acknowledged_at, delivery.withdrawn_at = "notified", None, None
         delivery.chased_at = delivery.escalated_at = None
@@ -127,12 +128,14 @@ def undelivered(register: Register, config: Config, entry: OutboxEntry, why: str
         what, whom = f"an email ({entry.kind})", "its recipient"
     else:
         provider = config.provider(code)
-        what = f"the {entry.kind.removeprefix('notice:')} notice to {provider.name if provider else code} ({code})"
+        what = (f"the {entry.kind.removeprefix('notice:')} notice to "
+                f"{provider.name if provider else code} ({code})")
         whom = "the provider"
         _delivery_failed(register, alert, code, entry.key, why, at)
     key = f"undeliverable:{entry.key}"
     status = _STATUS.search(why)
-    tell_admin(register, config, alert, f"{what} could not be delivered{f' ({status.group(1)})' if status else ''}: "
+    tell_admin(register, config, alert,
+               f"{what} could not be delivered{f' ({status.group(1)})' if status else ''}: "
                f"phone {whom} today", [f"The mail server's report: {why}.",
                 f"Phone {whom} today with the alert reference, then correct their address "
                 "(config/providers.yaml for a provider) so that later notices reach them."],
@@ -140,7 +143,8 @@ def undelivered(register: Register, config: Config, entry: OutboxEntry, why: str
     return key
 
 
-def _delivery_failed(register: Register, alert: Alert, code: str, notice_key: str, why: str, at: datetime) -> None:
+def _delivery_failed(register: Register, alert: Alert, code: str, notice_key: str, why: str,
+                     at: datetime) -> None:
     delivery = register.delivery(alert, code)
     if delivery is None or delivery.notice_key != notice_key or delivery.status == DeliveryStatus.FAILED:
         return  # an earlier notice, since followed by another (the later one stands), or told already

@@ -28,7 +28,8 @@ CHECKS: dict[str, str] = {
     "mail-not-in-register": "a message in a filing folder has no register record",
     "register-not-in-folder": "a message the register filed is not in its folder",
     "recorded-not-filed": "a message recorded in the register is still in INBOX",
-    "inbox-stale": "a message has waited in INBOX longer than limits.inbox_stale_minutes (by mailbox id and age)",
+    "inbox-stale": "a message has waited in INBOX longer than limits.inbox_stale_minutes "
+                   "(by mailbox id and age)",
     "sent-not-in-sent-folder": "an email the outbox marks sent is not in the Sent folder",
     "sent-folder-not-in-outbox": "an email of ours in the Sent folder is not marked sent in the outbox",
     "email-not-sent": "an email has waited in the outbox for over an hour, or failed",
@@ -36,7 +37,8 @@ CHECKS: dict[str, str] = {
     "approval-overdue": "an alert has waited for approval longer than the limit",
     "review-passed": "an active alert is past its review date",
     "directory-changed": "a provider holding an active alert has left the directory or changed mailbox",
-    "delivery-failed": "a provider's notice of an active alert never arrived (bounced or refused): phone them",
+    "delivery-failed": "a provider's notice of an active alert never arrived (bounced or refused): "
+                       "phone them",
 }
 Add = Callable[["Finding"], None]
 OUR_MESSAGE_ID = re.compile(r"^<[0-9a-f]{40}@")
@@ -45,7 +47,8 @@ OUR_MESSAGE_ID = re.compile(r"^<[0-9a-f]{40}@")
 @dataclass(frozen=True)
 class Finding:
     check: str
-    subject: str  # an alert reference, "message #id", "email #id", a mailbox id or a folder: never personal data
+    # an alert reference, "message #id", "email #id", a mailbox id or a folder: never personal data
+    subject: str
     detail: str = ""
 
 
@@ -152,7 +155,8 @@ def _withdrawals(register: Register, add: Add) -> None:
                         f"delivered: {delivery.failure or 'no reason given'}"))
             continue
         if delivery.status != DeliveryStatus.WITHDRAWN:
-            add(Finding("withdrawal-incomplete", reference, f"{delivery.provider_code} was never sent a withdrawal"))
+            add(Finding("withdrawal-incomplete", reference,
+                        f"{delivery.provider_code} was never sent a withdrawal"))
             continue
         notice = register.outbox_entry(delivery.notice_key)
         if notice is None or notice.status != OutboxStatus.SENT:
@@ -161,23 +165,29 @@ def _withdrawals(register: Register, add: Add) -> None:
 
 
 def _directory(register: Register, config: Config, add: Add) -> None:
-    rows = register.session.execute(select(Alert.reference, Delivery).join(Delivery, Delivery.alert_id == Alert.id)
-                                    .where(Alert.status == ACTIVE, Delivery.status == DeliveryStatus.NOTIFIED)).all()
+    rows = register.session.execute(select(Alert.reference, Delivery).join(Delivery,
+                                                                           Delivery.alert_id == Alert.id)
+                                    .where(Alert.status == ACTIVE,
+                                           Delivery.status == DeliveryStatus.NOTIFIED)).all()
     for reference, delivery in rows:
         provider = config.provider(delivery.provider_code)
         if provider is None:
-            add(Finding("directory-changed", reference, f"{delivery.provider_code} is no longer in the directory"))
+            add(Finding("directory-changed", reference,
+                        f"{delivery.provider_code} is no longer in the directory"))
         elif provider.mailbox != delivery.mailbox:
-            add(Finding("directory-changed", reference, f"{delivery.provider_code}'s mailbox has changed since "
-                        "the notice was sent"))
+            add(Finding("directory-changed", reference,
+                        f"{delivery.provider_code}'s mailbox has changed since the notice was sent"))
 
 
 
 def _failed_deliveries(register: Register, add: Add) -> None:
-    rows = register.session.execute(select(Alert.reference, Delivery).join(Delivery, Delivery.alert_id == Alert.id)
-                                    .where(Alert.status == ACTIVE, Delivery.status == DeliveryStatus.FAILED)).all()
+    rows = register.session.execute(select(Alert.reference, Delivery).join(Delivery,
+                                                                           Delivery.alert_id == Alert.id)
+                                    .where(Alert.status == ACTIVE,
+                                           Delivery.status == DeliveryStatus.FAILED)).all()
     for reference, delivery in rows:
-        add(Finding("delivery-failed", reference, f"{delivery.provider_code}: {delivery.failure or 'no reason given'}"))
+        add(Finding("delivery-failed", reference,
+                    f"{delivery.provider_code}: {delivery.failure or 'no reason given'}"))
 
 
 def run_reconciliation(ctx: IntakeContext) -> ReconcileReport:
@@ -187,10 +197,11 @@ def run_reconciliation(ctx: IntakeContext) -> ReconcileReport:
         report = reconcile(u.register, ctx.mailbox, ctx.config, now)
         service = ctx.config.settings.service
         local = ctx.config.local(now)
-        rendered = render_email("reconcile_digest", service=service, rows=report.rows(), total=len(report.findings),
-                                day=local.date(), at=local)
-        queue_email(u.register, key=f"digest:reconcile:{now.isoformat(timespec='seconds')}", kind="admin:digest",
-                    rendered=rendered, sender=sender_of(ctx.config), recipients=[service.admin_team], at=now)
+        rendered = render_email("reconcile_digest", service=service, rows=report.rows(),
+                                total=len(report.findings), day=local.date(), at=local)
+        queue_email(u.register, key=f"digest:reconcile:{now.isoformat(timespec='seconds')}",
+                    kind="admin:digest", rendered=rendered, sender=sender_of(ctx.config),
+                    recipients=[service.admin_team], at=now)
         u.register.audit(actor="system", action="reconciliation run", at=now, counts=report.counts())
         u.commit()
     send_unsent(ctx)

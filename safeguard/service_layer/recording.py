@@ -16,7 +16,8 @@ from safeguard.service_layer.lifecycle import CommandResult, acknowledge, bounce
 from safeguard.service_layer.replies import queue_replies
 from safeguard.service_layer.withdrawal import WithdrawalReceipt, on_withdraw_command
 
-COMMANDS = (MessageKind.WITHDRAW, MessageKind.EXTEND, MessageKind.ACKNOWLEDGEMENT)  # decisions that act on an alert (an auto-reply never does)
+# decisions that act on an alert (an auto-reply never does)
+COMMANDS = (MessageKind.WITHDRAW, MessageKind.EXTEND, MessageKind.ACKNOWLEDGEMENT)
 
 
 def record_decision(register: Register, config: Config, inbound: Inbound, decision: Decision,
@@ -79,11 +80,11 @@ def _new_alert(register: Register, config: Config, decision: Decision, row: Inbo
         submitted_by=row.sender or "", social_worker_email=form.social_worker_email,
         team_manager_email=form.team_manager_email, review_date=form.review_date, current_version=1,
     ))
-    register.add(AlertVersion(alert_id=alert.id, version=1, status=VersionStatus.PROPOSED, form=form.to_json(),
-                              inbound_id=row.id, created_at=now))
-    register.audit(actor="system", action="alert created", at=now, alert_ref=alert.reference, inbound_id=row.id,
-                   status=AWAITING_APPROVAL, alert_type=form.alert_type, urgency=form.urgency,
-                   providers=list(form.providers))
+    register.add(AlertVersion(alert_id=alert.id, version=1, status=VersionStatus.PROPOSED,
+                              form=form.to_json(), inbound_id=row.id, created_at=now))
+    register.audit(actor="system", action="alert created", at=now, alert_ref=alert.reference,
+                   inbound_id=row.id, status=AWAITING_APPROVAL, alert_type=form.alert_type,
+                   urgency=form.urgency, providers=list(form.providers))
     return alert
 
 

@@ -68,7 +68,8 @@ def parse_instant(text: str | None, timezone: ZoneInfo) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone)
 
 
-def run_reminders(uow: Callable[[], UnitOfWork], config: Config, calendar: WorkingDays, now: datetime) -> ReminderRun:
+def run_reminders(uow: Callable[[], UnitOfWork], config: Config, calendar: WorkingDays,
+                  now: datetime) -> ReminderRun:
     today = config.local_date(now)
     run = ReminderRun(today, calendar.is_working_day(today))
     if not run.working_day:
@@ -87,7 +88,8 @@ def _queue_once(uow: Callable[[], UnitOfWork], config: Config, item: Due, now: d
     with uow() as u:
         # Lock the alert (or message) the reminder is about: an overlapping run waits here, then
         # sees this run's entry and stops.
-        u.register.lock(Alert if item.alert_id is not None else InboundMessage, item.alert_id or item.inbound_id)
+        u.register.lock(Alert if item.alert_id is not None else InboundMessage,
+                        item.alert_id or item.inbound_id)
         if u.register.outbox_entry(item.key) is not None:
             return False
         rendered = render_email(item.template, service=config.settings.service, **item.data)
@@ -129,13 +131,15 @@ def _local(moment: datetime, config: Config) -> date:
     return config.local_date(moment)
 
 
-def _acknowledgements(register: Register, config: Config, calendar: WorkingDays, today: date) -> Iterator[Due]:
+def _acknowledgements(register: Register, config: Config, calendar: WorkingDays,
+                      today: date) -> Iterator[Due]:
     times = config.timescales
     service = config.settings.service
     names = {p.code: p.name for p in config.providers}
     for alert, delivery in register.unacknowledged_deliveries():
         sent = _local(delivery.notified_at, config)
-        data = {"alert": _view(alert), "provider_name": names.get(delivery.provider_code, delivery.provider_code),
+        data = {"alert": _view(alert),
+                "provider_name": names.get(delivery.provider_code, delivery.provider_code),
                 "sent_on": sent, "code": delivery.provider_code}
         delivery_id = delivery.id
         if today >= calendar.add(sent, times.provider_ack_chase_working_days):
@@ -162,14 +166,14 @@ def _reviews(register: Register, config: Config, calendar: WorkingDays, today: d
         longest = config.longest_review_date(alert.alert_type, _local(alert.created_at, config))
         data = {"alert": _view(alert), "longest": longest}
         if calendar.subtract(alert.review_date, before) <= today <= alert.review_date:
-            yield Due("review-soon", f"reminder:review-soon:{alert.reference}:{alert.review_date}", alert.reference,
-                      "reminder_review_soon", people, data, alert.id)
+            yield Due("review-soon", f"reminder:review-soon:{alert.reference}:{alert.review_date}",
+                      alert.reference, "reminder_review_soon", people, data, alert.id)
         elif today > alert.review_date:
             nurse = service.designated_nurse or service.admin_team
             yield Due("review-passed", f"reminder:review-passed:{alert.reference}:{alert.review_date}",
                       alert.reference, "reminder_review_passed",
-                      tuple(dict.fromkeys((alert.team_manager_email, nurse, alert.social_worker_email))), data,
-                      alert.id)
+                      tuple(dict.fromkeys((alert.team_manager_email, nurse, alert.social_worker_email))),
+                      data, alert.id)
 
 
 def _unborn(register: Register, config: Config, today: date) -> Iterator[Due]:
@@ -182,20 +186,23 @@ def _unborn(register: Register, config: Config, today: date) -> Iterator[Due]:
                  if s.expected_delivery_date]
         if dates and today >= min(dates) + after:
             edd = min(dates)
-            yield Due("unborn-born", f"reminder:unborn:{alert.reference}:{edd}", alert.reference, "reminder_unborn",
+            yield Due("unborn-born", f"reminder:unborn:{alert.reference}:{edd}", alert.reference,
+                      "reminder_unborn",
                       tuple(dict.fromkeys((alert.social_worker_email, alert.team_manager_email))),
                       {"alert": _view(alert), "edd": edd}, alert.id)
 
 
 def _resubmits(register: Register, config: Config, calendar: WorkingDays, today: date) -> Iterator[Due]:
     days = config.timescales.invalid_resubmit_nudge_working_days
-    since = datetime.combine(today - timedelta(days=RESUBMIT_LOOKBACK_DAYS), datetime.min.time(), config.timezone)
+    since = datetime.combine(today - timedelta(days=RESUBMIT_LOOKBACK_DAYS), datetime.min.time(),
+                             config.timezone)
     for message in register.invalid_submissions_since(since):
         if message.sender is None or today < calendar.add(_local(message.received_at, config), days):
             continue
         if register.accepted_from_since(message.sender, message.received_at):
             continue
-        yield Due("resubmit-nudge", f"reminder:resubmit:{message.id}", None, "reminder_resubmit", (message.sender,),
+        yield Due("resubmit-nudge", f"reminder:resubmit:{message.id}", None, "reminder_resubmit",
+                  (message.sender,),
                   {"received_on": _local(message.received_at, config), "problems": len(message.problems)},
                   inbound_id=message.id)
 

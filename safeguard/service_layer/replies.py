@@ -31,7 +31,8 @@ def queue_replies(register: Register, config: Config, row: InboundMessage, decis
         errors = decision.fgm.errors if decision.fgm else []
         common.update(errors=errors[:MAX_ERRORS_LISTED], more=max(0, len(errors) - MAX_ERRORS_LISTED),
                       problem=None if decision.outcome == Outcome.RECORDED else decision.explanation,
-                      filename=decision.command.file if isinstance(decision.command, FgmFile) else "", on_errors=config.fgm.on_errors)
+                      filename=decision.command.file if isinstance(decision.command, FgmFile) else "",
+                      on_errors=config.fgm.on_errors)
     reply = getattr(result, "reply", None) or decision.reply  # a command's result may answer otherwise
     if reply and row.sender:
         queue_email(register, key=f"reply:{row.id}", kind=f"reply:{reply}",

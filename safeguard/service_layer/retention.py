@@ -39,7 +39,8 @@ def erase_expired(uow: UnitOfWork, config: Config, now: datetime) -> list[str]:
             v.decision_reason = v.decision_note = None
         for entry in session.scalars(select(OutboxEntry).where(OutboxEntry.alert_id == alert.id)):
             entry.raw = b""
-        for request in session.scalars(select(WithdrawalRequest).where(WithdrawalRequest.alert_id == alert.id)):
+        for request in session.scalars(select(WithdrawalRequest)
+                                       .where(WithdrawalRequest.alert_id == alert.id)):
             request.reason = request.decision_note = None
         for message in session.scalars(select(InboundMessage).where(InboundMessage.alert_id == alert.id)):
             if message.command:

@@ -41,20 +41,25 @@ def check_month(month: str) -> str:
 def produce(ctx: IntakeContext, month: str, which: tuple[str, ...] = ("fgm", "activity"),
             out_dir: Path | None = None) -> ReturnFiles:
     config, now = ctx.config, ctx.clock()
-    folder = out_dir or (config.settings.returns.output_dir if config.settings.returns.output_dir.is_absolute()
+    folder = out_dir or (config.settings.returns.output_dir
+                         if config.settings.returns.output_dir.is_absolute()
                          else Path.cwd() / config.settings.returns.output_dir)
     result = ReturnFiles(check_month(month))
     with ctx.uow() as u:
         if "fgm" in which:
             fm = load_month(u.session, config, month)
-            result.files["record-level"] = write_record_level(fm, config, folder / f"FGM-record-level-{month}.xlsx", now)
-            result.files["aggregate"] = write_aggregate(fm, config, folder / f"FGM-aggregate-{month}.xlsx", now)
+            result.files["record-level"] = write_record_level(fm, config,
+                                                              folder / f"FGM-record-level-{month}.xlsx", now)
+            result.files["aggregate"] = write_aggregate(fm, config,
+                                                        folder / f"FGM-aggregate-{month}.xlsx", now)
             result.fgm_headline = {k: disclose(v) for k, v in headline(fm).items()}
         if "activity" in which:
             activity = load_activity(u.session, config, month)
-            result.files["activity"] = write_activity(activity, config, folder / f"alert-activity-{month}.xlsx", now)
+            result.files["activity"] = write_activity(activity, config,
+                                                      folder / f"alert-activity-{month}.xlsx", now)
             total = activity.by_type.iloc[-1]
-            result.activity_headline = {k: int(total[k]) for k in ("Raised", "Withdrawn", "Active at month end")}
+            result.activity_headline = {k: int(total[k])
+                                        for k in ("Raised", "Withdrawn", "Active at month end")}
         u.register.audit(actor="system", action="returns produced", at=now, month=month,
                          files=[p.name for p in result.files.values()])
         u.commit()
@@ -69,16 +74,19 @@ def email_returns(ctx: IntakeContext, result: ReturnFiles) -> dict[str, int]:
     with ctx.uow() as u:
         if shared:
             queue_email(u.register, key=f"returns:{result.month}:{now.isoformat(timespec='seconds')}",
-                        kind="admin:returns", sender=sender_of(config), recipients=[service.admin_team], at=now,
-                        attachments=shared,
-                        rendered=render_email("returns_ready", service=service, result=result, restricted=False))
+                        kind="admin:returns", sender=sender_of(config), recipients=[service.admin_team],
+                        at=now, attachments=shared,
+                        rendered=render_email("returns_ready", service=service, result=result,
+                                              restricted=False))
         record_level = result.files.get("record-level")
         allowed = [a for a in config.fgm.record_level_recipients if config.is_secure_address(a)]
         if record_level and allowed:
-            queue_email(u.register, key=f"returns:record-level:{result.month}:{now.isoformat(timespec='seconds')}",
+            queue_email(u.register,
+                        key=f"returns:record-level:{result.month}:{now.isoformat(timespec='seconds')}",
                         kind="admin:returns-record-level", sender=sender_of(config),
                         recipients=allowed, at=now,
                         attachments=((record_level.name, record_level.read_bytes()),),
-                        rendered=render_email("returns_ready", service=service, result=result, restricted=True))
+                        rendered=render_email("returns_ready", service=service, result=result,
+                                              restricted=True))
         u.commit()
     return send_unsent(ctx)

@@ -29,8 +29,8 @@ from safeguard.service_layer.replies import sender_of
 
 FIXED_REASONS = ("Found", "Resolved", "Baby born")
 OTHER_REASON = "Other (see the register)"
-PENDING, APPROVED, DECLINED, SUPERSEDED = (RequestStatus.PENDING, RequestStatus.APPROVED, RequestStatus.DECLINED,
-                                          RequestStatus.SUPERSEDED)
+PENDING, APPROVED, DECLINED, SUPERSEDED = (RequestStatus.PENDING, RequestStatus.APPROVED,
+                                          RequestStatus.DECLINED, RequestStatus.SUPERSEDED)
 MAX_TEXT = 2000  # the longest reason or note the register keeps from a decision
 
 
@@ -109,8 +109,8 @@ def shown_reason(reason: str | None) -> str:
     return "Not given" if text in ("", "not given") else OTHER_REASON
 
 
-def on_withdraw_command(register: Register, config: Config, alert: Alert, command: Withdraw, row: InboundMessage,
-                        now: datetime) -> CommandResult | WithdrawalReceipt:
+def on_withdraw_command(register: Register, config: Config, alert: Alert, command: Withdraw,
+                        row: InboundMessage, now: datetime) -> CommandResult | WithdrawalReceipt:
     """An authenticated WITHDRAW from the social worker or team manager on record (triage has checked)."""
     reason, sender = command_reason(command), row.sender or ""
     if config.settings.service.withdrawal_needs_approval:
@@ -129,11 +129,12 @@ def request_withdrawal(register: Register, alert: Alert, reason: str, requester:
     """A request waiting for the safeguarding team; while one waits, another WITHDRAW adds none."""
     waiting = pending_request(register, alert)
     if waiting is not None:
-        register.audit(actor=requester, action="withdrawal requested again", at=now, alert_ref=alert.reference,
-                       inbound_id=inbound_id, request=waiting.id)
+        register.audit(actor=requester, action="withdrawal requested again", at=now,
+                       alert_ref=alert.reference, inbound_id=inbound_id, request=waiting.id)
         return WithdrawalReceipt(already_pending=True, request_id=waiting.id)
-    request = register.add(WithdrawalRequest(alert_id=alert.id, inbound_id=inbound_id, kind=RequestKind.WITHDRAW,
-                                             requested_by=requester, reason=reason, status=PENDING, created_at=now))
+    request = register.add(WithdrawalRequest(alert_id=alert.id, inbound_id=inbound_id,
+                                             kind=RequestKind.WITHDRAW, requested_by=requester,
+                                             reason=reason, status=PENDING, created_at=now))
     register.audit(actor=requester, action="withdrawal requested", at=now, alert_ref=alert.reference,
                    inbound_id=inbound_id, request=request.id, reason=shown_reason(reason))
     return WithdrawalReceipt(request_id=request.id)
@@ -206,7 +207,8 @@ def requests_without_run(register: Register) -> list[str]:
     """References of alerts whose withdrawal request waits with no decision run recorded."""
     rows = register.session.execute(select(Alert.reference).join(WithdrawalRequest,
                                                                  WithdrawalRequest.alert_id == Alert.id)
-                                    .where(WithdrawalRequest.kind == RequestKind.WITHDRAW, WithdrawalRequest.status == PENDING,
+                                    .where(WithdrawalRequest.kind == RequestKind.WITHDRAW,
+                                           WithdrawalRequest.status == PENDING,
                                            WithdrawalRequest.approval_run_id.is_(None))
                                     .order_by(WithdrawalRequest.id))
     return [reference for (reference,) in rows]
@@ -228,8 +230,8 @@ def decide_withdrawal(register: Register, config: Config, reference: str, answer
         raise DecisionRefused("no-name", "Give your full name: the register records who decided.")
     reason, note = answer.reason.strip()[:MAX_TEXT], answer.note.strip()[:MAX_TEXT]
     if not answer.approve and not reason:
-        raise DecisionRefused("no-reason", "Give a reason for declining: the requester is told it. Nothing was "
-                              "recorded.")
+        raise DecisionRefused("no-reason", "Give a reason for declining: the requester is told it. "
+                              "Nothing was recorded.")
     request.decided_by, request.decided_at = by, now
     if not answer.approve:
         request.status = DECLINED
@@ -241,9 +243,10 @@ def decide_withdrawal(register: Register, config: Config, reference: str, answer
     request.status, request.decision_note = APPROVED, note or None
     result = withdraw(register, config, alert, request.reason or "Not given", by, now, request.inbound_id,
                       occasion=_withdrawal_occasion(register, alert))
-    codes = [d.provider_code for d in register.deliveries(alert) if d.status == DeliveryStatus.WITHDRAWN and d.withdrawn_at == now]
-    register.audit(actor=by, action="withdrawal approved", at=now, alert_ref=alert.reference, request=request.id,
-                   requested_by=request.requested_by, note=note or None, notices=codes)
+    codes = [d.provider_code for d in register.deliveries(alert)
+             if d.status == DeliveryStatus.WITHDRAWN and d.withdrawn_at == now]
+    register.audit(actor=by, action="withdrawal approved", at=now, alert_ref=alert.reference,
+                   request=request.id, requested_by=request.requested_by, note=note or None, notices=codes)
     _tell_requester(register, config, alert, request, "withdrawal_approved", now, result=result)
     return WithdrawalOutcome(alert.reference, APPROVED, codes, list(result.not_sent), request.approval_run_id)
 
@@ -255,11 +258,12 @@ def _nothing_waiting(register: Register, alert: Alert) -> str:
     if last is not None and last.decided_at is not None:
         return (f"The withdrawal of {alert.reference} was already {last.status} by {last.decided_by} on "
                 f"{last.decided_at:%d/%m/%Y at %H:%M}. Nothing was changed.")
-    return f"No withdrawal of {alert.reference} is waiting for a decision (status {alert.status}). Nothing was changed."
+    return (f"No withdrawal of {alert.reference} is waiting for a decision (status {alert.status}). "
+            "Nothing was changed.")
 
 
-def _tell_requester(register: Register, config: Config, alert: Alert, request: WithdrawalRequest, template: str,
-                    at: datetime, **data: object) -> None:
+def _tell_requester(register: Register, config: Config, alert: Alert, request: WithdrawalRequest,
+                    template: str, at: datetime, **data: object) -> None:
     inbound = register.inbound(request.inbound_id)
     queue_email(register, key=f"{template}:{alert.reference}:{request.id}", kind=f"reply:{template}",
                 rendered=render_email(template, service=config.settings.service, alert=alert, request=request,
@@ -301,13 +305,15 @@ def reinstate(register: Register, config: Config, reference: str, by: str, reaso
     if refusal := _not_reinstatable(register, alert):
         raise DecisionRefused("not-withdrawn", refusal)
     if len(by) < 2:
-        raise DecisionRefused("no-name", "Give your full name: the register records who reinstated the alert. "
-                              "Nothing was changed.")
+        raise DecisionRefused("no-name", "Give your full name: the register records who reinstated the "
+                              "alert. Nothing was changed.")
     if not reason:
-        raise DecisionRefused("no-reason", "Give a reason for reinstating: the register keeps it. Nothing was changed.")
+        raise DecisionRefused("no-reason",
+                              "Give a reason for reinstating: the register keeps it. Nothing was changed.")
     told = told_of_withdrawal(register, alert)
-    register.add(WithdrawalRequest(alert_id=alert.id, kind=RequestKind.REINSTATE, requested_by=by, reason=reason,
-                                   status=APPROVED, created_at=now, decided_by=by, decided_at=now))
+    register.add(WithdrawalRequest(alert_id=alert.id, kind=RequestKind.REINSTATE, requested_by=by,
+                                   reason=reason, status=APPROVED, created_at=now, decided_by=by,
+                                   decided_at=now))
     targets, not_sent = resolve(config, [d.provider_code for d in told])
     version = register.alert_version(alert, alert.current_version)
     assert version is not None
@@ -320,15 +326,18 @@ def reinstate(register: Register, config: Config, reference: str, by: str, reaso
     register.audit(actor=by, action="alert reinstated", at=now, alert_ref=alert.reference, reason=reason,
                    notices=codes, not_sent=[n.code for n in not_sent])
     if not_sent:
-        tell_admin(register, config, alert, "withdrawal-cancelled notices could not be sent to every provider",
-                   [f"{n.code} {n.why}: tell them another way that the alert is active again." for n in not_sent],
+        tell_admin(register, config, alert,
+                   "withdrawal-cancelled notices could not be sent to every provider",
+                   [f"{n.code} {n.why}: tell them another way that the alert is active again."
+                    for n in not_sent],
                    key=f"admin:not-sent:{alert.reference}:{occasion}", at=now)
     return ReinstateOutcome(alert.reference, codes, not_sent)
 
 
 def told_of_withdrawal(register: Register, alert: Alert) -> list[Delivery]:
     """The deliveries withdrawn by the alert's own withdrawal (not those an update removed earlier)."""
-    return [d for d in register.deliveries(alert) if d.status == DeliveryStatus.WITHDRAWN and alert.withdrawn_at is not None
+    return [d for d in register.deliveries(alert)
+            if d.status == DeliveryStatus.WITHDRAWN and alert.withdrawn_at is not None
             and d.withdrawn_at == alert.withdrawn_at]
 
 
@@ -337,10 +346,12 @@ def _not_reinstatable(register: Register, alert: Alert) -> str | None:
     if alert.status != WITHDRAWN:
         words = {ACTIVE: "is active", "AWAITING_APPROVAL": "is waiting for approval",
                  "REJECTED": "was not approved"}.get(alert.status, f"has status {alert.status}")
-        return f"{alert.reference} {words}, not withdrawn, so there is nothing to reinstate. Nothing was changed."
+        return (f"{alert.reference} {words}, not withdrawn, so there is nothing to reinstate. "
+                "Nothing was changed.")
     if alert.dispatched_at is None:
-        return (f"{alert.reference} was withdrawn before any provider was sent it, so there is nothing to reinstate. "
-                "Ask the social worker to send the form again as a new alert. Nothing was changed.")
+        return (f"{alert.reference} was withdrawn before any provider was sent it, so there is nothing to "
+                "reinstate. Ask the social worker to send the form again as a new alert. "
+                "Nothing was changed.")
     version = register.alert_version(alert, alert.current_version)
     if version is None or version.form.get("erased"):
         return (f"{alert.reference}'s details have been erased under the retention policy, so it cannot be "
@@ -352,7 +363,8 @@ def reinstatement_summary(register: Register, config: Config, reference: str) ->
     """(True, the reinstate form's text) or (False, why it cannot be reinstated): no personal data."""
     alert = register.alert(reference.strip())
     if alert is None:
-        return False, f"There is no alert {reference.strip()}. Check the reference (it looks like HSA-2026-000123)."
+        return False, (f"There is no alert {reference.strip()}. "
+                       "Check the reference (it looks like HSA-2026-000123).")
     if refusal := _not_reinstatable(register, alert):
         return False, refusal
     names = {p.code: p.name for p in config.providers}
@@ -360,9 +372,10 @@ def reinstatement_summary(register: Register, config: Config, reference: str) ->
     when = config.local(alert.withdrawn_at)
     told = [f"- {d.provider_code}: {names.get(d.provider_code, 'no longer in the provider directory')}"
             for d in told_of_withdrawal(register, alert)]
-    lines = [f"## Reinstate {alert.reference}", "", f"Withdrawn on {when:%d/%m/%Y at %H:%M}. Reinstating makes it "
-             "active again and sends each provider told of the withdrawal a \"withdrawal cancelled: flag again\" "
-             "notice:", "", *(told or ["- none: no provider was told of the withdrawal"]), "",
+    lines = [f"## Reinstate {alert.reference}", "",
+             f"Withdrawn on {when:%d/%m/%Y at %H:%M}. Reinstating makes it active again and sends each "
+             "provider told of the withdrawal a \"withdrawal cancelled: flag again\" notice:", "",
+             *(told or ["- none: no provider was told of the withdrawal"]), "",
              "Tick reinstate, give your full name and a reason. Do not type names or case details here: the "
              "register keeps your answer, and it is removed from Prefect once recorded."]
     return True, "\n".join(lines)

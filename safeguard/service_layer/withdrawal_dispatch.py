@@ -49,7 +49,8 @@ def record_withdrawal_run(ctx: IntakeContext, reference: str, run_id: str) -> bo
     return True
 
 
-def give_withdrawal_decision(ctx: IntakeContext, reference: str, answer: WithdrawalAnswer) -> WithdrawalOutcome:
+def give_withdrawal_decision(ctx: IntakeContext, reference: str,
+                             answer: WithdrawalAnswer) -> WithdrawalOutcome:
     """Record the decision and queue its email in one transaction. Raises DecisionRefused."""
     with ctx.uow() as u:
         outcome = decide_withdrawal(u.register, ctx.config, reference, answer, ctx.clock())
