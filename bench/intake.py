@@ -91,7 +91,8 @@ def bench_config(address: str, database_url: str, workers: int) -> Path:
     settings = yaml.safe_load((directory / "settings.yaml").read_text())
     settings["service"]["mailbox_address"] = address
     settings["mailbox"] = {"adapter": "imap", "imap": {
-        "host": HOST, "port": IMAP_PORT, "ssl": False, "username": address, "password_env": "SAFEGUARD_IMAP_PASSWORD",
+        "host": HOST, "port": IMAP_PORT, "ssl": False, "username": address,
+        "password_env": "SAFEGUARD_IMAP_PASSWORD",
         "smtp_host": HOST, "smtp_port": SMTP_PORT, "smtp_starttls": False}}
     settings["register"] = {"url": database_url}
     settings["limits"]["intake_workers"] = workers
@@ -118,7 +119,8 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     parser.add_argument("--workers", type=int, default=2, help="intake processes (limits.intake_workers)")
-    parser.add_argument("--rounds", type=int, default=3, help="baseline and intake pairs; the median ratio counts")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="baseline and intake pairs; the median ratio counts")
     args = parser.parse_args()
     subprocess.run([str(ROOT / "scripts" / "mailstack.sh"), "start"], check=True, stdout=subprocess.DEVNULL)
     ratios = [one_round(args.count, args.database_url, args.workers) for _ in range(args.rounds)]
@@ -150,7 +152,8 @@ def one_round(count: int, database_url: str | None, workers: int) -> float:
     ours, outcomes = intake(bench_config(our_box, url, workers))
     base_rate, our_rate = count / base, count / ours
     print(f"  baseline (imaplib fetch + smtplib send): {base:7.2f} s  {base_rate:7.1f} msg/s")
-    print(f"  intake ({url.split(':')[0]} register, {workers} process(es)): {ours:7.2f} s  {our_rate:7.1f} msg/s"
+    print(f"  intake ({url.split(':')[0]} register, {workers} process(es)): {ours:7.2f} s"
+          f"  {our_rate:7.1f} msg/s"
           f"  {outcomes}")
     print(f"  ratio {our_rate / base_rate:.2f}")
     return our_rate / base_rate

@@ -53,8 +53,8 @@ def open_intake_context(config_dir: str | None) -> AbstractContextManager[Intake
     return open_app(config_dir).intake_context()
 
 
-ENVIRONMENT_OVERRIDES = ("SAFEGUARD_CONFIG", "SAFEGUARD_DATABASE_URL", "SAFEGUARD_MAILDIR", "SAFEGUARD_DELIVER_TO",
-                         *KEY_VARIABLES)
+ENVIRONMENT_OVERRIDES = ("SAFEGUARD_CONFIG", "SAFEGUARD_DATABASE_URL", "SAFEGUARD_MAILDIR",
+                         "SAFEGUARD_DELIVER_TO", *KEY_VARIABLES)
 
 
 def open_app(config_dir: str | None = None) -> App:

@@ -63,8 +63,8 @@ def _refuse_dangerous(attachment: Attachment, max_mb: float) -> None:
 def _read_attachment(attachment: Attachment) -> RawForm:
     ext = attachment.extension
     if ext in LEGACY_EXTENSIONS:
-        raise AttachmentRefused("is in an old format (.xls/.doc). Save it as .xlsx or .docx and send it again.",
-                                attachment.filename)
+        raise AttachmentRefused("is in an old format (.xls/.doc). Save it as .xlsx or .docx and send it "
+                                "again.", attachment.filename)
     document = attachment.document
     if document is None:  # not read ahead (it was not the message's one office attachment)
         raise AttachmentRefused("could not be read", attachment.filename)
@@ -78,14 +78,16 @@ def overran(inbound: Inbound) -> bool:
     return any(a.document is not None and a.document.overran for a in inbound.attachments)
 
 
-def find_data_file(inbound: Inbound, config: Config, extensions: tuple[str, ...] = ("xlsx", "csv")) -> Attachment:
+def find_data_file(inbound: Inbound, config: Config,
+                   extensions: tuple[str, ...] = ("xlsx", "csv")) -> Attachment:
     """The one spreadsheet or CSV a data submission carries. Raises AttachmentRefused or TooManyForms;
     a message with none raises AttachmentRefused too, saying what to attach."""
     found = _the_one_attachment(inbound, config, extensions)
     if found is None:
         raise AttachmentRefused("is missing: attach the FGM submission template (.xlsx) or a CSV", "(none)")
     if found.extension in LEGACY_EXTENSIONS:
-        raise AttachmentRefused("is in an old format (.xls). Save it as .xlsx and send it again.", found.filename)
+        raise AttachmentRefused("is in an old format (.xls). Save it as .xlsx and send it again.",
+                                found.filename)
     return found
 
 

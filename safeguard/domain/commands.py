@@ -19,7 +19,8 @@ from typing import Any
 
 WITHDRAWAL_REASONS = ("Found", "Resolved", "Baby born")  # or "Other: <text>"
 _VERB_WORD = re.compile(r"\b(?:withdraw|extend)\w*", re.IGNORECASE)
-_FLAGS = re.IGNORECASE | re.ASCII  # ASCII: a dotless ı or fullwidth digit is not the letter or digit it mimics
+# ASCII: a dotless ı or fullwidth digit is not the letter or digit it mimics
+_FLAGS = re.IGNORECASE | re.ASCII
 _OTHER = re.compile(r"^other\s*[:\-]\s*(\S.*)$", re.IGNORECASE)
 
 
@@ -72,7 +73,8 @@ def withdrawal_reason(body: str | None) -> str | None:
 HOW_TO_WITHDRAW = ("Write the subject as WITHDRAW {ref} and nothing else (not a reply, no other words), "
                    "and put one of these lines in the body: Reason: Found, Reason: Resolved, "
                    "Reason: Baby born, or Reason: Other: followed by a few words.")
-HOW_TO_EXTEND = "Write the subject as EXTEND {ref} to YYYY-MM-DD and nothing else (not a reply, no other words)."
+HOW_TO_EXTEND = ("Write the subject as EXTEND {ref} to YYYY-MM-DD and nothing else (not a reply, "
+                 "no other words).")
 
 
 # What triage decided a message asks for -----------------------------------------------------------
@@ -118,8 +120,8 @@ class FgmFile:
 
 Command = Withdraw | Extend | Acknowledge | Update | BounceReport | FgmFile
 
-_VERBS: dict[type, str] = {Withdraw: "withdraw", Extend: "extend", Acknowledge: "acknowledge", Update: "update",
-                           BounceReport: "bounce"}
+_VERBS: dict[type, str] = {Withdraw: "withdraw", Extend: "extend", Acknowledge: "acknowledge",
+                           Update: "update", BounceReport: "bounce"}
 
 
 def command_to_json(command: Command | None) -> dict[str, Any] | None:
@@ -152,7 +154,8 @@ def command_from_json(data: dict[str, Any] | None) -> Command | None:
                                 str(data.get("failure") or ""), str(data.get("recipient") or ""))
         if verb is None and "provider" in data:
             month = data.get("month")
-            return FgmFile(str(data["provider"]), None if month is None else str(month), str(data.get("file") or ""))
+            return FgmFile(str(data["provider"]), None if month is None else str(month),
+                           str(data.get("file") or ""))
     except (KeyError, TypeError, ValueError):
         return None
     return None

@@ -78,7 +78,8 @@ def read_grid(data: bytes, filename: str,
             text = data.decode("cp1252", errors="replace")
         return [list(r) for r in csv.reader(io.StringIO(text))][:MAX_RECORDS + 1], {}
     if document is None:
-        raise SubmissionUnreadable("The file could not be read. Send it again as the FGM template (.xlsx) or a CSV.")
+        raise SubmissionUnreadable("The file could not be read. Send it again as the FGM template (.xlsx) "
+                                   "or a CSV.")
     if document.problem:
         raise SubmissionUnreadable(f"The file {document.problem}")
     sheets = dict(document.tables)
@@ -93,10 +94,11 @@ def read_grid(data: bytes, filename: str,
 def check_submission(grid: list[list[RawValue]], meta: dict[str, str], fgm: FgmSettings,
                      month: str | None) -> Submission:
     """Check every row against the items; `month` (YYYY-MM) overrides the file's own."""
-    sub = Submission(month=month or _meta_month(meta), organisation=meta.get("submitting organisation code") or None)
+    sub = Submission(month=month or _meta_month(meta),
+                     organisation=meta.get("submitting organisation code") or None)
     if not grid:
-        raise SubmissionUnreadable("The file has no rows. Use the FGM submission template and fill in one row "
-                                   "per attendance.")
+        raise SubmissionUnreadable("The file has no rows. Use the FGM submission template and fill in one "
+                                   "row per attendance.")
     if len(grid) > MAX_RECORDS:
         raise SubmissionUnreadable(f"The file has more than {MAX_RECORDS} rows. Split it into smaller files.")
     header = [normalise_label(as_text(h)) for h in grid[0]]
@@ -107,8 +109,9 @@ def check_submission(grid: list[list[RawValue]], meta: dict[str, str], fgm: FgmS
         raise SubmissionUnreadable("These columns are missing from the header row: " + ", ".join(missing) +
                                    ". Use the FGM submission template, or a CSV with its exact headers.")
     if sub.month is None or not MONTH.fullmatch(sub.month):
-        raise SubmissionUnreadable("We could not tell which month this is for. Put the month as YYYY-MM in the "
-                                   "template's Submission sheet, or in the email subject (e.g. FGM 2026-10).")
+        raise SubmissionUnreadable("We could not tell which month this is for. Put the month as YYYY-MM in "
+                                   "the template's Submission sheet, or in the email subject "
+                                   "(e.g. FGM 2026-10).")
     bounds = month_bounds(sub.month)
     for offset, row in enumerate(grid[1:], start=2):
         if all(as_text(v) == "" for v in row):
@@ -191,13 +194,15 @@ def _cross_checks(v: dict[str, Any], fgm: FgmSettings, bounds: tuple[date, date]
         errors.append(RowError(n, label("care_contact_date"), f"is outside the reporting month "
                                f"({bounds[0]:%m/%Y}). Send it with the month it belongs to."))
     if contact and born and born >= contact:
-        errors.append(RowError(n, label("date_of_birth"), "is not before the care contact date. Check both dates."))
+        errors.append(RowError(n, label("date_of_birth"),
+                               "is not before the care contact date. Check both dates."))
     fgm_type = str(v.get("fgm_type") or "")
     if v.get("deinfibulation") == "Y" and not fgm_type.startswith("3"):
-        errors.append(RowError(n, label("deinfibulation"), "can only be Yes for FGM Type 3. Check the FGM type."))
+        errors.append(RowError(n, label("deinfibulation"),
+                               "can only be Yes for FGM Type 3. Check the FGM type."))
     if v.get("type4_qualifier") and fgm_type != "4":
-        errors.append(RowError(n, label("type4_qualifier"), "is only for FGM Type 4. Leave it blank or correct "
-                               "the FGM type."))
+        errors.append(RowError(n, label("type4_qualifier"), "is only for FGM Type 4. Leave it blank or "
+                               "correct the FGM type."))
     return errors
 
 
@@ -209,7 +214,8 @@ def check_file(data: bytes, filename: str, config: Config, provider_code: str, m
     has_own_month = bool(meta.get("reporting month (yyyy-mm)"))
     sub = check_submission(grid, meta, config.fgm, None if has_own_month else month_hint)
     if sub.organisation and sub.organisation.strip().upper() != provider_code:
-        raise SubmissionUnreadable(f"The Submission sheet names organisation {sub.organisation.strip().upper()}, "
-                                   f"but this came from {provider_code}. Correct the sheet, or send it from that "
-                                   "organisation's safeguarding mailbox.")
+        raise SubmissionUnreadable("The Submission sheet names organisation "
+                                   f"{sub.organisation.strip().upper()}, but this came from {provider_code}. "
+                                   "Correct the sheet, or send it from that organisation's safeguarding "
+                                   "mailbox.")
     return sub

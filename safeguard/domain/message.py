@@ -35,7 +35,8 @@ class Attachment:
     filename: str
     content_type: str
     data: bytes
-    document: Document | None = field(default=None, compare=False, repr=False)  # read ahead (service/attachments.py)
+    # read ahead (service/attachments.py)
+    document: Document | None = field(default=None, compare=False, repr=False)
     undecoded_size: int | None = None  # set (and data left empty) when it was too large to be worth decoding
 
     @property

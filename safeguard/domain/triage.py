@@ -36,7 +36,8 @@ from safeguard.domain.message import Bounce, Inbound
 from safeguard.domain.status import AlertStatus, MessageKind, Outcome
 
 FGM_SUBJECT = re.compile(r"\bFGM\b", re.IGNORECASE)
-FOLDER_FOR = {"accepted": "Processed", "recorded": "Processed", "invalid": "Rejected", "quarantined": "Quarantine"}
+FOLDER_FOR = {"accepted": "Processed", "recorded": "Processed", "invalid": "Rejected",
+              "quarantined": "Quarantine"}
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,8 @@ def triage(inbound: Inbound, config: Config, today: date, find_alert: FindAlert,
            find_sent: FindSent | None = None) -> Decision:
     service = config.settings.service
     if inbound.header_faults:
-        return _quarantine("malformed", "The message's headers are malformed: " + "; ".join(inbound.header_faults))
+        return _quarantine("malformed",
+                           "The message's headers are malformed: " + "; ".join(inbound.header_faults))
     if inbound.bounce is not None:
         return _bounce(inbound.bounce, find_sent or (lambda _message_id: None))
     subject = read_subject(inbound.subject, service.reference_prefix, service.secure_subject_marker)
@@ -102,7 +104,8 @@ def triage(inbound: Inbound, config: Config, today: date, find_alert: FindAlert,
                                alert_ref=subject.reference)
         return Decision("auto-reply", "recorded", "auto-reply", alert_ref=subject.reference)
     trust = service.sender_authentication
-    exchange = trust.exchange_online and config.settings.mailbox.adapter != "maildir"  # see SenderAuthentication
+    # see SenderAuthentication
+    exchange = trust.exchange_online and config.settings.mailbox.adapter != "maildir"
     auth = authenticate(inbound.auth_results, inbound.exchange_auth_as, inbound.sender,
                         GatewayTrust(trust.required, frozenset(trust.trusted_authserv_ids), exchange))
     if not auth.passed:
@@ -115,8 +118,8 @@ def triage(inbound: Inbound, config: Config, today: date, find_alert: FindAlert,
     if not config.is_authorised_sender(sender):
         return _quarantine("unauthorised-sender", "The sender is not on an authorised domain.")
     if inbound.reply_to and inbound.reply_to.rpartition("@")[2] != sender.rpartition("@")[2]:
-        return _quarantine("reply-to-mismatch", "The Reply-To address is on a different domain from the sender "
-                           "(a possible forgery).")
+        return _quarantine("reply-to-mismatch", "The Reply-To address is on a different domain from the "
+                           "sender (a possible forgery).")
     if subject.ambiguous:
         return _ambiguous(subject)
     if subject.verb:
@@ -146,10 +149,11 @@ def _unauthenticated(auth: SenderAuth, reference: str | None) -> Decision:
 
 def _ambiguous(subject: SubjectCommand) -> Decision:
     ref = subject.reference or "HSA-YYYY-NNNNNN"
-    return _quarantine("ambiguous-command", "The subject mentions withdrawing or extending an alert but is not "
-                       "written as a command, so nothing was changed. A member of the safeguarding team will "
-                       "read it. To withdraw an alert: " + HOW_TO_WITHDRAW.format(ref=ref) + " To extend one: "
-                       + HOW_TO_EXTEND.format(ref=ref), reply="command_refused", alert_ref=subject.reference)
+    return _quarantine("ambiguous-command", "The subject mentions withdrawing or extending an alert but is "
+                       "not written as a command, so nothing was changed. A member of the safeguarding team "
+                       "will read it. To withdraw an alert: " + HOW_TO_WITHDRAW.format(ref=ref)
+                       + " To extend one: " + HOW_TO_EXTEND.format(ref=ref), reply="command_refused",
+                       alert_ref=subject.reference)
 
 
 def _fgm(inbound: Inbound, provider_code: str, config: Config) -> Decision:
@@ -157,20 +161,22 @@ def _fgm(inbound: Inbound, provider_code: str, config: Config) -> Decision:
         attachment = find_data_file(inbound, config)
     except AttachmentRefused as exc:
         if exc.filename == "(none)":
-            return Decision("fgm", "invalid", "fgm-no-file", f"The attachment {exc.explanation}.", reply="fgm_received")
+            return Decision("fgm", "invalid", "fgm-no-file", f"The attachment {exc.explanation}.",
+                            reply="fgm_received")
         return _quarantine("attachment-refused", f"The attachment '{exc.filename}' {exc.explanation}",
                            reply="attachment_refused")
     except TooManyForms as exc:
-        return Decision("fgm", "invalid", "fgm-several-files", f"{exc.count} files are attached. Send one file "
-                        "per month.", reply="fgm_received")
+        return Decision("fgm", "invalid", "fgm-several-files", f"{exc.count} files are attached. Send one "
+                        "file per month.", reply="fgm_received")
     month = MONTH_IN_TEXT.search(inbound.subject)
     try:
         sub = check_file(attachment.data, attachment.filename, config, provider_code,
                          f"{month.group(1)}-{month.group(2)}" if month else None, attachment.document)
     except SubmissionUnreadable as exc:
         return Decision("fgm", "invalid", "fgm-unreadable", str(exc), reply="fgm_received")
-    return Decision("fgm", "recorded", "fgm-with-errors" if sub.errors else "fgm-accepted", reply="fgm_received",
-                    fgm=sub, command=FgmFile(provider_code, sub.month, attachment.filename))
+    return Decision("fgm", "recorded", "fgm-with-errors" if sub.errors else "fgm-accepted",
+                    reply="fgm_received", fgm=sub,
+                    command=FgmFile(provider_code, sub.month, attachment.filename))
 
 
 def _quarantine(reason: str, explanation: str, reply: str | None = None, **kw: Any) -> Decision:
@@ -204,14 +210,15 @@ def _command(inbound: Inbound, sender: str, subject: SubjectCommand, find_alert:
         return _quarantine("not-on-record", f"{kind.upper()} for {ref} came from someone other than the "
                            "social worker or team manager on record.", alert_ref=ref)
     if facts.status == AlertStatus.WITHDRAWN:
-        return _invalid(kind, "already-withdrawn", f"Alert {ref} has already been withdrawn; nothing was changed.",
-                        alert_ref=ref)
+        return _invalid(kind, "already-withdrawn",
+                        f"Alert {ref} has already been withdrawn; nothing was changed.", alert_ref=ref)
     if facts.status == AlertStatus.REJECTED:
-        return _invalid(kind, "not-approved", f"Alert {ref} was not approved, so no provider holds it; nothing "
-                        "was changed.", alert_ref=ref)
+        return _invalid(kind, "not-approved", f"Alert {ref} was not approved, so no provider holds it; "
+                        "nothing was changed.", alert_ref=ref)
     if kind == "withdraw":
         if (reason := withdrawal_reason(inbound.text_body)) is None:
-            return _invalid(kind, "withdraw-reason", "We need the reason for the withdrawal, from a fixed list. "
+            return _invalid(kind, "withdraw-reason",
+                            "We need the reason for the withdrawal, from a fixed list. "
                             + HOW_TO_WITHDRAW.format(ref=ref), alert_ref=ref)
         return Decision(kind, "recorded", "withdraw-requested", reply="command_received", alert_ref=ref,
                         command=Withdraw(ref, reason))
@@ -275,8 +282,8 @@ def _update(form: HealthAlertForm, ref: str, sender: str, find_alert: FindAlert,
     if facts.status == AlertStatus.WITHDRAWN:
         return _invalid("update", "already-withdrawn", f"Alert {ref} has been withdrawn. Send a new form "
                         "with a blank Alert reference to raise a new alert.", alert_ref=ref)
-    return Decision("update", "recorded", "update-received", reply="command_received", form=form, alert_ref=ref,
-                    command=Update(ref))
+    return Decision("update", "recorded", "update-received", reply="command_received", form=form,
+                    alert_ref=ref, command=Update(ref))
 
 
 def _bounce(bounce: Bounce, find_sent: FindSent) -> Decision:
@@ -286,11 +293,12 @@ def _bounce(bounce: Bounce, find_sent: FindSent) -> Decision:
     failure = bounce.first_failure
     if failure is None:
         reason = "bounce-delayed" if bounce.delayed else "delivery-report"
-        return Decision("bounce", "recorded", reason, "A delivery report that reports no failure: nothing to do.")
+        return Decision("bounce", "recorded", reason,
+                        "A delivery report that reports no failure: nothing to do.")
     sent = next((facts for mid in bounce.original_ids if (facts := find_sent(mid)) is not None), None)
     if sent is None:
-        return Decision("bounce", "recorded", "bounce-unmatched", "A report that an email could not be delivered, "
-                        "about no email we sent: nothing was changed.")
+        return Decision("bounce", "recorded", "bounce-unmatched", "A report that an email could not be "
+                        "delivered, about no email we sent: nothing was changed.")
     return Decision("bounce", "recorded", "bounce", f"An email we sent ({sent.kind}) could not be delivered: "
                     f"{failure.describe()}.", alert_ref=sent.alert_ref,
                     command=BounceReport(sent.entry_id, failure.status, failure.describe(), failure.address))

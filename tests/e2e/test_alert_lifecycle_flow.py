@@ -94,7 +94,8 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Mo
 
 def submit(stack: Site, subject: str = "Health alert form", **form: str) -> None:
     raw = samples.submission(stack.social_worker, stack.mailbox, subject=subject, attachments=[
-        ("form.xlsx", samples.xlsx_form(fields(**{"Social worker email": stack.social_worker, **form}), people()))])
+        ("form.xlsx",
+         samples.xlsx_form(fields(**{"Social worker email": stack.social_worker, **form}), people()))])
     stack.deliver(raw, stack.social_worker)
 
 
@@ -160,7 +161,8 @@ def approve_through_prefect(version: int, reference: str, first_answer: dict[str
         final = client.read_flow_run(run.id).state
         assert final is not None and final.is_completed(), final
         assert [i for i in client.filter_flow_run_input(UUID(str(run.id)), key_prefix="paused-", limit=50,
-                                                        exclude_keys=set()) if i.key.endswith("-response")] == []
+                                                        exclude_keys=set())
+                if i.key.endswith("-response")] == []
 
 
 def decide_withdrawal_through_prefect(reference: str, **answer: object) -> str:
@@ -193,7 +195,8 @@ def decide_withdrawal_through_prefect(reference: str, **answer: object) -> str:
         final = client.read_flow_run(run.id).state
         assert final is not None and final.is_completed(), final
         assert [i for i in client.filter_flow_run_input(UUID(str(run.id)), key_prefix="paused-", limit=50,
-                                                        exclude_keys=set()) if i.key.endswith("-response")] == []
+                                                        exclude_keys=set())
+                if i.key.endswith("-response")] == []
     return str(description)
 
 
@@ -249,9 +252,11 @@ def test_an_update_withdraws_from_the_removed_and_alerts_the_added(approval_depl
                                                     "Review date": "01/02/2027"})
     assert run_intake(stack, 1)["recorded"] == 1
     approve_through_prefect(2, ref)
-    assert subjects(stack, stack.providers["UHCW"], 2)[1] == f"{ref}: UPDATED health alert for UHCW (version 2)"
+    assert subjects(stack, stack.providers["UHCW"], 2)[1] == \
+        f"{ref}: UPDATED health alert for UHCW (version 2)"
     assert subjects(stack, stack.providers["SWFT"], 2)[1] == f"{ref}: health alert WITHDRAWN for SWFT"
-    assert subjects(stack, stack.providers["GEH"], 1) == [f"{ref}: HEALTH ALERT for GEH: Missing child (URGENT)"]
+    assert subjects(stack, stack.providers["GEH"], 1) == \
+        [f"{ref}: HEALTH ALERT for GEH: Missing child (URGENT)"]
     for code in ("CWPT", "WMAS", "BHAM"):
         assert stack.held(stack.providers[code], 0, timeout=0) == []
     assert leaked(prefect_server, (NOTE,)) == []

@@ -41,7 +41,8 @@ def test_an_exchange_online_ndr_gives_the_original_message_id_and_the_resolver_d
     assert bounce is not None and bounce.original_ids == (OURS,)
     [failed] = bounce.failed
     assert (failed.address, failed.status) == (UHCW, "5.1.10")
-    assert failed.diagnostic == "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup"
+    assert failed.diagnostic == \
+        "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup"
 
 
 def test_a_delay_report_lists_no_failure() -> None:
@@ -51,23 +52,27 @@ def test_a_delay_report_lists_no_failure() -> None:
 
 def test_an_ordinary_message_and_an_out_of_office_are_not_bounces() -> None:
     assert parse_inbound(samples.submission(SW, INBOX, body="Hello")).bounce is None
-    auto = samples.submission(SW, INBOX, subject="Automatic reply", extra_headers={"Auto-Submitted": "auto-replied"})
+    auto = samples.submission(SW, INBOX, subject="Automatic reply",
+                              extra_headers={"Auto-Submitted": "auto-replied"})
     assert parse_inbound(auto).bounce is None
 
 
 def test_a_report_whose_status_part_is_base64_is_still_read() -> None:
     raw = exchange_online_ndr(OURS, UHCW).decode()
-    status_part = raw[raw.index("Reporting-MTA"):raw.index("--_000_DB9PR01MB1234AAA_\r\nContent-Type: text/rfc822")]
+    status_part = raw[raw.index("Reporting-MTA"):
+                      raw.index("--_000_DB9PR01MB1234AAA_\r\nContent-Type: text/rfc822")]
     encoded = base64.encodebytes(status_part.encode()).decode().replace("\n", "\r\n")
     raw = raw.replace("Content-Type: message/delivery-status\r\n\r\n" + status_part,
-                      "Content-Type: message/delivery-status\r\nContent-Transfer-Encoding: base64\r\n\r\n" + encoded)
+                      "Content-Type: message/delivery-status\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+                      + encoded)
     bounce = parse_inbound(raw.encode()).bounce
     assert bounce is not None and [f.status for f in bounce.failed] == ["5.1.10"]
 
 
 def test_a_report_without_a_readable_status_part_falls_back_to_flufl_bounce_for_the_address() -> None:
     raw = (f"From: postmaster@legacy.test\r\nTo: {INBOX}\r\nSubject: Undeliverable\r\nIn-Reply-To: {OURS}\r\n"
-           "MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n"
+           "MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; "
+           "boundary=b\r\n\r\n"
            "--b\r\nContent-Type: text/plain\r\n\r\nYour message\r\n\r\n"
            "did not reach the following recipient(s):\r\n\r\nold@legacy.test on 23/11/2026 10:00\r\n"
            "    The e-mail account does not exist at the organization\r\n    MSEXCH:IMS:LEGACY\r\n"
@@ -95,7 +100,8 @@ def test_a_bounce_of_an_email_we_sent_is_recorded_and_never_answered(config) -> 
 def test_a_bounce_of_anything_else_changes_nothing_and_is_never_answered(config) -> None:  # noqa: ANN001
     other = "<someone-elses@example.org>"
     d = triage(parse_inbound(exchange_online_ndr(other, UHCW)), config, TODAY, no_alert, sent)
-    assert (d.outcome, d.reason, d.reply, d.tell_admin, d.command) == ("recorded", "bounce-unmatched", None, False, None)
+    assert (d.outcome, d.reason, d.reply, d.tell_admin, d.command) == \
+        ("recorded", "bounce-unmatched", None, False, None)
     d = triage(parse_inbound(POSTFIX_BOUNCE.read_bytes()), config, TODAY, no_alert)  # no register at all
     assert (d.outcome, d.reason, d.reply) == ("recorded", "bounce-unmatched", None)
 

@@ -20,9 +20,12 @@ CAL = WorkingDays()
     (date(2024, 3, 29), False), (date(2024, 4, 1), False), (date(2024, 4, 2), True),  # Easter 2024
     (date(2024, 5, 6), False), (date(2024, 5, 27), False), (date(2024, 8, 26), False),
     (date(2025, 4, 18), False), (date(2025, 4, 21), False), (date(2025, 8, 25), False),
-    (date(2026, 12, 25), False), (date(2026, 12, 28), False), (date(2026, 12, 29), True),  # Boxing Day on a Saturday
-    (date(2027, 12, 27), False), (date(2027, 12, 28), False), (date(2027, 12, 29), True),  # Christmas at a weekend
-    (date(2027, 3, 26), False), (date(2027, 3, 29), False), (date(2027, 5, 3), False), (date(2027, 8, 30), False),
+    # Boxing Day on a Saturday
+    (date(2026, 12, 25), False), (date(2026, 12, 28), False), (date(2026, 12, 29), True),
+    # Christmas at a weekend
+    (date(2027, 12, 27), False), (date(2027, 12, 28), False), (date(2027, 12, 29), True),
+    (date(2027, 3, 26), False), (date(2027, 3, 29), False), (date(2027, 5, 3), False),
+    (date(2027, 8, 30), False),
     (date(2022, 9, 19), False), (date(2022, 6, 3), False),  # one-off: the State Funeral, the Platinum Jubilee
     (date(2028, 2, 29), True), (date(2026, 11, 21), False),  # a leap day (Tuesday); a Saturday
 ])
@@ -31,7 +34,8 @@ def test_working_days(day: date, working: bool) -> None:
 
 
 def test_adding_working_days_skips_weekends_and_bank_holidays() -> None:
-    assert add_working_days(date(2026, 5, 22), 1) == date(2026, 5, 26)  # Friday before the Spring bank holiday
+    # Friday before the Spring bank holiday
+    assert add_working_days(date(2026, 5, 22), 1) == date(2026, 5, 26)
     assert add_working_days(date(2026, 12, 24), 1) == date(2026, 12, 29)  # Christmas Eve
     assert add_working_days(date(2027, 12, 24), 2) == date(2027, 12, 30)
     assert add_working_days(date(2024, 3, 28), 1) == date(2024, 4, 2)  # over Easter
@@ -49,7 +53,8 @@ def test_working_days_between() -> None:
 
 def gov_uk(*days: str) -> str:
     return json.dumps({"england-and-wales": {"division": "england-and-wales",
-                                             "events": [{"title": "Extra", "date": d, "notes": "", "bunting": True}
+                                             "events": [{"title": "Extra", "date": d, "notes": "",
+                                                         "bunting": True}
                                                         for d in days]}})
 
 
@@ -75,7 +80,8 @@ def test_refresh_fetches_over_http_and_keeps_the_cache_when_offline(tmp_path: Pa
     server = HTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        assert refresh_cache(tmp_path, f"http://127.0.0.1:{server.server_port}/bank-holidays.json") == (True, 2)
+        assert refresh_cache(tmp_path,
+                             f"http://127.0.0.1:{server.server_port}/bank-holidays.json") == (True, 2)
     finally:
         server.shutdown()
     assert refresh_cache(tmp_path, "http://127.0.0.1:9/unreachable", timeout=2) == (False, 2)

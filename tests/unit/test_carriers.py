@@ -41,7 +41,8 @@ def test_the_attachment_wins_over_the_body(config) -> None:  # noqa: ANN001
 def test_two_forms_attached_is_refused(config) -> None:  # noqa: ANN001
     x = samples.xlsx_form(fields(), people())
     with pytest.raises(TooManyForms):
-        find_form(read_message(samples.submission(SW, INBOX, attachments=[("a.xlsx", x), ("b.xlsx", x)]), config), config)
+        find_form(read_message(samples.submission(SW, INBOX, attachments=[("a.xlsx", x), ("b.xlsx", x)]),
+                               config), config)
 
 
 @pytest.mark.parametrize(("name", "build", "dangerous_words"), [
@@ -57,7 +58,8 @@ def test_two_forms_attached_is_refused(config) -> None:  # noqa: ANN001
     ("form.xls", hostile.encrypted_office_file, "old format"),
     ("run.exe", lambda: b"MZ" + b"\0" * 100, "program"),
 ])
-def test_dangerous_or_broken_attachments_are_refused_with_a_reason(config, name, build, dangerous_words) -> None:  # noqa: ANN001
+def test_dangerous_or_broken_attachments_are_refused_with_a_reason(
+        config, name, build, dangerous_words) -> None:  # noqa: ANN001
     message = samples.submission(SW, INBOX, attachments=[(name, build())])
     with pytest.raises(AttachmentRefused) as err:
         find_form(read_message(message, config), config)
@@ -71,7 +73,8 @@ def test_a_10000_line_body_is_read_only_up_to_the_limit(config) -> None:  # noqa
 
 
 def test_a_body_with_no_form_is_not_a_form(config) -> None:  # noqa: ANN001
-    assert find_form(read_message(samples.submission(SW, INBOX, body="Hello, any news?"), config), config) is None
+    assert find_form(read_message(samples.submission(SW, INBOX, body="Hello, any news?"), config),
+                     config) is None
 
 
 def test_non_utf8_charsets_are_decoded(config) -> None:  # noqa: ANN001

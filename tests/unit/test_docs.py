@@ -97,7 +97,8 @@ def test_nothing_in_the_repository_cites_a_file_outside_it() -> None:
 
 def test_the_readme_layout_names_every_module() -> None:
     layout = README.read_text(encoding="utf-8").split("## Layout", 1)[1].split("\n## ", 1)[0]
-    modules = [p for folder in ("safeguard", "flows", "tasks", "bench", "cli", "testkit") for p in (ROOT / folder).rglob("*.py")
+    modules = [p for folder in ("safeguard", "flows", "tasks", "bench", "cli", "testkit")
+               for p in (ROOT / folder).rglob("*.py")
                if p.name != "__init__.py" and "migrations" not in p.parts]
     unnamed = [str(p.relative_to(ROOT)) for p in modules
                if not re.search(rf"\b{re.escape(p.name)}\b", layout)]

@@ -12,8 +12,8 @@ ON_RECORD = frozenset({SW, TM})
 
 
 def find(status: str = "ACTIVE"):  # noqa: ANN201
-    return lambda ref: AlertFacts(REF, status, ON_RECORD, frozenset({"safeguarding@uhcw.test"}), "Missing child",
-                                  date(2026, 11, 1)) if ref == REF else None
+    return lambda ref: AlertFacts(REF, status, ON_RECORD, frozenset({"safeguarding@uhcw.test"}),
+                                  "Missing child", date(2026, 11, 1)) if ref == REF else None
 
 
 def decide(raw: bytes, config, status: str = "ACTIVE"):  # noqa: ANN001, ANN201
@@ -71,7 +71,8 @@ def test_withdraw_from_someone_else_is_quarantined(config) -> None:  # noqa: ANN
 def test_withdraw_of_an_unknown_or_withdrawn_alert_gets_a_clear_answer(config) -> None:  # noqa: ANN001
     unknown = decide(samples.submission(SW, INBOX, subject="WITHDRAW HSA-2026-999999"), config)
     again = decide(samples.submission(SW, INBOX, subject=f"WITHDRAW {REF}"), config, status="WITHDRAWN")
-    assert (unknown.outcome, unknown.reason, unknown.reply) == ("invalid", "unknown-reference", "command_refused")
+    assert (unknown.outcome, unknown.reason, unknown.reply) == \
+        ("invalid", "unknown-reference", "command_refused")
     assert (again.outcome, again.reason) == ("invalid", "already-withdrawn")
 
 

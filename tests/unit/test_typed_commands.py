@@ -26,7 +26,8 @@ REF = "HSA-2026-000123"
 
 @pytest.mark.parametrize("command", [
     Withdraw(REF, "Found"), Extend(REF, date(2027, 1, 31)), Acknowledge(REF, "safeguarding@uhcw.test"),
-    Update(REF), BounceReport(7, "5.1.1", "5.1.1 user unknown", "nobody@uhcw.test"), FgmFile("UHCW", "2026-05", "may.xlsx"),
+    Update(REF), BounceReport(7, "5.1.1", "5.1.1 user unknown", "nobody@uhcw.test"),
+    FgmFile("UHCW", "2026-05", "may.xlsx"),
 ])
 def test_every_command_reads_back_from_its_stored_json_as_the_same_command(command) -> None:  # noqa: ANN001
     stored = json.loads(json.dumps(command_to_json(command)))

@@ -89,8 +89,8 @@ def _blocks(part: Message) -> list[Message]:
     else:
         text = _decoded(part)
     text = text.replace("\r\n", "\n")
-    return [HeaderParser().parsestr(block.strip() + "\n") for block in re.split(r"\n[ \t]*\n", text)[:MAX_RECIPIENTS + 1]
-            if block.strip()]
+    return [HeaderParser().parsestr(block.strip() + "\n")
+            for block in re.split(r"\n[ \t]*\n", text)[:MAX_RECIPIENTS + 1] if block.strip()]
 
 
 def _recipients(blocks: list[Message], failed: list[FailedRecipient], delayed: list[str]) -> None:

@@ -33,7 +33,8 @@ _AUTOMATIC_PRECEDENCE = ("bulk", "junk", "auto_reply", "list")
 _AUTOMATIC_SUBJECT = re.compile(r"^\s*(?:automatic reply|auto[- ]?reply|autoreply|out of (?:the )?office|"
                                 r"read|not read|delivered|undeliverable|delivery status notification)\s*:",
                                 re.IGNORECASE)
-MAX_MULTIPARTS = 100  # nesting levels (at most): far more than any real message, far below the recursion limit
+# nesting levels (at most): far more than any real message, far below the recursion limit
+MAX_MULTIPARTS = 100
 _MULTIPART = re.compile(rb"multipart/", re.IGNORECASE)
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,8 @@ def _addresses(msg: Message, header: str, faults: list[str]) -> list[str]:
         return []
     addresses = [addr.strip().lower() for _, addr in pairs if "@" in addr]
     if any(not _plain_address(a) for a in addresses):
-        faults.append(f"the {header} address contains invisible or non-ASCII characters (a possible disguise)")
+        faults.append(f"the {header} address contains invisible or non-ASCII characters "
+                      "(a possible disguise)")
         return []
     return addresses
 
@@ -76,7 +78,8 @@ def parse_inbound(raw: bytes, max_attachment: int | None = None) -> Inbound:
         return _headers_only(raw, "the message has too many nested parts")
     try:
         smaller, aside = set_aside(raw)
-        return _parse(email.message_from_bytes(smaller, policy=email.policy.compat32), raw, max_attachment, aside)
+        return _parse(email.message_from_bytes(smaller, policy=email.policy.compat32), raw, max_attachment,
+                      aside)
     except Exception as exc:  # noqa: BLE001 - RecursionError, MemoryError's kin: a property of the message
         log.warning("a message's structure could not be read (%s)", type(exc).__name__)
         return _headers_only(raw, "the message's structure cannot be read")
@@ -98,7 +101,8 @@ def _headers_only(raw: bytes, fault: str) -> Inbound:
     return inbound
 
 
-def _parse(msg: Message, raw: bytes, max_attachment: int | None = None, aside: SetAside | None = None) -> Inbound:
+def _parse(msg: Message, raw: bytes, max_attachment: int | None = None,
+           aside: SetAside | None = None) -> Inbound:
     faults: list[str] = []
     senders = _addresses(msg, "From", faults)
     if len(msg.get_all("From") or []) > 1 or len(senders) > 1:
@@ -161,10 +165,12 @@ def _walk(msg: Message, inbound: Inbound, max_attachment: int | None, aside: Set
             continue
         ctype = part.get_content_type()
         filename = part.get_filename()
-        disposition = str(part.get("Content-Disposition") or "").lower()  # 8-bit values come as Header objects
+        # 8-bit values come as Header objects
+        disposition = str(part.get("Content-Disposition") or "").lower()
         span = aside.span(part.get_payload())
         if filename or "attachment" in disposition:
-            inbound.attachments.append(_attachment(part, _clean_filename(filename), max_attachment, aside, span))
+            inbound.attachments.append(_attachment(part, _clean_filename(filename), max_attachment, aside,
+                                                   span))
             continue
         if span is not None:
             part.set_payload(aside.body(span))

@@ -38,9 +38,9 @@ class Sender:
 
 
 def queue_email(register: Register, *, key: str, kind: str, rendered: Rendered, sender: Sender,
-                recipients: list[str], at: datetime, inbound_id: int | None = None, alert_id: int | None = None,
-                in_reply_to: str | None = None, attachments: tuple[tuple[str, bytes], ...] = (),
-                unused_key: bool = False) -> OutboxEntry:
+                recipients: list[str], at: datetime, inbound_id: int | None = None,
+                alert_id: int | None = None, in_reply_to: str | None = None,
+                attachments: tuple[tuple[str, bytes], ...] = (), unused_key: bool = False) -> OutboxEntry:
     """Record an email to send. The same key twice returns the first entry: a retry never adds one.
     unused_key: the key is made from the id of a row added in this transaction (see outbox_entry)."""
     existing = register.outbox_entry(key, unused_key=unused_key)
@@ -52,7 +52,8 @@ def queue_email(register: Register, *, key: str, kind: str, rendered: Rendered, 
                   message_id=message_id, at=at, in_reply_to=thread, auto_reply=thread is not None,
                   attachments=attachments)
     entry = OutboxEntry(key=key, kind=kind, alert_id=alert_id, inbound_id=inbound_id, recipients=recipients,
-                        message_id=message_id, raw=raw, status=OutboxStatus.CREATED, attempts=0, created_at=at)
+                        message_id=message_id, raw=raw, status=OutboxStatus.CREATED, attempts=0,
+                        created_at=at)
     register.add(entry)
     register.audit(actor="system", action="email queued", at=at, inbound_id=inbound_id,
                    alert_ref=register.alert_reference(alert_id), kind=kind, key=key)
@@ -88,7 +89,8 @@ class Claim:
 class Attempts:
     """What happened to claimed entries: an outcome for each one tried, and those left untried."""
 
-    outcomes: dict[int, tuple[OutboxStatus, str | None]] = field(default_factory=dict)  # status to store, error
+    # status to store, error
+    outcomes: dict[int, tuple[OutboxStatus, str | None]] = field(default_factory=dict)
     untried: list[int] = field(default_factory=list)
 
     def __bool__(self) -> bool:
@@ -160,7 +162,8 @@ def transmit(claims: list[Claim], mailbox: Mailbox) -> Attempts:
         try:
             mailbox.send(claim.raw, message_id=claim.message_id, recipients=claim.recipients)
         except MailboxError as exc:
-            attempts.outcomes[claim.entry_id] = (OutboxStatus.CREATED if exc.retryable else OutboxStatus.FAILED, str(exc))
+            attempts.outcomes[claim.entry_id] = (
+                OutboxStatus.CREATED if exc.retryable else OutboxStatus.FAILED, str(exc))
             if exc.retryable:  # the server is unwell: leave the rest for the next run
                 attempts.untried = [c.entry_id for c in claims[position + 1:]]
                 break
@@ -181,7 +184,8 @@ def record_attempts(u: UnitOfWork, attempts: Attempts, now: Callable[[], datetim
         statuses[entry_id] = _RESULT_OF[status]
     for entry_id in attempts.untried:
         entry = entries[entry_id]
-        entry.status, entry.attempts, entry.claimed_by, entry.claimed_at = OutboxStatus.CREATED, entry.attempts - 1, None, None
+        entry.status, entry.attempts, entry.claimed_by, entry.claimed_at = (
+            OutboxStatus.CREATED, entry.attempts - 1, None, None)
         statuses[entry_id] = SendResult.DEFERRED
     return statuses
 
@@ -214,8 +218,8 @@ def _still_sending(entry: OutboxEntry, at: datetime) -> bool:
     return at - entry.claimed_at < CLAIM_LEASE
 
 
-def _finish(u: UnitOfWork, entry: OutboxEntry, status: OutboxStatus, at: datetime, *, error: str | None = None,
-            note: str | None = None, alert_ref: str | None) -> None:
+def _finish(u: UnitOfWork, entry: OutboxEntry, status: OutboxStatus, at: datetime, *,
+            error: str | None = None, note: str | None = None, alert_ref: str | None) -> None:
     entry.status = status
     entry.last_error = error[:500] if error else None
     if status == OutboxStatus.SENT:

@@ -106,17 +106,22 @@ class Register:
             .order_by(AlertVersion.version.desc())).first()
 
     def versions_awaiting_decision(self) -> list[tuple[Alert, AlertVersion]]:
-        rows = self.session.execute(select(Alert, AlertVersion).join(AlertVersion, AlertVersion.alert_id == Alert.id)
-                                    .where(AlertVersion.status == VersionStatus.PROPOSED).order_by(AlertVersion.id))
+        rows = self.session.execute(select(Alert, AlertVersion)
+                                    .join(AlertVersion, AlertVersion.alert_id == Alert.id)
+                                    .where(AlertVersion.status == VersionStatus.PROPOSED)
+                                    .order_by(AlertVersion.id))
         return [(a, v) for a, v in rows]
 
     def active_alerts(self) -> list[Alert]:
-        return list(self.session.scalars(select(Alert).where(Alert.status == AlertStatus.ACTIVE).order_by(Alert.id)))
+        return list(self.session.scalars(select(Alert).where(Alert.status == AlertStatus.ACTIVE)
+                                         .order_by(Alert.id)))
 
     def unacknowledged_deliveries(self) -> list[tuple[Alert, Delivery]]:
-        rows = self.session.execute(select(Alert, Delivery).join(Delivery, Delivery.alert_id == Alert.id).where(
-            Alert.status == AlertStatus.ACTIVE, Delivery.status == DeliveryStatus.NOTIFIED, Delivery.acknowledged_at.is_(None))
-            .order_by(Delivery.id))
+        rows = self.session.execute(select(Alert, Delivery).join(Delivery, Delivery.alert_id == Alert.id)
+                                    .where(Alert.status == AlertStatus.ACTIVE,
+                                           Delivery.status == DeliveryStatus.NOTIFIED,
+                                           Delivery.acknowledged_at.is_(None))
+                                    .order_by(Delivery.id))
         return [(a, d) for a, d in rows]
 
     def invalid_submissions_since(self, since: datetime) -> list[InboundMessage]:
@@ -142,7 +147,8 @@ class Register:
 
     def next_reference(self, prefix: str, year: int) -> str:
         """HSA-YYYY-NNNNNN, numbered per year; the counter row is locked so two workers never share one."""
-        counter = locked_once(self.session, f"safeguard.reference_counter.{year}", lambda: self._counter(year))
+        counter = locked_once(self.session, f"safeguard.reference_counter.{year}",
+                              lambda: self._counter(year))
         counter.last += 1
         return f"{prefix}-{year}-{counter.last:06d}"
 
@@ -185,7 +191,8 @@ class Register:
 
     def unsent_ids_for_messages(self, inbound_ids: list[int]) -> list[int]:
         return list(self.session.scalars(select(OutboxEntry.id).where(
-            OutboxEntry.inbound_id.in_(inbound_ids), OutboxEntry.status.in_(UNSENT)).order_by(OutboxEntry.id)))
+            OutboxEntry.inbound_id.in_(inbound_ids), OutboxEntry.status.in_(UNSENT))
+            .order_by(OutboxEntry.id)))
 
     def unsent_for_alert(self, alert_id: int) -> list[OutboxEntry]:
         return list(self.session.scalars(select(OutboxEntry).where(

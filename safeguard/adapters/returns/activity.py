@@ -24,8 +24,10 @@ from safeguard.domain.status import DeliveryStatus, VersionStatus
 @dataclass
 class Activity:
     month: str
-    by_type: pd.DataFrame  # alert type x (raised, approved, rejected, withdrawn, active at month end, reviews overdue)
-    by_provider: pd.DataFrame  # provider x (notices, acknowledged, rate, median hours, chased, escalated, not delivered)
+    # alert type x (raised, approved, rejected, withdrawn, active at month end, reviews overdue)
+    by_type: pd.DataFrame
+    # provider x (notices, acknowledged, rate, median hours, chased, escalated, not delivered)
+    by_provider: pd.DataFrame
     timeliness: pd.DataFrame  # interval x (count, median hours, 90th percentile hours)
     trend: pd.DataFrame
 
@@ -51,17 +53,20 @@ def load_activity(session: Session, config: Config, month: str) -> Activity:
     for kind in types:
         mine = [a for a in alerts if a.alert_type == kind]
         ids = {a.id for a in mine}
-        decided = [v for v in versions if v.alert_id in ids and v.version == 1 and _in(v.decided_at, start, end)]
+        decided = [v for v in versions
+                   if v.alert_id in ids and v.version == 1 and _in(v.decided_at, start, end)]
         active = [a for a in mine if a.dispatched_at and a.dispatched_at < end
                   and (a.withdrawn_at is None or a.withdrawn_at >= end)]
         rows.append({"Alert type": kind, "Raised": sum(_in(a.created_at, start, end) for a in mine),
-                     "Approved": sum(v.status in (VersionStatus.APPROVED, VersionStatus.SUPERSEDED) for v in decided),
+                     "Approved": sum(v.status in (VersionStatus.APPROVED, VersionStatus.SUPERSEDED)
+                                     for v in decided),
                      "Rejected": sum(v.status == VersionStatus.REJECTED for v in decided),
                      "Withdrawn": sum(_in(a.withdrawn_at, start, end) for a in mine),
                      "Active at month end": len(active),
                      "Reviews overdue at month end": sum(a.review_date < end.date() for a in active)})
     by_type = pd.DataFrame(rows)
-    by_type.loc[len(by_type)] = {"Alert type": "Total", **{c: int(by_type[c].sum()) for c in by_type.columns[1:]}}
+    by_type.loc[len(by_type)] = {"Alert type": "Total",
+                                 **{c: int(by_type[c].sum()) for c in by_type.columns[1:]}}
     names = {p.code: p.name for p in config.providers}
     sent = [d for d in deliveries if _in(d.notified_at, start, end)]
     provider_rows = []
@@ -72,15 +77,19 @@ def load_activity(session: Session, config: Config, month: str) -> Activity:
         provider_rows.append({"Provider": f"{code}: {names.get(code, '(no longer in the directory)')}",
                               "Notices needing acknowledgement": len(mine), "Acknowledged": len(acked),
                               "Acknowledgement rate": len(acked) / len(mine),
-                              "Median hours to acknowledge": _q(hours, 0.5), "Chased": sum(bool(d.chased_at) for d in mine),
+                              "Median hours to acknowledge": _q(hours, 0.5),
+                              "Chased": sum(bool(d.chased_at) for d in mine),
                               "Escalated": sum(bool(d.escalated_at) for d in mine),
                               "Not delivered": sum(d.status == DeliveryStatus.FAILED for d in mine)})
-    by_provider = pd.DataFrame(provider_rows, columns=["Provider", "Notices needing acknowledgement", "Acknowledged",
-                                                       "Acknowledgement rate", "Median hours to acknowledge", "Chased",
-                                                       "Escalated", "Not delivered"])
+    by_provider = pd.DataFrame(provider_rows, columns=["Provider", "Notices needing acknowledgement",
+                                                       "Acknowledged", "Acknowledgement rate",
+                                                       "Median hours to acknowledge", "Chased", "Escalated",
+                                                       "Not delivered"])
     intervals = {
         "Receipt to approval": [(v.decided_at - created[v.alert_id]).total_seconds() / 3600 for v in versions
-                                if v.version == 1 and v.status in (VersionStatus.APPROVED, VersionStatus.SUPERSEDED) and _in(v.decided_at, start, end)],
+                                if v.version == 1
+                                and v.status in (VersionStatus.APPROVED, VersionStatus.SUPERSEDED)
+                                and _in(v.decided_at, start, end)],
         "Receipt to dispatch": [(a.dispatched_at - a.created_at).total_seconds() / 3600 for a in alerts
                                 if _in(a.dispatched_at, start, end)],
         "Receipt to first acknowledgement": [
@@ -95,7 +104,8 @@ def load_activity(session: Session, config: Config, month: str) -> Activity:
         trend.append({"Month": m, "Raised": sum(_in(a.created_at, s, e) for a in alerts),
                       "Withdrawn": sum(_in(a.withdrawn_at, s, e) for a in alerts),
                       "Active at month end": sum(bool(a.dispatched_at and a.dispatched_at < e and
-                                                      (a.withdrawn_at is None or a.withdrawn_at >= e)) for a in alerts)})
+                                                      (a.withdrawn_at is None or a.withdrawn_at >= e))
+                                                 for a in alerts)})
     return Activity(month, by_type, by_provider, timeliness, pd.DataFrame(trend))
 
 
@@ -113,15 +123,16 @@ def write_activity(activity: Activity, config: Config, out: Path, produced: date
                               f"Produced by: {config.settings.service.name}",
                               "Source: the safeguarding register (alerts, versions, provider deliveries).",
                               "Counts and times only: no personal data. Times are in hours.",
-                              "Not disclosure-controlled: for the safeguarding team and its governance."), start=1):
+                              "Not disclosure-controlled: for the safeguarding team and its governance."),
+                             start=1):
         cover.cell(n, 1, line).font = Font(bold=n == 1, size=14 if n == 1 else 11)
     cover.column_dimensions["A"].width = 90
     for title, frame, widths in (("By alert type", activity.by_type, [30, 10, 10, 10, 11, 18, 26]),
                                  ("By provider", activity.by_provider, [60, 18, 14, 14, 16, 10, 10, 14]),
                                  ("Timeliness", activity.timeliness, [36, 10, 16, 22])):
         sheet = book.create_sheet(title)
-        last = write_table(sheet, list(frame.columns), frame.astype(object).where(frame.notna(), None).values.tolist(),
-                           widths=widths)
+        last = write_table(sheet, list(frame.columns),
+                           frame.astype(object).where(frame.notna(), None).values.tolist(), widths=widths)
         if title == "By provider":
             for row in sheet.iter_rows(min_row=2, max_row=last - 1, min_col=4, max_col=4):
                 row[0].number_format = "0%"
@@ -129,7 +140,8 @@ def write_activity(activity: Activity, config: Config, out: Path, produced: date
             for cell in sheet[last - 1]:
                 cell.font = Font(bold=True)
     trend = book.create_sheet("Trend")
-    last = write_table(trend, list(activity.trend.columns), activity.trend.values.tolist(), widths=[12, 10, 12, 20])
+    last = write_table(trend, list(activity.trend.columns), activity.trend.values.tolist(),
+                       widths=[12, 10, 12, 20])
     chart = LineChart()
     chart.title, chart.y_axis.title = "Alerts by month", "Alerts"
     chart.add_data(Reference(trend, min_col=2, max_col=4, min_row=1, max_row=last - 1), titles_from_data=True)

@@ -41,27 +41,33 @@ def export_alert_history(session: Session, config: Config, reference: str, out: 
     summary.title = "Summary"
     facts = [("Reference", alert.reference), ("Status", alert.status), ("Alert type", alert.alert_type),
              ("Urgency", alert.urgency), ("Received", local(alert.created_at, tz)),
-             ("First notices sent", local(alert.dispatched_at, tz)), ("Withdrawn", local(alert.withdrawn_at, tz)),
+             ("First notices sent", local(alert.dispatched_at, tz)),
+             ("Withdrawn", local(alert.withdrawn_at, tz)),
              ("Review date", alert.review_date), ("Submitted by", alert.submitted_by),
              ("Social worker", alert.social_worker_email), ("Team manager", alert.team_manager_email),
              ("Approved version", alert.current_version if alert.dispatched_at else None)]
     next_row = write_table(summary, ["Item", "Value"], facts, widths=[26, 48])
     write_table(summary, ["Provider", "Name", "Mailbox", "Status", "Version held", "Notified", "Acknowledged",
                           "Withdrawn"],
-                [(d.provider_code, names.get(d.provider_code, "(no longer in the directory)"), d.mailbox, d.status,
-                  d.version, local(d.notified_at, tz), local(d.acknowledged_at, tz), local(d.withdrawn_at, tz))
+                [(d.provider_code, names.get(d.provider_code, "(no longer in the directory)"), d.mailbox,
+                  d.status, d.version, local(d.notified_at, tz), local(d.acknowledged_at, tz),
+                  local(d.withdrawn_at, tz))
                  for d in register.deliveries(alert)], widths=[26, 48, 34, 12, 12, 17, 17, 17],
                 start_row=next_row + 1)
     summary.freeze_panes = None
 
-    inbound_ids = [i for i in session.scalars(select(InboundMessage.id).where(InboundMessage.alert_id == alert.id))]
+    inbound_ids = [i for i in session.scalars(select(InboundMessage.id)
+                                              .where(InboundMessage.alert_id == alert.id))]
     entries = session.scalars(select(AuditEntry).where(or_(
-        AuditEntry.alert_ref == alert.reference, AuditEntry.inbound_id.in_(inbound_ids))).order_by(AuditEntry.seq))
+        AuditEntry.alert_ref == alert.reference, AuditEntry.inbound_id.in_(inbound_ids)))
+        .order_by(AuditEntry.seq))
     write_table(book.create_sheet("History"), ["#", "When", "Who", "What", "Details", "Entry hash"],
-                [(e.seq, local(e.at, tz), e.actor, e.action, _details(e.detail), e.hash[:16]) for e in entries],
+                [(e.seq, local(e.at, tz), e.actor, e.action, _details(e.detail), e.hash[:16])
+                 for e in entries],
                 widths=[7, 17, 32, 26, 70, 18])
 
-    write_table(book.create_sheet("Emails"), ["Queued", "Kind", "To", "Status", "Attempts", "Sent", "Message-ID"],
+    write_table(book.create_sheet("Emails"),
+                ["Queued", "Kind", "To", "Status", "Attempts", "Sent", "Message-ID"],
                 [(local(o.created_at, tz), o.kind, ", ".join(o.recipients), o.status, o.attempts,
                   local(o.sent_at, tz), o.message_id) for o in register.outbox_for_alert(alert.id)],
                 widths=[17, 24, 40, 10, 10, 17, 50])
@@ -77,14 +83,16 @@ def export_alert_history(session: Session, config: Config, reference: str, out: 
         ["Providers left out", *[", ".join(v.left_out or []) for v in versions]],
         ["Approver's note", *[v.decision_note for v in versions]],
     ]
-    rows += [[f.label, *[show(getattr(form, f.key)) if form else "(erased: retention period)" for form in forms]]
+    rows += [[f.label,
+              *[show(getattr(form, f.key)) if form else "(erased: retention period)" for form in forms]]
              for f in FORM_FIELDS]
     for n in range(max((len(form.subjects) for form in forms if form), default=0)):
         rows += [[f"Subject {n + 1} {f.label}",
-                  *[show(getattr(form.subjects[n], f.key)) if form and n < len(form.subjects) else "" for form in forms]]
+                  *[show(getattr(form.subjects[n], f.key)) if form and n < len(form.subjects) else ""
+                    for form in forms]]
                  for f in SUBJECT_FIELDS]
-    write_table(book.create_sheet("Form versions"), ["Field", *[f"Version {v.version}" for v in versions]], rows,
-                widths=[34, *[44] * len(versions)])
+    write_table(book.create_sheet("Form versions"), ["Field", *[f"Version {v.version}" for v in versions]],
+                rows, widths=[34, *[44] * len(versions)])
 
     chain = verify_session(session)
     write_table(book.create_sheet("Integrity"), ["Check", "Result"], [
@@ -93,7 +101,8 @@ def export_alert_history(session: Session, config: Config, reference: str, out: 
         ("Exported", local(now, tz)), ("Exported by", by),
         ("Handling", "OFFICIAL-SENSITIVE: contains personal data. Share only with the case review."),
     ], widths=[24, 80])
-    register.audit(actor=by, action="alert history exported", at=now, alert_ref=alert.reference, file=out.name)
+    register.audit(actor=by, action="alert history exported", at=now, alert_ref=alert.reference,
+                   file=out.name)
     out.parent.mkdir(parents=True, exist_ok=True)
     book.save(out)
     session.commit()

@@ -55,18 +55,23 @@ def previous_months(month: str, n: int) -> list[str]:
 
 def load_month(session: Session, config: Config, month: str) -> FgmMonth:
     rows = session.execute(select(FgmRecord.provider_code, FgmRecord.patient_key, FgmRecord.row_number,
-                                  FgmRecord.data).where(FgmRecord.month == month, FgmRecord.status == FgmRecordStatus.COUNTED)
+                                  FgmRecord.data)
+                           .where(FgmRecord.month == month, FgmRecord.status == FgmRecordStatus.COUNTED)
                            .order_by(FgmRecord.provider_code, FgmRecord.row_number)).all()
-    records = pd.DataFrame([{**data, "provider_code": code, "patient_key": key} for code, key, _n, data in rows])
+    records = pd.DataFrame([{**data, "provider_code": code, "patient_key": key}
+                            for code, key, _n, data in rows])
     if records.empty:
         records = pd.DataFrame(columns=[i.key for i in config.fgm.items] + ["provider_code", "patient_key"])
     first_seen = dict(session.execute(select(FgmRecord.patient_key, func.min(FgmRecord.month)).where(
-        FgmRecord.status == FgmRecordStatus.COUNTED, FgmRecord.month <= month).group_by(FgmRecord.patient_key)).all())
+        FgmRecord.status == FgmRecordStatus.COUNTED, FgmRecord.month <= month)
+        .group_by(FgmRecord.patient_key)).all())
     records["new"] = records["patient_key"].map(first_seen).eq(month)
     subs = session.scalars(select(FgmSubmission).where(FgmSubmission.month == month)
                            .order_by(FgmSubmission.id)).all()
-    submissions = [{"provider": s.provider_code, "file": s.filename, "received": s.received_at, "status": s.status,
-                    "rows counted": s.rows_valid if s.status in (FgmSubmissionStatus.ACCEPTED, FgmSubmissionStatus.PARTIAL) else 0,
+    submissions = [{"provider": s.provider_code, "file": s.filename, "received": s.received_at,
+                    "status": s.status,
+                    "rows counted": (s.rows_valid if s.status in (FgmSubmissionStatus.ACCEPTED,
+                                                                  FgmSubmissionStatus.PARTIAL) else 0),
                     "rows with errors": s.rows_with_errors} for s in subs]
     sent = {s.provider_code for s in subs if s.status != FgmSubmissionStatus.REPLACED}
     silent = [p.code for p in config.providers if p.type in SUBMITTER_TYPES and p.code not in sent]
@@ -84,7 +89,8 @@ def _trend(session: Session, month: str, first_seen: dict[str, str]) -> pd.DataF
     for m in months:
         seen = data[data["month"] == m]
         keys = set(seen["patient_key"])
-        out.append({"month": m, "Individuals": len(keys), "Newly recorded": sum(firsts.get(k) == m for k in keys),
+        out.append({"month": m, "Individuals": len(keys),
+                    "Newly recorded": sum(firsts.get(k) == m for k in keys),
                     "Total attendances": len(seen)})
     return pd.DataFrame(out)
 
@@ -157,13 +163,14 @@ def headline(fm: FgmMonth) -> dict[str, int]:
 
 
 # ----------------------------------------------------------------------------------- workbooks
-def _cover(book: Workbook, title: str, fm: FgmMonth, config: Config, produced: datetime, extra: list[str]) -> None:
+def _cover(book: Workbook, title: str, fm: FgmMonth, config: Config, produced: datetime,
+           extra: list[str]) -> None:
     sheet = book.active
     sheet.title = "Cover"
     tz = config.settings.service.timezone
     lines = [title, "", f"Reporting month: {fm.month}", f"Produced: {local(produced, tz):%d/%m/%Y %H:%M}",
-             f"Produced by: {config.settings.service.name}", f"Data items: {config.fgm.source_note}", *extra, "",
-             "Source files:"]
+             f"Produced by: {config.settings.service.name}", f"Data items: {config.fgm.source_note}", *extra,
+             "", "Source files:"]
     for n, line in enumerate(lines, start=1):
         sheet.cell(n, 1, line).font = Font(bold=n == 1, size=14 if n == 1 else 11)
     write_table(sheet, ["Provider", "File", "Received", "Status", "Rows counted", "Rows with errors"],
@@ -178,17 +185,20 @@ def write_aggregate(fm: FgmMonth, config: Config, out: Path, produced: datetime)
     head = headline(fm)
     summary = book.create_sheet("Summary")
     next_row = write_table(summary, ["Measure", "Count (rounded)"],
-                           [[k, disclose(v)] for k, v in head.items() if k != "Active cases"], widths=[28, 18])
+                           [[k, disclose(v)] for k, v in head.items() if k != "Active cases"],
+                           widths=[28, 18])
     summary.cell(next_row + 1, 1, NOTE)
     trend_start = next_row + 3
     write_table(summary, ["Month", *MEASURES], [[r["month"], *(disclose(int(r[m])) for m in MEASURES)]
                                                 for r in fm.trend.to_dict("records")],
                 widths=[28, 18, 18, 18], start_row=trend_start)
     chart = LineChart()
-    chart.title, chart.y_axis.title, chart.x_axis.title = "Newly recorded by month (rounded)", "Individuals", "Month"
+    chart.title, chart.y_axis.title, chart.x_axis.title = (
+        "Newly recorded by month (rounded)", "Individuals", "Month")
     chart.add_data(Reference(summary, min_col=3, min_row=trend_start, max_row=trend_start + len(fm.trend)),
                    titles_from_data=True)
-    chart.set_categories(Reference(summary, min_col=1, min_row=trend_start + 1, max_row=trend_start + len(fm.trend)))
+    chart.set_categories(Reference(summary, min_col=1, min_row=trend_start + 1,
+                                   max_row=trend_start + len(fm.trend)))
     chart.width, chart.height = 18, 8
     summary.add_chart(chart, "F2")
     prevalence = book.create_sheet("Prevalence")
@@ -229,7 +239,8 @@ def _data_quality(book: Workbook, fm: FgmMonth, config: Config) -> None:
     for item in config.fgm.items:
         row: list[object] = [item.label, "required" if item.required else "optional"]
         for code in providers:
-            values = df.loc[df["provider_code"] == code, item.key] if item.key in df else pd.Series(dtype=object)
+            values = (df.loc[df["provider_code"] == code, item.key] if item.key in df
+                      else pd.Series(dtype=object))
             row.append(float(values.notna().mean()) if len(values) else None)
         rows.append(row)
     last = write_table(sheet, ["Item", "Required?", *[f"{p} completeness" for p in providers]], rows,
@@ -257,7 +268,8 @@ def write_record_level(fm: FgmMonth, config: Config, out: Path, produced: dateti
                  "OFFICIAL-SENSITIVE: patient-identifiable. For upload to the national platform only; not "
                  "disclosure-controlled.", f"Produced: {local(produced, tz):%d/%m/%Y %H:%M}",
                  f"Data items: {config.fgm.source_note}", f"Records: {len(fm.records)}",
-                 "Source files: " + "; ".join(f"{s['provider']} {s['file']} ({s['status']})" for s in fm.submissions)):
+                 "Source files: " + "; ".join(f"{s['provider']} {s['file']} ({s['status']})"
+                                              for s in fm.submissions)):
         cover.append([line])
     sheet = book.create_sheet("Records")
     sheet.freeze_panes = "A2"

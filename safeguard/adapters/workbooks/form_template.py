@@ -118,7 +118,8 @@ def _entry_cell(form: Worksheet, lists: Worksheet, ref: str, spec: FieldSpec) ->
 
 def _validate(form: Worksheet, ref: str, rule: DataValidation) -> None:
     key = (rule.type, rule.formula1)
-    existing = next((dv for dv in form.data_validations.dataValidation if (dv.type, dv.formula1) == key), None)
+    existing = next((dv for dv in form.data_validations.dataValidation if (dv.type, dv.formula1) == key),
+                    None)
     if existing is None:
         rule.showErrorMessage = True
         form.add_data_validation(rule)

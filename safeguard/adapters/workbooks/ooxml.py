@@ -56,8 +56,10 @@ class SafeZip:
         except (zipfile.BadZipFile, ValueError, OSError):
             raise Unreadable("is damaged and cannot be opened. Save it again and resend it.") from None
         total = sum(i.file_size for i in infos)
-        if len(infos) > 2000 or total > limits.max_unzipped_bytes or total > limits.max_ratio * max(len(data), 1):
-            raise Unreadable("expands to far more data than a form can hold (a possible zip bomb).", dangerous=True)
+        if (len(infos) > 2000 or total > limits.max_unzipped_bytes
+                or total > limits.max_ratio * max(len(data), 1)):
+            raise Unreadable("expands to far more data than a form can hold (a possible zip bomb).",
+                             dangerous=True)
         self.names = {i.filename for i in infos}
         self.limits = limits
         self.parsed_bytes = 0
@@ -71,7 +73,8 @@ class SafeZip:
         except (zipfile.BadZipFile, OSError, RuntimeError, EOFError, NotImplementedError):
             raise Unreadable("is damaged and cannot be opened. Save it again and resend it.") from None
         if len(data) > self.limits.max_unzipped_bytes:
-            raise Unreadable("expands to far more data than a form can hold (a possible zip bomb).", dangerous=True)
+            raise Unreadable("expands to far more data than a form can hold (a possible zip bomb).",
+                             dangerous=True)
         return data
 
     def xml(self, name: str):  # noqa: ANN201 - an ElementTree element
@@ -84,14 +87,16 @@ class SafeZip:
                 return XML(data)
             return fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
         except DefusedXmlException:
-            raise Unreadable("contains XML entities or a DTD, which forms never need.", dangerous=True) from None
+            raise Unreadable("contains XML entities or a DTD, which forms never need.",
+                             dangerous=True) from None
         except Exception:  # noqa: BLE001 - any parser fault means the same thing to the sender
             raise Unreadable("is damaged and cannot be opened. Save it again and resend it.") from None
 
     def refuse_macros(self) -> None:
         content_types = self.read("[Content_Types].xml") if "[Content_Types].xml" in self.names else b""
         if any(n.lower().endswith("vbaproject.bin") for n in self.names) or b"macroEnabled" in content_types:
-            raise Unreadable("contains macros. We only accept macro-free .xlsx or .docx files.", dangerous=True)
+            raise Unreadable("contains macros. We only accept macro-free .xlsx or .docx files.",
+                             dangerous=True)
 
 
 _LETTERS = re.compile(r"[A-Z]+")
@@ -202,7 +207,8 @@ def docx_grids(data: bytes, limits: Limits) -> list[Grid]:
     body = doc.xml("word/document.xml")
     grids: list[Grid] = []
     for table in body.iter(f"{_W}tbl"):
-        rows = [[_cell_text(tc) for tc in tr.findall(f"{_W}tc")][:MAX_COLS] for tr in table.findall(f"{_W}tr")]
+        rows = [[_cell_text(tc) for tc in tr.findall(f"{_W}tc")][:MAX_COLS]
+                for tr in table.findall(f"{_W}tr")]
         grids.append(rows[:MAX_ROWS])
     return grids
 

@@ -168,7 +168,8 @@ def _limit_cpu(seconds: float) -> None:
     used = usage.ru_utime + usage.ru_stime
     _soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
     soft = math.ceil(used + seconds) + 1
-    resource.setrlimit(resource.RLIMIT_CPU, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard))
+    resource.setrlimit(resource.RLIMIT_CPU,
+                       (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard))
 
 
 if __name__ == "__main__":

@@ -226,9 +226,9 @@ class Settings(Strict):
     @model_validator(mode="after")
     def _exchange_mailbox(self) -> Settings:
         if self.service.sender_authentication.exchange_online and self.mailbox.adapter == "maildir":
-            raise ValueError("service.sender_authentication.exchange_online is true but the mailbox adapter is "
-                             "maildir: Exchange's organisation headers are only believed in mail read from "
-                             "Exchange (graph, ews or imap)")
+            raise ValueError("service.sender_authentication.exchange_online is true but the mailbox "
+                             "adapter is maildir: Exchange's organisation headers are only believed in mail "
+                             "read from Exchange (graph, ews or imap)")
         return self
 
 
@@ -239,7 +239,8 @@ class Timescales(Strict):
     unborn_reminder_days_after_edd: int = Field(default=14, ge=0)
     invalid_resubmit_nudge_working_days: int = Field(default=1, ge=0)
     approval_wait_limit_hours: int = Field(default=4, gt=0)
-    approval_timeout_days: int = Field(default=14, gt=0)  # an approval run waits this long, then a new one starts
+    # an approval run waits this long, then a new one starts
+    approval_timeout_days: int = Field(default=14, gt=0)
 
 
 class Config(BaseModel):
@@ -274,9 +275,9 @@ class Config(BaseModel):
         """Settings that are valid but unsafe outside a lab, in words for `config check` and the logs."""
         found = []
         if not self.settings.service.sender_authentication.required:
-            found.append("settings.yaml service.sender_authentication.required is false: any email's From line "
-                         "is believed, so anyone can withdraw or change an alert by forging it. Use this only "
-                         "in a lab, never with a real mailbox.")
+            found.append("settings.yaml service.sender_authentication.required is false: any email's From "
+                         "line is believed, so anyone can withdraw or change an alert by forging it. Use "
+                         "this only in a lab, never with a real mailbox.")
         return found
 
     def provider_by_address(self, address: str) -> Provider | None:

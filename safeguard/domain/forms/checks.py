@@ -39,7 +39,8 @@ def check_form(raw: RawForm, ctx: CheckContext) -> tuple[HealthAlertForm | None,
     problems += [Problem(_label(k), "appears more than once with different values. Give it once.")
                  for k in sorted(raw.repeated)]
     if raw.extra_subject_rows:
-        problems.append(Problem("Subjects", "the form allows at most 6 subjects. Send a second alert for the others."))
+        problems.append(Problem("Subjects",
+                                "the form allows at most 6 subjects. Send a second alert for the others."))
     for rule in FORM_RULES:
         problems.extend(rule(values, subjects, ctx))
     for n, subject in enumerate(subjects, start=1):
@@ -105,7 +106,8 @@ def check_review_date(v: Values, _s: list[Values], ctx: CheckContext) -> Iterato
     if review is None:
         return
     if review <= ctx.today:
-        yield Problem("Review date", "must be after today. Choose the date the alert should next be reviewed.")
+        yield Problem("Review date",
+                      "must be after today. Choose the date the alert should next be reviewed.")
     elif kind and review > ctx.today + timedelta(days=kind.max_lifetime_days):
         yield Problem("Review date", f"is too far ahead: a {kind.name.lower()} alert can last at most "
                       f"{kind.max_lifetime_days} days. Choose an earlier date; you can extend it later.")
@@ -114,9 +116,11 @@ def check_review_date(v: Values, _s: list[Values], ctx: CheckContext) -> Iterato
 def check_decision_dates(v: Values, _s: list[Values], ctx: CheckContext) -> Iterator[Problem]:
     discussed, consulted = v.get("case_discussion_date"), v.get("designated_nurse_consulted_on")
     if discussed and discussed > ctx.today:
-        yield Problem("Case discussion date", "is in the future. Hold the case discussion before raising the alert.")
+        yield Problem("Case discussion date",
+                      "is in the future. Hold the case discussion before raising the alert.")
     if consulted and consulted > ctx.today:
-        yield Problem("Designated nurse consulted on", "is in the future. Consult the Designated Nurse first.")
+        yield Problem("Designated nurse consulted on",
+                      "is in the future. Consult the Designated Nurse first.")
     if discussed and consulted and consulted < discussed:
         yield Problem("Designated nurse consulted on", "is before the case discussion date. "
                       "The Designated Nurse is consulted after the case discussion: check both dates.")
@@ -144,7 +148,8 @@ def check_providers(v: Values, _s: list[Values], ctx: CheckContext) -> Iterator[
     if not codes:
         yield Problem("Providers to alert", "lists no providers. Give at least one code from the directory.")
     elif unknown:
-        yield Problem("Providers to alert", "these codes are not in the agreed directory: " + ", ".join(unknown)
+        yield Problem("Providers to alert", "these codes are not in the agreed directory: "
+                      + ", ".join(unknown)
                       + ". Use codes from the directory sent with the form, or ask the safeguarding team.")
 
 
@@ -158,7 +163,8 @@ def check_social_worker_domain(v: Values, _s: list[Values], ctx: CheckContext) -
 def check_subject_mix(v: Values, subjects: list[Values], _ctx: CheckContext) -> Iterator[Problem]:
     roles = {s.get("role") for s in subjects}
     if not subjects:
-        yield Problem("Subjects", "none given. Add at least one subject (the child, unborn baby or adult at risk).")
+        yield Problem("Subjects",
+                      "none given. Add at least one subject (the child, unborn baby or adult at risk).")
     elif not roles & {"Child", "Unborn", "Adult at risk"}:
         yield Problem("Subjects", "at least one subject must have the role Child, Unborn or Adult at risk.")
     if v.get("alert_type") == "Unborn baby" and "Mother" not in roles:

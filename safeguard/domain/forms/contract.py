@@ -23,7 +23,8 @@ class Kind(StrEnum):
     PROVIDERS = "providers"
     REFERENCE = "reference"
 
-ALERT_TYPES = ("Missing child", "Missing family", "Unborn baby", "Child at risk of presenting", "Adult at risk")
+ALERT_TYPES = ("Missing child", "Missing family", "Unborn baby", "Child at risk of presenting",
+               "Adult at risk")
 URGENCIES = ("Routine", "Urgent")
 ROLES = ("Child", "Unborn", "Mother", "Father", "Adult at risk", "Person posing risk")
 SEXES = ("Female", "Male", "Not known")

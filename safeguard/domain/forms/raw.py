@@ -49,7 +49,8 @@ def from_grids(grids: Iterable[Grid], carrier: str) -> RawForm:
                 header = None
                 continue
             labels = [normalise_label(c) if c else "" for c in cells]
-            subject_cols = {i: SUBJECT_BY_LABEL[label].key for i, label in enumerate(labels) if label in SUBJECT_BY_LABEL}
+            subject_cols = {i: SUBJECT_BY_LABEL[label].key for i, label in enumerate(labels)
+                            if label in SUBJECT_BY_LABEL}
             if len(subject_cols) >= 3:
                 header = subject_cols
                 continue
