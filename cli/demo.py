@@ -78,7 +78,7 @@ def run_demo(folder: Path, config_dir: str | None) -> int:
     return 0
 
 
-def _lifecycle(app, box: MaildirMailbox, folder: Path, config_dir: str | None) -> None:  # noqa: ANN001 - an App
+def _lifecycle(app, box: MaildirMailbox, folder: Path, config_dir: str | None) -> None:  # an App
     """The rest of the path for the first alert: approve, notices, acknowledge, withdraw, export."""
     from safeguard.adapters.register.orm import Alert, Delivery
     from safeguard.adapters.returns.alert_history import export_alert_history

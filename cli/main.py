@@ -116,7 +116,7 @@ def _intake(args: argparse.Namespace) -> int:
     return 0
 
 
-def _intake_direct(app, config_dir: str | None, batch: int) -> dict[str, int]:  # noqa: ANN001 - an App
+def _intake_direct(app, config_dir: str | None, batch: int) -> dict[str, int]:  # an App
     """The same pass the intake flow's task runs (service.intake_pool.intake_pass)."""
     from collections import Counter
     from functools import partial
@@ -283,7 +283,7 @@ def _decision(args: argparse.Namespace) -> int:
     return 0
 
 
-def _withdrawal_waits(ctx, reference: str) -> bool:  # noqa: ANN001 - an IntakeContext
+def _withdrawal_waits(ctx, reference: str) -> bool:  # an IntakeContext
     from safeguard.service_layer.withdrawal_dispatch import withdrawal_form
     return withdrawal_form(ctx, reference) is not None
 
@@ -322,8 +322,8 @@ def _withdrawal_decision(args: argparse.Namespace) -> int:
     _print_not_sent_and_counts(outcome.not_sent, counts)
     if outcome.approval_run_id:
         from flows.withdrawal_decision import resume_waiting_withdrawal_run
-        print("  Prefect: "
-              f"{resume_waiting_withdrawal_run(outcome.approval_run_id, 'approve' if approve else 'decline', by)}.")  # noqa: E501
+        answer = "approve" if approve else "decline"
+        print(f"  Prefect: {resume_waiting_withdrawal_run(outcome.approval_run_id, answer, by)}.")
     return 0
 
 
@@ -350,7 +350,7 @@ def _reinstate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_not_sent_and_counts(not_sent: list, counts: dict[str, int]) -> None:  # noqa: ANN001
+def _print_not_sent_and_counts(not_sent: list, counts: dict[str, int]) -> None:
     for n in not_sent:
         print(f"  NOT SENT to {n.code}: it {n.why}. The admin team has been emailed.")
     print(f"  Email sent now: {counts.get('sent', 0)}" + (
@@ -503,7 +503,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:  # noqa: BLE001 - users get a sentence, not a traceback
+    except Exception as exc:  # users get a sentence, not a traceback
         logging.getLogger("safeguard").debug("unexpected error", exc_info=True)
         print(f"Something went wrong ({type(exc).__name__}). Nothing was lost: unprocessed mail stays in the "
               "inbox. Run again with SAFEGUARD_LOG_LEVEL=DEBUG for details, or contact IT.", file=sys.stderr)

@@ -11,7 +11,7 @@ NEEDS_ATTENTION = "Needs attention"  # a failed state whose run already told the
 log = logging.getLogger(__name__)
 
 
-def tell_admin_on_failure(flow, flow_run, state) -> None:  # noqa: ANN001 - Prefect's hook signature
+def tell_admin_on_failure(flow, flow_run, state) -> None:  # Prefect's hook signature
     """Email the admin team the flow, the run's name and a link; never the error text."""
     if state.name == NEEDS_ATTENTION:
         return

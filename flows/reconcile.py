@@ -15,7 +15,7 @@ from tasks.reminders import erase_and_reconcile
 
 
 @flow(name="reconcile", on_failure=[tell_admin_on_failure], log_prints=False)
-def reconcile(config_dir: str | None = None):  # noqa: ANN201 - a result, or a Failed state
+def reconcile(config_dir: str | None = None):  # a result, or a Failed state
     report = erase_and_reconcile(config_dir)
     total = report.total
     create_table_artifact(key="reconciliation", table=report.rows,

@@ -14,7 +14,7 @@ from safeguard.service_layer.intake import send_unsent
 from safeguard.service_layer.intake_pool import IntakePass, intake_pass
 
 
-def _is_temporary(task, task_run, state) -> bool:  # noqa: ANN001 - Prefect's retry_condition_fn signature
+def _is_temporary(task, task_run, state) -> bool:  # Prefect's retry_condition_fn signature
     try:
         state.result()
     except MailboxError as exc:

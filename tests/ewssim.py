@@ -182,10 +182,10 @@ class EwsSim:
                 f"<t:TotalCount>{count}</t:TotalCount><t:ChildFolderCount>0</t:ChildFolderCount>"
                 f"<t:UnreadCount>{count}</t:UnreadCount></t:Folder>")
 
-    def _op_ConvertId(self, request: etree._Element) -> str:  # noqa: N802 - exchangelib's version probe
+    def _op_ConvertId(self, request: etree._Element) -> str:  # exchangelib's version probe
         return _error("ConvertId", "ErrorInvalidIdMalformed", "Id is malformed.")
 
-    def _op_GetFolder(self, request: etree._Element) -> str:  # noqa: N802
+    def _op_GetFolder(self, request: etree._Element) -> str:
         out = []
         for ref in request.find("m:FolderIds", NS):
             key = self._folder_ref(ref)
@@ -196,7 +196,7 @@ class EwsSim:
                 out.append(_success("GetFolder", f"<m:Folders>{self._folder_xml(key)}</m:Folders>"))
         return "".join(out)
 
-    def _op_FindFolder(self, request: etree._Element) -> str:  # noqa: N802
+    def _op_FindFolder(self, request: etree._Element) -> str:
         [parent_ref] = list(request.find("m:ParentFolderIds", NS))
         parent = self._folder_ref(parent_ref)
         name = request.find(".//t:IsEqualTo/t:FieldURIOrConstant/t:Constant", NS)
@@ -207,7 +207,7 @@ class EwsSim:
                         f'"{len(found)}" IncludesLastItemInRange="true"><t:Folders>{folders}</t:Folders>'
                         "</m:RootFolder>")
 
-    def _op_CreateFolder(self, request: etree._Element) -> str:  # noqa: N802
+    def _op_CreateFolder(self, request: etree._Element) -> str:
         parent = self._folder_ref(request.find("m:ParentFolderId", NS)[0])
         out = []
         for folder in request.find("m:Folders", NS):
@@ -222,7 +222,7 @@ class EwsSim:
                                 'ChangeKey="AQAAAA=="/></t:Folder></m:Folders>'))
         return "".join(out)
 
-    def _op_SyncFolderItems(self, request: etree._Element) -> str:  # noqa: N802
+    def _op_SyncFolderItems(self, request: etree._Element) -> str:
         folder = self._folder_ref(request.find("m:SyncFolderId", NS)[0]) or ""
         state = request.findtext("m:SyncState", namespaces=NS)
         most = min(int(request.findtext("m:MaxChangesReturned", default=str(MAX_CHANGES), namespaces=NS)),
@@ -263,7 +263,7 @@ class EwsSim:
                         f"{'false' if more else 'true'}</m:IncludesLastItemInRange><m:Changes>{''.join(xml)}"
                         "</m:Changes>")
 
-    def _op_GetItem(self, request: etree._Element) -> str:  # noqa: N802
+    def _op_GetItem(self, request: etree._Element) -> str:
         wanted = {f.get("FieldURI")
                   for f in request.iterfind("m:ItemShape/t:AdditionalProperties/t:FieldURI", NS)}
         out = []
@@ -285,7 +285,7 @@ class EwsSim:
             out.append(_success("GetItem", f"<m:Items><t:Message>{fields}</t:Message></m:Items>"))
         return "".join(out)
 
-    def _op_MoveItem(self, request: etree._Element) -> str:  # noqa: N802
+    def _op_MoveItem(self, request: etree._Element) -> str:
         target = self._folder_ref(request.find("m:ToFolderId", NS)[0])
         out = []
         for ref in request.find("m:ItemIds", NS):
@@ -299,7 +299,7 @@ class EwsSim:
                                 'ChangeKey="CQAAAA=="/></t:Message></m:Items>'))
         return "".join(out)
 
-    def _op_CreateItem(self, request: etree._Element) -> str:  # noqa: N802
+    def _op_CreateItem(self, request: etree._Element) -> str:
         disposition = request.get("MessageDisposition")
         saved = request.find("m:SavedItemFolderId", NS)
         out = []
@@ -318,7 +318,7 @@ class EwsSim:
             out.append(_success("CreateItem", "<m:Items/>"))
         return "".join(out)
 
-    def _op_FindItem(self, request: etree._Element) -> str:  # noqa: N802
+    def _op_FindItem(self, request: etree._Element) -> str:
         parents = [self._folder_ref(ref) for ref in request.find("m:ParentFolderIds", NS)]
         items = [i for i in self.items.values() if i.folder in parents]
         constant = request.find("m:Restriction/t:IsEqualTo/t:FieldURIOrConstant/t:Constant", NS)

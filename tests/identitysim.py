@@ -78,10 +78,10 @@ def serve(handle: Callable[[BaseHTTPRequestHandler, str], None]) -> tuple[Thread
         def log_message(self, *args: object) -> None:
             pass
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             handle(self, "GET")
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             handle(self, "POST")
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

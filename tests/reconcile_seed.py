@@ -22,7 +22,7 @@ from tests.factories import INBOX, SW, xlsx_submission
 from tests.withdrawals import approve_withdrawal
 
 
-def _intake(ctx: IntakeContext) -> list:  # noqa: ANN001
+def _intake(ctx: IntakeContext) -> list:
     return [process_message(m, ctx) for m in ctx.mailbox.list_new()]
 
 

@@ -103,7 +103,7 @@ def _share(counter: Synchronized[int], chunks: list[list[str]], open_context: Op
            environment: dict[str, str] | None = None) -> None:
     """Run first in each helper (and in this process). A forkserver keeps the environment of the
     moment it started, so helpers take this process's current one (config, database, keys)."""
-    global _shared  # noqa: PLW0603 - set once per helper process, by the pool's initializer
+    global _shared  # set once per helper process, by the pool's initializer
     if environment is not None:
         os.environ.clear()
         os.environ.update(environment)

@@ -24,7 +24,7 @@ def prefect_server() -> Iterator[str]:
 
 
 @pytest.fixture
-def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config) -> IntakeContext:  # noqa: ANN001
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config) -> IntakeContext:
     """Maildir + SQLite through the environment, as a deployment would have them."""
     monkeypatch.setenv("SAFEGUARD_MAILDIR", str(tmp_path / "mail" / "safeguarding"))
     monkeypatch.setenv("SAFEGUARD_DELIVER_TO", str(tmp_path / "mail" / "delivered"))

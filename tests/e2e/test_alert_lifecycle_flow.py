@@ -109,7 +109,7 @@ def run_intake(stack: Site, expect_in_inbox: int) -> dict[str, int]:
     return intake(config_dir=str(stack.directory))
 
 
-def wait_until_paused(client, run_id, deadline: float, pause: int = 1) -> str:  # noqa: ANN001
+def wait_until_paused(client, run_id, deadline: float, pause: int = 1) -> str:
     """Wait for the Paused state and for its form (Prefect saves the form just after pausing);
     returns the form's description."""
     from prefect.exceptions import PrefectHTTPStatusError

@@ -73,7 +73,7 @@ def test_an_alert_is_approved_in_the_prefect_ui_and_the_notices_arrive(
     steps: list = []  # type: ignore[type-arg]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        try:  # noqa: SIM105
+        try:
             page = browser.new_page(viewport={"width": 1400, "height": 1300})
             steps.append(page)
             page.goto(f"{running.ui}/runs")

@@ -30,7 +30,7 @@ SECRETS = [samples.SUBJECT_SURNAME, "Zephyrine", "Persephone", samples.CHILD_NHS
            samples.subjects(TODAY)[0]["Date of birth"], "exploitation", "Wraithmoor-reason", "9434765870"]
 
 
-def run(ctx: IntakeContext) -> list:  # noqa: ANN001
+def run(ctx: IntakeContext) -> list:
     return [process_message(m, ctx) for m in ctx.mailbox.list_new()]
 
 

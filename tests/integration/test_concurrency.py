@@ -16,7 +16,7 @@ from tests.factories import text_submission
 
 
 def test_two_workers_on_a_fresh_register_keep_one_chain_and_unique_references(
-        config, uow, clock, tmp_path: Path) -> None:  # noqa: ANN001
+        config, uow, clock, tmp_path: Path) -> None:
     box = MaildirMailbox(tmp_path / "mail", config.settings.service.mailbox_address)
     ids = [put(box, text_submission()) for _ in range(12)]
     ids += ids  # both workers also try every message the other one has

@@ -72,7 +72,7 @@ labels = st.sampled_from(["Alert type", "Urgency", "Review date", "Providers to 
 
 @settings_
 @given(st.lists(st.tuples(labels, st.text(max_size=40)), max_size=40))
-def test_fuzz_the_form_parser_and_checks_never_raise(config, pairs: list[tuple[str, str]]) -> None:  # noqa: ANN001
+def test_fuzz_the_form_parser_and_checks_never_raise(config, pairs: list[tuple[str, str]]) -> None:
     raw = from_lines([f"{label}: {value}" for label, value in pairs], "email text", 2000)
     form, problems = check_form(raw, CheckContext(TODAY, config))
     assert (form is None) == bool(problems)

@@ -33,7 +33,7 @@ def intake_once(tmp_path: Path, url: str, kill_at: str | None) -> int:
 
 @pytest.mark.parametrize("point", POINTS)
 def test_a_kill_at_any_step_leads_to_one_outcome_and_one_reply(point: str, tmp_path: Path, register_url: str,
-                                                                config) -> None:  # noqa: ANN001
+                                                                config) -> None:
     box = MaildirMailbox(tmp_path / "mail" / "safeguarding", config.settings.service.mailbox_address)
     put(box, xlsx_submission())
     assert intake_once(tmp_path, register_url, point) == -9  # it really died there

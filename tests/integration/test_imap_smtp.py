@@ -43,11 +43,11 @@ def test_a_chunk_is_fetched_whole_even_from_a_server_that_names_the_uid_after_th
     uids = imap_box.list_new()
     assert {uid: len(raw or b"") for uid, raw in imap_box.fetch_many(uids).items()} == \
         {uid: len(imap_box.fetch(uid) or b"") for uid in uids}
-    imap = imap_box._imap.get(Folder.INBOX)  # noqa: SLF001 - answer as a server may: "* 1 FETCH (BODY[] {n} ... UID 7)"
+    imap = imap_box._imap.get(Folder.INBOX)  # answer as a server may: "* 1 FETCH (BODY[] {n} ... UID 7)"
     assert imap is not None
     real_uid = imap.uid
 
-    def uid_after_body(command: str, *args: str):  # noqa: ANN202 - imaplib's own return shape
+    def uid_after_body(command: str, *args: str):  # imaplib's own return shape
         typ, data = real_uid(command, *args)
         if command == "FETCH" and "BODY.PEEK[]" in args[-1]:
             data = [(re.sub(rb"UID \d+ ", b"", p[0]), p[1]) if isinstance(p, tuple) else p for p in data]
@@ -88,7 +88,7 @@ def test_a_refused_recipient_is_a_permanent_error(imap_box: ImapSmtpMailbox) -> 
 
 
 def test_intake_over_imap_replies_into_the_senders_own_mailbox(
-        imap_box: ImapSmtpMailbox, address: str, config, uow: Callable[[], UnitOfWork],  # noqa: ANN001
+        imap_box: ImapSmtpMailbox, address: str, config, uow: Callable[[], UnitOfWork],
         clock: Callable[[], datetime]) -> None:
     sender = f"sw-{uuid.uuid4().hex[:6]}@coventry-council.test"
     raw = xlsx_submission().replace(SW.encode(), sender.encode())

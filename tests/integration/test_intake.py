@@ -21,7 +21,7 @@ from tests.conftest import put, subject_of, with_settings
 from tests.factories import INBOX, SW, text_submission, xlsx_submission
 
 
-def run(ctx: IntakeContext) -> list:  # noqa: ANN001
+def run(ctx: IntakeContext) -> list:
     return [process_message(mid, ctx) for mid in ctx.mailbox.list_new()]
 
 
@@ -111,7 +111,7 @@ def test_an_invalid_form_reply_lists_every_problem(intake_ctx: IntakeContext) ->
     assert "1. Urgency: must be one of: Routine, Urgent." in text and "NOPE" in text
 
 
-def _fields_people():  # noqa: ANN202
+def _fields_people():
     from tests.factories import fields, people
     return fields(), people()
 

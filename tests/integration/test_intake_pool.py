@@ -50,8 +50,8 @@ class WaitsForAHelper(MaildirMailbox):
     def fetch_many(self, mailbox_ids: list[str]) -> dict[str, bytes | None]:
         deadline = time.monotonic() + 60
         while not self.waited and time.monotonic() < deadline:
-            assert intake_pool._shared is not None  # noqa: SLF001 - the shared chunk counter
-            if intake_pool._shared[0].value >= 2:  # noqa: SLF001 - this process took 0, a helper 1
+            assert intake_pool._shared is not None  # the shared chunk counter
+            if intake_pool._shared[0].value >= 2:  # this process took 0, a helper 1
                 break
             time.sleep(0.01)
         self.waited = True

@@ -21,7 +21,7 @@ from tests.withdrawals import approve_withdrawal
 UHCW, SWFT, GEH = "safeguarding@uhcw.test", "safeguarding.team@swft.test", "safeguarding@geh.test"
 
 
-def run(ctx: IntakeContext) -> list:  # noqa: ANN001
+def run(ctx: IntakeContext) -> list:
     return [process_message(mid, ctx) for mid in ctx.mailbox.list_new()]
 
 

@@ -23,7 +23,7 @@ _meeting: Barrier | None = None
 
 
 def _meet(barrier: Barrier) -> None:
-    global _meeting  # noqa: PLW0603 - set once per helper process, by the pool's initializer
+    global _meeting  # set once per helper process, by the pool's initializer
     _meeting = barrier
 
 

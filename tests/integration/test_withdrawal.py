@@ -32,7 +32,7 @@ UHCW, SWFT, GEH = "safeguarding@uhcw.test", "safeguarding.team@swft.test", "safe
 CANCELLED = "{ref}: WITHDRAWAL CANCELLED for {code}: flag the health alert again"
 
 
-def run(ctx: IntakeContext) -> list:  # noqa: ANN001
+def run(ctx: IntakeContext) -> list:
     return [process_message(mid, ctx) for mid in ctx.mailbox.list_new()]
 
 
@@ -48,7 +48,7 @@ def text_held_by(ctx: IntakeContext, address: str) -> list[str]:
             for p in sorted((root / "new").glob("*"), key=lambda p: p.stat().st_mtime_ns)]
 
 
-def withdraw_by_email(ctx: IntakeContext, ref: str, sender: str = SW, reason: str = "Found") -> list:  # noqa: ANN001
+def withdraw_by_email(ctx: IntakeContext, ref: str, sender: str = SW, reason: str = "Found") -> list:
     put(ctx.mailbox, samples.submission(sender, INBOX, subject=f"WITHDRAW {ref}", body=f"Reason: {reason}\n"))
     return run(ctx)
 

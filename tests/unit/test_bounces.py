@@ -89,7 +89,7 @@ def test_a_long_diagnostic_is_trimmed_to_one_printable_line() -> None:
     assert len(failed.diagnostic) <= 200 and failed.diagnostic.isascii() and failed.diagnostic.isprintable()
 
 
-def test_a_bounce_of_an_email_we_sent_is_recorded_and_never_answered(config) -> None:  # noqa: ANN001
+def test_a_bounce_of_an_email_we_sent_is_recorded_and_never_answered(config) -> None:
     d = triage(parse_inbound(exchange_online_ndr(OURS, UHCW)), config, TODAY, no_alert, sent)
     assert (d.kind, d.outcome, d.reason, d.folder, d.reply, d.tell_admin) == \
         ("bounce", "recorded", "bounce", "Processed", None, False)
@@ -97,7 +97,7 @@ def test_a_bounce_of_an_email_we_sent_is_recorded_and_never_answered(config) -> 
     assert isinstance(d.command, BounceReport) and (d.command.outbox_id, d.command.status) == (7, "5.1.10")
 
 
-def test_a_bounce_of_anything_else_changes_nothing_and_is_never_answered(config) -> None:  # noqa: ANN001
+def test_a_bounce_of_anything_else_changes_nothing_and_is_never_answered(config) -> None:
     other = "<someone-elses@example.org>"
     d = triage(parse_inbound(exchange_online_ndr(other, UHCW)), config, TODAY, no_alert, sent)
     assert (d.outcome, d.reason, d.reply, d.tell_admin, d.command) == \
@@ -106,7 +106,7 @@ def test_a_bounce_of_anything_else_changes_nothing_and_is_never_answered(config)
     assert (d.outcome, d.reason, d.reply) == ("recorded", "bounce-unmatched", None)
 
 
-def test_a_delay_report_about_our_email_is_filed_and_changes_nothing(config) -> None:  # noqa: ANN001
+def test_a_delay_report_about_our_email_is_filed_and_changes_nothing(config) -> None:
     d = triage(parse_inbound(delayed_dsn(OURS, UHCW)), config, TODAY, no_alert, sent)
     assert (d.outcome, d.reason, d.reply, d.command) == ("recorded", "bounce-delayed", None, None)
 

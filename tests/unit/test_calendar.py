@@ -68,7 +68,7 @@ def test_refresh_fetches_over_http_and_keeps_the_cache_when_offline(tmp_path: Pa
     body = gov_uk("2026-11-24", "2026-12-25").encode()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.end_headers()

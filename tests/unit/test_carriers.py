@@ -10,7 +10,7 @@ from tests.conftest import TODAY
 from tests.factories import INBOX, SW, docx_form, fields, people
 
 
-def form_from(raw_message: bytes, config):  # noqa: ANN001, ANN201
+def form_from(raw_message: bytes, config):
     raw = find_form(read_message(raw_message, config), config)
     assert raw is not None
     form, problems = check_form(raw, CheckContext(TODAY, config))
@@ -18,7 +18,7 @@ def form_from(raw_message: bytes, config):  # noqa: ANN001, ANN201
     return form
 
 
-def test_xlsx_docx_text_and_html_carriers_give_the_same_form(config) -> None:  # noqa: ANN001
+def test_xlsx_docx_text_and_html_carriers_give_the_same_form(config) -> None:
     f, p = fields(), people()
     xlsx = samples.submission(SW, INBOX, attachments=[("form.xlsx", samples.xlsx_form(f, p))])
     docx = samples.submission(SW, INBOX, attachments=[("form.docx", docx_form(f, p))])
@@ -31,14 +31,14 @@ def test_xlsx_docx_text_and_html_carriers_give_the_same_form(config) -> None:  #
     assert all(form == forms[0] for form in forms)
 
 
-def test_the_attachment_wins_over_the_body(config) -> None:  # noqa: ANN001
+def test_the_attachment_wins_over_the_body(config) -> None:
     f = fields()
     message = samples.submission(SW, INBOX, body=samples.text_form(fields(Urgency="Routine"), people()),
                                  attachments=[("form.xlsx", samples.xlsx_form(f, people()))])
     assert form_from(message, config).urgency == "Urgent"
 
 
-def test_two_forms_attached_is_refused(config) -> None:  # noqa: ANN001
+def test_two_forms_attached_is_refused(config) -> None:
     x = samples.xlsx_form(fields(), people())
     with pytest.raises(TooManyForms):
         find_form(read_message(samples.submission(SW, INBOX, attachments=[("a.xlsx", x), ("b.xlsx", x)]),
@@ -59,32 +59,32 @@ def test_two_forms_attached_is_refused(config) -> None:  # noqa: ANN001
     ("run.exe", lambda: b"MZ" + b"\0" * 100, "program"),
 ])
 def test_dangerous_or_broken_attachments_are_refused_with_a_reason(
-        config, name, build, dangerous_words) -> None:  # noqa: ANN001
+        config, name, build, dangerous_words) -> None:
     message = samples.submission(SW, INBOX, attachments=[(name, build())])
     with pytest.raises(AttachmentRefused) as err:
         find_form(read_message(message, config), config)
     assert dangerous_words in err.value.explanation
 
 
-def test_a_10000_line_body_is_read_only_up_to_the_limit(config) -> None:  # noqa: ANN001
+def test_a_10000_line_body_is_read_only_up_to_the_limit(config) -> None:
     body = samples.text_form(fields(), people()) + "filler line\n" * 10_000
     raw = find_form(read_message(samples.submission(SW, INBOX, body=body), config), config)
     assert raw is not None and raw.fields["alert_type"] == "Missing child"
 
 
-def test_a_body_with_no_form_is_not_a_form(config) -> None:  # noqa: ANN001
+def test_a_body_with_no_form_is_not_a_form(config) -> None:
     assert find_form(read_message(samples.submission(SW, INBOX, body="Hello, any news?"), config),
                      config) is None
 
 
-def test_non_utf8_charsets_are_decoded(config) -> None:  # noqa: ANN001
+def test_non_utf8_charsets_are_decoded(config) -> None:
     text = samples.text_form(fields(**{"Local authority": "Conseil général de l'Isère"}), people())
     message = (f"From: {SW}\r\nTo: {INBOX}\r\nSubject: form\r\nMessage-ID: <x@y.test>\r\n"
                "Content-Type: text/plain; charset=iso-8859-1\r\n\r\n").encode() + text.encode("latin-1")
     assert form_from(message, config).local_authority == "Conseil général de l'Isère"
 
 
-def test_an_unknown_charset_does_not_stop_parsing(config) -> None:  # noqa: ANN001
+def test_an_unknown_charset_does_not_stop_parsing(config) -> None:
     text = samples.text_form(fields(), people())
     message = (f"From: {SW}\r\nTo: {INBOX}\r\nSubject: form\r\n"
                "Content-Type: text/plain; charset=x-no-such-charset\r\n\r\n" + text).encode()

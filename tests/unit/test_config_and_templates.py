@@ -66,7 +66,7 @@ def test_the_committed_template_matches_the_generator(tmp_path: Path) -> None:
             == [[c.value for c in r] for r in fresh.iter_rows()])
 
 
-def test_html_emails_escape_what_senders_typed(config) -> None:  # noqa: ANN001
+def test_html_emails_escape_what_senders_typed(config) -> None:
     from types import SimpleNamespace
     decision = SimpleNamespace(problems=[SimpleNamespace(label="<script>x</script>", message="{{ 7*7 }}")])
     rendered = render_email("form_invalid", service=config.settings.service, decision=decision)
@@ -74,7 +74,7 @@ def test_html_emails_escape_what_senders_typed(config) -> None:  # noqa: ANN001
     assert "{{ 7*7 }}" in rendered.text and "49" not in rendered.text
 
 
-def test_the_fgm_template_offers_every_code_as_a_drop_down(tmp_path, config) -> None:  # noqa: ANN001
+def test_the_fgm_template_offers_every_code_as_a_drop_down(tmp_path, config) -> None:
     from openpyxl import load_workbook
 
     from safeguard.adapters.workbooks.fgm_template import build_fgm_template
@@ -90,7 +90,7 @@ def test_the_fgm_template_offers_every_code_as_a_drop_down(tmp_path, config) -> 
         i.type in ("code", "country") for i in config.fgm.items)
 
 
-def test_an_fgm_code_item_without_codes_is_named_in_the_error(tmp_path) -> None:  # noqa: ANN001
+def test_an_fgm_code_item_without_codes_is_named_in_the_error(tmp_path) -> None:
     import shutil
 
     import pytest

@@ -9,20 +9,20 @@ from safeguard.adapters.register.orm import Alert, AlertVersion, AuditEntry, Inb
 AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
-def _write(uow, n: int = 3) -> None:  # noqa: ANN001
+def _write(uow, n: int = 3) -> None:
     with uow() as u:
         for i in range(n):
             u.register.audit(actor="system", action=f"step {i}", at=AT, alert_ref="HSA-2026-000001", n=i)
         u.commit()
 
 
-def test_the_audit_chain_verifies_when_untouched(uow) -> None:  # noqa: ANN001
+def test_the_audit_chain_verifies_when_untouched(uow) -> None:
     _write(uow)
     with uow() as u:
         assert audit.verify_session(u.session).ok
 
 
-def test_editing_an_audit_entry_breaks_the_chain_at_that_entry(uow) -> None:  # noqa: ANN001
+def test_editing_an_audit_entry_breaks_the_chain_at_that_entry(uow) -> None:
     _write(uow)
     with uow() as u:
         u.session.execute(update(AuditEntry).where(AuditEntry.seq == 2).values(actor="someone else"))
@@ -32,7 +32,7 @@ def test_editing_an_audit_entry_breaks_the_chain_at_that_entry(uow) -> None:  # 
     assert (report.ok, report.broken_at) == (False, 2)
 
 
-def test_deleting_the_last_audit_entry_is_detected(uow) -> None:  # noqa: ANN001
+def test_deleting_the_last_audit_entry_is_detected(uow) -> None:
     _write(uow)
     with uow() as u:
         u.session.delete(u.session.get(AuditEntry, 3))
@@ -41,14 +41,14 @@ def test_deleting_the_last_audit_entry_is_detected(uow) -> None:  # noqa: ANN001
         assert not audit.verify_session(u.session).ok
 
 
-def test_the_unit_of_work_rolls_back_unless_committed(uow) -> None:  # noqa: ANN001
+def test_the_unit_of_work_rolls_back_unless_committed(uow) -> None:
     with uow() as u:
         u.register.next_reference("HSA", 2026)
     with uow() as u:
         assert u.session.scalars(select(ReferenceCounter)).first() is None
 
 
-def test_references_are_numbered_per_year(uow) -> None:  # noqa: ANN001
+def test_references_are_numbered_per_year(uow) -> None:
     with uow() as u:
         refs = [u.register.next_reference("HSA", 2026), u.register.next_reference("HSA", 2026),
                 u.register.next_reference("HSA", 2027)]
@@ -69,7 +69,7 @@ def _alert(reference: str) -> Alert:
                  review_date=date(2027, 1, 1), current_version=1)
 
 
-def test_rows_have_their_ids_when_added_and_a_chunk_is_written_in_one_insert_a_table(uow) -> None:  # noqa: ANN001
+def test_rows_have_their_ids_when_added_and_a_chunk_is_written_in_one_insert_a_table(uow) -> None:
     inserts: Counter[str] = Counter()
     with uow() as u:
         event.listen(u.session.get_bind(), "before_cursor_execute", lambda *a: inserts.update(
@@ -90,7 +90,7 @@ def test_rows_have_their_ids_when_added_and_a_chunk_is_written_in_one_insert_a_t
     assert len(rows) == 3 and all(a == b for a, b in rows)
 
 
-def test_ids_are_never_given_twice_across_rolled_back_and_committed_transactions(uow) -> None:  # noqa: ANN001
+def test_ids_are_never_given_twice_across_rolled_back_and_committed_transactions(uow) -> None:
     with uow() as u:
         u.register.add(_message("rolled-back"))  # not committed: its id may come round again, unused
     with uow() as u:

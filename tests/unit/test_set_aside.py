@@ -15,7 +15,7 @@ from testkit import samples
 SW = "tamsin.holloway@coventry-council.test"
 
 
-def plain(raw: bytes, max_attachment: int | None = None):  # noqa: ANN201
+def plain(raw: bytes, max_attachment: int | None = None):
     return _parse(email.message_from_bytes(raw, policy=email.policy.compat32), raw, max_attachment)
 
 

@@ -29,7 +29,7 @@ REF = "HSA-2026-000123"
     Update(REF), BounceReport(7, "5.1.1", "5.1.1 user unknown", "nobody@uhcw.test"),
     FgmFile("UHCW", "2026-05", "may.xlsx"),
 ])
-def test_every_command_reads_back_from_its_stored_json_as_the_same_command(command) -> None:  # noqa: ANN001
+def test_every_command_reads_back_from_its_stored_json_as_the_same_command(command) -> None:
     stored = json.loads(json.dumps(command_to_json(command)))
     assert command_from_json(stored) == command
 

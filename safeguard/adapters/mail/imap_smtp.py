@@ -334,10 +334,10 @@ def _append(imap: imaplib.IMAP4, folder: str, message: bytes) -> None:
         imap.append(folder, r"(\Seen)", None, message)
         return
     literal = imaplib.MapCRLF.sub(b"\r\n", message)
-    tag = imap._new_tag()  # noqa: SLF001 - imaplib has no LITERAL+ (nor MULTIAPPEND) of its own
+    tag = imap._new_tag()  # imaplib has no LITERAL+ (nor MULTIAPPEND) of its own
     imap.tagged_commands[tag] = None
     imap.send(b"%s APPEND %s (\\Seen) {%d+}\r\n%s\r\n" % (tag, folder.encode(), len(literal), literal))
-    typ, _ = imap._command_complete("APPEND", tag)  # noqa: SLF001 - reads to the tagged answer
+    typ, _ = imap._command_complete("APPEND", tag)  # reads to the tagged answer
     if typ != "OK":  # sent all the same: sending again would be worse than a copy missing from Sent
         log.warning("the IMAP server refused to keep a copy of a sent message in %s", folder)
 
@@ -350,7 +350,7 @@ def _idle(imap: imaplib.IMAP4, seconds: float, timeout: float) -> None:
         time.sleep(min(seconds, 5.0))  # a server without IDLE: fall back to a short wait
         return
     sock = imap.sock
-    tag = imap._new_tag()  # noqa: SLF001 - the tag must be unique on this connection
+    tag = imap._new_tag()  # the tag must be unique on this connection
     lines = _SocketLines(sock)
     imap.send(tag + b" IDLE\r\n")
     first = lines.next(timeout)

@@ -41,7 +41,7 @@ def _revision(engine: Engine) -> str | None:
         return None
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cursor = dbapi_conn.cursor()
     for attempt in range(300):  # switching to WAL needs a moment alone with a new file: wait our turn
         try:

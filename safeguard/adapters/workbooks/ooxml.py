@@ -77,7 +77,7 @@ class SafeZip:
                              dangerous=True)
         return data
 
-    def xml(self, name: str):  # noqa: ANN201 - an ElementTree element
+    def xml(self, name: str):  # an ElementTree element
         data = self.read(name)
         self.parsed_bytes += len(data)
         if self.parsed_bytes > self.limits.max_xml_bytes:
@@ -155,7 +155,7 @@ def _shared_strings(book: SafeZip) -> list[str]:
     return ["".join(t.text or "" for t in si.iter(f"{_S}t")) for si in root.iter(f"{_S}si")]
 
 
-def _sheet_grid(root, shared: list[str], max_rows: int = MAX_ROWS) -> Grid:  # noqa: ANN001
+def _sheet_grid(root, shared: list[str], max_rows: int = MAX_ROWS) -> Grid:
     rows: list[list[RawValue]] = []
     for row in root.iter(f"{_S}row"):
         number = row.get("r", "")
@@ -174,7 +174,7 @@ def _sheet_grid(root, shared: list[str], max_rows: int = MAX_ROWS) -> Grid:  # n
     return rows
 
 
-def _cell_value(cell, shared: list[str]) -> RawValue:  # noqa: ANN001
+def _cell_value(cell, shared: list[str]) -> RawValue:
     kind = cell.get("t", "n")
     if kind == "inlineStr":
         return "".join(t.text or "" for t in cell.iter(f"{_S}t"))
@@ -213,7 +213,7 @@ def docx_grids(data: bytes, limits: Limits) -> list[Grid]:
     return grids
 
 
-def _cell_text(tc) -> str:  # noqa: ANN001
+def _cell_text(tc) -> str:
     paragraphs = ["".join(t.text or "" for t in p.iter(f"{_W}t")) for p in tc.iter(f"{_W}p")]
     return "\n".join(p for p in paragraphs if p).strip()
 

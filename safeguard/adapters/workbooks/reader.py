@@ -89,7 +89,7 @@ class Reader:
             self._proc, self._pid = None, os.getpid()
         if self._proc is None or self._proc.poll() is not None:
             self.stop()
-            self._proc = subprocess.Popen(  # noqa: S603 - our own module, no shell
+            self._proc = subprocess.Popen(  # our own module, no shell
                 [sys.executable, "-m", "safeguard.adapters.workbooks.reader", str(self.limits.memory_mb)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
             assert self._proc.stdout is not None
