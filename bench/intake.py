@@ -111,7 +111,7 @@ def intake(config_dir: Path) -> tuple[float, dict[str, int]]:
                                   app.config.settings.limits.intake_workers)
     with app.intake_context() as ctx:
         send_unsent(ctx)
-    return time.perf_counter() - started, dict(Counter(r.outcome for r in results))
+    return time.perf_counter() - started, dict(Counter(str(r.outcome) for r in results))
 
 
 def main() -> None:
