@@ -31,8 +31,8 @@ import yaml
 
 from safeguard.adapters.register.crypto import new_key
 from safeguard.bootstrap import open_app, open_intake_context
-from safeguard.service_layer.intake import send_unsent
 from safeguard.service_layer.intake_pool import process_in_parallel
+from safeguard.service_layer.sending import send_unsent
 from testkit import samples
 
 ROOT = Path(__file__).resolve().parents[1]

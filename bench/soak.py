@@ -33,7 +33,8 @@ from safeguard.adapters.config_files import load_config  # noqa: E402
 from safeguard.adapters.mail.imap_smtp import ImapSmtpMailbox, ImapSmtpSettings  # noqa: E402
 from safeguard.adapters.register.db import make_engine, migrate  # noqa: E402
 from safeguard.adapters.register.uow import uow_factory  # noqa: E402
-from safeguard.service_layer.intake import IntakeContext, process_batch, send_unsent  # noqa: E402
+from safeguard.service_layer.intake import IntakeContext, process_batch  # noqa: E402
+from safeguard.service_layer.sending import send_unsent  # noqa: E402
 
 
 def rss_mb() -> float:

@@ -35,7 +35,7 @@ def fgm_command(args: argparse.Namespace) -> int:
     if args.action == "import-folder":
         counts = import_drop_folder(app.uow, app.config, utc_now())
         with app.intake_context() as ctx:
-            from safeguard.service_layer.intake import send_unsent
+            from safeguard.service_layer.sending import send_unsent
             send_unsent(ctx)
         print(f"FGM drop folder: {counts['imported']} imported, {counts['rejected']} rejected.")
         return 0

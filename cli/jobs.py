@@ -46,7 +46,7 @@ def _intake_direct(app, config_dir: str | None, batch: int) -> dict[str, int]:  
 
 def send_unsent_command(args: argparse.Namespace) -> int:
     from safeguard.bootstrap import open_app
-    from safeguard.service_layer.intake import send_unsent
+    from safeguard.service_layer.sending import send_unsent
     with open_app(args.config).intake_context() as ctx:
         counts = send_unsent(ctx)
     print("Outbox: "

@@ -10,8 +10,8 @@ from prefect.cache_policies import NO_CACHE
 
 from safeguard.adapters.mail.port import MailboxError
 from safeguard.bootstrap import open_app, open_intake_context
-from safeguard.service_layer.intake import send_unsent
 from safeguard.service_layer.intake_pool import IntakePass, intake_pass
+from safeguard.service_layer.sending import send_unsent
 
 
 def _is_temporary(task, task_run, state) -> bool:  # Prefect's retry_condition_fn signature

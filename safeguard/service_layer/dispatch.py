@@ -15,8 +15,9 @@ from safeguard.service_layer.approval import (
     decide,
     summary_for_approval,
 )
-from safeguard.service_layer.intake import IntakeContext, send_unsent
+from safeguard.service_layer.intake import IntakeContext
 from safeguard.service_layer.replies import sender_of
+from safeguard.service_layer.sending import send_unsent
 
 
 def approval_summary(ctx: IntakeContext, reference: str, version: int | None) -> ApprovalSummary | None:

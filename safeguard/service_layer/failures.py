@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from safeguard.adapters.notify.outbox import queue_email
 from safeguard.adapters.notify.render import render_email
-from safeguard.service_layer.intake import IntakeContext, send_unsent
+from safeguard.service_layer.intake import IntakeContext
 from safeguard.service_layer.replies import sender_of
+from safeguard.service_layer.sending import send_unsent
 
 
 def report_failed_run(ctx: IntakeContext, flow_name: str, run_name: str, run_id: str) -> None:

@@ -24,7 +24,6 @@ from safeguard.adapters.notify.outbox import (
     SendResult,
     claim_entries,
     record_attempts,
-    send_entries,
     transmit,
 )
 from safeguard.adapters.register.orm import InboundMessage, IntakeDeferral
@@ -39,6 +38,7 @@ from safeguard.service_layer.attachments import read_ahead
 from safeguard.service_layer.deferrals import Deferred
 from safeguard.service_layer.lifecycle import find_sent
 from safeguard.service_layer.recording import record_decision
+from safeguard.service_layer.sending import tell_admin_about_refusals
 
 log = logging.getLogger(__name__)
 K = TypeVar("K")
@@ -200,7 +200,7 @@ def _process_group(mailbox_ids: list[str], too_big: set[str], ctx: IntakeContext
             continue
         filed += [r.inbound_id for r in group if r.inbound_id is not None]
     checkpoint("after_move")
-    _tell_admin_undeliverable(failed, ctx)
+    tell_admin_about_refusals(failed, ctx)
     return [results[mailbox_id] for mailbox_id in mailbox_ids], earlier.then(Done(attempts, filed))
 
 
@@ -269,18 +269,7 @@ def _write_done(done: Done, ctx: IntakeContext) -> None:
         log.warning("could not record %d reply(s) and %d filed message(s) in the register",
                     len(done.attempts.outcomes), len(done.filed))
         return
-    _tell_admin_undeliverable(failed, ctx)
-
-
-def _tell_admin_undeliverable(entry_ids: list[int], ctx: IntakeContext) -> None:
-    """Replies refused for good: the admin team is told at once (and, if that fails now, by the
-    nightly reconciliation's digest, which lists every failed email)."""
-    for entry_id in entry_ids:
-        try:
-            _send_ids(ctx, tell_admin_undeliverable(ctx, entry_id))
-        except (DBAPIError, MailboxError):
-            log.warning("could not tell the admin team about an undeliverable email now; "
-                        "the nightly digest will")
+    tell_admin_about_refusals(failed, ctx)
 
 
 def _record(inbounds: dict[str, Inbound], ctx: IntakeContext,
@@ -431,52 +420,3 @@ def _seen_before(u: UnitOfWork, row: InboundMessage, mailbox_id: str, now: datet
         u.register.audit(actor="system", action="duplicate copy received", at=now, inbound_id=row.id)
         return IntakeResult(mailbox_id, row.id, Outcome.DUPLICATE, "already recorded", None, row.folder)
     return IntakeResult(mailbox_id, row.id, Outcome(row.outcome), row.reason, None, row.folder)
-
-
-def send_unsent(ctx: IntakeContext, alert_id: int | None = None) -> dict[str, int]:
-    """Send what the outbox holds unsent (for one alert, or all), SEND_BATCH at a time.
-    Temporary failures stay queued."""
-    with ctx.uow() as u:
-        ids = [e.id for e in (u.register.unsent_for_alert(alert_id) if alert_id else u.register.unsent())]
-    return _send_ids(ctx, ids)
-
-
-def _send_ids(ctx: IntakeContext, ids: list[int]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    while ids:
-        batch, ids = ids[:SEND_BATCH], ids[SEND_BATCH:]
-        try:
-            statuses = send_entries(batch, mailbox=ctx.mailbox, uow=ctx.uow, now=ctx.clock)
-        except MailboxError:  # e.g. Sent could not be searched: all of them wait for the next run
-            statuses = dict.fromkeys(batch, SendResult.DEFERRED)
-        for entry_id, status in statuses.items():
-            counts[status] = counts.get(status, 0) + 1
-            if status == SendResult.FAILED:
-                ids += tell_admin_undeliverable(ctx, entry_id)
-        # the mail server is unwell: the rest wait for the next run
-        if SendResult.DEFERRED in statuses.values():
-            counts[SendResult.DEFERRED] = counts.get(SendResult.DEFERRED, 0) + len(ids)
-            break
-    return counts
-
-
-SEND_BATCH = 50
-
-
-def tell_admin_undeliverable(ctx: IntakeContext, entry_id: int) -> list[int]:
-    """An email about an alert that the mail server refused for good (a provider's address that no
-    longer exists, say): the admin team must phone that provider today (see notices.undelivered,
-    which a bounce received later also uses). Returns the new entry's id."""
-    from safeguard.adapters.register.orm import OutboxEntry
-    from safeguard.service_layer.notices import undelivered
-
-    with ctx.uow() as u:
-        entry = u.session.get(OutboxEntry, entry_id)
-        if entry is None:
-            return []
-        key = undelivered(u.register, ctx.config, entry,
-                          f"refused for good: {entry.last_error or 'no reason given'}", at=ctx.clock())
-        if key is None:
-            return []  # not about an alert, or itself to the admin team: the nightly digest lists it
-        u.commit()
-        return [e.id for e in u.register.unsent_for_alert(entry.alert_id or 0) if e.key == key]

@@ -147,7 +147,7 @@ def intake_pass(open_context: OpenContext, batch: int, workers: int) -> IntakePa
     alike: read up to `batch` new messages, handle each (shared by `workers` processes), import
     the FGM drop folder, and send what the outbox holds unsent."""
     from safeguard.service_layer.fgm_intake import import_drop_folder
-    from safeguard.service_layer.intake import send_unsent
+    from safeguard.service_layer.sending import send_unsent
 
     with open_context() as ctx:
         mailbox_ids = ctx.mailbox.list_new(batch)

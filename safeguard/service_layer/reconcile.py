@@ -21,8 +21,9 @@ from safeguard.adapters.register.orm import Alert, Delivery, InboundMessage, Out
 from safeguard.adapters.register.repository import Register
 from safeguard.domain.config import Config
 from safeguard.domain.status import ACTIVE, WITHDRAWN, DeliveryStatus, OutboxStatus
-from safeguard.service_layer.intake import IntakeContext, send_unsent
+from safeguard.service_layer.intake import IntakeContext
 from safeguard.service_layer.replies import sender_of
+from safeguard.service_layer.sending import send_unsent
 
 CHECKS: dict[str, str] = {
     "mail-not-in-register": "a message in a filing folder has no register record",

@@ -210,7 +210,7 @@ def _resubmits(register: Register, config: Config, calendar: WorkingDays, today:
 def remind(ctx: IntakeContext, calendar: WorkingDays, now: datetime) -> tuple[ReminderRun, dict[str, int]]:
     """The reminders run, for the flow's task and `safeguard reminders --without-prefect` alike: queue
     what is due at `now`, then send what the outbox holds. Returns the run and the send counts."""
-    from safeguard.service_layer.intake import send_unsent
+    from safeguard.service_layer.sending import send_unsent
 
     run = run_reminders(ctx.uow, ctx.config, calendar, now)
     return run, send_unsent(ctx)

@@ -14,8 +14,9 @@ from safeguard.adapters.returns.fgm import headline, load_month, write_aggregate
 from safeguard.domain.config import Config
 from safeguard.domain.disclosure import disclose
 from safeguard.domain.fgm import MONTH
-from safeguard.service_layer.intake import IntakeContext, send_unsent
+from safeguard.service_layer.intake import IntakeContext
 from safeguard.service_layer.replies import sender_of
+from safeguard.service_layer.sending import send_unsent
 
 
 @dataclass

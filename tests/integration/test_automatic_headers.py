@@ -19,9 +19,10 @@ from safeguard.adapters.register.orm import OutboxEntry
 from safeguard.domain.calendar import WorkingDays
 from safeguard.service_layer.dispatch import record_approval_run
 from safeguard.service_layer.failures import report_failed_run
-from safeguard.service_layer.intake import IntakeContext, process_message, send_unsent
+from safeguard.service_layer.intake import IntakeContext, process_message
 from safeguard.service_layer.reconcile import run_reconciliation
 from safeguard.service_layer.reminders import run_reminders
+from safeguard.service_layer.sending import send_unsent
 from testkit import samples
 from tests.conftest import ROOT, put
 from tests.factories import INBOX, SW, text_submission, xlsx_submission

@@ -13,7 +13,8 @@ import pytest
 from safeguard.adapters.mail.imap_smtp import ImapSmtpMailbox, ImapSmtpSettings
 from safeguard.adapters.mail.port import Folder, PermanentMailboxError
 from safeguard.adapters.register.uow import UnitOfWork
-from safeguard.service_layer.intake import IntakeContext, process_message, send_unsent
+from safeguard.service_layer.intake import IntakeContext, process_message
+from safeguard.service_layer.sending import send_unsent
 from tests.conftest import subject_of
 from tests.factories import SW, xlsx_submission
 from tests.mailstack import HOST, IMAP_PORT, PASSWORD, SMTP_PORT, read_inbox, smtp_deliver

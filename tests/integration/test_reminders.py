@@ -15,8 +15,9 @@ from safeguard.domain.calendar import WorkingDays
 from safeguard.domain.config import Config
 from safeguard.service_layer.approval import ApprovalRequest
 from safeguard.service_layer.dispatch import give_decision, send_alert_email
-from safeguard.service_layer.intake import IntakeContext, process_message, send_unsent
+from safeguard.service_layer.intake import IntakeContext, process_message
 from safeguard.service_layer.reminders import run_reminders
+from safeguard.service_layer.sending import send_unsent
 from testkit import samples
 from tests.conftest import put, subject_of
 from tests.factories import INBOX, SW
