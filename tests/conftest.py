@@ -94,3 +94,29 @@ def subject_of(raw: bytes) -> str:
 
 def put(box: MaildirMailbox, raw: bytes) -> str:
     return deliver(box.root, raw).name
+
+
+REF = "HSA-2026-000001"
+
+
+@pytest.fixture
+def active_alert(config: Config, tmp_path: Path, clock: Callable[[], datetime]) -> Iterator[IntakeContext]:
+    """A register (SQLite) holding one alert, HSA-2026-000001, approved and sent to UHCW and SWFT:
+    what the trust corpus and the attacks on it try to change."""
+    from safeguard.service_layer.approval import ApprovalRequest
+    from safeguard.service_layer.dispatch import give_decision, send_alert_email
+    from safeguard.service_layer.intake import process_batch
+    from tests.factories import xlsx_submission
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'register.sqlite3'}")
+    migrate(engine)
+    box = MaildirMailbox(tmp_path / "mail" / "safeguarding", config.settings.service.mailbox_address,
+                         tmp_path / "mail" / "delivered")
+    context = IntakeContext(config, box, uow_factory(engine), clock)
+    deliver(box.root, xlsx_submission())
+    [result] = process_batch(box.list_new(), context)
+    assert result.reference == REF  # the first alert of the year
+    give_decision(context, REF, 1, ApprovalRequest(True, "Dana Nightingale"))
+    send_alert_email(context, REF)
+    yield context
+    engine.dispose()

@@ -6,24 +6,18 @@ group are attacks the defences held against from the start."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from datetime import datetime
-from pathlib import Path
-
 import pytest
 
-from safeguard.adapters.mail.maildir import MaildirMailbox, deliver
-from safeguard.adapters.register.db import make_engine, migrate
-from safeguard.adapters.register.uow import uow_factory
+from safeguard.adapters.mail.maildir import deliver
 from safeguard.domain.authentication import GatewayTrust, Verdict, authenticate
 from safeguard.domain.commands import read_subject
 from safeguard.domain.config import Config
 from safeguard.service_layer.approval import ApprovalRequest
-from safeguard.service_layer.dispatch import give_decision, send_alert_email
+from safeguard.service_layer.dispatch import give_decision
 from safeguard.service_layer.intake import IntakeContext, IntakeResult, process_batch
 from testkit import samples
 from tests.conftest import with_settings
-from tests.factories import INBOX, SW, TM, fields, people, xlsx_submission
+from tests.factories import INBOX, SW, TM, fields, people
 from tests.integration.test_trust_corpus import REF, state
 
 GW = samples.GATEWAY
@@ -37,20 +31,8 @@ EXCHANGE = GatewayTrust(True, frozenset({GW}), True)
 
 
 @pytest.fixture
-def ctx(config: Config, tmp_path: Path, clock: Callable[[], datetime]) -> Iterator[IntakeContext]:
-    """As the trust corpus's: a register holding HSA-2026-000001, approved and sent to UHCW and SWFT."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'register.sqlite3'}")
-    migrate(engine)
-    box = MaildirMailbox(tmp_path / "mail" / "safeguarding", config.settings.service.mailbox_address,
-                         tmp_path / "mail" / "delivered")
-    context = IntakeContext(config, box, uow_factory(engine), clock)
-    deliver(box.root, xlsx_submission())
-    [result] = process_batch(box.list_new(), context)
-    assert result.reference == REF
-    give_decision(context, REF, 1, ApprovalRequest(True, "Dana Nightingale"))
-    send_alert_email(context, REF)
-    yield context
-    engine.dispose()
+def ctx(active_alert: IntakeContext) -> IntakeContext:
+    return active_alert
 
 
 def mail(sender: str, subject: str, body: str = "See subject.\n", headers: dict[str, str] | None = None,

@@ -6,8 +6,6 @@ check can see a change."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +13,7 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from safeguard.adapters.mail.maildir import MaildirMailbox, deliver
-from safeguard.adapters.register.db import make_engine, migrate
+from safeguard.adapters.mail.maildir import deliver
 from safeguard.adapters.register.orm import (
     Alert,
     AlertVersion,
@@ -25,12 +22,7 @@ from safeguard.adapters.register.orm import (
     InboundMessage,
     OutboxEntry,
 )
-from safeguard.adapters.register.uow import uow_factory
-from safeguard.domain.config import Config
-from safeguard.service_layer.approval import ApprovalRequest
-from safeguard.service_layer.dispatch import give_decision, send_alert_email
 from safeguard.service_layer.intake import IntakeContext, process_batch
-from tests.factories import xlsx_submission
 
 TRUST = Path(__file__).resolve().parents[1] / "corpus" / "trust"
 EXPECTED: dict[str, dict[str, Any]] = yaml.safe_load((TRUST / "expected.yaml").read_text())
@@ -38,19 +30,8 @@ REF = "HSA-2026-000001"
 
 
 @pytest.fixture
-def ctx(config: Config, tmp_path: Path, clock: Callable[[], datetime]) -> Iterator[IntakeContext]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'register.sqlite3'}")
-    migrate(engine)
-    box = MaildirMailbox(tmp_path / "mail" / "safeguarding", config.settings.service.mailbox_address,
-                         tmp_path / "mail" / "delivered")
-    context = IntakeContext(config, box, uow_factory(engine), clock)
-    deliver(box.root, xlsx_submission())
-    [result] = process_batch(box.list_new(), context)
-    assert result.reference == REF
-    give_decision(context, REF, 1, ApprovalRequest(True, "Dana Nightingale"))
-    send_alert_email(context, REF)
-    yield context
-    engine.dispose()
+def ctx(active_alert: IntakeContext) -> IntakeContext:
+    return active_alert
 
 
 def state(ctx: IntakeContext) -> dict[str, object]:
