@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from safeguard.adapters.mail.inbound import parse_inbound
 from safeguard.adapters.workbooks.ooxml import Limits
 from safeguard.adapters.workbooks.reader import ReaderLimits, reader_for
 from safeguard.domain.config import Config
@@ -40,7 +41,6 @@ def zip_limits(config: Config) -> Limits:
 
 
 def read_message(raw: bytes, config: Config) -> Inbound:
-    """A whole message as triage needs it: parsed, and its office attachment read ahead."""
-    from safeguard.adapters.mail.inbound import parse_inbound
-
+    """A whole message as triage needs it: parsed (an attachment too large to be read is not even
+    decoded), and its office attachment read ahead."""
     return read_ahead(parse_inbound(raw, int(config.settings.limits.max_attachment_mb * MB)), config)

@@ -34,7 +34,7 @@ from safeguard.domain.status import AlertStatus, Outcome
 from safeguard.domain.triage import AlertFacts, Decision, triage
 from safeguard.faults import checkpoint
 from safeguard.service_layer import deferrals
-from safeguard.service_layer.attachments import read_ahead
+from safeguard.service_layer.attachments import read_message
 from safeguard.service_layer.deferrals import Deferred
 from safeguard.service_layer.lifecycle import find_sent
 from safeguard.service_layer.recording import record_decision
@@ -168,7 +168,7 @@ def _process_group(mailbox_ids: list[str], too_big: set[str], ctx: IntakeContext
         if raw is None:
             results[mailbox_id] = IntakeResult(mailbox_id, None, Outcome.GONE, "no longer in INBOX")
             continue
-        inbounds[mailbox_id] = read_ahead(_read(raw, ctx.config, whole=mailbox_id not in too_big), ctx.config)
+        inbounds[mailbox_id] = _read(raw, ctx.config, whole=mailbox_id not in too_big)
         del raw
     checkpoint("after_parse")
     claims: list[Claim] = []
@@ -365,11 +365,11 @@ def _record_one(u: UnitOfWork, inbound: Inbound, mailbox_id: str, known: dict[st
 
 
 def _read(raw: bytes, config: Config, *, whole: bool = True) -> Inbound:
-    """The message as triage sees it; `whole` False: raw is only the head of a message over the
-    size limit. Never raises (parse_inbound does not): a fault in a message is its own."""
-    limits = config.settings.limits
-    if whole and len(raw) <= limits.max_message_mb * MB:
-        return parse_inbound(raw, int(limits.max_attachment_mb * MB))
+    """The message as triage sees it (its attachment read ahead); `whole` False: raw is only the head
+    of a message over the size limit. Never raises (parse_inbound does not): a fault in a message is
+    its own."""
+    if whole and len(raw) <= config.settings.limits.max_message_mb * MB:
+        return read_message(raw, config)
     try:
         headers = BytesHeaderParser().parsebytes(raw[:HEAD_BYTES])
         head = b"".join(f"{k}: {v}\r\n".encode(errors="replace") for k, v in headers.items()) + b"\r\n"
