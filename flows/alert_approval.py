@@ -17,7 +17,7 @@ from prefect.input import RunInput
 from prefect.runtime import flow_run
 from pydantic import Field
 
-from flows.hooks import tell_admin_on_failure
+from flows.hooks import form_description, tell_admin_on_failure
 from safeguard.bootstrap import open_app
 from tasks.approval import (
     describe_for_approval,
@@ -53,8 +53,7 @@ def alert_approval(reference: str, version: int = 1, config_dir: str | None = No
     timeout = open_app(config_dir).config.timescales.approval_timeout_days * 86400
     problem = ""
     while True:
-        description = form.markdown + (f"\n\n**Your last answer was not recorded:** {problem}"
-                                       if problem else "")
+        description = form_description(form.markdown, problem)
         try:
             answer = pause_flow_run(wait_for_input=ApprovalForm.with_initial_data(description=description),
                                     timeout=timeout, poll_interval=poll_seconds)

@@ -21,3 +21,8 @@ def tell_admin_on_failure(flow, flow_run, state) -> None:  # Prefect's hook sign
     except Exception as exc:  # noqa: BLE001 - a hook must not hide the original failure
         log.warning("could not email the admin team about failed run %s (%s)", flow_run.id,
                     type(exc).__name__)
+
+
+def form_description(text: str, problem: str) -> str:
+    """A pause form's text, with why the approver's last answer was not recorded, if it was not."""
+    return text + (f"\n\n**Your last answer was not recorded:** {problem}" if problem else "")

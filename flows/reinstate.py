@@ -19,7 +19,7 @@ from prefect.input import RunInput
 from prefect.runtime import flow_run
 from pydantic import Field
 
-from flows.hooks import tell_admin_on_failure
+from flows.hooks import form_description, tell_admin_on_failure
 from tasks.approval import forget_approval_input, send_notices
 from tasks.withdrawal import describe_reinstatement, record_reinstatement
 
@@ -46,7 +46,7 @@ def reinstate(reference: str, config_dir: str | None = None, poll_seconds: int =
         return _finish(reference, f"Not reinstated: {text}")
     problem = ""
     while True:
-        description = text + (f"\n\n**Your last answer was not recorded:** {problem}" if problem else "")
+        description = form_description(text, problem)
         try:
             answer = pause_flow_run(wait_for_input=ReinstateForm.with_initial_data(description=description),
                                     timeout=WAIT_SECONDS, poll_interval=poll_seconds)

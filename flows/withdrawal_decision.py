@@ -20,7 +20,7 @@ from prefect.runtime import flow_run
 from pydantic import Field
 
 from flows.alert_approval import ALREADY_DECIDED, APPROVE
-from flows.hooks import tell_admin_on_failure
+from flows.hooks import form_description, tell_admin_on_failure
 from safeguard.bootstrap import open_app
 from tasks.approval import forget_approval_input, send_notices
 from tasks.withdrawal import describe_withdrawal, record_withdrawal_decision, stop_waiting_for_withdrawal
@@ -48,7 +48,7 @@ def withdrawal_decision(reference: str, config_dir: str | None = None,
     timeout = open_app(config_dir).config.timescales.approval_timeout_days * 86400
     problem = ""
     while True:
-        description = markdown + (f"\n\n**Your last answer was not recorded:** {problem}" if problem else "")
+        description = form_description(markdown, problem)
         try:
             answer = pause_flow_run(wait_for_input=WithdrawalForm.with_initial_data(description=description),
                                     timeout=timeout, poll_interval=poll_seconds)
