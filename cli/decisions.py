@@ -31,6 +31,11 @@ def decision_command(args: argparse.Namespace) -> int:
             return 1
         counts = send_alert_email(ctx, reference)
     words = {"alert": "Alert notices", "update": "Update notices", "withdrawal": "Withdrawal notices"}
+    if not outcome.final:
+        print(f"{reference} version {outcome.version}: the {outcome.stage} stage is approved by "
+              f"{args.by.strip()}; it now needs its {outcome.next_stage} approval. Nothing has been sent "
+              "yet.")
+        return 0
     print(f"{reference} version {outcome.version} {outcome.decision} by {' '.join(args.by.split())}.")
     for kind, codes in outcome.notices.items():
         print(f"  {words.get(kind, kind)}: {', '.join(codes)}")
@@ -39,10 +44,10 @@ def decision_command(args: argparse.Namespace) -> int:
     print(f"  Email sent now: {counts.get('sent', 0)}" + (
         f"; {counts['deferred']} could not be sent yet and will be retried by the next intake run."
         if counts.get("deferred") else "."))
-    if outcome.approval_run_id:
-        from flows.alert_approval import resume_waiting_run
-        print("  Prefect: "
-              f"{resume_waiting_run(outcome.approval_run_id, 'approve' if approve else 'reject', args.by)}.")
+    if outcome.approval_run_id and outcome.final:
+        from tasks.approval import end_waiting_run
+        ended = end_waiting_run(outcome.approval_run_id, f"{outcome.decision} on the command line")
+        print(f"  Prefect: {ended}.")
     return 0
 
 
@@ -84,9 +89,9 @@ def _withdrawal_decision(args: argparse.Namespace) -> int:
               "requester is told.")
     _print_not_sent_and_counts(outcome.not_sent, counts)
     if outcome.approval_run_id:
-        from flows.withdrawal_decision import resume_waiting_withdrawal_run
-        answer = "approve" if approve else "decline"
-        print(f"  Prefect: {resume_waiting_withdrawal_run(outcome.approval_run_id, answer, by)}.")
+        from tasks.approval import end_waiting_run
+        ended = end_waiting_run(outcome.approval_run_id, f"{outcome.decision} on the command line")
+        print(f"  Prefect: {ended}.")
     return 0
 
 

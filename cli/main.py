@@ -53,7 +53,8 @@ def _parser() -> argparse.ArgumentParser:
                        ("reject", "reject an alert waiting for a decision, and tell the sender why")):
         decision = sub.add_parser(verb, help=text)
         decision.add_argument("reference", help="e.g. HSA-2026-000123")
-        decision.add_argument("--by", required=True, help="your full name (the register records who decided)")
+        decision.add_argument("--by", required=True, help="your name exactly as listed in settings.yaml "
+                              "service.approvers (the register records who decided)")
         decision.add_argument("--version", type=int, default=None,
                               help="the form version (default: the one waiting)")
         decision.add_argument("--note", default="", help="optional note kept in the register")
@@ -67,7 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     again = sub.add_parser("reinstate", help="make a withdrawn alert active again, and tell the providers "
                            "that were told of its withdrawal to flag it again")
     again.add_argument("reference", help="e.g. HSA-2026-000123")
-    again.add_argument("--by", required=True, help="your full name (the register records who reinstated it)")
+    again.add_argument("--by", required=True, help="your name exactly as listed in settings.yaml "
+                       "service.approvers (the register records who reinstated it)")
     again.add_argument("--reason", required=True, help="why: kept in the register")
     sub.add_parser("send-unsent", help="send every email the outbox holds unsent (after an interruption)")
     reminders = sub.add_parser("reminders", help="send the reminders and escalations due now (or at --now)")

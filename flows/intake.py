@@ -11,6 +11,7 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.hooks import tell_admin_on_failure
 from safeguard.domain.status import Outcome
+from safeguard.domain.triage import DECIDED_BY_EMAIL
 from safeguard.service_layer.intake import IntakeResult
 from tasks.approval import start_approval_runs
 from tasks.intake import read_and_answer, wait_for_mail
@@ -46,7 +47,8 @@ def intake(config_dir: str | None = None, batch_size: int = 200, watch_seconds: 
         run = read_and_answer(config_dir, batch_size)
         results += run.results
         sweep.update(run.sent)
-        approvals.update(start_approval_runs(config_dir))
+        approvals.update(start_approval_runs(config_dir, [r.reference for r in run.results
+                                                          if r.reason == DECIDED_BY_EMAIL and r.reference]))
         if run.fetched == batch_size:
             continue  # a backlog: keep reading
         remaining = watch_until - time.monotonic()

@@ -1,7 +1,8 @@
 """reinstate: make a withdrawn alert active again, from the Prefect UI ("Run" on the reinstate
 deployment, with the alert's reference as the only parameter).
 
-The run pauses for a form (reinstate, your name, a reason); the answer is recorded in the register,
+The run waits suspended, holding no process, for a form (reinstate, your name chosen from the
+listed approvers, a reason); the answer is recorded in the register,
 each provider told of the withdrawal gets a "withdrawal cancelled: flag again" notice queued in the
 same transaction, the answer is deleted from Prefect, and the notices are sent. An alert that is
 not withdrawn is refused in plain English without pausing. `safeguard reinstate` does the same.
@@ -10,48 +11,52 @@ not withdrawn is refused in plain English without pausing. `safeguard reinstate`
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
-from prefect.exceptions import FlowPauseTimeout
-from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 from prefect.runtime import flow_run
 from pydantic import Field
 
+from flows.alert_approval import LOST
 from flows.hooks import form_description, tell_admin_on_failure
+from flows.waiting import answer_keys_used, approver_field, form_model, wait_for_answer
+from safeguard.bootstrap import open_app
 from tasks.approval import forget_approval_input, send_notices
 from tasks.withdrawal import describe_reinstatement, record_reinstatement
 
 NOT_WITHDRAWN = "not-withdrawn"  # DecisionRefused.code for an alert that is not withdrawn
-WAIT_SECONDS = 24 * 3600  # a reinstatement is started by the person who answers the form
 
 
-class ReinstateForm(RunInput):
-    reinstate: bool = Field(description="Tick to reinstate the alert and tell the providers to flag it "
-                            "again. Leave unticked to change nothing.")
-    reinstated_by: str = Field(min_length=2, max_length=200,
-                               description="Your full name: the register records who reinstated the alert.")
-    reason: str = Field(default="", max_length=2000, description="Why it is reinstated: kept in the "
-                        "register. No names or case details.")
+def reinstate_form(approvers: list[str]) -> type[RunInput]:
+    return form_model(
+        "ReinstateForm", RunInput,
+        reinstate=(bool, Field(description="Tick to reinstate the alert and tell the providers to flag it "
+                               "again. Leave unticked to change nothing.")),
+        reinstated_by=approver_field(approvers, "the register records who reinstated the alert."),
+        reason=(str, Field(default="", max_length=2000, description="Why it is reinstated: kept in the "
+                           "register. No names or case details.")),
+    )
 
 
 @flow(name="reinstate", flow_run_name="{reference} reinstate", persist_result=False, log_prints=False,
       on_failure=[tell_admin_on_failure])
 def reinstate(reference: str, config_dir: str | None = None, poll_seconds: int = 5) -> dict[str, object]:
+    """Waits suspended, holding no process (flows/waiting.py); poll_seconds is no longer used."""
     reference = reference.strip().upper()[:30]
     run_id = str(flow_run.id)
     ok, text = describe_reinstatement(config_dir, reference)
     if not ok:
         return _finish(reference, f"Not reinstated: {text}")
-    problem = ""
+    model = reinstate_form([a.name for a in open_app(config_dir).config.settings.service.approvers])
+    number, problem = max(answer_keys_used() - 1, 0), ""
     while True:
-        description = form_description(text, problem)
-        try:
-            answer = pause_flow_run(wait_for_input=ReinstateForm.with_initial_data(description=description),
-                                    timeout=WAIT_SECONDS, poll_interval=poll_seconds)
-        except FlowPauseTimeout:
-            return _finish(reference, "Not reinstated: no answer within a day. Nothing was changed.")
+        answer: Any = wait_for_answer(model, form_description(text, problem), number)
+        number += 1
+        if answer is None:
+            problem = LOST
+            continue
         if not answer.reinstate:
             forget_approval_input(run_id)
             return _finish(reference, "Not reinstated: the form was sent without the reinstate box ticked. "
@@ -65,8 +70,10 @@ def reinstate(reference: str, config_dir: str | None = None, poll_seconds: int =
         problem = result.message
     sent = send_notices(config_dir, reference)
     return _finish(reference, f"{reference} reinstated. \"Withdrawal cancelled\" notices: "
-                   f"{result.notices.get('reinstatement', [])}. Not sent: {list(result.not_sent)}. "
-                   f"Email sent now: {sent}.", reinstated=True)
+                   f"{', '.join(result.notices.get('reinstatement', [])) or 'none'}. "
+                   f"Not sent: {', '.join(result.not_sent) or 'none'}. "
+                   f"Emails sent now: {sent.get('sent', 0)}.",
+                   reinstated=True)
 
 
 def _finish(reference: str, words: str, reinstated: bool = False) -> dict[str, object]:

@@ -26,6 +26,7 @@ APPROVAL_DEPLOYMENT = "alert-approval/approval"
 class FormText:
     markdown: str  # initials and age bands, never names
     urgent: bool
+    providers: tuple[str, ...] = ()  # the codes on the form: what the approver may leave out
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class Recorded:
     decision: str = ""  # approved | rejected | declined ("" when refused)
     notices: dict[str, list[str]] = field(default_factory=dict)  # notice kind -> provider codes
     not_sent: tuple[str, ...] = ()  # provider codes that could not be sent a notice
+    next_stage: str = ""  # a staged approval: the stage still needed (nothing sent yet)
 
 
 def refused(refusal: DecisionRefused) -> Recorded:
@@ -48,13 +50,13 @@ def refused(refusal: DecisionRefused) -> Recorded:
 def describe_for_approval(config_dir: str | None, reference: str, version: int,
                           run_id: str) -> FormText | None:
     """The approval form's text (initials and age bands, no names), or None if nothing waits.
-    Records this run against the version and, if urgent, emails the approvers a link to it."""
+    Records this run against the version."""
     with open_app(config_dir).intake_context() as ctx:
         summary = approval_summary(ctx, reference, version)
         if summary is None:
             return None
         record_approval_run(ctx, reference, version, run_id)
-    return FormText(summary.markdown(), summary.urgency == "Urgent")
+    return FormText(summary.markdown(), summary.urgency == "Urgent", tuple(summary.codes))
 
 
 @task(cache_policy=NO_CACHE)
@@ -69,6 +71,11 @@ def record_approval_decision(config_dir: str | None, reference: str, version: in
         except DecisionRefused as refusal:
             logger.warning("decision on %s v%s not recorded: %s", reference, version, refusal.code)
             return refused(refusal)
+    if not outcome.final:
+        logger.info("%s v%s: stage %s given; waiting for stage %s", reference, version, outcome.stage,
+                    outcome.next_stage)
+        return Recorded(True, message=f"The {outcome.stage} stage was approved by {by}; this "
+                        f"alert now needs its {outcome.next_stage} approval.", next_stage=outcome.next_stage)
     notices = {kind: len(codes) for kind, codes in outcome.notices.items()}
     logger.info("%s v%s %s: notices %s, not sent %s", reference, version, outcome.decision, notices,
                 [n.code for n in outcome.not_sent])
@@ -99,17 +106,21 @@ def forget_approval_input(run_id: str) -> int:
 
 
 @task(cache_policy=NO_CACHE)
-def start_approval_runs(config_dir: str | None) -> dict[str, int]:
+def start_approval_runs(config_dir: str | None, decided_by_email: list[str] | None = None) -> dict[str, int]:
     """One alert-approval run per version waiting for a decision that has none yet, and one
-    withdrawal-decision run per withdrawal request likewise."""
+    withdrawal-decision run per withdrawal request likewise. The runs of alerts just decided by
+    email (`decided_by_email`: references) are ended: their notices were sent by intake already."""
     from prefect.deployments import run_deployment
     from prefect.exceptions import ObjectNotFound
 
-    from safeguard.service_layer.dispatch import versions_without_run
+    from safeguard.service_layer.dispatch import runs_to_end, versions_without_run
     from tasks.withdrawal import start_withdrawal_runs
     logger = get_run_logger()
     counts = {"started": 0, "no deployment": 0}
     with open_app(config_dir).intake_context() as ctx:
+        for reference, run_id, words in runs_to_end(ctx, decided_by_email or []):
+            logger.info("%s: %s", reference, end_waiting_run(run_id, words))
+            counts["ended"] = counts.get("ended", 0) + 1
         for reference, version in versions_without_run(ctx):
             try:
                 run = run_deployment(APPROVAL_DEPLOYMENT, timeout=0, as_subflow=False,
@@ -129,8 +140,19 @@ def start_approval_runs(config_dir: str | None) -> dict[str, int]:
     return counts
 
 
-@task(cache_policy=NO_CACHE)
-def stop_waiting(config_dir: str | None, reference: str, version: int, run_id: str) -> None:
-    from safeguard.service_layer.dispatch import release_approval_run
-    with open_app(config_dir).intake_context() as ctx:
-        release_approval_run(ctx, reference, version, run_id)
+def end_waiting_run(run_id: str, words: str) -> str:
+    """After a decision made by email or on the command line, end the run waiting in Prefect
+    (Completed, with `words` as its message: references and names of approvers only). Returns what
+    happened, in words."""
+    from prefect.exceptions import PrefectException
+    from prefect.states import Completed
+
+    try:
+        with get_client(sync_client=True) as client:
+            run = client.read_flow_run(UUID(run_id))
+            if run.state is None or not run.state.is_paused():
+                return "the run in Prefect was not waiting any more"
+            client.set_flow_run_state(UUID(run_id), Completed(message=words), force=True)
+    except (PrefectException, RuntimeError, OSError, ValueError) as exc:
+        return f"the run in Prefect could not be ended ({type(exc).__name__}); end it in the Prefect UI"
+    return "the run waiting in Prefect has been ended"

@@ -15,7 +15,6 @@ from safeguard.service_layer.withdrawal_dispatch import (
     give_reinstatement,
     give_withdrawal_decision,
     record_withdrawal_run,
-    release_withdrawal_run,
     withdrawal_form,
     withdrawals_without_run,
 )
@@ -50,12 +49,6 @@ def record_withdrawal_decision(config_dir: str | None, reference: str, approve: 
                 [n.code for n in outcome.not_sent])
     return Recorded(True, decision=outcome.decision, notices={"withdrawal": outcome.notices},
                     not_sent=tuple(n.code for n in outcome.not_sent))
-
-
-@task(cache_policy=NO_CACHE)
-def stop_waiting_for_withdrawal(config_dir: str | None, reference: str, run_id: str) -> None:
-    with open_app(config_dir).intake_context() as ctx:
-        release_withdrawal_run(ctx, reference, run_id)
 
 
 def start_withdrawal_runs(ctx: IntakeContext, config_dir: str | None) -> dict[str, int]:

@@ -63,7 +63,10 @@ def stack_config(tmp_path: Path, register_url: str, graph_url: str | None = None
     service = settings["service"]
     service["mailbox_address"] = mailbox = f"safeguarding-{tag}@example-icb.test"
     service["admin_team"] = admin = f"admin-{tag}@example-icb.test"
-    service["approvers"] = [f"approver-{tag}@example-icb.test"]
+    service["approvers"] = [{"name": "Dana Nightingale", "email": f"approver-{tag}@example-icb.test",
+                             "role": "designated_nurse"},
+                            {"name": "Sam Okafor", "email": f"approver2-{tag}@example-icb.test",
+                             "role": "checker"}]
     settings["mailbox"] = {"adapter": "imap", "imap": {
         "host": HOST, "port": IMAP_PORT, "ssl": False, "username": mailbox,
         "password_env": "SAFEGUARD_IMAP_PASSWORD",
@@ -84,5 +87,6 @@ def stack_config(tmp_path: Path, register_url: str, graph_url: str | None = None
         local, _, domain = provider["mailbox"].partition("@")
         provider["mailbox"] = f"{local}-{tag}@{domain}"
     (directory / "providers.yaml").write_text(yaml.safe_dump(directory_yaml))
-    return StackConfig(directory, mailbox, admin, service["approvers"][0], f"sw-{tag}@coventry-council.test",
+    return StackConfig(directory, mailbox, admin, service["approvers"][0]["email"],
+                       f"sw-{tag}@coventry-council.test",
                        {p["code"]: p["mailbox"] for p in directory_yaml["providers"]})

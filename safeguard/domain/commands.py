@@ -2,6 +2,8 @@
 
     WITHDRAW HSA-2026-000123                  body: Reason: Found | Resolved | Baby born | Other: text
     EXTEND HSA-2026-000123 to 2027-01-31
+    APPROVE HSA-2026-000123 K7QM2XPD          from a listed approver, with the one-time code emailed to them
+    REJECT HSA-2026-000123 K7QM2XPD           body: Reason: text (the sender is told it)
 
 The whole subject must be the command (a `[secure]` marker aside), in capitals or not. A reply or
 forward (`RE:`, `FW:`) is never a command that changes state, and neither is a sentence that happens
@@ -26,10 +28,16 @@ _OTHER = re.compile(r"^other\s*[:\-]\s*(\S.*)$", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class SubjectCommand:
-    verb: str | None  # "withdraw", "extend" or None
+    verb: str | None  # "withdraw", "extend", "approve", "reject" or None
     reference: str | None
     extend_to: str | None = None
     ambiguous: bool = False  # mentions a verb without being a command exactly
+    code: str | None = None  # approve / reject: the one-time code (never stored or logged)
+
+
+APPROVAL_VERBS = ("approve", "reject")
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"  # no 0/O, 1/I/L, U: read off a phone and typed again
+CODE_LENGTH = 8
 
 
 def read_subject(subject: str, prefix: str, marker: str = "[secure]") -> SubjectCommand:
@@ -39,6 +47,8 @@ def read_subject(subject: str, prefix: str, marker: str = "[secure]") -> Subject
         return SubjectCommand("withdraw", m.group(1).upper())
     if m := re.fullmatch(rf"EXTEND {ref} to (.+)", text, _FLAGS):
         return SubjectCommand("extend", m.group(1).upper(), m.group(2))
+    if m := re.fullmatch(rf"(APPROVE|REJECT) {ref} ([A-Z0-9]{{4,16}})", text, _FLAGS):
+        return SubjectCommand(m.group(1).lower(), m.group(2).upper(), code=m.group(3).upper())
     quoted = re.search(ref, text, _FLAGS)
     return SubjectCommand(None, quoted.group(1).upper() if quoted else None,
                           ambiguous=_VERB_WORD.search(text) is not None)
@@ -51,6 +61,15 @@ def _without_marker(text: str, marker: str) -> str:
     elif mark and low.endswith(mark):
         text = text[:-len(mark)].strip()
     return text
+
+
+def body_reason(body: str | None) -> str | None:
+    """The text of the body's first `Reason:` line (a rejection's reason), or None."""
+    for line in (body or "").splitlines()[:50]:
+        label, sep, value = line.partition(":")
+        if sep and label.strip().lower() == "reason" and (value := " ".join(value.split())):
+            return value[:2000]
+    return None
 
 
 def withdrawal_reason(body: str | None) -> str | None:
@@ -73,6 +92,9 @@ def withdrawal_reason(body: str | None) -> str | None:
 HOW_TO_WITHDRAW = ("Write the subject as WITHDRAW {ref} and nothing else (not a reply, no other words), "
                    "and put one of these lines in the body: Reason: Found, Reason: Resolved, "
                    "Reason: Baby born, or Reason: Other: followed by a few words.")
+HOW_TO_DECIDE = ("Write the subject as APPROVE {ref} CODE or REJECT {ref} CODE, with the code from the "
+                 "approval email we sent you and nothing else; to reject, put a line Reason: followed by "
+                 "your reason in the body (the sender is told it).")
 HOW_TO_EXTEND = ("Write the subject as EXTEND {ref} to YYYY-MM-DD and nothing else (not a reply, "
                  "no other words).")
 
@@ -102,6 +124,17 @@ class Update:
 
 
 @dataclass(frozen=True)
+class EmailDecision:
+    """A listed approver's APPROVE or REJECT by email. The one-time code is checked against its
+    keyed hash in the register and never stored (command_to_json leaves it out)."""
+
+    reference: str
+    approve: bool
+    code: str = ""
+    reason: str = ""  # a rejection's reason (free text: never logged)
+
+
+@dataclass(frozen=True)
 class BounceReport:
     """A delivery failure about an email we sent (the outbox entry triage matched by Message-ID)."""
 
@@ -118,10 +151,11 @@ class FgmFile:
     file: str
 
 
-Command = Withdraw | Extend | Acknowledge | Update | BounceReport | FgmFile
+Command = Withdraw | Extend | Acknowledge | Update | BounceReport | FgmFile | EmailDecision
 
 _VERBS: dict[type, str] = {Withdraw: "withdraw", Extend: "extend", Acknowledge: "acknowledge",
-                           Update: "update", BounceReport: "bounce"}
+                           Update: "update", BounceReport: "bounce", EmailDecision: "decide"}
+_SECRET = frozenset({"code"})  # fields never written to the register or the audit
 
 
 def command_to_json(command: Command | None) -> dict[str, Any] | None:
@@ -130,7 +164,8 @@ def command_to_json(command: Command | None) -> dict[str, Any] | None:
         return None
     data: dict[str, Any] = {"verb": _VERBS[type(command)]} if type(command) in _VERBS else {}
     for name, value in vars(command).items():
-        data[name] = value.isoformat() if isinstance(value, date) else value
+        if name not in _SECRET:
+            data[name] = value.isoformat() if isinstance(value, date) else value
     return data
 
 
@@ -149,6 +184,9 @@ def command_from_json(data: dict[str, Any] | None) -> Command | None:
             return Acknowledge(str(data["reference"]), str(data["provider_address"]))
         if verb == "update":
             return Update(str(data["reference"]))
+        if verb == "decide":
+            return EmailDecision(str(data["reference"]), bool(data["approve"]), "",
+                                 str(data.get("reason") or ""))
         if verb == "bounce":
             return BounceReport(int(data["outbox_id"]), str(data.get("status") or ""),
                                 str(data.get("failure") or ""), str(data.get("recipient") or ""))

@@ -60,6 +60,7 @@ class MessageKind(StrEnum):
     WITHDRAW = "withdraw"
     EXTEND = "extend"
     ACKNOWLEDGEMENT = "acknowledgement"
+    APPROVAL = "approval"  # a listed approver's APPROVE or REJECT by email
     AUTO_REPLY = "auto-reply"
     BOUNCE = "bounce"
     FGM = "fgm"

@@ -12,16 +12,20 @@ from typing import Any
 from safeguard.domain.authentication import GatewayTrust, SenderAuth, Verdict, authenticate
 from safeguard.domain.carriers import AttachmentRefused, TooManyForms, find_data_file, find_form
 from safeguard.domain.commands import (
+    APPROVAL_VERBS,
+    HOW_TO_DECIDE,
     HOW_TO_EXTEND,
     HOW_TO_WITHDRAW,
     Acknowledge,
     BounceReport,
     Command,
+    EmailDecision,
     Extend,
     FgmFile,
     SubjectCommand,
     Update,
     Withdraw,
+    body_reason,
     read_subject,
     withdrawal_reason,
 )
@@ -111,6 +115,8 @@ def triage(inbound: Inbound, config: Config, today: date, find_alert: FindAlert,
     if not auth.passed:
         return _unauthenticated(auth, subject.reference)
     sender = inbound.sender or ""
+    if subject.verb in APPROVAL_VERBS:
+        return _email_decision(inbound, sender, subject, config)
     if provider := config.provider_by_address(sender):
         if FGM_SUBJECT.search(inbound.subject):
             return _fgm(inbound, provider.code, config)
@@ -154,6 +160,30 @@ def _ambiguous(subject: SubjectCommand) -> Decision:
                        "will read it. To withdraw an alert: " + HOW_TO_WITHDRAW.format(ref=ref)
                        + " To extend one: " + HOW_TO_EXTEND.format(ref=ref), reply="command_refused",
                        alert_ref=subject.reference)
+
+
+def _email_decision(inbound: Inbound, sender: str, subject: SubjectCommand, config: Config) -> Decision:
+    """APPROVE / REJECT by email: only from a listed approver (authenticated already). The code, the
+    alert's state and who may decide are checked against the register when it is recorded."""
+    ref, verb = subject.reference or "", (subject.verb or "").upper()
+    if config.settings.service.approver_by_email(sender) is None:
+        return _quarantine("not-an-approver", f"{verb} for {ref} came from an address that is not a listed "
+                           "approver (settings.yaml service.approvers), so nothing was changed and the "
+                           "sender was not answered.", alert_ref=ref)
+    if inbound.reply_to and inbound.reply_to.rpartition("@")[2] != sender.rpartition("@")[2]:
+        return _quarantine("reply-to-mismatch", "The Reply-To address is on a different domain from the "
+                           "sender (a possible forgery).", alert_ref=ref)
+    approve = subject.verb == "approve"
+    reason = "" if approve else body_reason(inbound.text_body) or ""
+    if not approve and not reason:
+        return _invalid("approval", "no-reason", "To reject an alert, give your reason on a line starting "
+                        "Reason: in the body (the sender is told it). " + HOW_TO_DECIDE.format(ref=ref),
+                        alert_ref=ref)
+    return Decision("approval", "recorded", DECIDED_BY_EMAIL, reply="approval_recorded", alert_ref=ref,
+                    command=EmailDecision(ref, approve, subject.code or "", reason))
+
+
+DECIDED_BY_EMAIL = "decision-by-email"  # Decision.reason of an approval by email (checked when recorded)
 
 
 def _fgm(inbound: Inbound, provider_code: str, config: Config) -> Decision:

@@ -11,9 +11,10 @@ from datetime import datetime, timedelta
 
 from safeguard.adapters.notify.outbox import queue_email
 from safeguard.adapters.notify.render import render_email
-from safeguard.adapters.register.orm import Alert, AlertVersion
+from safeguard.adapters.register.orm import Alert, AlertVersion, ApprovalStage
 from safeguard.adapters.register.repository import Register
 from safeguard.domain.config import Config
+from safeguard.domain.config.models import Approver
 from safeguard.domain.forms.diff import age_band, changes, initials
 from safeguard.domain.forms.model import HealthAlertForm
 from safeguard.domain.status import ACTIVE, REJECTED, WITHDRAWN, DeliveryStatus, VersionStatus
@@ -48,6 +49,12 @@ class DecisionOutcome:
     notices: dict[str, list[str]] = field(default_factory=dict)  # kind -> provider codes
     not_sent: list[NotSent] = field(default_factory=list)
     approval_run_id: str | None = None  # the Prefect run that was waiting on this version
+    stage: str = ""  # a staged approval: the stage just given
+    next_stage: str = ""  # ... and the one still needed (decision is then "proposed": no notices yet)
+
+    @property
+    def final(self) -> bool:
+        return self.decision != VersionStatus.PROPOSED
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,8 @@ class ApprovalSummary:
     review: str
     warnings: list[str]
     changed: list[str]  # field labels, updates only
+    codes: list[str] = field(default_factory=list)  # the providers' codes, for the leave-out pick-list
+    stages: list[str] = field(default_factory=list)  # a staged approval: what is given and what is next
 
     def markdown(self) -> str:
         title = f"{self.reference} version {self.version}" if self.version > 1 else self.reference
@@ -78,9 +87,11 @@ class ApprovalSummary:
             lines += ["", "**Changed since the approved version:** " + ", ".join(self.changed)]
         if self.warnings:
             lines += ["", "**Check before approving:**", ""] + [f"- {w}" for w in self.warnings]
-        lines += ["", "Give your full name. To reject, give a reason: the sender is told it. Leave out "
-                  "providers by code. Do not type names or case details here: the register keeps your "
-                  "reason and note, and they are removed from Prefect once recorded."]
+        if self.stages:
+            lines += ["", "**Approval in stages:**", ""] + [f"- {s}" for s in self.stages]
+        lines += ["", "Choose your name from the list of approvers. To reject, give a reason: the sender is "
+                  "told it. Pick any providers to leave out. Do not type names or case details here: the "
+                  "register keeps your reason and note, and they are removed from Prefect once recorded."]
         return "\n".join(lines)
 
 
@@ -124,7 +135,21 @@ def summary_for_approval(register: Register, config: Config, reference: str, ver
         local_authority=form.local_authority,
         subjects=[f"{s.role} {initials(s)} ({age_band(s, today)})" for s in form.subjects],
         providers=[f"{c}: {names.get(c.upper(), 'not available, see warnings')}" for c in form.providers],
-        review=f"{form.review_date:%d/%m/%Y} (in {days} days)", warnings=warnings, changed=changed)
+        review=f"{form.review_date:%d/%m/%Y} (in {days} days)", warnings=warnings, changed=changed,
+        codes=[c.upper() for c in form.providers],
+        stages=_stage_lines(register, config, pending, form.alert_type))
+
+
+def _stage_lines(register: Register, config: Config, pending: AlertVersion, alert_type: str) -> list[str]:
+    kind = config.alert_type(alert_type)
+    if kind is None or not kind.approval_stages:
+        return []
+    given = register.approval_stages(pending)
+    lines = [f"{g.stage}: approved by {g.approver}" for g in given]
+    if len(given) < len(kind.approval_stages):
+        lines.append(f"{kind.approval_stages[len(given)]}: waiting (an approver with this role decides now)")
+    lines += [f"{stage}: after that" for stage in kind.approval_stages[len(given) + 1:]]
+    return lines
 
 
 def decide(register: Register, config: Config, reference: str, version: int | None, request: ApprovalRequest,
@@ -136,12 +161,11 @@ def decide(register: Register, config: Config, reference: str, version: int | No
                               "(it looks like HSA-2026-000123).")
     pending = register.pending_version(alert)
     if pending is None or (version is not None and pending.version != version):
-        raise DecisionRefused("already-decided", _nothing_waiting(register, alert, version))
-    by = " ".join(request.by.split())
-    if len(by) < 2:
-        raise DecisionRefused("no-name",
-                              "Give your full name as the approver: the register records who decided.")
+        raise DecisionRefused("already-decided", nothing_waiting(register, alert, version))
+    approver = listed_approver(config, request.by)
+    by = approver.name
     form = register.form(pending)
+    _not_their_own(alert, form, approver)
     requested = [c.upper() for c in form.providers]
     leave_out = [c.strip().upper() for c in request.leave_out if c.strip()]
     if unknown := [c for c in leave_out if c not in requested]:
@@ -156,6 +180,16 @@ def decide(register: Register, config: Config, reference: str, version: int | No
     if request.approve and not kept:
         raise DecisionRefused("no-providers", "Every provider was left out. Reject the alert instead, with a "
                               "reason. Nothing was recorded.")
+    stages = _stages(register, config, pending, form.alert_type, approver, request.approve)
+    if stages.now:
+        register.add(ApprovalStage(alert_version_id=pending.id, stage=stages.now, approver=by,
+                                   decided_at=now))
+        register.audit(actor=by, action="approval stage given", at=now, alert_ref=alert.reference,
+                       version=pending.version, stage=stages.now, next_stage=stages.next or None)
+    if stages.next:
+        return DecisionOutcome(alert.reference, pending.version, VersionStatus.PROPOSED,
+                               approval_run_id=pending.approval_run_id, stage=stages.now,
+                               next_stage=stages.next)
     pending.decided_by, pending.decided_at, pending.left_out = by, now, leave_out
     pending.decision_note = request.note.strip() or None
     if not request.approve:
@@ -163,7 +197,60 @@ def decide(register: Register, config: Config, reference: str, version: int | No
     return _approve(register, config, alert, pending, form, kept, now)
 
 
-def _nothing_waiting(register: Register, alert: Alert, version: int | None) -> str:
+def listed_approver(config: Config, name: str) -> Approver:
+    """The listed approver of that name (settings.yaml service.approvers). Raises DecisionRefused."""
+    approvers = config.settings.service.approvers
+    approver = config.settings.service.approver_named(name)
+    if approver is None:
+        listed = ", ".join(a.name for a in approvers) or "nobody yet"
+        raise DecisionRefused("not-an-approver", f"'{' '.join(name.split())[:200]}' is not a listed "
+                              f"approver, so nothing was recorded. Give your name exactly as listed (the "
+                              f"approvers are: {listed}); to add an approver, ask IT to list them in "
+                              "settings.yaml service.approvers.")
+    return approver
+
+
+def _not_their_own(alert: Alert, form: HealthAlertForm, approver: Approver) -> None:
+    """Segregation of duties: nobody decides on an alert they submitted, or are named on as its
+    social worker or team manager."""
+    involved = {alert.submitted_by, alert.social_worker_email, alert.team_manager_email,
+                form.social_worker_email, form.team_manager_email}
+    if approver.email in {(a or "").strip().lower() for a in involved}:
+        raise DecisionRefused("own-alert", f"{approver.name} submitted {alert.reference} or is named on it "
+                              "as its social worker or team manager, and nobody may approve or reject their "
+                              "own alert. Nothing was recorded: ask another listed approver to decide.")
+
+
+@dataclass(frozen=True)
+class _Stages:
+    now: str = ""  # the stage this decision gives ("" when the alert type has no stages)
+    next: str = ""  # the stage still needed after it ("" when this is the last)
+
+
+def _stages(register: Register, config: Config, pending: AlertVersion, alert_type: str, approver: Approver,
+            approve: bool) -> _Stages:
+    """Which stage this approval gives, checked: the approver has that stage's role and gave no
+    earlier stage. A rejection at any stage ends the approval. Raises DecisionRefused."""
+    kind = config.alert_type(alert_type)
+    stages = kind.approval_stages if kind else []
+    if not stages:
+        return _Stages()
+    given = register.approval_stages(pending)
+    if any(g.approver == approver.name for g in given):
+        raise DecisionRefused("same-approver", f"{approver.name} already gave the {given[-1].stage} stage of "
+                              "this alert; another approver must give the next. Nothing was recorded.")
+    stage = stages[len(given)]
+    if not approve:
+        return _Stages()
+    if approver.role != stage:
+        raise DecisionRefused("wrong-stage", f"This alert now needs its {stage} approval, and "
+                              f"{approver.name} is listed as {approver.role or 'having no role'}. Nothing "
+                              "was "
+                              f"recorded: ask a listed approver with the role {stage}.")
+    return _Stages(stage, stages[len(given) + 1] if len(given) + 1 < len(stages) else "")
+
+
+def nothing_waiting(register: Register, alert: Alert, version: int | None) -> str:
     asked = f" version {version}" if version else ""
     if alert.status == WITHDRAWN:
         return f"{alert.reference} has been withdrawn; there is nothing to decide. Nothing was changed."

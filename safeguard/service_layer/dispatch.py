@@ -5,8 +5,6 @@ Called alike by the Prefect tasks and the `safeguard approve|reject` commands.
 
 from __future__ import annotations
 
-from safeguard.adapters.notify.outbox import queue_email
-from safeguard.adapters.notify.render import render_email
 from safeguard.faults import checkpoint
 from safeguard.service_layer.approval import (
     ApprovalRequest,
@@ -16,7 +14,6 @@ from safeguard.service_layer.approval import (
     summary_for_approval,
 )
 from safeguard.service_layer.intake import IntakeContext
-from safeguard.service_layer.replies import sender_of
 from safeguard.service_layer.sending import send_unsent
 
 
@@ -26,25 +23,16 @@ def approval_summary(ctx: IntakeContext, reference: str, version: int | None) ->
 
 
 def record_approval_run(ctx: IntakeContext, reference: str, version: int, run_id: str) -> bool:
-    """Remember which Prefect run waits on this version; for an urgent alert, email the approvers
-    its reference and a link to the run (nothing else). Returns False if nothing is waiting."""
+    """Remember which Prefect run waits on this version (the approvers were emailed when the version
+    arrived: approval_email.ask_approvers). Returns False if nothing is waiting."""
     with ctx.uow() as u:
         alert = u.register.alert(reference)
         pending = u.register.pending_version(alert) if alert else None
         if alert is None or pending is None or pending.version != version:
             return False
-        pending.approval_run_id = run_id
-        service = ctx.config.settings.service
-        if alert.urgency == "Urgent" and service.approvers:
-            link = f"{service.prefect_ui_url.rstrip('/')}/runs/flow-run/{run_id}"
-            queue_email(u.register, key=f"approval-needed:{reference}:v{version}",
-                        kind="admin:approval-needed",
-                        rendered=render_email("approval_needed", service=service, reference=reference,
-                                              link=link),
-                        sender=sender_of(ctx.config), recipients=list(service.approvers), at=ctx.clock(),
-                        alert_id=alert.id)
-        u.commit()
-    send_alert_email(ctx, reference)
+        if pending.approval_run_id != run_id:
+            pending.approval_run_id = run_id
+            u.commit()
     return True
 
 
@@ -73,13 +61,18 @@ def versions_without_run(ctx: IntakeContext) -> list[tuple[str, int]]:
                 if v.approval_run_id is None]
 
 
-def release_approval_run(ctx: IntakeContext, reference: str, version: int, run_id: str) -> None:
-    """A run that stopped waiting (timed out) lets go of its version, so intake starts a fresh one."""
+def runs_to_end(ctx: IntakeContext, references: list[str]) -> list[tuple[str, str, str]]:
+    """(reference, Prefect run id, words) for each of these alerts whose version decided by email is
+    still recorded against a waiting run: the run is ended, as nothing is left for it to ask."""
+    found = []
     with ctx.uow() as u:
-        alert = u.register.alert(reference)
-        pending = u.register.pending_version(alert) if alert else None
-        if pending is not None and pending.version == version and pending.approval_run_id == run_id:
-            pending.approval_run_id = None
-            u.register.audit(actor="system", action="approval wait timed out", at=ctx.clock(),
-                             alert_ref=reference, version=version)
-            u.commit()
+        for reference in dict.fromkeys(references):
+            alert = u.register.alert(reference)
+            if alert is None or u.register.pending_version(alert) is not None:
+                continue  # unknown, or still waiting (a staged approval): the run goes on waiting
+            decided = [v for v in u.register.versions(alert) if v.approval_run_id and v.decided_at]
+            if decided:
+                version = max(decided, key=lambda v: v.version)
+                found.append((reference, str(version.approval_run_id),
+                              f"{version.status} by email by {version.decided_by}"))
+    return found

@@ -7,10 +7,12 @@ from datetime import datetime
 from safeguard.adapters.mail.inbound import Inbound
 from safeguard.adapters.register.orm import Alert, AlertVersion, InboundMessage
 from safeguard.adapters.register.repository import Register
-from safeguard.domain.commands import BounceReport, Extend, FgmFile, Withdraw, command_to_json
+from safeguard.domain.commands import BounceReport, EmailDecision, Extend, FgmFile, Withdraw, command_to_json
 from safeguard.domain.config import Config
 from safeguard.domain.status import AWAITING_APPROVAL, MessageKind, Outcome, VersionStatus
 from safeguard.domain.triage import Decision
+from safeguard.service_layer.approval import DecisionOutcome, DecisionRefused
+from safeguard.service_layer.approval_email import ask_approvers, decide_by_email
 from safeguard.service_layer.fgm_intake import store_submission
 from safeguard.service_layer.lifecycle import CommandResult, acknowledge, bounced, extend
 from safeguard.service_layer.replies import queue_replies
@@ -22,6 +24,7 @@ COMMANDS = (MessageKind.WITHDRAW, MessageKind.EXTEND, MessageKind.ACKNOWLEDGEMEN
 
 def record_decision(register: Register, config: Config, inbound: Inbound, decision: Decision,
                     mailbox_id: str, now: datetime) -> tuple[InboundMessage, Alert | None]:
+    decided = _email_decision(register, config, inbound, decision, now)
     row = register.add(InboundMessage(
         dedup_key=inbound.dedup_key, content_sha256=inbound.content_sha256, message_id=inbound.message_id,
         mailbox_id=mailbox_id, sender=inbound.sender, received_at=now, kind=decision.kind,
@@ -34,10 +37,15 @@ def record_decision(register: Register, config: Config, inbound: Inbound, decisi
                    outcome=decision.outcome, reason=decision.reason, problems=len(decision.problems))
     alert = _new_alert(register, config, decision, row, now) if decision.outcome == Outcome.ACCEPTED else None
     if decision.kind == MessageKind.UPDATE and decision.outcome == Outcome.RECORDED:
-        alert = _new_version(register, decision, row, now)
-    result = None
+        alert = _new_version(register, config, decision, row, now)
+    result: object = decided
     command = decision.command
-    if isinstance(command, BounceReport):
+    if decided is not None:
+        alert = register.alert(decided.reference)
+        register.audit(actor=inbound.sender or "unknown sender", action="decision by email received", at=now,
+                       alert_ref=decided.reference, inbound_id=row.id, version=decided.version,
+                       decision=decided.decision, stage=decided.stage or None)
+    elif isinstance(command, BounceReport):
         alert = bounced(register, config, command, inbound.sender or "unknown sender", now, row.id)
     elif decision.kind == MessageKind.FGM and decision.fgm is not None:
         provider = config.provider_by_address(row.sender or "")
@@ -54,6 +62,21 @@ def record_decision(register: Register, config: Config, inbound: Inbound, decisi
     row.alert_id = alert.id if alert else None
     queue_replies(register, config, row, decision, alert, inbound.message_id, now, result)
     return row, alert
+
+
+def _email_decision(register: Register, config: Config, inbound: Inbound, decision: Decision,
+                    now: datetime) -> DecisionOutcome | None:
+    """An approver's APPROVE / REJECT by email, recorded before the message itself: a refusal (wrong
+    code, already decided, their own alert...) turns the decision into an answer saying why."""
+    command = decision.command
+    if not isinstance(command, EmailDecision) or decision.outcome != Outcome.RECORDED:
+        return None
+    try:
+        return decide_by_email(register, config, command, inbound.sender or "", now)
+    except DecisionRefused as refusal:
+        decision.outcome, decision.reason = Outcome.INVALID, refusal.code
+        decision.explanation, decision.reply = refusal.message, "command_refused"
+        return None
 
 
 def _apply_command(register: Register, config: Config, alert: Alert, decision: Decision, row: InboundMessage,
@@ -80,15 +103,17 @@ def _new_alert(register: Register, config: Config, decision: Decision, row: Inbo
         submitted_by=row.sender or "", social_worker_email=form.social_worker_email,
         team_manager_email=form.team_manager_email, review_date=form.review_date, current_version=1,
     ))
-    register.add(AlertVersion(alert_id=alert.id, version=1, status=VersionStatus.PROPOSED,
-                              form=form.to_json(), inbound_id=row.id, created_at=now))
+    version = register.add(AlertVersion(alert_id=alert.id, version=1, status=VersionStatus.PROPOSED,
+                                        form=form.to_json(), inbound_id=row.id, created_at=now))
     register.audit(actor="system", action="alert created", at=now, alert_ref=alert.reference,
                    inbound_id=row.id, status=AWAITING_APPROVAL, alert_type=form.alert_type,
                    urgency=form.urgency, providers=list(form.providers))
+    ask_approvers(register, config, alert, version, now)
     return alert
 
 
-def _new_version(register: Register, decision: Decision, row: InboundMessage, now: datetime) -> Alert:
+def _new_version(register: Register, config: Config, decision: Decision, row: InboundMessage,
+                 now: datetime) -> Alert:
     assert decision.form is not None and decision.alert_ref is not None
     alert = register.alert(decision.alert_ref)
     assert alert is not None
@@ -96,8 +121,9 @@ def _new_version(register: Register, decision: Decision, row: InboundMessage, no
     for older in register.versions(alert):
         if older.status == VersionStatus.PROPOSED:  # never decided: the newer form replaces it
             older.status = VersionStatus.SUPERSEDED
-    register.add(AlertVersion(alert_id=alert.id, version=version, status=VersionStatus.PROPOSED,
-                              form=decision.form.to_json(), inbound_id=row.id, created_at=now))
+    added = register.add(AlertVersion(alert_id=alert.id, version=version, status=VersionStatus.PROPOSED,
+                                      form=decision.form.to_json(), inbound_id=row.id, created_at=now))
     register.audit(actor=row.sender or "unknown sender", action="updated form received", at=now,
                    alert_ref=alert.reference, inbound_id=row.id, version=version)
+    ask_approvers(register, config, alert, added, now)
     return alert

@@ -22,7 +22,7 @@ from safeguard.adapters.register.repository import Register
 from safeguard.domain.commands import Withdraw
 from safeguard.domain.config import Config
 from safeguard.domain.status import ACTIVE, WITHDRAWN, DeliveryStatus, RequestKind, RequestStatus
-from safeguard.service_layer.approval import DecisionRefused
+from safeguard.service_layer.approval import DecisionRefused, listed_approver
 from safeguard.service_layer.lifecycle import CommandResult, withdraw
 from safeguard.service_layer.notices import NotSent, queue_notice, resolve, tell_admin
 from safeguard.service_layer.replies import sender_of
@@ -225,9 +225,7 @@ def decide_withdrawal(register: Register, config: Config, reference: str, answer
     request = pending_request(register, alert)
     if request is None:
         raise DecisionRefused("already-decided", _nothing_waiting(register, alert))
-    by = " ".join(answer.by.split())[:200]
-    if len(by) < 2:
-        raise DecisionRefused("no-name", "Give your full name: the register records who decided.")
+    by = listed_approver(config, answer.by).name
     reason, note = answer.reason.strip()[:MAX_TEXT], answer.note.strip()[:MAX_TEXT]
     if not answer.approve and not reason:
         raise DecisionRefused("no-reason", "Give a reason for declining: the requester is told it. "
@@ -282,17 +280,6 @@ def record_decision_run(register: Register, reference: str, run_id: str) -> bool
     return True
 
 
-def release_decision_run(register: Register, reference: str, run_id: str, now: datetime) -> None:
-    """A run that stopped waiting lets go of the request, so intake starts a fresh one."""
-    alert = register.alert(reference)
-    request = pending_request(register, alert) if alert else None
-    if request is not None and request.approval_run_id == run_id:
-        request.approval_run_id = None
-        register.audit(actor="system", action="withdrawal decision wait timed out", at=now,
-                       alert_ref=reference, request=request.id)
-
-
-# reinstating ---------------------------------------------------------------------------------------
 def reinstate(register: Register, config: Config, reference: str, by: str, reason: str,
               now: datetime) -> ReinstateOutcome:
     """A withdrawn alert becomes active again; each provider told of its withdrawal is sent a
@@ -301,12 +288,10 @@ def reinstate(register: Register, config: Config, reference: str, by: str, reaso
     if alert is None:
         raise DecisionRefused("unknown-alert", f"There is no alert {reference.strip()}. Check the reference "
                               "(it looks like HSA-2026-000123).")
-    by, reason = " ".join(by.split())[:200], reason.strip()[:MAX_TEXT]
+    reason = reason.strip()[:MAX_TEXT]
     if refusal := _not_reinstatable(register, alert):
         raise DecisionRefused("not-withdrawn", refusal)
-    if len(by) < 2:
-        raise DecisionRefused("no-name", "Give your full name: the register records who reinstated the "
-                              "alert. Nothing was changed.")
+    by = listed_approver(config, by).name
     if not reason:
         raise DecisionRefused("no-reason",
                               "Give a reason for reinstating: the register keeps it. Nothing was changed.")

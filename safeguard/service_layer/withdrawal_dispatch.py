@@ -19,7 +19,6 @@ from safeguard.service_layer.withdrawal import (
     decide_withdrawal,
     record_decision_run,
     reinstate,
-    release_decision_run,
     requests_without_run,
     withdrawal_summary,
 )
@@ -71,9 +70,3 @@ def give_reinstatement(ctx: IntakeContext, reference: str, by: str, reason: str)
 def withdrawals_without_run(ctx: IntakeContext) -> list[str]:
     with ctx.uow() as u:
         return requests_without_run(u.register)
-
-
-def release_withdrawal_run(ctx: IntakeContext, reference: str, run_id: str) -> None:
-    with ctx.uow() as u:
-        release_decision_run(u.register, reference, run_id, ctx.clock())
-        u.commit()

@@ -233,7 +233,7 @@ def test_submit_approve_in_prefect_acknowledge_withdraw(approval_deployment: str
         assert held.count(f"{ref}: health alert WITHDRAWN for {code}") == 1 and len(held) == 2
     assert f"{ref}: withdrawn" in subjects(stack, stack.social_worker, 4)
     from cli.main import main
-    assert main(["--config", str(stack.directory), "reinstate", ref, "--by", "Priya Okafor",
+    assert main(["--config", str(stack.directory), "reinstate", ref, "--by", "Sam Okafor",
                  "--reason", "Withdrawn in error."]) == 0
     for address, code in ((uhcw, "UHCW"), (swft, "SWFT")):
         held = subjects(stack, address, 3)

@@ -77,7 +77,7 @@ def run_reinstate(reference: str, answer: dict[str, object] | None) -> tuple[dic
 def test_reinstating_in_prefect_tells_each_provider_once_and_forgets_the_answer(
         prefect_server: str, site: IntakeContext) -> None:
     ref = withdrawn_alert(site)
-    result, form = run_reinstate(ref, {"reinstate": True, "reinstated_by": "Priya Okafor", "reason": REASON})
+    result, form = run_reinstate(ref, {"reinstate": True, "reinstated_by": "Sam Okafor", "reason": REASON})
     assert result["reinstated"] is True, result
     assert "UHCW: University Hospitals Coventry" in form and "SWFT: " in form
     for code, address in (("UHCW", "safeguarding@uhcw.test"), ("SWFT", "safeguarding.team@swft.test")):

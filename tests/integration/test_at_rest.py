@@ -37,7 +37,8 @@ def run(ctx: IntakeContext) -> list:
 def a_full_history(ctx: IntakeContext) -> str:
     put(ctx.mailbox, xlsx_submission())
     [result] = run(ctx)
-    give_decision(ctx, result.reference, 1, ApprovalRequest(True, "Dana", note="Wraithmoor-reason note"))
+    give_decision(ctx, result.reference, 1,
+                  ApprovalRequest(True, "Dana Nightingale", note="Wraithmoor-reason note"))
     send_alert_email(ctx, result.reference)
     put(ctx.mailbox, samples.submission(SW, INBOX, subject=f"WITHDRAW {result.reference}",
                                         body="Reason: Other: found at Wraithmoor-reason, Nowhere Lane\n"))

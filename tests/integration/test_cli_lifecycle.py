@@ -30,22 +30,23 @@ def test_approve_prints_what_was_sent_and_a_second_decision_is_refused(
     assert main(["approve", "hsa-2026-000001", "--by", "Dana Nightingale", "--leave-out", "SWFT"]) == 0
     out = capsys.readouterr().out
     assert "HSA-2026-000001 version 1 approved by Dana Nightingale." in out and "Alert notices: UHCW" in out
-    assert main(["reject", "HSA-2026-000001", "--by", "Sam Other", "--reason", "late"]) == 1
+    assert main(["reject", "HSA-2026-000001", "--by", "Sam Okafor", "--reason", "late"]) == 1
     err = capsys.readouterr().err
     assert "already approved by Dana Nightingale" in err and "Traceback" not in err
 
 
 def test_approval_that_adds_a_provider_or_names_an_unknown_alert_is_refused(
         env: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["approve", "HSA-2026-000001", "--by", "Dana", "--leave-out", "GEH"]) == 1
+    assert main(["approve", "HSA-2026-000001", "--by", "Dana Nightingale", "--leave-out", "GEH"]) == 1
     assert "can only leave out providers the form lists" in capsys.readouterr().err
-    assert main(["approve", "HSA-2026-000777", "--by", "Dana"]) == 1
+    assert main(["approve", "HSA-2026-000777", "--by", "Dana Nightingale"]) == 1
     assert "There is no alert HSA-2026-000777" in capsys.readouterr().err
     assert not list((env / "mail" / "delivered").glob("safeguarding@uhcw.test/new/*"))
 
 
 def test_reject_tells_the_sender(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["reject", "HSA-2026-000001", "--by", "Dana", "--reason", "Consent position unclear."]) == 0
+    assert main(["reject", "HSA-2026-000001", "--by", "Dana Nightingale",
+                 "--reason", "Consent position unclear."]) == 0
     sent = [p.read_bytes()
             for p in (env / "mail" / "delivered" / "tamsin.holloway@coventry-council.test" / "new")
             .iterdir()]

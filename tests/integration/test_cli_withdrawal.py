@@ -44,13 +44,13 @@ def test_approve_withdrawal_then_reinstate_on_the_command_line(withdraw_requeste
     assert f"{REF} withdrawn by Dana Nightingale. Withdrawal notices: UHCW, SWFT." in out
     assert held(withdraw_requested, "safeguarding@uhcw.test").count(
         f"{REF}: health alert WITHDRAWN for UHCW") == 1
-    assert main(["reinstate", REF, "--by", "Priya Okafor", "--reason", "Withdrawn in error."]) == 0
+    assert main(["reinstate", REF, "--by", "Sam Okafor", "--reason", "Withdrawn in error."]) == 0
     out = capsys.readouterr().out
-    assert f"{REF} reinstated by Priya Okafor: it is active again." in out and "notices: UHCW, SWFT" in out
+    assert f"{REF} reinstated by Sam Okafor: it is active again." in out and "notices: UHCW, SWFT" in out
     for code, address in (("UHCW", "safeguarding@uhcw.test"), ("SWFT", "safeguarding.team@swft.test")):
         assert held(withdraw_requested, address).count(
             f"{REF}: WITHDRAWAL CANCELLED for {code}: flag the health alert again") == 1
-    assert main(["reinstate", REF, "--by", "Priya Okafor", "--reason", "again"]) == 1
+    assert main(["reinstate", REF, "--by", "Sam Okafor", "--reason", "again"]) == 1
     err = capsys.readouterr().err
     assert f"{REF} is active, not withdrawn, so there is nothing to reinstate. Nothing was changed." in err
     assert "Traceback" not in err
@@ -71,5 +71,5 @@ def test_reject_withdrawal_needs_a_reason_and_keeps_the_alert_active(
     assert main(["approve", REF, "--withdrawal", "--by", "Dana Nightingale"]) == 1
     assert "already declined by Dana Nightingale" in capsys.readouterr().err
     assert not any("WITHDRAWN" in s for s in held(withdraw_requested, "safeguarding@uhcw.test"))
-    assert main(["reinstate", "HSA-2026-000777", "--by", "Priya Okafor", "--reason", "x"]) == 1
+    assert main(["reinstate", "HSA-2026-000777", "--by", "Sam Okafor", "--reason", "x"]) == 1
     assert "There is no alert HSA-2026-000777" in capsys.readouterr().err

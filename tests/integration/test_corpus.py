@@ -44,7 +44,7 @@ def test_each_file_gets_its_expected_outcome(name: str, intake_ctx: IntakeContex
     if result.outcome == "accepted" and ("jinja" in name or "injection" in name):
         from safeguard.service_layer.approval import ApprovalRequest
         from safeguard.service_layer.dispatch import give_decision, send_alert_email
-        give_decision(intake_ctx, result.reference, 1, ApprovalRequest(True, "Dana"))  # type: ignore[arg-type]
+        give_decision(intake_ctx, result.reference, 1, ApprovalRequest(True, "Dana Nightingale"))  # type: ignore[arg-type]
         send_alert_email(intake_ctx, result.reference)  # type: ignore[arg-type]
         notice = next((intake_ctx.mailbox.deliver_to / "safeguarding@uhcw.test" / "new").iterdir())  # type: ignore[operator]
         text = message_from_bytes(notice.read_bytes()).get_payload()[0].get_payload(decode=True).decode()

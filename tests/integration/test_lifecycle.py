@@ -20,6 +20,8 @@ from tests.withdrawals import approve_withdrawal
 
 UHCW, SWFT, GEH = "safeguarding@uhcw.test", "safeguarding.team@swft.test", "safeguarding@geh.test"
 
+DANA = "Dana Nightingale"  # a listed approver (config/settings.yaml)
+
 
 def run(ctx: IntakeContext) -> list:
     return [process_message(mid, ctx) for mid in ctx.mailbox.list_new()]
@@ -88,17 +90,17 @@ def test_an_approver_may_leave_providers_out_but_never_add_one(intake_ctx: Intak
     put(intake_ctx.mailbox, xlsx_submission())
     [result] = run(intake_ctx)
     with pytest.raises(DecisionRefused, match="can only leave out providers the form lists"):
-        give_decision(intake_ctx, result.reference, 1, ApprovalRequest(True, "Dana", leave_out=("GEH",)))
-    give_decision(intake_ctx, result.reference, 1, ApprovalRequest(True, "Dana", leave_out=("swft",)))
+        give_decision(intake_ctx, result.reference, 1, ApprovalRequest(True, DANA, leave_out=("GEH",)))
+    give_decision(intake_ctx, result.reference, 1, ApprovalRequest(True, DANA, leave_out=("swft",)))
     send_alert_email(intake_ctx, result.reference)
     assert len(held_by(intake_ctx, UHCW)) == 1 and held_by(intake_ctx, SWFT) == [] == held_by(intake_ctx, GEH)
 
 
 @pytest.mark.parametrize(("reference", "request_", "code"), [
-    ("HSA-2026-999999", ApprovalRequest(True, "Dana"), "unknown-alert"),
-    ("HSA-2026-000001", ApprovalRequest(False, "Dana", reason=" "), "no-reason"),
-    ("HSA-2026-000001", ApprovalRequest(True, " "), "no-name"),
-    ("HSA-2026-000001", ApprovalRequest(True, "Dana", leave_out=("UHCW", "SWFT")), "no-providers"),
+    ("HSA-2026-999999", ApprovalRequest(True, "Dana Nightingale"), "unknown-alert"),
+    ("HSA-2026-000001", ApprovalRequest(False, "Dana Nightingale", reason=" "), "no-reason"),
+    ("HSA-2026-000001", ApprovalRequest(True, "Anyone At All"), "not-an-approver"),
+    ("HSA-2026-000001", ApprovalRequest(True, DANA, leave_out=("UHCW", "SWFT")), "no-providers"),
 ])
 def test_a_bad_decision_is_refused_in_plain_words_and_changes_nothing(
         intake_ctx: IntakeContext, reference: str, request_: ApprovalRequest, code: str) -> None:
@@ -121,7 +123,7 @@ def test_rejection_tells_the_sender_why_and_how_to_resubmit(intake_ctx: IntakeCo
     put(intake_ctx.mailbox, xlsx_submission())
     [result] = run(intake_ctx)
     give_decision(intake_ctx, result.reference, 1,
-                  ApprovalRequest(False, "Dana", reason="The case discussion has not happened yet."))
+                  ApprovalRequest(False, DANA, reason="The case discussion has not happened yet."))
     send_alert_email(intake_ctx, result.reference)
     reply = sorted((intake_ctx.mailbox.deliver_to / SW / "new").glob("*"))  # type: ignore[operator]
     texts = [p.read_bytes().decode() for p in reply]

@@ -129,7 +129,7 @@ def test_unborn_baby_reminder_after_the_expected_date(ctx: IntakeContext, clock_
                                         attachments=[("f.xlsx", samples.xlsx_form(fields, people))]))
     [result] = [process_message(m, ctx) for m in ctx.mailbox.list_new()]
     assert result.outcome == "accepted", result
-    give_decision(ctx, result.reference, 1, ApprovalRequest(True, "Dana"))
+    give_decision(ctx, result.reference, 1, ApprovalRequest(True, "Dana Nightingale"))
     ref = result.reference
     assert "unborn-born" not in reminders(ctx, "2026-12-14T08:00+00:00")
     assert reminders(ctx, "2026-12-15T08:00+00:00").get("unborn-born") == [ref]

@@ -101,7 +101,7 @@ def test_approval_sends_each_holding_provider_one_withdrawal_notice_and_tells_th
     outcome = approve_withdrawal(intake_ctx, ref)
     assert (outcome.decision, sorted(outcome.notices)) == ("approved", ["SWFT", "UHCW"])
     with pytest.raises(DecisionRefused, match="already approved by Dana Nightingale"):
-        give_withdrawal_decision(intake_ctx, ref, WithdrawalAnswer(True, "Sam Other"))
+        give_withdrawal_decision(intake_ctx, ref, WithdrawalAnswer(True, "Sam Okafor"))
     send_alert_email(intake_ctx, ref)
     for address, code in ((UHCW, "UHCW"), (SWFT, "SWFT")):
         assert held_by(intake_ctx, address).count(f"{ref}: health alert WITHDRAWN for {code}") == 1
@@ -175,7 +175,7 @@ def test_reinstating_tells_each_provider_told_of_the_withdrawal_once_and_no_othe
     now[0] = next(moments)
     withdraw_by_email(intake_ctx, ref)
     approve_withdrawal(intake_ctx, ref)
-    outcome = give_reinstatement(intake_ctx, ref, "Priya Okafor",
+    outcome = give_reinstatement(intake_ctx, ref, "Sam Okafor",
                                  "Withdrawn in error: the child is still missing.")
     send_alert_email(intake_ctx, ref)
     assert sorted(outcome.notices) == ["GEH", "UHCW"]
@@ -190,11 +190,11 @@ def test_reinstating_tells_each_provider_told_of_the_withdrawal_once_and_no_othe
                     for d in u.session.scalars(select(Delivery))}
         assert statuses == {"UHCW": ("notified", None), "GEH": ("notified", None),
                             "SWFT": ("withdrawn", None)}
-        assert ("Priya Okafor", "alert reinstated") in [(e.actor, e.action)
+        assert ("Sam Okafor", "alert reinstated") in [(e.actor, e.action)
                                                         for e in u.session.scalars(select(AuditEntry))]
     with pytest.raises(DecisionRefused,
                        match=f"{ref} is active, not withdrawn, so there is nothing to reinstate"):
-        give_reinstatement(intake_ctx, ref, "Priya Okafor", "again")
+        give_reinstatement(intake_ctx, ref, "Sam Okafor", "again")
     # withdrawn again after the reinstatement: new notices, not taken as retries
     withdraw_by_email(intake_ctx, ref)
     approve_withdrawal(intake_ctx, ref)
@@ -207,4 +207,4 @@ def test_an_alert_withdrawn_before_it_was_sent_cannot_be_reinstated(intake_ctx: 
     withdraw_by_email(intake_ctx, result.reference)
     approve_withdrawal(intake_ctx, result.reference)
     with pytest.raises(DecisionRefused, match="withdrawn before any provider was sent it"):
-        give_reinstatement(intake_ctx, result.reference, "Priya Okafor", "error")
+        give_reinstatement(intake_ctx, result.reference, "Sam Okafor", "error")

@@ -168,6 +168,34 @@ class WithdrawalRequest(Base):
     _inbound: Mapped[InboundMessage | None] = written_after("InboundMessage", "WithdrawalRequest.inbound_id")
 
 
+class ApprovalCode(Base):
+    """A one-time code sent to one approver for one alert version, kept only as a keyed hash. It
+    approves or rejects that version by email once; a newer version or a decision ends it."""
+
+    __tablename__ = "approval_codes"
+    __table_args__ = (UniqueConstraint("alert_version_id", "approver_email"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_version_id: Mapped[int] = mapped_column(ForeignKey("alert_versions.id"), index=True)
+    approver_email: Mapped[str] = mapped_column(String(320))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    _version: Mapped[AlertVersion] = written_after("AlertVersion", "ApprovalCode.alert_version_id")
+
+
+class ApprovalStage(Base):
+    """One stage of a staged approval (alert_types.yaml approval_stages), given by one approver."""
+
+    __tablename__ = "approval_stages"
+    __table_args__ = (UniqueConstraint("alert_version_id", "stage"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_version_id: Mapped[int] = mapped_column(ForeignKey("alert_versions.id"), index=True)
+    stage: Mapped[str] = mapped_column(String(100))
+    approver: Mapped[str] = mapped_column(String(200))
+    decided_at: Mapped[datetime]
+    _version: Mapped[AlertVersion] = written_after("AlertVersion", "ApprovalStage.alert_version_id")
+
+
 class ReferenceCounter(Base):
     __tablename__ = "reference_counters"
     year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)

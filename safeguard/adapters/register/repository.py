@@ -16,6 +16,8 @@ from safeguard.adapters.register.locks import locked_once
 from safeguard.adapters.register.orm import (
     Alert,
     AlertVersion,
+    ApprovalCode,
+    ApprovalStage,
     Delivery,
     InboundMessage,
     MailboxState,
@@ -104,6 +106,16 @@ class Register:
         return self.session.scalars(select(AlertVersion).where(
             AlertVersion.alert_id == alert.id, AlertVersion.status == VersionStatus.PROPOSED)
             .order_by(AlertVersion.version.desc())).first()
+
+    def approval_stages(self, version: AlertVersion) -> list[ApprovalStage]:
+        return list(self.session.scalars(select(ApprovalStage)
+                                         .where(ApprovalStage.alert_version_id == version.id)
+                                         .order_by(ApprovalStage.id)))
+
+    def approval_code(self, version: AlertVersion, approver_email: str) -> ApprovalCode | None:
+        return self.session.scalars(select(ApprovalCode).where(
+            ApprovalCode.alert_version_id == version.id,
+            ApprovalCode.approver_email == approver_email)).first()
 
     def versions_awaiting_decision(self) -> list[tuple[Alert, AlertVersion]]:
         rows = self.session.execute(select(Alert, AlertVersion)

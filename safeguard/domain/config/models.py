@@ -44,6 +44,9 @@ class Directory(Strict):
 class AlertType(Strict):
     name: str
     max_lifetime_days: int = Field(gt=0, le=3660)
+    # Approval in stages, each by an approver of that role (settings.yaml service.approvers), in
+    # order; notices go only after the last. Empty: one approval by any listed approver.
+    approval_stages: list[str] = []
 
 
 class AlertTypes(Strict):
@@ -77,11 +80,27 @@ class SenderAuthentication(Strict):
         return self
 
 
+class Approver(Strict):
+    """Someone who may approve or reject alerts: chosen by name in the Prefect form, named by
+    `--by` on the command line, and answering approval emails from this address."""
+
+    name: str = Field(min_length=2, max_length=200)
+    email: Email
+    role: str | None = None  # the approval stage they give (alert_types.yaml approval_stages)
+
+    _email = field_validator("email")(_check_address)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return " ".join(v.split())
+
+
 class Service(Strict):
     name: str
     mailbox_address: Email
     admin_team: Email
-    approvers: list[Email] = []
+    approvers: list[Approver] = []  # nobody else may approve or reject an alert
     designated_nurse: Email | None = None  # told when a review date passes (default: the admin team)
     prefect_ui_url: str = "http://127.0.0.1:4200"
     timezone: str = "Europe/London"
@@ -104,8 +123,23 @@ class Service(Strict):
 
     @field_validator("approvers")
     @classmethod
-    def _approvers(cls, v: list[str]) -> list[str]:
-        return [_check_address(a) for a in v]
+    def _approvers(cls, v: list[Approver]) -> list[Approver]:
+        for kind, values in (("name", [a.name.lower() for a in v]), ("email", [a.email for a in v])):
+            if twice := sorted({x for x in values if values.count(x) > 1}):
+                raise ValueError(f"approver {kind} {twice[0]} appears twice")
+        return v
+
+    @property
+    def approver_addresses(self) -> list[str]:
+        return [a.email for a in self.approvers]
+
+    def approver_named(self, name: str) -> Approver | None:
+        wanted = " ".join(name.split()).lower()
+        return next((a for a in self.approvers if a.name.lower() == wanted), None)
+
+    def approver_by_email(self, address: str) -> Approver | None:
+        wanted = address.strip().lower()
+        return next((a for a in self.approvers if a.email == wanted), None)
 
     @field_validator("authorised_sender_domains", "secure_domains")
     @classmethod
@@ -238,9 +272,17 @@ class Timescales(Strict):
     review_reminder_working_days_before: int = Field(default=3, ge=0)
     unborn_reminder_days_after_edd: int = Field(default=14, ge=0)
     invalid_resubmit_nudge_working_days: int = Field(default=1, ge=0)
-    approval_wait_limit_hours: int = Field(default=4, gt=0)
-    # an approval run waits this long, then a new one starts
+    # An alert waiting longer than this for approval: the approvers are emailed; after twice as
+    # long, the Designated Nurse (service.designated_nurse, else the admin team).
+    approval_wait_limit_hours: float = Field(default=4, gt=0)
+    urgent_approval_wait_limit_hours: float = Field(default=1, gt=0)  # the same, for urgent alerts
+    # No longer used (a waiting alert holds no process and simply waits); accepted so that older
+    # timescales.yaml files still load.
     approval_timeout_days: int = Field(default=14, gt=0)
+
+    def approval_wait_limit(self, urgent: bool) -> timedelta:
+        hours = self.urgent_approval_wait_limit_hours if urgent else self.approval_wait_limit_hours
+        return timedelta(hours=hours)
 
 
 class Config(BaseModel):
@@ -278,6 +320,17 @@ class Config(BaseModel):
             found.append("settings.yaml service.sender_authentication.required is false: any email's From "
                          "line is believed, so anyone can withdraw or change an alert by forging it. Use "
                          "this only in a lab, never with a real mailbox.")
+        approvers = self.settings.service.approvers
+        if not approvers:
+            found.append("settings.yaml service.approvers is empty: nobody can approve an alert. List each "
+                         "approver's name and email.")
+        roles = {a.role for a in approvers}
+        for kind in self.alert_types:
+            for stage in kind.approval_stages:
+                if stage not in roles:
+                    found.append(f"alert_types.yaml: {kind.name} needs approval stage '{stage}', but no "
+                                 f"approver in settings.yaml has role: {stage}, so those alerts cannot be "
+                                 "approved.")
         return found
 
     def provider_by_address(self, address: str) -> Provider | None:
