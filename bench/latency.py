@@ -135,7 +135,7 @@ def run_mode(mode: str, count: int, interval: float) -> tuple[list[float], list[
             run = wait_for("an approval run waiting",
                            lambda: next(iter(site.runs(flow="alert-approval", state="PAUSED")), None), 120)
             wait_for("its form", lambda r=run: httpx.get(
-                f"{site.api}/flow_runs/{r['id']}/input/paused-1-schema").status_code == 200, 30)
+                f"{site.api}/flow_runs/{r['id']}/input/suspended-1-schema").status_code == 200, 30)
             started = time.monotonic()
             answer = {"decision": "approve", "approver_name": "Dana Nightingale", "reason": "",
                       "leave_out": [], "note": ""}

@@ -19,7 +19,7 @@ from prefect.runtime import flow_run
 from pydantic import Field
 
 from flows.hooks import form_description, tell_admin_on_failure
-from flows.waiting import answer_keys_used, approver_field, choice, form_model, wait_for_answer
+from flows.waiting import approver_field, choice, first_wait, form_model, wait_for_answer
 from safeguard.bootstrap import open_app
 from tasks.approval import (
     describe_for_approval,
@@ -63,7 +63,7 @@ def alert_approval(reference: str, version: int = 1, config_dir: str | None = No
         return {"reference": reference, "version": version, "outcome": "nothing waiting for a decision"}
     names = [a.name for a in open_app(config_dir).config.settings.service.approvers]
     model = approval_form(names, form.providers)
-    number, problem = max(answer_keys_used() - 1, 0), ""
+    number, problem = first_wait(), ""
     while True:
         answer: Any = wait_for_answer(model, form_description(form.markdown, problem), number)
         number += 1

@@ -21,7 +21,7 @@ from pydantic import Field
 
 from flows.alert_approval import LOST
 from flows.hooks import form_description, tell_admin_on_failure
-from flows.waiting import answer_keys_used, approver_field, form_model, wait_for_answer
+from flows.waiting import approver_field, first_wait, form_model, wait_for_answer
 from safeguard.bootstrap import open_app
 from tasks.approval import forget_approval_input, send_notices
 from tasks.withdrawal import describe_reinstatement, record_reinstatement
@@ -50,7 +50,7 @@ def reinstate(reference: str, config_dir: str | None = None, poll_seconds: int =
     if not ok:
         return _finish(reference, f"Not reinstated: {text}")
     model = reinstate_form([a.name for a in open_app(config_dir).config.settings.service.approvers])
-    number, problem = max(answer_keys_used() - 1, 0), ""
+    number, problem = first_wait(), ""
     while True:
         answer: Any = wait_for_answer(model, form_description(text, problem), number)
         number += 1

@@ -28,6 +28,9 @@ def served_deployments(prefect_yaml: Path = ROOT / "prefect.yaml") -> list[Any]:
     return deployments
 
 
+QUERY_SECONDS = 1  # how often the runner looks for runs to start: an answered approval form starts at once
+
+
 def serve_all() -> None:
     from prefect import serve
-    serve(*served_deployments())
+    serve(*served_deployments(), query_seconds=QUERY_SECONDS)

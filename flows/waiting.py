@@ -4,8 +4,9 @@ process ends and nothing is held while it waits, however long. The answer resche
 which starts again from the top: everything before the wait is read again from the register, and
 the wait returns the answer given.
 
-Each wait in a run has its own key (`answer-0`, `answer-1`, ... one per answer that was not
-recorded), so that a run started again finds the answer to its latest wait and asks afresh after it.
+Each wait in a run has its own key (1, 2, ... one more for each answer that was not recorded; the
+form is saved in Prefect as `suspended-1-schema`, its answer as `suspended-1-response`), so that a
+run started again finds the answer to its latest wait and asks afresh after it.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ F = TypeVar("F", bound=RunInput)
 NO_APPROVER = "(nobody is listed: ask IT to list the approvers in settings.yaml)"
 
 
-def answer_keys_used() -> int:
-    """How many waits this run has been through already (0 on its first start)."""
+def first_wait() -> int:
+    """The number of this run's latest wait: 1 on its first start, and on a start after an answer,
+    the wait that answer was given to."""
     with get_client(sync_client=True) as client:
         run = client.read_flow_run(UUID(str(flow_run.id)))
-    return len(run.empirical_policy.pause_keys or ())
+    return max(len(run.empirical_policy.pause_keys or ()), 1)
 
 
 def wait_for_answer(form: type[F], description: str, number: int) -> F | None:
@@ -37,7 +39,7 @@ def wait_for_answer(form: type[F], description: str, number: int) -> F | None:
 
     try:
         return suspend_flow_run(wait_for_input=form.with_initial_data(description=description),
-                                key=f"answer-{number}", timeout=None)
+                                key=str(number), timeout=None)
     except (KeyError, ValueError):  # the answer's record is gone (see forget_approval_input)
         return None
 

@@ -20,7 +20,7 @@ from pydantic import Field
 
 from flows.alert_approval import ALREADY_DECIDED, APPROVE, LOST
 from flows.hooks import form_description, tell_admin_on_failure
-from flows.waiting import answer_keys_used, approver_field, form_model, wait_for_answer
+from flows.waiting import approver_field, first_wait, form_model, wait_for_answer
 from safeguard.bootstrap import open_app
 from tasks.approval import forget_approval_input, send_notices
 from tasks.withdrawal import describe_withdrawal, record_withdrawal_decision
@@ -50,7 +50,7 @@ def withdrawal_decision(reference: str, config_dir: str | None = None,
     if markdown is None:
         return {"reference": reference, "outcome": "no withdrawal request waiting for a decision"}
     model = withdrawal_form([a.name for a in open_app(config_dir).config.settings.service.approvers])
-    number, problem = max(answer_keys_used() - 1, 0), ""
+    number, problem = first_wait(), ""
     while True:
         answer: Any = wait_for_answer(model, form_description(markdown, problem), number)
         number += 1

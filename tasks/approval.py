@@ -97,8 +97,9 @@ def forget_approval_input(run_id: str) -> int:
     """Delete the approver's answer from Prefect once the register holds it: the reason and note
     are free text, and Prefect's database must hold no case details."""
     with get_client(sync_client=True) as client:
-        answers = [i for i in client.filter_flow_run_input(UUID(run_id), key_prefix="paused-", limit=100,
-                                                              exclude_keys=set())
+        answers = [i for prefix in ("suspended-", "paused-")
+                   for i in client.filter_flow_run_input(UUID(run_id), key_prefix=prefix, limit=100,
+                                                         exclude_keys=set())
                    if i.key.endswith("-response")]
         for answer in answers:
             client.delete_flow_run_input(UUID(run_id), answer.key)

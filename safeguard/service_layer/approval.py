@@ -165,7 +165,7 @@ def decide(register: Register, config: Config, reference: str, version: int | No
     approver = listed_approver(config, request.by)
     by = approver.name
     form = register.form(pending)
-    _not_their_own(alert, form, approver)
+    not_their_own(alert, form, approver)
     requested = [c.upper() for c in form.providers]
     leave_out = [c.strip().upper() for c in request.leave_out if c.strip()]
     if unknown := [c for c in leave_out if c not in requested]:
@@ -210,7 +210,7 @@ def listed_approver(config: Config, name: str) -> Approver:
     return approver
 
 
-def _not_their_own(alert: Alert, form: HealthAlertForm, approver: Approver) -> None:
+def not_their_own(alert: Alert, form: HealthAlertForm, approver: Approver) -> None:
     """Segregation of duties: nobody decides on an alert they submitted, or are named on as its
     social worker or team manager."""
     involved = {alert.submitted_by, alert.social_worker_email, alert.team_manager_email,

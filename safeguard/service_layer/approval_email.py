@@ -25,6 +25,7 @@ from safeguard.service_layer.approval import (
     DecisionOutcome,
     DecisionRefused,
     decide,
+    not_their_own,
     nothing_waiting,
 )
 from safeguard.service_layer.replies import sender_of
@@ -79,6 +80,7 @@ def decide_by_email(register: Register, config: Config, command: EmailDecision, 
     pending = register.pending_version(alert)
     if pending is None:
         raise DecisionRefused("already-decided", nothing_waiting(register, alert, None))
+    not_their_own(alert, register.form(pending), approver)  # said first: no code was sent to them
     stored = register.approval_code(pending, approver.email)
     if (stored is None or stored.used_at is not None
             or not hmac.compare_digest(stored.code_hash, _hash(pending, approver.email, command.code))):

@@ -23,6 +23,17 @@ def prefect_server() -> Iterator[str]:
         yield get_current_settings().server.database.connection_url.get_secret_value()
 
 
+@pytest.fixture(scope="session")
+def approval_deployment(prefect_server: str) -> str:
+    """The decision flows' deployments (suspending needs a deployment), with nobody serving them:
+    a test plays the worker where it needs one."""
+    from flows.alert_approval import alert_approval
+    from flows.withdrawal_decision import withdrawal_decision
+    alert_approval.to_deployment(name="approval").apply()
+    withdrawal_decision.to_deployment(name="withdrawal").apply()
+    return "alert-approval/approval"
+
+
 @pytest.fixture
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config) -> IntakeContext:
     """Maildir + SQLite through the environment, as a deployment would have them."""

@@ -30,15 +30,6 @@ NOTE = "Sentinel-note-Wraithmoor"  # typed by the approver; must not stay in Pre
 REASON = "Sentinel-reason-Quillfeather"  # a withdrawal's free-text reason: the register's, never Prefect's
 
 
-@pytest.fixture(scope="module")
-def approval_deployment(prefect_server: str) -> str:
-    from flows.alert_approval import alert_approval
-    from flows.withdrawal_decision import withdrawal_decision
-    alert_approval.to_deployment(name="approval", parameters={"poll_seconds": 1}).apply()
-    withdrawal_decision.to_deployment(name="withdrawal", parameters={"poll_seconds": 1}).apply()
-    return "alert-approval/approval"
-
-
 class Site:
     """The product's mailbox and the people around it, over one transport."""
 
@@ -110,24 +101,59 @@ def run_intake(stack: Site, expect_in_inbox: int) -> dict[str, int]:
 
 
 def wait_until_paused(client, run_id, deadline: float, pause: int = 1) -> str:
-    """Wait for the Paused state and for its form (Prefect saves the form just after pausing);
+    """Wait for the Suspended state and for its form (Prefect saves the form just after suspending);
     returns the form's description."""
     from prefect.exceptions import PrefectHTTPStatusError
     while True:
         state = client.read_flow_run(run_id).state
         if state is not None and state.is_paused():
             try:
-                return client.read_flow_run_input(run_id, f"paused-{pause}-description")
+                return client.read_flow_run_input(run_id, f"suspended-{pause}-description")
             except PrefectHTTPStatusError:
                 pass
-        assert time.monotonic() < deadline, f"the approval run never paused with its form ({state})"
+        assert time.monotonic() < deadline, f"the run never waited with its form ({state})"
         time.sleep(0.2)
 
 
-def approve_through_prefect(version: int, reference: str, first_answer: dict[str, object] | None = None,
-                            **answer: object) -> None:
-    """Act as the worker for the run intake created, wait for it to pause, and answer its form."""
-    from prefect.client.orchestration import get_client
+def work(client, flow, run_id) -> object:
+    """Act as the worker: run the flow run until it ends or suspends (then no process waits: the run's
+    process ends, as this call returns). Returns what the run returned."""
+    from prefect.exceptions import Pause
+    from prefect.flow_engine import run_flow
+
+    run = client.read_flow_run(run_id)
+    returned: list[object] = []
+
+    def run_it() -> None:
+        try:
+            returned.append(run_flow(flow, flow_run=run, parameters=run.parameters))
+        except Pause:  # suspended: a real worker's process ends here
+            pass
+
+    worker = threading.Thread(target=run_it)
+    worker.start()
+    worker.join(90)
+    assert not worker.is_alive(), "the run neither finished nor suspended"
+    return returned[0] if returned else None
+
+
+def answer_and_finish(client, flow, run_id, answer: dict[str, object]) -> object:
+    """Answer the form; the answer starts the run again (this test plays the worker) and it finishes,
+    with the answer deleted from Prefect. Returns what the run returned."""
+    from prefect.flow_runs import resume_flow_run
+
+    resume_flow_run(run_id, run_input=answer)
+    returned = work(client, flow, run_id)
+    final = client.read_flow_run(run_id).state
+    assert final is not None and final.is_completed(), final
+    assert [i for prefix in ("suspended-", "paused-")
+            for i in client.filter_flow_run_input(UUID(str(run_id)), key_prefix=prefix, limit=50,
+                                                  exclude_keys=set())
+            if i.key.endswith("-response")] == []
+    return returned
+
+
+def scheduled_run(client, name: str):  # a FlowRun: the run intake created, not yet picked up
     from prefect.client.schemas.filters import (
         FlowRunFilter,
         FlowRunFilterName,
@@ -135,68 +161,49 @@ def approve_through_prefect(version: int, reference: str, first_answer: dict[str
         FlowRunFilterStateType,
     )
     from prefect.client.schemas.objects import StateType
-    from prefect.flow_engine import run_flow
+    waiting = FlowRunFilter(name=FlowRunFilterName(any_=[name]),
+                            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])))
+    [run] = client.read_flow_runs(flow_run_filter=waiting)
+    return run
+
+
+def approve_through_prefect(version: int, reference: str, first_answer: dict[str, object] | None = None,
+                            **answer: object) -> None:
+    """Act as the worker for the run intake created, wait for it to suspend, and answer its form."""
+    from prefect.client.orchestration import get_client
     from prefect.flow_runs import resume_flow_run
 
     from flows.alert_approval import alert_approval
     name = reference if version == 1 else f"{reference} v{version}"
     with get_client(sync_client=True) as client:
-        waiting = FlowRunFilter(name=FlowRunFilterName(any_=[name]),  # this test's run: not yet picked up
-                                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])))
-        [run] = client.read_flow_runs(flow_run_filter=waiting)
-        worker = threading.Thread(target=run_flow, args=(alert_approval,),
-                                  kwargs={"flow_run": run, "parameters": run.parameters})
-        worker.start()
+        run = scheduled_run(client, name)
+        work(client, alert_approval, run.id)
         deadline = time.monotonic() + 60
         description = wait_until_paused(client, run.id, deadline)
         assert reference in description and samples.SUBJECT_SURNAME not in description
         if first_answer is not None:  # a refused answer: the form comes back saying why
             resume_flow_run(run.id, run_input=first_answer)
-            time.sleep(0.5)
+            work(client, alert_approval, run.id)
             again = wait_until_paused(client, run.id, deadline, pause=2)
-            assert "Your last answer was not recorded" in again and "can only leave out" in again
-        resume_flow_run(run.id, run_input={"decision": "approve", "approver_name": "Dana Nightingale",
-                                           "reason": "", "leave_out": [], "note": NOTE, **answer})
-        worker.join(60)
-        final = client.read_flow_run(run.id).state
-        assert final is not None and final.is_completed(), final
-        assert [i for i in client.filter_flow_run_input(UUID(str(run.id)), key_prefix="paused-", limit=50,
-                                                        exclude_keys=set())
-                if i.key.endswith("-response")] == []
+            assert "Your last answer was not recorded" in again and "Give a reason for rejecting" in again
+        answer_and_finish(client, alert_approval, run.id, {
+            "decision": "approve", "approver_name": "Dana Nightingale", "reason": "", "leave_out": [],
+            "note": NOTE, **answer})
 
 
 def decide_withdrawal_through_prefect(reference: str, **answer: object) -> str:
-    """Act as the worker for the withdrawal-decision run intake created, wait for it to pause, and
+    """Act as the worker for the withdrawal-decision run intake created, wait for it to suspend, and
     answer its form; returns the form's description."""
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import (
-        FlowRunFilter,
-        FlowRunFilterName,
-        FlowRunFilterState,
-        FlowRunFilterStateType,
-    )
-    from prefect.client.schemas.objects import StateType
-    from prefect.flow_engine import run_flow
-    from prefect.flow_runs import resume_flow_run
 
     from flows.withdrawal_decision import withdrawal_decision
     with get_client(sync_client=True) as client:
-        waiting = FlowRunFilter(name=FlowRunFilterName(any_=[f"{reference} withdrawal"]),
-                                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])))
-        [run] = client.read_flow_runs(flow_run_filter=waiting)
+        run = scheduled_run(client, f"{reference} withdrawal")
         assert set(run.parameters) <= {"reference", "config_dir", "poll_seconds"}  # no case details
-        worker = threading.Thread(target=run_flow, args=(withdrawal_decision,),
-                                  kwargs={"flow_run": run, "parameters": run.parameters})
-        worker.start()
+        work(client, withdrawal_decision, run.id)
         description = wait_until_paused(client, run.id, time.monotonic() + 60)
-        resume_flow_run(run.id, run_input={"decision": "approve", "approver_name": "Dana Nightingale",
-                                           "reason": "", "note": NOTE, **answer})
-        worker.join(60)
-        final = client.read_flow_run(run.id).state
-        assert final is not None and final.is_completed(), final
-        assert [i for i in client.filter_flow_run_input(UUID(str(run.id)), key_prefix="paused-", limit=50,
-                                                        exclude_keys=set())
-                if i.key.endswith("-response")] == []
+        answer_and_finish(client, withdrawal_decision, run.id, {
+            "decision": "approve", "approver_name": "Dana Nightingale", "reason": "", "note": NOTE, **answer})
     return str(description)
 
 
@@ -211,8 +218,8 @@ def test_submit_approve_in_prefect_acknowledge_withdraw(approval_deployment: str
     submit(stack)
     assert run_intake(stack, 1)["accepted"] == 1
     ref = "HSA-2026-000001"
-    approve_through_prefect(1, ref, first_answer={"decision": "approve", "approver_name": "Dana Nightingale",
-                                                  "reason": "", "leave_out": ["WMAS"], "note": ""})
+    approve_through_prefect(1, ref, first_answer={"decision": "reject", "approver_name": "Dana Nightingale",
+                                                  "reason": "", "leave_out": [], "note": ""})
     uhcw, swft = stack.providers["UHCW"], stack.providers["SWFT"]
     assert subjects(stack, uhcw, 1) == [f"{ref}: HEALTH ALERT for UHCW: Missing child (URGENT)"]
     assert subjects(stack, swft, 1) == [f"{ref}: HEALTH ALERT for SWFT: Missing child (URGENT)"]

@@ -66,8 +66,9 @@ def test_an_alert_is_approved_in_the_prefect_ui_and_the_notices_arrive(
     intake = running.safeguard("intake", "--once")
     assert intake.returncode == 0, intake.stdout[-2000:] + intake.stderr[-2000:]
     paused = wait_for("the approval run to pause", lambda: _paused(running), 120, running.logs)
-    wait_for("the approval form to be saved", lambda: httpx.get(  # Prefect saves it just after pausing
-        f"{running.api}/flow_runs/{paused['id']}/input/paused-1-schema").status_code == 200, 30, running.logs)
+    wait_for("the approval form to be saved", lambda: httpx.get(  # Prefect saves it just after suspending
+        f"{running.api}/flow_runs/{paused['id']}/input/suspended-1-schema").status_code == 200, 30,
+        running.logs)
 
     ARTIFACTS.mkdir(exist_ok=True)
     steps: list = []  # type: ignore[type-arg]

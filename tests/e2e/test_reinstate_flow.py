@@ -5,10 +5,8 @@ from Prefect. An alert that is not withdrawn is refused in plain English without
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
-from uuid import UUID
 
 import pytest
 
@@ -46,32 +44,24 @@ def held(site: IntakeContext, address: str) -> list[str]:
 
 def run_reinstate(reference: str, answer: dict[str, object] | None) -> tuple[dict[str, object], str]:
     """Start a reinstate run as the UI's Run button does, act as its worker, answer the form if
-    given; returns the run's result and the form's description ("" if it never paused)."""
+    given; returns the run's result and the form's description ("" if it never waited)."""
     from prefect.client.orchestration import get_client
-    from prefect.flow_engine import run_flow
-    from prefect.flow_runs import resume_flow_run
 
     from flows.reinstate import reinstate
-    from tests.e2e.test_alert_lifecycle_flow import wait_until_paused
+    from tests.e2e.test_alert_lifecycle_flow import answer_and_finish, wait_until_paused, work
+    deployment = reinstate.to_deployment(name="reinstate").apply()
     with get_client(sync_client=True) as client:
-        run = client.create_flow_run(reinstate, parameters={"reference": reference,
-                                                            "config_dir": str(ROOT / "config"),
-                                                            "poll_seconds": 1})
-        result: dict[str, object] = {}
-        worker = threading.Thread(target=lambda: result.update(
-            run_flow(reinstate, flow_run=run, parameters=run.parameters)))  # type: ignore[arg-type]
-        worker.start()
+        run = client.create_flow_run_from_deployment(deployment, parameters={
+            "reference": reference, "config_dir": str(ROOT / "config")})
+        returned = work(client, reinstate, run.id)
         description = ""
         if answer is not None:
             description = str(wait_until_paused(client, run.id, time.monotonic() + 60))
-            resume_flow_run(run.id, run_input=answer)
-        worker.join(60)
+            returned = answer_and_finish(client, reinstate, run.id, answer)
         final = client.read_flow_run(run.id).state
         assert final is not None and final.is_completed(), final
-        assert [i for i in client.filter_flow_run_input(UUID(str(run.id)), key_prefix="paused-", limit=50,
-                                                        exclude_keys=set())
-                if i.key.endswith("-response")] == []
-    return result, description
+    assert isinstance(returned, dict)
+    return returned, description
 
 
 def test_reinstating_in_prefect_tells_each_provider_once_and_forgets_the_answer(

@@ -39,9 +39,10 @@ def test_a_kill_at_any_step_leads_to_one_outcome_and_one_reply(point: str, tmp_p
     assert intake_once(tmp_path, register_url, point) == -9  # it really died there
     assert intake_once(tmp_path, register_url, None) == 0
     counts = box.folder_counts()
-    assert (counts["INBOX"], counts["Processed"], counts["Sent"]) == (0, 1, 1)
+    approvers = len(config.settings.service.approvers)  # each is sent one approval-needed email
+    assert (counts["INBOX"], counts["Processed"], counts["Sent"]) == (0, 1, 1 + approvers)
     delivered = list((tmp_path / "mail" / "delivered").glob("*/new/*"))
-    assert len(delivered) == 1  # the social worker holds exactly one reply
+    assert len(delivered) == 1 + approvers  # the social worker holds exactly one reply, each approver one
     engine = make_engine(register_url)
     with uow_factory(engine)() as u:
         assert u.session.scalar(select(func.count()).select_from(InboundMessage)) == 1
