@@ -9,6 +9,7 @@ sent is read (over IMAP as that provider, or from what Graph's sendMail delivere
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -125,10 +126,8 @@ def work(client, flow, run_id) -> object:
     returned: list[object] = []
 
     def run_it() -> None:
-        try:
+        with contextlib.suppress(Pause):  # suspended: a real worker's process ends here
             returned.append(run_flow(flow, flow_run=run, parameters=run.parameters))
-        except Pause:  # suspended: a real worker's process ends here
-            pass
 
     worker = threading.Thread(target=run_it)
     worker.start()
