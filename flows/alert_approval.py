@@ -19,6 +19,7 @@ from pydantic import Field
 
 from flows.hooks import form_description, tell_admin_on_failure
 from safeguard.bootstrap import open_app
+from safeguard.service_layer.wording import notices_table
 from tasks.approval import (
     describe_for_approval,
     forget_approval_input,
@@ -71,8 +72,8 @@ def alert_approval(reference: str, version: int = 1, config_dir: str | None = No
     outcome = result.decision or "decided elsewhere"
     create_markdown_artifact(
         key=f"approval-{reference.lower()}", description=f"Decision on {reference} version {version}",
-        markdown=f"**{reference} version {version}: {outcome}.**\n\nNotices: {result.notices}. "
-                 f"Not sent: {list(result.not_sent)}. Email sent now: {sent}.")
+        markdown=f"**{reference} version {version}: {outcome}.**\n\n"
+                 + notices_table(result.notices, result.not_sent, sent))
     return {"reference": reference, "version": version, "outcome": outcome, "sent": sent}
 
 

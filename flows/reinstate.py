@@ -20,6 +20,7 @@ from prefect.runtime import flow_run
 from pydantic import Field
 
 from flows.hooks import form_description, tell_admin_on_failure
+from safeguard.service_layer.wording import notices_table
 from tasks.approval import forget_approval_input, send_notices
 from tasks.withdrawal import describe_reinstatement, record_reinstatement
 
@@ -64,15 +65,15 @@ def reinstate(reference: str, config_dir: str | None = None, poll_seconds: int =
             return _finish(reference, f"Not reinstated: {result.message}")
         problem = result.message
     sent = send_notices(config_dir, reference)
-    return _finish(reference, f"{reference} reinstated. \"Withdrawal cancelled\" notices: "
-                   f"{result.notices.get('reinstatement', [])}. Not sent: {list(result.not_sent)}. "
-                   f"Email sent now: {sent}.", reinstated=True)
+    return _finish(reference, f"{reference} reinstated.", reinstated=True,
+                   details=notices_table(result.notices, result.not_sent, sent))
 
 
-def _finish(reference: str, words: str, reinstated: bool = False) -> dict[str, object]:
+def _finish(reference: str, words: str, reinstated: bool = False, details: str = "") -> dict[str, object]:
     """What happened, in words, as an artifact and the run's result (references and codes only)."""
     if not reinstated:
         get_run_logger().warning(words)
     create_markdown_artifact(key="reinstate-" + re.sub(r"[^a-z0-9-]", "-", reference.lower()),
-                             description=f"Reinstating {reference}", markdown=f"**{words}**")
+                             description=f"Reinstating {reference}",
+                             markdown=f"**{words}**" + (f"\n\n{details}" if details else ""))
     return {"reference": reference, "reinstated": reinstated, "outcome": words}

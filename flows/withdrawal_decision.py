@@ -22,6 +22,7 @@ from pydantic import Field
 from flows.alert_approval import ALREADY_DECIDED, APPROVE
 from flows.hooks import form_description, tell_admin_on_failure
 from safeguard.bootstrap import open_app
+from safeguard.service_layer.wording import notices_table
 from tasks.approval import forget_approval_input, send_notices
 from tasks.withdrawal import describe_withdrawal, record_withdrawal_decision, stop_waiting_for_withdrawal
 
@@ -66,8 +67,7 @@ def withdrawal_decision(reference: str, config_dir: str | None = None,
     create_markdown_artifact(
         key=f"withdrawal-{reference.lower()}", description=f"Withdrawal decision on {reference}",
         markdown=f"**Withdrawal of {reference}: {outcome}.**\n\n"
-                 f"Withdrawal notices: {result.notices.get('withdrawal', [])}. "
-                 f"Not sent: {list(result.not_sent)}. Email sent now: {sent}.")
+                 + notices_table(result.notices, result.not_sent, sent))
     return {"reference": reference, "outcome": outcome, "sent": sent}
 
 

@@ -41,3 +41,13 @@ def markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> s
     lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def notices_table(notices: Mapping[str, Sequence[str]], not_sent: Sequence[str],
+                  sent: Mapping[str, int]) -> str:
+    """What a decision sent, for the approval, withdrawal and reinstatement artifacts."""
+    table = (markdown_table(["notice", "to providers"], [[spoken(kind), listed(codes)]
+                                                          for kind, codes in notices.items()])
+             if notices else "No notices.")
+    return (f"{table}\n\nNot sent (the admin team has been emailed): {listed(not_sent)}.\n\n"
+            f"Email sent now: {counted(sent)}.")
