@@ -148,6 +148,18 @@ def config_command(args: argparse.Namespace) -> int:
           f"{len(config.alert_types)} alert types, mailbox adapter '{config.settings.mailbox.adapter}'.")
     for warning in config.warnings():
         print(f"WARNING: {warning}", file=sys.stderr)
+    from cli.prefect_check import configured_api, prefect_api_warnings
+    api_url, auth_string = configured_api()
+    if api_url is None:
+        print("No Prefect API is configured (PREFECT_API_URL): flows started here run on a temporary local "
+              "Prefect server.")
+        return 0
+    found = prefect_api_warnings(api_url, auth_string)
+    for warning in found:
+        print(f"WARNING: {warning}", file=sys.stderr)
+    if not found:
+        print(f"The Prefect API at {api_url} turns away requests without credentials, and its CSRF "
+              "protection is on.")
     return 0
 
 

@@ -29,6 +29,7 @@ from cli.jobs import (
     send_unsent_command,
     serve_command,
 )
+from cli.listing import alerts_command
 from safeguard.adapters.config_files import ConfigError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -109,6 +110,15 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--alert", required=True, help="the alert reference, e.g. HSA-2026-000123")
     export.add_argument("out", type=Path, help="the .xlsx file to write")
     export.add_argument("--by", default=None, help="who is exporting (default: your login name)")
+    alerts = sub.add_parser("alerts", help="list the alerts: references, states, types, providers, ages, "
+                            "review dates (no names unless --show-names)")
+    alerts.add_argument("--state", default=None,
+                        help="only alerts in this state: awaiting_approval, active, rejected or withdrawn")
+    alerts.add_argument("--provider", default=None, metavar="CODE", help="only alerts this provider holds")
+    alerts.add_argument("--show-names", action="store_true",
+                        help="add the subjects' names (recorded in the audit log with who asked)")
+    alerts.add_argument("--by", default=None, help="with --show-names: who is looking (default: your login "
+                        "name)")
     sub.add_parser("config", help="check the configuration").add_argument("action", choices=["check"])
     sub.add_parser("db", help="database schema").add_argument("action", choices=["upgrade"])
     return parser
@@ -120,7 +130,7 @@ HANDLERS: dict[str, Handler] = {
     "mailbox": mailbox_command, "approve": decision_command, "reject": decision_command,
     "reinstate": reinstate_command, "template": template_command, "audit": audit_command,
     "config": config_command, "db": db_command, "calendar": calendar_command, "fgm": fgm_command,
-    "return": return_command, "keys": keys_command,
+    "return": return_command, "keys": keys_command, "alerts": alerts_command,
 }
 
 

@@ -21,6 +21,7 @@ from pydantic import Field
 from flows.hooks import form_description, tell_admin_on_failure
 from flows.waiting import approver_field, choice, first_wait, form_model, wait_for_answer
 from safeguard.bootstrap import open_app
+from safeguard.service_layer.wording import notices_table
 from tasks.approval import (
     describe_for_approval,
     forget_approval_input,
@@ -81,12 +82,8 @@ def alert_approval(reference: str, version: int = 1, config_dir: str | None = No
         problem = result.message
     sent = send_notices(config_dir, reference)
     outcome = result.decision or "decided elsewhere"
-    words = {"alert": "alert notices", "update": "update notices", "withdrawal": "withdrawal notices"}
-    told = "; ".join(f"{words.get(kind, kind)} to {', '.join(codes)}"
-                     for kind, codes in result.notices.items())
     create_markdown_artifact(
         key=f"approval-{reference.lower()}", description=f"Decision on {reference} version {version}",
         markdown=f"**{reference} version {version}: {outcome}.**\n\n"
-                 f"Notices: {told or 'none'}. Not sent: {', '.join(result.not_sent) or 'none'}. "
-                 f"Emails sent now: {sent.get('sent', 0)}.")
+                 + notices_table(result.notices, result.not_sent, sent))
     return {"reference": reference, "version": version, "outcome": outcome, "sent": sent}

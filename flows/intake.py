@@ -8,13 +8,25 @@ from collections import Counter
 from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
 
 from flows.hooks import tell_admin_on_failure
 from safeguard.domain.status import Outcome
 from safeguard.domain.triage import DECIDED_BY_EMAIL
 from safeguard.service_layer.intake import IntakeResult
+from safeguard.service_layer.watching import Wake
+from safeguard.service_layer.wording import counted, spoken
 from tasks.approval import start_approval_runs
-from tasks.intake import read_and_answer, wait_for_mail
+from tasks.intake import hand_over, read_and_answer, take_over_watching, wait_for_mail
+from tasks.overview import publish_alerts_overview
+
+OUTCOME_WORDS = {Outcome.ACCEPTED: "accepted: a new alert or version waits for approval",
+                 Outcome.INVALID: "invalid: the sender was told every problem",
+                 Outcome.RECORDED: "recorded: a reply, command or acknowledgement",
+                 Outcome.QUARANTINED: "quarantined: a person must look at it",
+                 Outcome.DUPLICATE: "a copy of a message already handled",
+                 Outcome.DEFERRED: "left in the inbox for the next pass",
+                 Outcome.GONE: "already taken by another run"}
 
 
 @task(cache_policy=NO_CACHE)
@@ -23,37 +35,52 @@ def publish_intake_summary(results: list[IntakeResult], sweep: dict[str, int],
     """Counts and references only: the artifact is readable by anyone with Prefect access."""
     counts = Counter(r.outcome for r in results)
     summary = {str(outcome): counts.get(outcome, 0) for outcome in Outcome}
-    rows = [{"mailbox id": r.mailbox_id, "outcome": str(r.outcome), "reason": r.reason,
-             "reference": r.reference or "", "folder": r.folder or "INBOX"} for r in results]
+    rows = [{"message": r.mailbox_id, "what happened": OUTCOME_WORDS[r.outcome], "why": spoken(r.reason),
+             "alert": r.reference or "", "filed in": r.folder or "INBOX"} for r in results]
     if rows:
-        create_table_artifact(key="intake-last-run", table=rows,
-                              description="Messages handled by the last intake run (ids and outcomes only). "
-                              f"Totals: {summary}. Unsent email retried: {sweep}. "
-                              f"Approval runs: {approvals}.")
+        create_table_artifact(key="intake-last-run", table=rows, description=(
+            f"This intake run handled {len(rows)} message{'s' if len(rows) != 1 else ''}: "
+            f"{counted({str(k): v for k, v in summary.items()})}. Email sent from the outbox: "
+            f"{counted(sweep)}. Approval runs started: {approvals.get('started', 0)}"
+            + (f"; {approvals['no deployment']} alert(s) wait for approval but the approval deployment is "
+               "not registered (decide with 'safeguard approve')" if approvals.get("no deployment") else "")
+            + ". Ids, outcomes and references only."))
     return summary
 
 
 @flow(name="intake", log_prints=False,
       on_failure=[tell_admin_on_failure])
 def intake(config_dir: str | None = None, batch_size: int = 200, watch_seconds: float = 0) -> dict[str, int]:
-    """One pass over the mailbox; then, for `watch_seconds`, another pass whenever mail arrives.
-    Scheduled every minute with `watch_seconds: 50`, a submission is answered within seconds
-    rather than waiting for the next minute."""
+    """One pass over the mailbox. With `watch_seconds` the run is the mailbox watcher (prefect.yaml
+    starts one every minute): it takes over from the run before without a gap, answers mail as it
+    arrives (IMAP IDLE, or polling every mailbox.poll_seconds), and hands over to the next run;
+    `watch_seconds` is only the longest it watches if no run comes after it."""
+    run_id = str(flow_run.id)
+    watching = watch_seconds > 0 and take_over_watching(config_dir, run_id, watch_seconds)
+    if watch_seconds > 0 and not watching:
+        return {"watching": 0}  # a newer run is next in line: nothing for this one to do
     watch_until = time.monotonic() + watch_seconds
     results: list[IntakeResult] = []
     sweep: Counter[str] = Counter()
     approvals: Counter[str] = Counter()
-    while True:
-        run = read_and_answer(config_dir, batch_size)
-        results += run.results
-        sweep.update(run.sent)
-        approvals.update(start_approval_runs(config_dir, [r.reference for r in run.results
-                                                          if r.reason == DECIDED_BY_EMAIL and r.reference]))
-        if run.fetched == batch_size:
-            continue  # a backlog: keep reading
-        remaining = watch_until - time.monotonic()
-        if remaining < 1 or not wait_for_mail(config_dir, remaining):
-            break
+    try:
+        while True:
+            run = read_and_answer(config_dir, batch_size)
+            results += run.results
+            sweep.update(run.sent)
+            decided = [r.reference for r in run.results if r.reason == DECIDED_BY_EMAIL and r.reference]
+            approvals.update(start_approval_runs(config_dir, decided))
+            if run.results:
+                publish_alerts_overview(config_dir)
+            if run.fetched == batch_size:
+                continue  # a backlog: keep reading
+            remaining = watch_until - time.monotonic()
+            if not watching or wait_for_mail(config_dir, run_id, remaining) != Wake.MAIL:
+                break
+    finally:
+        if watching:
+            hand_over(config_dir, run_id)
+    publish_alerts_overview(config_dir)
     return publish_intake_summary(results, dict(sweep), dict(approvals))
 
 

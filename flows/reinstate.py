@@ -23,6 +23,7 @@ from flows.alert_approval import LOST
 from flows.hooks import form_description, tell_admin_on_failure
 from flows.waiting import approver_field, first_wait, form_model, wait_for_answer
 from safeguard.bootstrap import open_app
+from safeguard.service_layer.wording import notices_table
 from tasks.approval import forget_approval_input, send_notices
 from tasks.withdrawal import describe_reinstatement, record_reinstatement
 
@@ -69,17 +70,15 @@ def reinstate(reference: str, config_dir: str | None = None, poll_seconds: int =
             return _finish(reference, f"Not reinstated: {result.message}")
         problem = result.message
     sent = send_notices(config_dir, reference)
-    return _finish(reference, f"{reference} reinstated. \"Withdrawal cancelled\" notices: "
-                   f"{', '.join(result.notices.get('reinstatement', [])) or 'none'}. "
-                   f"Not sent: {', '.join(result.not_sent) or 'none'}. "
-                   f"Emails sent now: {sent.get('sent', 0)}.",
-                   reinstated=True)
+    return _finish(reference, f"{reference} reinstated.", reinstated=True,
+                   details=notices_table(result.notices, result.not_sent, sent))
 
 
-def _finish(reference: str, words: str, reinstated: bool = False) -> dict[str, object]:
+def _finish(reference: str, words: str, reinstated: bool = False, details: str = "") -> dict[str, object]:
     """What happened, in words, as an artifact and the run's result (references and codes only)."""
     if not reinstated:
         get_run_logger().warning(words)
     create_markdown_artifact(key="reinstate-" + re.sub(r"[^a-z0-9-]", "-", reference.lower()),
-                             description=f"Reinstating {reference}", markdown=f"**{words}**")
+                             description=f"Reinstating {reference}",
+                             markdown=f"**{words}**" + (f"\n\n{details}" if details else ""))
     return {"reference": reference, "reinstated": reinstated, "outcome": words}

@@ -7,6 +7,7 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
 from flows.hooks import tell_admin_on_failure
+from safeguard.service_layer.wording import counted, markdown_table
 from tasks.returns import build_returns, month_to_report
 
 
@@ -19,7 +20,8 @@ def monthly_returns(config_dir: str | None = None, month: str | None = None) -> 
     files = "\n".join(f"- {kind}: [{path}](file://{path})" for kind, path in built.files.items())
     create_markdown_artifact(
         key="monthly-returns", description=f"Returns for {chosen}",
-        markdown=f"## Returns for {chosen}\n\n**FGM** (rounded to the nearest 5, 1 to 7 shown as 5): "
-                 f"{fgm}\n\n**Health alerts**: {activity}\n\n**Files** (on the worker):\n{files}\n\n"
-                 f"Emailed: {built.sent}")
+        markdown=f"## Returns for {chosen}\n\n**FGM** (rounded to the nearest 5, 1 to 7 shown as 5)\n\n"
+                 f"{markdown_table(['measure', 'number'], fgm.items())}\n\n**Health alerts**\n\n"
+                 f"{markdown_table(['measure', 'number'], activity.items())}\n\n**Files** (on the worker):\n"
+                 f"{files}\n\nEmail sent: {counted(built.sent)}.")
     return {"month": chosen, "fgm": fgm, "activity": activity}

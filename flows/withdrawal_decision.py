@@ -22,6 +22,7 @@ from flows.alert_approval import ALREADY_DECIDED, APPROVE, LOST
 from flows.hooks import form_description, tell_admin_on_failure
 from flows.waiting import approver_field, first_wait, form_model, wait_for_answer
 from safeguard.bootstrap import open_app
+from safeguard.service_layer.wording import notices_table
 from tasks.approval import forget_approval_input, send_notices
 from tasks.withdrawal import describe_withdrawal, record_withdrawal_decision
 
@@ -68,6 +69,5 @@ def withdrawal_decision(reference: str, config_dir: str | None = None,
     create_markdown_artifact(
         key=f"withdrawal-{reference.lower()}", description=f"Withdrawal decision on {reference}",
         markdown=f"**Withdrawal of {reference}: {outcome}.**\n\n"
-                 f"Withdrawal notices: {', '.join(result.notices.get('withdrawal', [])) or 'none'}. "
-                 f"Not sent: {', '.join(result.not_sent) or 'none'}. Emails sent now: {sent.get('sent', 0)}.")
+                 + notices_table(result.notices, result.not_sent, sent))
     return {"reference": reference, "outcome": outcome, "sent": sent}

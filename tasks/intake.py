@@ -12,6 +12,7 @@ from safeguard.adapters.mail.port import MailboxError
 from safeguard.bootstrap import open_app, open_intake_context
 from safeguard.service_layer.intake_pool import IntakePass, intake_pass
 from safeguard.service_layer.sending import send_unsent
+from safeguard.service_layer.watching import Wake, let_go, take_over, wait_for_mail_or_successor
 
 
 def _is_temporary(task, task_run, state) -> bool:  # Prefect's retry_condition_fn signature
@@ -37,12 +38,29 @@ def read_and_answer(config_dir: str | None, batch: int) -> IntakePass:
     return run
 
 
+@task(cache_policy=NO_CACHE)
+def take_over_watching(config_dir: str | None, run_id: str, patience: float) -> bool:
+    """Become the mailbox watcher (service_layer.watching): True once the run before has handed over,
+    False if a newer run is next in line."""
+    with open_app(config_dir).intake_context() as ctx:
+        taken = take_over(ctx, run_id, patience)
+    if taken is not None and taken.replaced:
+        get_run_logger().warning("the watcher before (run %s) stopped without handing over; the admin team "
+                                 "has been told", taken.replaced)
+    return taken is not None
+
+
 @task(retries=2, retry_delay_seconds=[5, 15], retry_condition_fn=_is_temporary, cache_policy=NO_CACHE)
-def wait_for_mail(config_dir: str | None, seconds: float) -> bool:
-    """Block until mail is waiting in the inbox (True) or `seconds` pass (False)."""
-    app = open_app(config_dir)
-    with app.intake_context() as ctx:
-        return ctx.mailbox.wait_for_mail(seconds, app.config.settings.mailbox.poll_seconds)
+def wait_for_mail(config_dir: str | None, run_id: str, seconds: float) -> Wake:
+    """Block until mail is waiting in the inbox, a newer run takes over, or `seconds` pass."""
+    with open_app(config_dir).intake_context() as ctx:
+        return wait_for_mail_or_successor(ctx, run_id, seconds)
+
+
+@task(cache_policy=NO_CACHE)
+def hand_over(config_dir: str | None, run_id: str) -> None:
+    with open_app(config_dir).intake_context() as ctx:
+        let_go(ctx, run_id)
 
 
 @task(retries=3, retry_delay_seconds=[2, 5, 15], cache_policy=NO_CACHE)

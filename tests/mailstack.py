@@ -4,6 +4,7 @@ folder that points the product at it with addresses unique to one test."""
 from __future__ import annotations
 
 import imaplib
+import os
 import shutil
 import smtplib
 import time
@@ -15,7 +16,10 @@ import yaml
 
 from tests.conftest import ROOT
 
-HOST, IMAP_PORT, SMTP_PORT, PASSWORD = "127.0.0.1", 10143, 10025, "test"
+HOST, PASSWORD = "127.0.0.1", "test"
+# The ports scripts/mailstack.sh listens on; the same variables start a second stack elsewhere.
+IMAP_PORT = int(os.environ.get("MAILSTACK_IMAP_PORT", "10143"))
+SMTP_PORT = int(os.environ.get("MAILSTACK_SMTP_PORT", "10025"))
 
 
 def smtp_deliver(raw: bytes, to: str, sender: str) -> None:

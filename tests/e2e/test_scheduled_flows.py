@@ -157,6 +157,7 @@ def test_the_monthly_returns_flow_writes_emails_and_shows_headline_numbers(
     with get_client(sync_client=True) as client:
         [artifact] = client.read_artifacts(
             artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["monthly-returns"])), limit=1)
-    assert "Individuals': 10" in str(artifact.data) and "FGM-aggregate-2026-10.xlsx" in str(artifact.data)
+    assert "| Individuals | 10 |" in artifact.data and "FGM-aggregate-2026-10.xlsx" in artifact.data
+    assert "{" not in artifact.data and "'" not in artifact.data  # tables and words, no Python reprs
     assert "Monthly returns 2026-10" in admin_subjects(site)
     assert leaked(prefect_server, tuple(r["nhs_number"] for r in rows)) == []

@@ -219,9 +219,9 @@ class EwsConfig(Strict):
 
 class MailboxSettings(Strict):
     adapter: Literal["maildir", "imap", "graph", "ews"] = "maildir"
-    # While an intake run watches the mailbox between its scheduled starts, how often it looks for
-    # new mail (IMAP with `idle: true` is told at once instead).
-    poll_seconds: float = Field(default=5, gt=0, le=60)
+    # How often the intake watcher looks for new mail (IMAP with `idle: true` is told at once instead).
+    # Cheap in every mode: one LIST/SEARCH, Graph delta or EWS sync that finds nothing new.
+    poll_seconds: float = Field(default=2, gt=0, le=60)
     maildir: MaildirSettings = MaildirSettings()
     imap: ImapSettings | None = None
     graph: GraphConfig | None = None
