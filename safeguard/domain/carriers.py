@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from safeguard.domain.config import Config
 from safeguard.domain.forms.htmltext import html_to_lines
-from safeguard.domain.forms.raw import MAX_ROWS, RawForm, from_grids, from_lines
+from safeguard.domain.forms.lines import from_lines
+from safeguard.domain.forms.raw import MAX_ROWS, RawForm, from_grids
 from safeguard.domain.message import Attachment, Inbound
 
 FORM_EXTENSIONS = {"xlsx": "xlsx", "docx": "docx"}
@@ -70,7 +71,7 @@ def _read_attachment(attachment: Attachment) -> RawForm:
         raise AttachmentRefused("could not be read", attachment.filename)
     if document.problem:
         raise AttachmentRefused(document.problem, attachment.filename)
-    return from_grids(document.grids(MAX_ROWS), ext)
+    return from_grids(document.grids(MAX_ROWS), ext, strict=ext == "docx")
 
 
 def overran(inbound: Inbound) -> bool:

@@ -15,8 +15,8 @@ from safeguard.adapters.mail.inbound import parse_inbound
 from safeguard.adapters.mail.maildir import deliver
 from safeguard.adapters.mail.port import Folder
 from safeguard.domain.forms.checks import check_form
+from safeguard.domain.forms.lines import from_lines
 from safeguard.domain.forms.problems import CheckContext
-from safeguard.domain.forms.raw import from_lines
 from safeguard.service_layer.intake import IntakeContext, process_batch
 from tests.conftest import TODAY
 
