@@ -16,7 +16,6 @@ MACRO_EXTENSIONS = {"xlsm", "xltm", "xlsb", "xlam", "docm", "dotm", "pptm"}
 LEGACY_EXTENSIONS = {"xls", "doc"}
 EXECUTABLE_EXTENSIONS = {"exe", "scr", "bat", "cmd", "com", "js", "jse", "vbs", "vbe", "ps1", "jar", "msi",
                          "hta", "lnk", "iso", "img", "wsf", "cpl"}
-PHOTO_EXTENSIONS = {"jpg", "jpeg", "png"}
 MB = 1024 * 1024
 
 

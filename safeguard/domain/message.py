@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from safeguard.domain.forms.document import Document
+from safeguard.domain.forms.photos import PHOTO_EXTENSIONS, Photo
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,13 @@ class Attachment:
     # read ahead (service/attachments.py)
     document: Document | None = field(default=None, compare=False, repr=False)
     undecoded_size: int | None = None  # set (and data left empty) when it was too large to be worth decoding
+    inline: bool = False  # shown in the body by its Content-ID (a signature logo), not attached as a file
+    photo: Photo | None = field(default=None, compare=False, repr=False)  # read ahead, re-encoded
+
+    @property
+    def is_photo(self) -> bool:
+        """A .jpg or .png attached as a file (an image shown inside the body is not a photo)."""
+        return self.extension in PHOTO_EXTENSIONS and not self.inline
 
     @property
     def size(self) -> int:
