@@ -87,12 +87,14 @@ PLACEHOLDER = [f'<w:sdt {nsdecls("w")}><w:sdtPr><w:showingPlcHdr/></w:sdtPr><w:s
 
 
 def word_form(form_fields: dict[str, str | list[str]], subjects: list[dict[str, str]],
-              extra_rows: tuple[tuple[str, str], ...] = (), merged: bool = False) -> bytes:
+              extra_rows: tuple[tuple[str, str], ...] = (), merged: bool = False,
+              merged_down: dict[str, str] | None = None) -> bytes:
     """A council's Word form with Word's own controls: a value given as a list of XML elements
     (checkbox_control, legacy_checkbox, PLACEHOLDER, text_run) goes into the value cell as is.
     extra_rows: more `label | value` rows. merged: a heading row merged across both columns, each
     label's value cell merged across two columns, and the last subject's Address merged down from
-    the one above."""
+    the one above. merged_down: label -> a second value, in a row under the label's whose label cell
+    is merged down from it."""
     doc = Document()
     table = doc.add_table(rows=0, cols=3 if merged else 2)
     if merged:
@@ -107,6 +109,10 @@ def word_form(form_fields: dict[str, str | list[str]], subjects: list[dict[str, 
                 cell.paragraphs[0]._p.append(parse_xml(xml))
         else:
             cell.text = value
+        if label in (merged_down or {}):
+            below = table.add_row().cells
+            below[1].text = (merged_down or {})[label]
+            row[0].merge(below[0]).text = label
     _people_table(doc, subjects, merged)
     out = io.BytesIO()
     doc.save(out)

@@ -99,3 +99,11 @@ def test_word_merged_cells_are_read_once(config) -> None:
     assert problems == [] and form is not None
     assert form.subjects[0].address == "12 Nowhere Lane, Coventry" and form.subjects[1].address is None
     assert form.local_authority == "Coventry City Council"
+
+
+
+def test_a_word_label_merged_down_over_two_rows_continues_only_a_text_value(config) -> None:
+    continued = {"Reason for alert": "second line", "Out of hours contact": "024 7683 2223"}
+    raw, (_form, problems) = word(config, word_form(fields(), people(), merged_down=continued))
+    assert str(raw.fields["reason"]).endswith("\nsecond line")
+    assert [p.label for p in problems] == ["Out of hours contact"]  # a phone number takes one line
