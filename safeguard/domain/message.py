@@ -43,9 +43,8 @@ class Attachment:
     photo: Photo | None = field(default=None, compare=False, repr=False)  # read ahead, re-encoded
 
     @property
-    def is_photo(self) -> bool:
-        """A .jpg or .png attached as a file (an image shown inside the body is not a photo)."""
-        return self.extension in PHOTO_EXTENSIONS and not self.inline
+    def is_image(self) -> bool:
+        return self.extension in PHOTO_EXTENSIONS
 
     @property
     def size(self) -> int:
@@ -73,3 +72,10 @@ class Inbound:
     content_sha256: str = ""
     bounce: Bounce | None = None  # a delivery-status notification (read by bounces.py)
     deferred_before: int = 0  # times intake left it in INBOX already (service/deferrals.py)
+
+    def photos(self) -> list[Attachment]:
+        """The .jpg and .png files attached; when there are none, the pictures shown in the body
+        (some mail programs put attached photos there; so do signatures, which is why triage
+        counts these only when the form says Photo attached: Yes)."""
+        images = [a for a in self.attachments if a.is_image]
+        return [a for a in images if not a.inline] or images

@@ -259,10 +259,10 @@ def _form(inbound: Inbound, sender: str, subject: SubjectCommand, config: Config
         return _quarantine("not-a-submission", "No health alert form was found in the message.",
                            reply="no_form_found")
     form, problems = check_form(raw, CheckContext(today, config))
-    photos = [a for a in inbound.attachments if a.is_photo]
-    limits = config.settings.limits
-    problems += photo_problems(form.photo_attached if form else photo_answer(raw), [a.photo for a in photos],
-                               [a.size for a in photos], PhotoLimits(limits.max_photos, limits.max_photo_mb))
+    answer, limits = form.photo_attached if form else photo_answer(raw), config.settings.limits
+    photos = [a for a in inbound.photos() if answer == "Yes" or not a.inline]  # not a signature's pictures
+    problems += photo_problems(answer, [a.photo for a in photos], [a.size for a in photos],
+                               PhotoLimits(limits.max_photos, limits.max_photo_mb))
     if form is None or problems:
         return Decision("submission", "invalid", "form-problems", reply="form_invalid", problems=problems)
     ref = form.alert_reference or subject.reference

@@ -31,10 +31,10 @@ def read_ahead(inbound: Inbound, config: Config) -> Inbound:
         attachment = inbound.attachments[office[0]]
         document = reader.read(attachment.extension, attachment.data, zip_limits(config), MAX_RECORDS + 1)
         inbound.attachments[office[0]] = dataclasses.replace(attachment, document=document)
-    photos = [i for i, a in enumerate(inbound.attachments) if a.is_photo][:limits.max_photos]
-    for i in photos:
+    photos = inbound.photos()[:limits.max_photos]
+    for i in [i for i, a in enumerate(inbound.attachments) if any(a is p for p in photos)]:
         attachment = inbound.attachments[i]
-        if 0 < attachment.size <= limits.max_photo_mb * MB:
+        if attachment.size <= limits.max_photo_mb * MB:
             photo = reader.read_photo(attachment.data, int(limits.max_photo_megapixels * 1_000_000))
             inbound.attachments[i] = dataclasses.replace(attachment, photo=photo)
     return inbound

@@ -144,3 +144,28 @@ def test_retention_erases_an_alerts_photos(intake_ctx: IntakeContext) -> None:
         u.commit()
     with intake_ctx.uow() as u:
         assert u.session.scalar(select(func.count()).select_from(AlertPhoto)) == 0
+
+
+def with_picture_in_the_body(answer: str) -> bytes:
+    """A form whose only image is shown inside the HTML body (a signature's logo, or a photo as some
+    mail programs send it): inline, with a Content-ID the HTML refers to."""
+    message = EmailMessage()
+    message["Authentication-Results"] = samples.gateway_stamp(SW)
+    message["From"], message["To"], message["Subject"] = SW, INBOX, "Health alert form"
+    message.set_content(samples.text_form(fields(**{"Photo attached": answer}), people()))
+    message.add_alternative('<p>See the form above.</p><img src="cid:logo@council">', subtype="html")
+    html = message.get_payload()[1]
+    html.add_related(samples.photo_with_gps(), maintype="image", subtype="jpeg", cid="<logo@council>",
+                     filename="image001.jpg", disposition="inline")
+    return message.as_bytes()
+
+
+def test_a_picture_inside_the_body_is_no_photo_unless_the_form_says_yes(intake_ctx: IntakeContext) -> None:
+    results = []
+    for answer in ("No", "Yes"):  # one after the other, so the second alert is the one with a photo
+        put(intake_ctx.mailbox, with_picture_in_the_body(answer))
+        results += run(intake_ctx)
+    assert [(r.outcome, r.reason) for r in results] == [("accepted", "valid")] * 2
+    with intake_ctx.uow() as u:
+        assert [(p.alert_id, p.content_type) for p in u.session.scalars(select(AlertPhoto))] == [
+            (2, "image/jpeg")]
