@@ -70,6 +70,7 @@ def test_a_photo_with_gps_reaches_each_provider_without_exif_and_is_kept_encrypt
         [notice] = received(intake_ctx, provider)
         [image] = images(notice)
         assert image.format == "JPEG" and dict(image.getexif()) == {} and "exif" not in image.info
+        assert "photos sent with the form are attached" in notice.get_body(("plain",)).get_content()
     assert all(images(m) == [] for m in received(intake_ctx, SW))  # the sender's receipts carry none
 
 
@@ -77,7 +78,8 @@ def test_photos_go_with_an_update_notice_but_never_with_a_withdrawal(intake_ctx:
     put(intake_ctx.mailbox, with_photos("No", photos=0))
     [result] = run(intake_ctx)
     approve(intake_ctx, result.reference)
-    assert images(received(intake_ctx, UHCW)[0]) == []
+    first = received(intake_ctx, UHCW)[0]
+    assert images(first) == [] and "photos" not in first.get_body(("plain",)).get_content()
     put(intake_ctx.mailbox, samples.submission(SW, INBOX, subject=result.reference, body=samples.text_form(
         fields(**{"Photo attached": "Yes", "Alert reference": result.reference}), people()),
         attachments=[("a.jpg", samples.photo_with_gps()), ("b.jpg", samples.photo_with_gps())]))
