@@ -31,10 +31,9 @@ def read_ahead(inbound: Inbound, config: Config) -> Inbound:
         attachment = inbound.attachments[office[0]]
         document = reader.read(attachment.extension, attachment.data, zip_limits(config), MAX_RECORDS + 1)
         inbound.attachments[office[0]] = dataclasses.replace(attachment, document=document)
-    photos = inbound.photos()[:limits.max_photos]
-    for i in [i for i, a in enumerate(inbound.attachments) if any(a is p for p in photos)]:
-        attachment = inbound.attachments[i]
-        if attachment.size <= limits.max_photo_mb * MB:
+    photos = inbound.photos()[:limits.max_photos]  # more is a problem: those are not read
+    for i, attachment in enumerate(inbound.attachments):
+        if any(attachment is p for p in photos) and attachment.size <= limits.max_photo_mb * MB:
             photo = reader.read_photo(attachment.data, int(limits.max_photo_megapixels * 1_000_000))
             inbound.attachments[i] = dataclasses.replace(attachment, photo=photo)
     return inbound

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, text
 
 from safeguard.adapters.register.orm import AlertPhoto, InboundMessage
 from safeguard.service_layer.approval import ApprovalRequest
-from safeguard.service_layer.dispatch import give_decision, send_alert_email
+from safeguard.service_layer.dispatch import approval_summary, give_decision, send_alert_email
 from safeguard.service_layer.intake import IntakeContext, process_message
 from safeguard.service_layer.retention import erase_expired
 from testkit import samples
@@ -65,6 +65,8 @@ def test_a_photo_with_gps_reaches_each_provider_without_exif_and_is_kept_encrypt
         stored = u.session.execute(text("SELECT data FROM alert_photos")).scalars().all()
         assert len(stored) == 1 and bytes(stored[0]).startswith(b"gAAAAA")  # a Fernet token, not a JPEG
         assert u.session.scalars(select(AlertPhoto)).one().data.startswith(b"\xff\xd8")
+    summary = approval_summary(intake_ctx, result.reference, 1)
+    assert summary is not None and "Photos are attached to the form" in summary.markdown()
     approve(intake_ctx, result.reference)
     for provider in (UHCW, SWFT):
         [notice] = received(intake_ctx, provider)
