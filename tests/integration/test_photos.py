@@ -14,6 +14,8 @@ from PIL import Image
 from sqlalchemy import func, select, text
 
 from safeguard.adapters.register.orm import AlertPhoto, InboundMessage
+from safeguard.adapters.workbooks.reader import Reader, ReaderLimits
+from safeguard.domain.forms.photos import UNREADABLE
 from safeguard.service_layer.approval import ApprovalRequest
 from safeguard.service_layer.dispatch import approval_summary, give_decision, send_alert_email
 from safeguard.service_layer.intake import IntakeContext, process_message
@@ -173,3 +175,13 @@ def test_a_picture_inside_the_body_is_no_photo_unless_the_form_says_yes(intake_c
     with intake_ctx.uow() as u:
         assert [(p.alert_id, p.content_type) for p in u.session.scalars(select(AlertPhoto))] == [
             (2, "image/jpeg")]
+
+
+def test_a_photo_the_reader_cannot_finish_in_time_is_a_problem_and_the_next_photo_is_read() -> None:
+    hurried, patient = Reader(ReaderLimits(0.0001, 256)), Reader(ReaderLimits(10, 256))
+    try:
+        assert hurried.read_photo(samples.photo_with_gps(), 40_000_000) == UNREADABLE
+        assert patient.read_photo(samples.photo_with_gps(), 40_000_000).content_type == "image/jpeg"
+    finally:
+        hurried.stop()
+        patient.stop()

@@ -1,12 +1,14 @@
-"""Reading office attachments in a separate process, under a memory and time limit.
+"""Reading office attachments (and re-encoding photos) in a separate process, under a memory and
+time limit.
 
-A workbook (or a photo) can be built to make any reader slow or greedy. So an intake process never reads one
-itself: it hands the bytes to its own reader process (started at first use, then reused for every
-attachment, so intake pays a pipe's round trip rather than a process start per message) and waits
-at most `limits.reader_seconds`. The reader process has an address-space limit
+A workbook or a photo can be built to make any reader slow or greedy. So an intake process never
+reads one itself: it hands the bytes to its own reader process (started at first use, then reused
+for every attachment, so intake pays a pipe's round trip rather than a process start per message)
+and waits at most `limits.reader_seconds`. The reader process has an address-space limit
 (`limits.reader_memory_mb`) and a CPU limit per attachment. If it runs over or stops, it is
-killed, the attachment is reported as overran (the message is quarantined and the admin team
-told) and the next attachment gets a new reader process.
+killed, the attachment is reported as overran (a form's message is quarantined and the admin team
+told; a photo is a problem listed back to the sender) and the next attachment gets a new reader
+process.
 
 Protocol (the reader's stdin and stdout): a JSON line {kind, size, max_rows, limits, seconds}
 (for a photo {kind: "photo", size, max_pixels, seconds}) and `size` bytes of document; the answer is
@@ -26,7 +28,7 @@ import sys
 import threading
 import time
 from dataclasses import asdict, dataclass
-from typing import IO
+from typing import IO, Any
 
 from safeguard.adapters.workbooks.images import reencode
 from safeguard.adapters.workbooks.ooxml import Limits, read_document
@@ -169,11 +171,11 @@ def serve(memory_mb: int, stdin: IO[bytes], stdout: IO[bytes]) -> None:
         stdout.flush()
 
 
-def _answer(request: dict[str, object], data: bytes) -> dict[str, object]:
+def _answer(request: dict[str, Any], data: bytes) -> dict[str, object]:
     if request["kind"] == PHOTO:
-        return reencode(data, int(request["max_pixels"])).to_json()  # type: ignore[call-overload]
-    limits = Limits(**request["limits"])  # type: ignore[arg-type]
-    return read_document(str(request["kind"]), data, limits, int(request["max_rows"])).to_json()  # type: ignore[call-overload]
+        return reencode(data, int(request["max_pixels"])).to_json()
+    limits = Limits(**request["limits"])
+    return read_document(str(request["kind"]), data, limits, int(request["max_rows"])).to_json()
 
 
 def _read_all(stdin: IO[bytes], size: int) -> bytes:
