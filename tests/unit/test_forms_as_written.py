@@ -5,6 +5,7 @@ read as a person reads them."""
 from __future__ import annotations
 
 from safeguard.adapters.workbooks.ooxml import Limits, read_document
+from safeguard.adapters.workbooks.wordtables import answer
 from safeguard.domain.forms.checks import check_form
 from safeguard.domain.forms.lines import from_lines
 from safeguard.domain.forms.problems import CheckContext
@@ -107,3 +108,11 @@ def test_a_word_label_merged_down_over_two_rows_continues_only_a_text_value(conf
     raw, (_form, problems) = word(config, word_form(fields(), people(), merged_down=continued))
     assert str(raw.fields["reason"]).endswith("\nsecond line")
     assert [p.label for p in problems] == ["Out of hours contact"]  # a phone number takes one line
+
+
+def test_a_ticked_option_is_read_whichever_side_of_its_box_it_is_written() -> None:
+    assert answer(["\n", True, " Yes ", False, " No"]) == "Yes"
+    assert answer(["\n", "Yes ", False, "  No ", True]) == "No"
+    assert answer(["\n", False]) == "No"
+    assert answer([True, " Yes ", True, " No"]) == "Yes, No"  # two ticked: the choice check reports it
+    assert answer(["\n", "Looked after ", False, "\n", "Child in need ", True]) == "Child in need"

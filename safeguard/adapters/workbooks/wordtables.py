@@ -2,8 +2,8 @@
 
 - Checkboxes read as answers: a content-control checkbox (w14:checkbox), a legacy form-field
   checkbox (FORMCHECKBOX), a Wingdings box symbol, or a typed ☒/☑/☐. A cell holding one box and
-  nothing else reads `Yes` or `No`; boxes each followed by an option (`☒ Yes ☐ No`) read as the
-  ticked options.
+  nothing else reads `Yes` or `No`; boxes each beside an option (`☒ Yes ☐ No` or `Yes ☒ No ☐`)
+  read as the ticked options.
 - A content control still showing its placeholder ("Click or tap here to enter text.") is empty.
 - A merged cell is read once: the columns a cell spans after its first (gridSpan), and a cell
   continuing a vertical merge (vMerge), are None, so columns stay aligned and nothing is repeated.
@@ -148,18 +148,23 @@ def _glyphs(text: str) -> Iterator[Token]:
 
 def answer(cell: list[Token]) -> str:
     """The cell as text: with no checkboxes, its paragraphs (blank ones left out); with one box and
-    no option beside it, Yes or No; otherwise the options whose boxes are ticked."""
-    if not any(isinstance(t, bool) for t in cell):
+    no option beside it, Yes or No; otherwise the options whose boxes are ticked. An option is the
+    text after its box (`☒ Yes ☐ No`), or before it when the cell is written that way round
+    (`Yes ☒ No ☐`)."""
+    boxes = [t for t in cell if isinstance(t, bool)]
+    if not boxes:
         return _text("".join(t for t in cell if isinstance(t, str)))
-    options: list[tuple[bool, str]] = []
+    between = [""]  # the text before the first box, between each two, and after the last
     for token in cell:
         if isinstance(token, bool):
-            options.append((token, ""))
-        elif options:
-            options[-1] = (options[-1][0], options[-1][1] + token)
-    if len(options) == 1 and not _text(options[0][1]):
-        return "Yes" if options[0][0] else "No"
-    return ", ".join(_text(option) for ticked, option in options if ticked and _text(option))
+            between.append("")
+        else:
+            between[-1] += token
+    before = bool(_text(between[0])) and not _text(between[-1])
+    options = [_text(between[i] if before else between[i + 1]) for i in range(len(boxes))]
+    if len(boxes) == 1 and not options[0]:
+        return "Yes" if boxes[0] else "No"
+    return ", ".join(option for ticked, option in zip(boxes, options, strict=True) if ticked and option)
 
 
 def _text(text: str) -> str:
