@@ -12,6 +12,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
 from openpyxl import load_workbook
+from PIL import ExifTags, Image
 
 from safeguard.adapters.notify.render import templates_dir
 from safeguard.domain.forms.contract import SUBJECT_FIELDS
@@ -90,6 +91,23 @@ def xlsx_form(fields: dict[str, str], people: list[dict[str, str]]) -> bytes:
     return out.getvalue()
 
 
+OFFICE_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+IMAGE_TYPES = {"jpg": ("image", "jpeg"), "jpeg": ("image", "jpeg"), "png": ("image", "png")}
+
+
+def photo_with_gps(size: tuple[int, int] = (64, 48)) -> bytes:
+    """A JPEG as a phone takes it: EXIF with the camera, its orientation and where it was taken (GPS)."""
+    exif = Image.Exif()
+    exif[ExifTags.Base.Make] = "ExamplePhone"
+    exif[ExifTags.Base.Orientation] = 6
+    gps = ExifTags.GPS
+    exif[ExifTags.IFD.GPSInfo] = {gps.GPSLatitudeRef: "N", gps.GPSLatitude: (52.0, 24.0, 30.0),
+                                  gps.GPSLongitudeRef: "W", gps.GPSLongitude: (1.0, 30.0, 0.0)}
+    out = io.BytesIO()
+    Image.new("RGB", size, (200, 30, 30)).save(out, "JPEG", exif=exif)
+    return out.getvalue()
+
+
 GATEWAY = "mx.example-icb.test"  # the example site's boundary gateway (config/settings.yaml)
 
 
@@ -120,6 +138,6 @@ def submission(sender: str, to: str, *, subject: str = "Health alert form", body
     if html is not None:
         msg.add_alternative(html, subtype="html")
     for filename, data in attachments or []:
-        maintype, subtype = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        maintype, subtype = IMAGE_TYPES.get(filename.rpartition(".")[2].lower(), OFFICE_TYPE)
         msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
     return msg.as_bytes()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import zipfile
 
+from PIL import Image
+
 from testkit import samples
 from tests.factories import fields, people
 
@@ -107,3 +109,10 @@ def deep_mime(depth: int, sender: str, to: str) -> bytes:
                       for i in range(depth))
     closing = "".join(f"--b{i}--\r\n" for i in reversed(range(depth)))
     return (head + opening + "Content-Type: text/plain\r\n\r\nForm attached.\r\n" + closing).encode()
+
+
+def png_bomb(side: int = 20_000) -> bytes:
+    """A PNG of side x side pixels (400 million by default) that compresses to about 50 KB."""
+    out = io.BytesIO()
+    Image.new("1", (side, side)).save(out, "PNG")
+    return out.getvalue()

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from safeguard.domain.config import Config
 from safeguard.domain.forms.htmltext import html_to_lines
-from safeguard.domain.forms.raw import MAX_ROWS, RawForm, from_grids, from_lines
+from safeguard.domain.forms.lines import from_lines
+from safeguard.domain.forms.raw import MAX_ROWS, RawForm, from_grids
 from safeguard.domain.message import Attachment, Inbound
 
 FORM_EXTENSIONS = {"xlsx": "xlsx", "docx": "docx"}
@@ -15,7 +16,6 @@ MACRO_EXTENSIONS = {"xlsm", "xltm", "xlsb", "xlam", "docm", "dotm", "pptm"}
 LEGACY_EXTENSIONS = {"xls", "doc"}
 EXECUTABLE_EXTENSIONS = {"exe", "scr", "bat", "cmd", "com", "js", "jse", "vbs", "vbe", "ps1", "jar", "msi",
                          "hta", "lnk", "iso", "img", "wsf", "cpl"}
-PHOTO_EXTENSIONS = {"jpg", "jpeg", "png"}
 MB = 1024 * 1024
 
 
@@ -70,7 +70,7 @@ def _read_attachment(attachment: Attachment) -> RawForm:
         raise AttachmentRefused("could not be read", attachment.filename)
     if document.problem:
         raise AttachmentRefused(document.problem, attachment.filename)
-    return from_grids(document.grids(MAX_ROWS), ext)
+    return from_grids(document.grids(MAX_ROWS), ext, strict=ext == "docx")
 
 
 def overran(inbound: Inbound) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from safeguard.domain.forms.document import Document
+from safeguard.domain.forms.photos import PHOTO_EXTENSIONS, Photo
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,12 @@ class Attachment:
     # read ahead (service/attachments.py)
     document: Document | None = field(default=None, compare=False, repr=False)
     undecoded_size: int | None = None  # set (and data left empty) when it was too large to be worth decoding
+    inline: bool = False  # shown in the body by its Content-ID (a signature logo), not attached as a file
+    photo: Photo | None = field(default=None, compare=False, repr=False)  # read ahead, re-encoded
+
+    @property
+    def is_image(self) -> bool:
+        return self.extension in PHOTO_EXTENSIONS
 
     @property
     def size(self) -> int:
@@ -65,3 +72,10 @@ class Inbound:
     content_sha256: str = ""
     bounce: Bounce | None = None  # a delivery-status notification (read by bounces.py)
     deferred_before: int = 0  # times intake left it in INBOX already (service/deferrals.py)
+
+    def photos(self) -> list[Attachment]:
+        """The .jpg and .png files attached; when there are none, the pictures shown in the body
+        (some mail programs put attached photos there; so do signatures, which is why triage
+        counts these only when the form says Photo attached: Yes)."""
+        images = [a for a in self.attachments if a.is_image]
+        return [a for a in images if not a.inline] or images

@@ -34,6 +34,7 @@ from safeguard.domain.fgm import MONTH as MONTH_IN_TEXT
 from safeguard.domain.fgm import Submission, SubmissionUnreadable, check_file
 from safeguard.domain.forms.checks import check_form
 from safeguard.domain.forms.model import HealthAlertForm
+from safeguard.domain.forms.photos import Photo, PhotoLimits, photo_answer, photo_problems
 from safeguard.domain.forms.problems import CheckContext, Problem
 from safeguard.domain.forms.values import BadValue, parse_date
 from safeguard.domain.message import Bounce, Inbound
@@ -67,6 +68,7 @@ class Decision:
     command: Command | None = None
     alert_ref: str | None = None
     fgm: Submission | None = None  # a checked FGM submission (kind "fgm")
+    photos: tuple[Photo, ...] = ()  # re-encoded, to go with the notices (the form says Photo attached: Yes)
 
     def __post_init__(self) -> None:
         self.kind, self.outcome = MessageKind(self.kind), Outcome(self.outcome)
@@ -287,12 +289,20 @@ def _form(inbound: Inbound, sender: str, subject: SubjectCommand, config: Config
         return _quarantine("not-a-submission", "No health alert form was found in the message.",
                            reply="no_form_found")
     form, problems = check_form(raw, CheckContext(today, config))
-    if form is None:
+    answer, limits = form.photo_attached if form else photo_answer(raw), config.settings.limits
+    photos = [a for a in inbound.photos() if answer == "Yes" or not a.inline]  # not a signature's pictures
+    problems += photo_problems(answer, [a.photo for a in photos], [a.size for a in photos],
+                               PhotoLimits(limits.max_photos, limits.max_photo_mb))
+    if form is None or problems:
         return Decision("submission", "invalid", "form-problems", reply="form_invalid", problems=problems)
     ref = form.alert_reference or subject.reference
     if ref is None:
-        return Decision("submission", "accepted", "valid", reply="submission_received", form=form)
-    return _update(form, ref, sender, find_alert, config)
+        decision = Decision("submission", "accepted", "valid", reply="submission_received", form=form)
+    else:
+        decision = _update(form, ref, sender, find_alert, config)
+    if form.photo_attached == "Yes" and decision.outcome in ("accepted", "recorded"):
+        decision.photos = tuple(a.photo for a in photos if a.photo is not None)
+    return decision
 
 
 def _on_record(facts: AlertFacts, config: Config) -> frozenset[str]:

@@ -118,6 +118,8 @@ def summary_for_approval(register: Register, config: Config, reference: str, ver
                         f"({longest:%d/%m/%Y}).")
     if form.parents_informed == "No":
         warnings.append("The parents have not been informed (the form gives the reason).")
+    if form.photo_attached == "Yes":
+        warnings.append("Photos are attached to the form: they go to the providers with the notices.")
     changed: list[str] = []
     approved = register.alert_version(alert, alert.current_version) if alert.dispatched_at else None
     if approved is not None and approved.version != pending.version:

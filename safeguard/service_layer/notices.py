@@ -21,6 +21,7 @@ from safeguard.domain.config.models import Provider
 from safeguard.domain.forms.diff import Change
 from safeguard.domain.forms.model import HealthAlertForm
 from safeguard.domain.status import DeliveryStatus
+from safeguard.service_layer.photos import notice_attachments
 from safeguard.service_layer.replies import sender_of
 
 _STATUS = re.compile(r"\b([45]\.\d{1,3}\.\d{1,3})\b")
@@ -81,7 +82,8 @@ def queue_notice(register: Register, config: Config, *, alert: Alert, version: i
                             provider=provider, marker=target.marker, changes=changes or [], reason=reason,
                             version=version)
     queue_email(register, key=key, kind=f"notice:{kind}", rendered=rendered, sender=sender_of(config),
-                recipients=[provider.mailbox], at=at, alert_id=alert.id, inbound_id=inbound_id)
+                recipients=[provider.mailbox], at=at, alert_id=alert.id, inbound_id=inbound_id,
+                attachments=notice_attachments(register, alert, version, kind, form.photo_attached))
     delivery = register.delivery(alert, provider.code)
     if delivery is None:
         delivery = register.add(Delivery(alert_id=alert.id, provider_code=provider.code,

@@ -15,6 +15,7 @@ from safeguard.service_layer.approval import DecisionOutcome, DecisionRefused
 from safeguard.service_layer.approval_email import ask_approvers, decide_by_email
 from safeguard.service_layer.fgm_intake import store_submission
 from safeguard.service_layer.lifecycle import CommandResult, acknowledge, bounced, extend
+from safeguard.service_layer.photos import keep_photos
 from safeguard.service_layer.replies import queue_replies
 from safeguard.service_layer.withdrawal import WithdrawalReceipt, on_withdraw_command
 
@@ -105,6 +106,7 @@ def _new_alert(register: Register, config: Config, decision: Decision, row: Inbo
     ))
     version = register.add(AlertVersion(alert_id=alert.id, version=1, status=VersionStatus.PROPOSED,
                                         form=form.to_json(), inbound_id=row.id, created_at=now))
+    keep_photos(register, alert, 1, decision.photos, now)
     register.audit(actor="system", action="alert created", at=now, alert_ref=alert.reference,
                    inbound_id=row.id, status=AWAITING_APPROVAL, alert_type=form.alert_type,
                    urgency=form.urgency, providers=list(form.providers))
@@ -123,6 +125,7 @@ def _new_version(register: Register, config: Config, decision: Decision, row: In
             older.status = VersionStatus.SUPERSEDED
     added = register.add(AlertVersion(alert_id=alert.id, version=version, status=VersionStatus.PROPOSED,
                                       form=decision.form.to_json(), inbound_id=row.id, created_at=now))
+    keep_photos(register, alert, version, decision.photos, now)
     register.audit(actor=row.sender or "unknown sender", action="updated form received", at=now,
                    alert_ref=alert.reference, inbound_id=row.id, version=version)
     ask_approvers(register, config, alert, added, now)

@@ -13,6 +13,7 @@ from safeguard.adapters.register.orm import Alert, InboundMessage, OutboxEntry, 
 from safeguard.adapters.register.uow import UnitOfWork
 from safeguard.domain.config import Config
 from safeguard.domain.status import REJECTED, WITHDRAWN
+from safeguard.service_layer.photos import erase_photos
 
 ERASED = "erased"
 
@@ -45,7 +46,8 @@ def erase_expired(uow: UnitOfWork, config: Config, now: datetime) -> list[str]:
         for message in session.scalars(select(InboundMessage).where(InboundMessage.alert_id == alert.id)):
             if message.command:
                 message.command = {k: v for k, v in message.command.items() if k != "reason"}
+        photos = erase_photos(register, alert)
         register.audit(actor="system", action="personal data erased", at=now, alert_ref=alert.reference,
-                       retention_days=days, versions=len(versions))
+                       retention_days=days, versions=len(versions), photos=photos)
         erased.append(alert.reference)
     return erased

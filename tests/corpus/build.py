@@ -14,7 +14,18 @@ from pathlib import Path
 
 from testkit import samples
 from tests import hostile
-from tests.factories import INBOX, SW, TM, fields, people
+from tests.factories import (
+    INBOX,
+    PLACEHOLDER,
+    SW,
+    TM,
+    checkbox_control,
+    fields,
+    legacy_checkbox,
+    people,
+    text_run,
+    word_form,
+)
 from tests.samples.build import POSTFIX_BOUNCE, delayed_dsn, exchange_online_ndr
 
 HERE = Path(__file__).parent
@@ -44,6 +55,14 @@ def from_address(address: str) -> bytes:
     kept = re.sub(rb"^Authentication-Results:.*\n(?:[ \t].*\n)*", b"", head + b"\n", flags=re.MULTILINE)
     return (f"Authentication-Results: {samples.gateway_stamp(address)}\n".encode()
             + kept.rstrip(b"\n") + sep + body)
+
+
+def docx(data: bytes) -> bytes:
+    return msg(attachments=(("form.docx", data),))
+
+
+def photo_form(answer: str, *photos: tuple[str, bytes]) -> bytes:
+    return msg(body=samples.text_form(fields(**{"Photo attached": answer}), people()), attachments=photos)
 
 
 def nested(depth: int) -> bytes:
@@ -163,6 +182,23 @@ CASES: dict[str, Callable[[], bytes]] = {
     "extend-garbage-date": lambda: msg(sender=TM, subject="EXTEND HSA-2026-999999 to someday"),
     "reference-with-injection": lambda: msg(
         subject="=?utf-8?q?WITHDRAW_HSA-2026-000001=0D=0ABcc:_evil@freemail.test?="),
+    # forms read exactly as written (issue 18): unknown labels named, Word's controls read as meant
+    "unknown-label-in-body": lambda: msg(body=samples.text_form(fields(), people()) + "Photograph: Yes\n"),
+    "photo-attached-no-in-body": lambda: msg(body=samples.text_form(fields(), people())
+                                             + "Photo attached: No\n"),
+    "unknown-label-in-docx": lambda: docx(word_form(fields(), people(), extra_rows=(("Ethnicity", "x"),))),
+    "docx-checkbox-controls": lambda: docx(word_form({**fields(), "Parents informed": [
+        *checkbox_control(True), *text_run(" Yes "), *checkbox_control(False), *text_run(" No")],
+        "Photo attached": legacy_checkbox(False)}, people())),
+    "docx-placeholder-in-optional-field": lambda: docx(word_form({**fields(), "Pharmacy": PLACEHOLDER},
+                                                                 people())),
+    "docx-placeholder-in-required-field": lambda: docx(word_form({**fields(), "Team manager": PLACEHOLDER},
+                                                                 people())),
+    "docx-merged-cells": lambda: docx(word_form(fields(), people(), merged=True)),
+    # photos (issue 18): re-encoded without EXIF, sent only when Photo attached is Yes
+    "photo-yes-with-gps-jpeg": lambda: photo_form("Yes", ("IMG_0001.jpg", samples.photo_with_gps())),
+    "photo-with-no": lambda: photo_form("No", ("IMG_0001.jpg", samples.photo_with_gps())),
+    "photo-decompression-bomb": lambda: photo_form("Yes", ("huge.png", hostile.png_bomb())),
 }
 
 # Delivery-status notifications (numbered from 110). The corpus runs against an empty register, so

@@ -14,9 +14,10 @@ from hypothesis import strategies as st
 from safeguard.adapters.mail.inbound import parse_inbound
 from safeguard.adapters.mail.maildir import deliver
 from safeguard.adapters.mail.port import Folder
+from safeguard.adapters.register.orm import InboundMessage
 from safeguard.domain.forms.checks import check_form
+from safeguard.domain.forms.lines import from_lines
 from safeguard.domain.forms.problems import CheckContext
-from safeguard.domain.forms.raw import from_lines
 from safeguard.service_layer.intake import IntakeContext, process_batch
 from tests.conftest import TODAY
 
@@ -34,6 +35,10 @@ def test_each_file_gets_its_expected_outcome(name: str, intake_ctx: IntakeContex
     deliver(intake_ctx.mailbox.root, (CORPUS / name).read_bytes())  # type: ignore[attr-defined]
     [result] = process_batch(intake_ctx.mailbox.list_new(), intake_ctx)
     assert (result.outcome, result.reason) == (EXPECTED[name]["outcome"], EXPECTED[name]["reason"])
+    if "problems" in EXPECTED[name]:
+        with intake_ctx.uow() as u:
+            row = u.session.get(InboundMessage, result.inbound_id)
+            assert row is not None and [p["label"] for p in row.problems] == EXPECTED[name]["problems"]
     assert intake_ctx.mailbox.folder_counts()["INBOX"] == 0
     for path in intake_ctx.mailbox.list_folder(Folder.SENT):  # type: ignore[attr-defined]
         sent = message_from_bytes(path.read_bytes())

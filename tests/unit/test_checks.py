@@ -1,8 +1,8 @@
 from datetime import timedelta
 
 from safeguard.domain.forms.checks import check_form
+from safeguard.domain.forms.lines import from_lines
 from safeguard.domain.forms.problems import CheckContext
-from safeguard.domain.forms.raw import from_lines
 from testkit import samples
 from tests.conftest import TODAY
 from tests.factories import fields, people

@@ -7,6 +7,7 @@ its headers only, since the standard library's parser recurses once per level.""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import email
 import email.header
 import email.parser
@@ -169,8 +170,9 @@ def _walk(msg: Message, inbound: Inbound, max_attachment: int | None, aside: Set
         disposition = str(part.get("Content-Disposition") or "").lower()
         span = aside.span(part.get_payload())
         if filename or "attachment" in disposition:
-            inbound.attachments.append(_attachment(part, _clean_filename(filename), max_attachment, aside,
-                                                   span))
+            attachment = _attachment(part, _clean_filename(filename), max_attachment, aside, span)
+            inline = bool(part.get("Content-ID")) and "attachment" not in disposition
+            inbound.attachments.append(dataclasses.replace(attachment, inline=True) if inline else attachment)
             continue
         if span is not None:
             part.set_payload(aside.body(span))

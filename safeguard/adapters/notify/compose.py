@@ -18,6 +18,7 @@ from email.utils import format_datetime, formataddr
 from safeguard.adapters.notify.render import Rendered
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "xlsx": XLSX}  # by the file name's extension
 CRLF = "\r\n"
 
 
@@ -75,7 +76,8 @@ def _text_part(text: str, subtype: str) -> str:
 def _attachment(filename: str, data: bytes) -> str:
     quoted = filename.replace("\\", "_").replace('"', "_")
     name = quoted if quoted.isascii() else Header(quoted, "utf-8").encode()
-    return (f'Content-Type: {XLSX}{CRLF}Content-Disposition: attachment; filename="{name}"{CRLF}'
+    content_type = CONTENT_TYPES.get(filename.rpartition(".")[2].lower(), XLSX)
+    return (f'Content-Type: {content_type}{CRLF}Content-Disposition: attachment; filename="{name}"{CRLF}'
             f"Content-Transfer-Encoding: base64{CRLF}{CRLF}"
             + base64.encodebytes(data).decode("ascii").replace("\n", CRLF))
 

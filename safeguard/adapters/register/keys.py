@@ -21,6 +21,7 @@ ENCRYPTED: dict[str, tuple[str, list[tuple[str, str]]]] = {
     "outbox": ("id", [("raw", "bytes")]),
     "audit_log": ("seq", [("detail", "json")]),
     "fgm_records": ("id", [("data", "json")]),
+    "alert_photos": ("id", [("data", "bytes")]),
 }
 _TYPES = {"json": sa.JSON, "text": sa.Text, "bytes": sa.LargeBinary}
 

@@ -112,6 +112,22 @@ class AlertVersion(Base):
     _inbound: Mapped[InboundMessage | None] = written_after("InboundMessage", "AlertVersion.inbound_id")
 
 
+class AlertPhoto(Base):
+    """A photo sent with a version of an alert's form (Photo attached: Yes), re-encoded without its
+    metadata (EXIF, GPS) and encrypted at rest. Erased with the alert's personal data (retention.py)."""
+
+    __tablename__ = "alert_photos"
+    __table_args__ = (UniqueConstraint("alert_id", "version", "number"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    number: Mapped[int] = mapped_column(Integer)  # 1, 2, ... in the order attached
+    content_type: Mapped[str] = mapped_column(String(20))
+    data: Mapped[bytes] = mapped_column(EncryptedBytes())
+    created_at: Mapped[datetime]
+    _alert: Mapped[Alert] = written_after("Alert", "AlertPhoto.alert_id")
+
+
 class Delivery(Base):
     """One provider's copy of one alert: what it was last sent, and whether it answered."""
 

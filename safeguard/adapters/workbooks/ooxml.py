@@ -17,6 +17,7 @@ from xml.etree.ElementTree import XML
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
+from safeguard.adapters.workbooks.wordtables import table_rows
 from safeguard.domain.forms.document import Document
 from safeguard.domain.forms.raw import MAX_ROWS, Grid
 from safeguard.domain.forms.values import RawValue
@@ -202,20 +203,11 @@ def _column(ref: str) -> int:
 
 
 def docx_grids(data: bytes, limits: Limits) -> list[Grid]:
+    """Each table of the document (nested ones too), read as wordtables.py says."""
     doc = SafeZip(data, limits)
     doc.refuse_macros()
     body = doc.xml("word/document.xml")
-    grids: list[Grid] = []
-    for table in body.iter(f"{_W}tbl"):
-        rows = [[_cell_text(tc) for tc in tr.findall(f"{_W}tc")][:MAX_COLS]
-                for tr in table.findall(f"{_W}tr")]
-        grids.append(rows[:MAX_ROWS])
-    return grids
-
-
-def _cell_text(tc) -> str:
-    paragraphs = ["".join(t.text or "" for t in p.iter(f"{_W}t")) for p in tc.iter(f"{_W}p")]
-    return "\n".join(p for p in paragraphs if p).strip()
+    return [table_rows(table, MAX_ROWS, MAX_COLS) for table in body.iter(f"{_W}tbl")]
 
 
 def read_document(kind: str, data: bytes, limits: Limits, max_rows: int) -> Document:

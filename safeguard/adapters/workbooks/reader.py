@@ -1,15 +1,18 @@
-"""Reading office attachments in a separate process, under a memory and time limit.
+"""Reading office attachments (and re-encoding photos) in a separate process, under a memory and
+time limit.
 
-A workbook can be built to make any reader slow or greedy. So an intake process never reads one
-itself: it hands the bytes to its own reader process (started at first use, then reused for every
-attachment, so intake pays a pipe's round trip rather than a process start per message) and waits
-at most `limits.reader_seconds`. The reader process has an address-space limit
+A workbook or a photo can be built to make any reader slow or greedy. So an intake process never
+reads one itself: it hands the bytes to its own reader process (started at first use, then reused
+for every attachment, so intake pays a pipe's round trip rather than a process start per message)
+and waits at most `limits.reader_seconds`. The reader process has an address-space limit
 (`limits.reader_memory_mb`) and a CPU limit per attachment. If it runs over or stops, it is
-killed, the attachment is reported as overran (the message is quarantined and the admin team
-told) and the next attachment gets a new reader process.
+killed, the attachment is reported as overran (a form's message is quarantined and the admin team
+told; a photo is a problem listed back to the sender) and the next attachment gets a new reader
+process.
 
 Protocol (the reader's stdin and stdout): a JSON line {kind, size, max_rows, limits, seconds}
-and `size` bytes of document; the answer is an 8-byte length and Document.to_json as JSON.
+(for a photo {kind: "photo", size, max_pixels, seconds}) and `size` bytes of document; the answer is
+an 8-byte length and Document.to_json (Photo.to_json) as JSON.
 Nothing is written to logs or stderr (stderr is discarded): attachments hold personal data.
 """
 
@@ -25,12 +28,15 @@ import sys
 import threading
 import time
 from dataclasses import asdict, dataclass
-from typing import IO
+from typing import IO, Any
 
+from safeguard.adapters.workbooks.images import reencode
 from safeguard.adapters.workbooks.ooxml import Limits, read_document
 from safeguard.domain.forms.document import OVERRAN, Document
+from safeguard.domain.forms.photos import UNREADABLE, Photo
 
 MB = 1024 * 1024
+PHOTO = "photo"  # the request kind for a photo; otherwise "xlsx" or "docx"
 
 
 STARTUP_SECONDS = 30  # starting is not the attachment's time: it waits for READY first
@@ -57,12 +63,22 @@ class Reader:
         self._lock = threading.Lock()
 
     def read(self, kind: str, data: bytes, zip_limits: Limits, max_rows: int) -> Document:
+        answer = self._asked({"kind": kind, "max_rows": max_rows, "limits": asdict(zip_limits)}, data)
+        return OVERRAN if answer is None else Document.from_json(answer)
+
+    def read_photo(self, data: bytes, max_pixels: int) -> Photo:
+        """The photo re-encoded without metadata (images.py), or why it cannot be used."""
+        answer = self._asked({"kind": PHOTO, "max_pixels": max_pixels}, data)
+        return UNREADABLE if answer is None else Photo.from_json(answer)
+
+    def _asked(self, request: dict[str, object], data: bytes) -> dict[str, object] | None:
+        """The reader's answer, or None when it overran or stopped (it is then stopped for good)."""
         with self._lock:
             try:
-                return self._ask(kind, data, zip_limits, max_rows)
+                return self._ask(request, data)
             except (Overran, OSError, ValueError):
                 self.stop()
-                return OVERRAN
+                return None
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None
@@ -73,16 +89,18 @@ class Reader:
                 if pipe is not None:
                     pipe.close()
 
-    def _ask(self, kind: str, data: bytes, zip_limits: Limits, max_rows: int) -> Document:
+    def _ask(self, request: dict[str, object], data: bytes) -> dict[str, object]:
         proc = self._child()
         assert proc.stdin is not None and proc.stdout is not None
-        request = {"kind": kind, "size": len(data), "max_rows": max_rows, "limits": asdict(zip_limits),
-                   "seconds": self.limits.seconds}
         deadline = time.monotonic() + self.limits.seconds
-        proc.stdin.write(json.dumps(request).encode() + b"\n" + data)
+        header = {**request, "size": len(data), "seconds": self.limits.seconds}
+        proc.stdin.write(json.dumps(header).encode() + b"\n" + data)
         proc.stdin.flush()
         size = int.from_bytes(_read_exactly(proc.stdout, 8, deadline), "big")
-        return Document.from_json(json.loads(_read_exactly(proc.stdout, size, deadline)))
+        answer = json.loads(_read_exactly(proc.stdout, size, deadline))
+        if not isinstance(answer, dict):
+            raise ValueError("the reader answered something other than an object")
+        return answer
 
     def _child(self) -> subprocess.Popen[bytes]:
         if self._pid != os.getpid():  # forked: the pipes are the parent's, never to be used here
@@ -145,14 +163,19 @@ def serve(memory_mb: int, stdin: IO[bytes], stdout: IO[bytes]) -> None:
         data = _read_all(stdin, int(request["size"]))
         _limit_cpu(float(request["seconds"]))
         try:
-            document = read_document(str(request["kind"]), data, Limits(**request["limits"]),
-                                     int(request["max_rows"]))
-            answer = json.dumps(document.to_json()).encode()
+            answer = json.dumps(_answer(request, data)).encode()
         except MemoryError:
             return  # the parent sees the pipe close: overran
         del data
         stdout.write(len(answer).to_bytes(8, "big") + answer)
         stdout.flush()
+
+
+def _answer(request: dict[str, Any], data: bytes) -> dict[str, object]:
+    if request["kind"] == PHOTO:
+        return reencode(data, int(request["max_pixels"])).to_json()
+    limits = Limits(**request["limits"])
+    return read_document(str(request["kind"]), data, limits, int(request["max_rows"])).to_json()
 
 
 def _read_all(stdin: IO[bytes], size: int) -> bytes:

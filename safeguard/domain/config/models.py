@@ -165,6 +165,10 @@ class Limits(Strict):
     chunk_mb: float = Field(default=64, gt=0)  # message bytes held by one intake process at once
     max_deferrals: int = Field(default=3, ge=1)  # a message left in INBOX this often is quarantined
     inbox_stale_minutes: int = Field(default=60, gt=0)  # the nightly digest lists INBOX mail older than this
+    # Photos sent with a form (docs/health-alert-form.md): how many, how large, how many pixels.
+    max_photos: int = Field(default=4, ge=1, le=20)
+    max_photo_mb: float = Field(default=10, gt=0)
+    max_photo_megapixels: float = Field(default=40, gt=0)  # a larger image is refused before it is decoded
 
 
 class MaildirSettings(Strict):

@@ -38,6 +38,7 @@ def check_form(raw: RawForm, ctx: CheckContext) -> tuple[HealthAlertForm | None,
                 for n, row in enumerate(raw.subjects, start=1)]
     problems += [Problem(_label(k), "appears more than once with different values. Give it once.")
                  for k in sorted(raw.repeated)]
+    problems += read_as_written(raw)
     if raw.extra_subject_rows:
         problems.append(Problem("Subjects",
                                 "the form allows at most 6 subjects. Send a second alert for the others."))
@@ -50,6 +51,16 @@ def check_form(raw: RawForm, ctx: CheckContext) -> tuple[HealthAlertForm | None,
         return None, problems
     form = HealthAlertForm(subjects=tuple(Subject(**s) for s in subjects), **values)
     return form, []
+
+
+def read_as_written(raw: RawForm) -> list[Problem]:
+    """Lines or rows that could not be read as written: unknown labels (named as the sender wrote
+    them, which is not a value) and values running onto lines their field does not take."""
+    return ([Problem(f"'{label}'", "is not a label on the form. Use the labels exactly as the form "
+                     "gives them, or remove that line.") for label in raw.unknown]
+            + [Problem(label, "runs onto a second line, but only text fields can. Put its value on the "
+                       "same line as the label, and start every other line with a label from the form.")
+               for label in raw.overflowing])
 
 
 def _read_fields(row: dict[str, RawValue], specs: tuple[FieldSpec, ...], where: str,

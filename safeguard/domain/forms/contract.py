@@ -90,6 +90,8 @@ SECTIONS: tuple[Section, ...] = (
         _f("providers", "Providers to alert", "providers", True, max_length=1000,
            hint="provider codes from the agreed directory, separated by commas"),
         _f("provider_reason", "Reason for choice of providers", "text", True, max_length=2000),
+        _f("photo_attached", "Photo attached", "choice", choices=YES_NO,
+           hint="Yes when photos (.jpg or .png) attached to the email should go to the providers"),
     )),
     Section("F. Contacts", (
         _f("social_worker_name", "Social worker name", "text", True, max_length=200),
@@ -118,6 +120,7 @@ SUBJECT_FIELDS: tuple[FieldSpec, ...] = (
 )
 
 FORM_FIELDS: tuple[FieldSpec, ...] = tuple(f for s in SECTIONS for f in s.fields)
+FREE_TEXT = (Kind.TEXT, Kind.PROVIDERS)  # the kinds whose value may run over several lines
 
 
 def normalise_label(text: str) -> str:

@@ -56,6 +56,7 @@ class HealthAlertForm:
     education_setting: str | None = None
     police_involvement: str | None = None
     community_contacts: str | None = None
+    photo_attached: str | None = None  # "Yes": the photos attached travel with the notices
 
     def to_json(self) -> dict[str, Any]:
         """JSON values (dates as ISO text), field by field: dataclasses.asdict would deep-copy every
