@@ -60,6 +60,8 @@ class MessageKind(StrEnum):
     WITHDRAW = "withdraw"
     EXTEND = "extend"
     ACKNOWLEDGEMENT = "acknowledgement"
+    SEEN = "seen"  # a provider has seen the subject of an alert it holds
+    DIGEST_CONFIRM = "digest-confirm"  # a provider confirms its weekly "alerts you hold" digest
     AUTO_REPLY = "auto-reply"
     BOUNCE = "bounce"
     FGM = "fgm"

@@ -18,6 +18,7 @@ from safeguard.service_layer.approval import (
 from safeguard.service_layer.intake import IntakeContext
 from safeguard.service_layer.replies import sender_of
 from safeguard.service_layer.sending import send_unsent
+from safeguard.service_layer.subjects import shared_subject_warnings
 
 
 def approval_summary(ctx: IntakeContext, reference: str, version: int | None) -> ApprovalSummary | None:
@@ -40,7 +41,7 @@ def record_approval_run(ctx: IntakeContext, reference: str, version: int, run_id
             queue_email(u.register, key=f"approval-needed:{reference}:v{version}",
                         kind="admin:approval-needed",
                         rendered=render_email("approval_needed", service=service, reference=reference,
-                                              link=link),
+                                              link=link, shared=shared_subject_warnings(u.register, alert)),
                         sender=sender_of(ctx.config), recipients=list(service.approvers), at=ctx.clock(),
                         alert_id=alert.id)
         u.commit()
