@@ -32,6 +32,7 @@ class SubjectCommand:
     reference: str | None
     extend_to: str | None = None
     ambiguous: bool = False  # mentions a verb without being a command exactly
+    digest: str | None = None  # CONFIRM's digest reference (not an alert's: never in `reference`)
 
 
 def read_subject(subject: str, prefix: str, marker: str = "[secure]") -> SubjectCommand:
@@ -44,7 +45,7 @@ def read_subject(subject: str, prefix: str, marker: str = "[secure]") -> Subject
     if m := re.fullmatch(rf"SEEN {ref}", text, _FLAGS):
         return SubjectCommand("seen", m.group(1).upper())
     if m := re.fullmatch(rf"CONFIRM ({prefix}-DIGEST-\d{{4}}W\d{{2}}-[A-Z0-9]{{1,10}})", text, _FLAGS):
-        return SubjectCommand("confirm", m.group(1).upper())
+        return SubjectCommand("confirm", None, digest=m.group(1).upper())
     quoted = re.search(ref, text, _FLAGS)
     return SubjectCommand(None, quoted.group(1).upper() if quoted else None,
                           ambiguous=_VERB_WORD.search(text) is not None)

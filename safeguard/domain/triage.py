@@ -229,7 +229,7 @@ def _seen(inbound: Inbound, sender: str, subject: SubjectCommand, find_alert: Fi
 
 
 def _confirm(sender: str, code: str, subject: SubjectCommand, find_digest: FindDigest) -> Decision:
-    digest = subject.reference or ""
+    digest = subject.digest or ""
     if find_digest(digest) != code:
         return _quarantine("digest-unknown", f"A provider confirmed {digest}, which is not a digest we sent "
                            "to that provider; nothing was recorded.")

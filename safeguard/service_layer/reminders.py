@@ -88,7 +88,9 @@ def _queue_once(uow: Callable[[], UnitOfWork], config: Config, item: Due, now: d
             if item.mark:
                 item.mark(u.register, now)
             u.register.audit(actor="system", action=f"reminder queued: {item.kind}", at=now,
-                             alert_ref=item.reference, inbound_id=item.inbound_id, key=item.key)
+                             # a digest's reference is not an alert's
+                             alert_ref=item.reference if item.alert_id is not None else None,
+                             inbound_id=item.inbound_id, key=item.key)
             u.commit()
         except IntegrityError:  # an overlapping run queued it first
             return False
