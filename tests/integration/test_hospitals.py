@@ -198,3 +198,26 @@ def test_a_second_alert_sharing_an_nhs_number_is_flagged_by_reference_only(
     assert f"Another active alert shares a subject: {first}." in summary.warnings
     assert samples.CHILD_NHS not in summary.markdown()
     assert all(samples.CHILD_NHS not in key and len(key) == 40 for key in keys) and len(alerts) == 2
+
+
+def test_the_activity_return_counts_seen_digests_confirmed_and_lapse_notices(
+        ctx: IntakeContext, clock_: Clock, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    from safeguard.adapters.returns.activity import load_activity, write_activity
+    ref = raise_alert(ctx, clock_, "2026-11-24T10:00+00:00", review=date(2026, 12, 4))
+    assert intake(ctx, UHCW, f"SEEN {ref}", when="2026-12-03T10:00+00:00") == ["seen"]
+    reminders(ctx, "2026-12-07T08:00+00:00")  # Monday: the digests, and the review has lapsed
+    assert intake(ctx, SWFT, "CONFIRM HSA-DIGEST-2026W50-SWFT", when="2026-12-07T09:00+00:00") == [
+        "digest-confirmed"]
+    with ctx.uow() as u:
+        activity = load_activity(u.session, ctx.config, "2026-12")
+    rows = activity.hospitals.set_index("Provider").to_dict("index")
+    uhcw = rows["UHCW: University Hospitals Coventry and Warwickshire NHS Trust"]
+    swft = rows["SWFT: South Warwickshire University NHS Foundation Trust"]
+    assert (uhcw["SEEN reported"], uhcw["Digests confirmed"], uhcw["Digests unconfirmed"]) == (1, 0, 1)
+    assert (swft["SEEN reported"], swft["Digests confirmed"], swft["Review-lapse notices"]) == (0, 1, 1)
+    assert rows["Total"] == {"SEEN reported": 1, "Digests sent": 2, "Digests confirmed": 1,
+                             "Digests unconfirmed": 1, "Review-lapse notices": 2}
+    book = write_activity(activity, ctx.config, tmp_path / "activity.xlsx", clock_.now)
+    assert "Hospitals" in load_workbook(book, read_only=True).sheetnames
