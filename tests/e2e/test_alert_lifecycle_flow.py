@@ -125,8 +125,9 @@ def wait_until_paused(client, run_id, deadline: float, pause: int = 1) -> str:
 
 
 def approve_through_prefect(version: int, reference: str, first_answer: dict[str, object] | None = None,
-                            **answer: object) -> None:
-    """Act as the worker for the run intake created, wait for it to pause, and answer its form."""
+                            **answer: object) -> str:
+    """Act as the worker for the run intake created, wait for it to pause, and answer its form;
+    returns the form's description."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
         FlowRunFilter,
@@ -163,6 +164,7 @@ def approve_through_prefect(version: int, reference: str, first_answer: dict[str
         assert [i for i in client.filter_flow_run_input(UUID(str(run.id)), key_prefix="paused-", limit=50,
                                                         exclude_keys=set())
                 if i.key.endswith("-response")] == []
+    return str(description)
 
 
 def decide_withdrawal_through_prefect(reference: str, **answer: object) -> str:
