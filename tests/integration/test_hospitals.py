@@ -104,6 +104,18 @@ def test_a_digest_lists_what_was_withdrawn_since_the_last_one_and_a_bank_holiday
     assert kept in active and gone not in active and gone in withdrawn
 
 
+def test_after_its_last_alert_is_withdrawn_a_provider_gets_one_last_digest_then_nothing(
+        ctx: IntakeContext, clock_: Clock) -> None:
+    ref = raise_alert(ctx, clock_, "2026-11-25T10:00+00:00", **{"Providers to alert": "UHCW"})
+    assert intake(ctx, SW, f"WITHDRAW {ref}", "Reason: Found\n", when="2026-11-26T10:00+00:00") == [
+        "withdraw-requested"]
+    approve_withdrawal(ctx, ref)
+    assert reminders(ctx, "2026-11-30T08:00+00:00")["digest"] == ["HSA-DIGEST-2026W49-UHCW"]
+    [digest] = [raw for raw in held(ctx, UHCW) if subject_of(raw).startswith("Alerts you hold")]
+    assert "ACTIVE: none" in text_of(digest) and ref in text_of(digest).partition("WITHDRAWN")[2]
+    assert "digest" not in reminders(ctx, "2026-12-07T08:00+00:00")
+
+
 def test_a_confirm_for_another_providers_digest_records_nothing(ctx: IntakeContext, clock_: Clock) -> None:
     raise_alert(ctx, clock_, "2026-11-25T10:00+00:00")
     reminders(ctx, "2026-11-30T08:00+00:00")
