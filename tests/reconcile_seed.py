@@ -12,7 +12,7 @@ from safeguard.adapters.mail.maildir import MaildirMailbox, deliver
 from safeguard.adapters.mail.port import Folder
 from safeguard.adapters.notify.outbox import queue_email
 from safeguard.adapters.notify.render import render_email
-from safeguard.adapters.register.orm import Alert, Delivery, InboundMessage, OutboxEntry
+from safeguard.adapters.register.orm import Alert, Delivery, InboundMessage, OutboxEntry, ProviderDigest
 from safeguard.service_layer.approval import ApprovalRequest
 from safeguard.service_layer.dispatch import give_decision, send_alert_email
 from safeguard.service_layer.intake import IntakeContext, process_message
@@ -66,6 +66,9 @@ def seed_every_discrepancy(ctx: IntakeContext) -> IntakeContext:
         bounced = u.session.scalars(select(Delivery).where(Delivery.alert_id == u.register.alert(active).id,
                                                            Delivery.provider_code == "UHCW")).one()
         bounced.status, bounced.failure = "failed", "bounced: 5.1.1 550 5.1.1 User unknown"
+        u.register.add(ProviderDigest(reference="HSA-DIGEST-2026W48-GEH", provider_code="GEH",
+                                      mailbox="safeguarding@geh.test", active=[], withdrawn=[],
+                                      sent_at=ctx.clock() - timedelta(days=3), escalated_at=ctx.clock()))
         gone_mid, back_mid, sent_mid = gone.message_id, back.message_id, sent.message_id
         u.commit()
     back_name = ""

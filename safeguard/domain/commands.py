@@ -4,6 +4,8 @@
     EXTEND HSA-2026-000123 to 2027-01-31
     APPROVE HSA-2026-000123 K7QM2XPD          from a listed approver, with the one-time code emailed to them
     REJECT HSA-2026-000123 K7QM2XPD           body: Reason: text (the sender is told it)
+    SEEN HSA-2026-000123                      from a provider; body: optional When: and Where: lines
+    CONFIRM HSA-DIGEST-2026W49-UHCW           from a provider, confirming its weekly "alerts you hold"
 
 The whole subject must be the command (a `[secure]` marker aside), in capitals or not. A reply or
 forward (`RE:`, `FW:`) is never a command that changes state, and neither is a sentence that happens
@@ -28,10 +30,11 @@ _OTHER = re.compile(r"^other\s*[:\-]\s*(\S.*)$", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class SubjectCommand:
-    verb: str | None  # "withdraw", "extend", "approve", "reject" or None
+    verb: str | None  # "withdraw", "extend", "approve", "reject", "seen", "confirm" or None
     reference: str | None
     extend_to: str | None = None
     ambiguous: bool = False  # mentions a verb without being a command exactly
+    digest: str | None = None  # CONFIRM's digest reference (not an alert's: never in `reference`)
     code: str | None = None  # approve / reject: the one-time code (never stored or logged)
 
 
@@ -49,6 +52,10 @@ def read_subject(subject: str, prefix: str, marker: str = "[secure]") -> Subject
         return SubjectCommand("extend", m.group(1).upper(), m.group(2))
     if m := re.fullmatch(rf"(APPROVE|REJECT) {ref} ([A-Z0-9]{{4,16}})", text, _FLAGS):
         return SubjectCommand(m.group(1).lower(), m.group(2).upper(), code=m.group(3).upper())
+    if m := re.fullmatch(rf"SEEN {ref}", text, _FLAGS):
+        return SubjectCommand("seen", m.group(1).upper())
+    if m := re.fullmatch(rf"CONFIRM ({prefix}-DIGEST-\d{{4}}W\d{{2}}-[A-Z0-9]{{1,10}})", text, _FLAGS):
+        return SubjectCommand("confirm", None, digest=m.group(1).upper())
     quoted = re.search(ref, text, _FLAGS)
     return SubjectCommand(None, quoted.group(1).upper() if quoted else None,
                           ambiguous=_VERB_WORD.search(text) is not None)
@@ -87,6 +94,30 @@ def withdrawal_reason(body: str | None) -> str | None:
             return f"Other: {other.group(1)[:500]}"
         return None
     return None
+
+
+def digest_reference(prefix: str, year: int, week: int, provider_code: str) -> str:
+    """A provider's weekly digest: HSA-DIGEST-2026W49-UHCW (ISO year and week)."""
+    return f"{prefix}-DIGEST-{year}W{week:02d}-{provider_code.upper()}"
+
+
+def digest_provider(reference: str) -> str:
+    """The provider code a digest reference was made for (its last part)."""
+    return reference.rpartition("-")[2]
+
+
+MAX_SEEN_TEXT = 200
+
+
+def seen_details(body: str | None) -> tuple[str | None, str | None]:
+    """The `When:` and `Where:` lines of a SEEN message's body (the first of each, shortened)."""
+    found: dict[str, str] = {}
+    for line in (body or "").splitlines()[:50]:
+        label, sep, value = line.partition(":")
+        key = label.strip().lower()
+        if sep and key in ("when", "where") and key not in found and value.strip():
+            found[key] = " ".join(value.split())[:MAX_SEEN_TEXT]
+    return found.get("when"), found.get("where")
 
 
 HOW_TO_WITHDRAW = ("Write the subject as WITHDRAW {ref} and nothing else (not a reply, no other words), "
@@ -135,6 +166,24 @@ class EmailDecision:
 
 
 @dataclass(frozen=True)
+class Seen:
+    """A provider holding the alert has seen its subject (when and where: free text, never logged)."""
+
+    reference: str
+    provider_address: str
+    when: str | None = None
+    where: str | None = None
+
+
+@dataclass(frozen=True)
+class ConfirmDigest:
+    """A provider confirms its weekly "alerts you hold" digest matches its records."""
+
+    digest: str
+    provider_address: str
+
+
+@dataclass(frozen=True)
 class BounceReport:
     """A delivery failure about an email we sent (the outbox entry triage matched by Message-ID)."""
 
@@ -151,10 +200,12 @@ class FgmFile:
     file: str
 
 
-Command = Withdraw | Extend | Acknowledge | Update | BounceReport | FgmFile | EmailDecision
+Command = (Withdraw | Extend | Acknowledge | Update | BounceReport | FgmFile | EmailDecision | Seen
+           | ConfirmDigest)
 
 _VERBS: dict[type, str] = {Withdraw: "withdraw", Extend: "extend", Acknowledge: "acknowledge",
-                           Update: "update", BounceReport: "bounce", EmailDecision: "decide"}
+                           Update: "update", BounceReport: "bounce", EmailDecision: "decide",
+                           Seen: "seen", ConfirmDigest: "confirm"}
 _SECRET = frozenset({"code"})  # fields never written to the register or the audit
 
 
@@ -187,6 +238,11 @@ def command_from_json(data: dict[str, Any] | None) -> Command | None:
         if verb == "decide":
             return EmailDecision(str(data["reference"]), bool(data["approve"]), "",
                                  str(data.get("reason") or ""))
+        if verb == "seen":
+            return Seen(str(data["reference"]), str(data["provider_address"]), data.get("when"),
+                        data.get("where"))
+        if verb == "confirm":
+            return ConfirmDigest(str(data["digest"]), str(data["provider_address"]))
         if verb == "bounce":
             return BounceReport(int(data["outbox_id"]), str(data.get("status") or ""),
                                 str(data.get("failure") or ""), str(data.get("recipient") or ""))

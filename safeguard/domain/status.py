@@ -61,6 +61,8 @@ class MessageKind(StrEnum):
     EXTEND = "extend"
     ACKNOWLEDGEMENT = "acknowledgement"
     APPROVAL = "approval"  # a listed approver's APPROVE or REJECT by email
+    SEEN = "seen"  # a provider has seen the subject of an alert it holds
+    DIGEST_CONFIRM = "digest-confirm"  # a provider confirms its weekly "alerts you hold" digest
     AUTO_REPLY = "auto-reply"
     BOUNCE = "bounce"
     FGM = "fgm"

@@ -19,14 +19,17 @@ from safeguard.domain.commands import (
     Acknowledge,
     BounceReport,
     Command,
+    ConfirmDigest,
     EmailDecision,
     Extend,
     FgmFile,
+    Seen,
     SubjectCommand,
     Update,
     Withdraw,
     body_reason,
     read_subject,
+    seen_details,
     withdrawal_reason,
 )
 from safeguard.domain.config import Config
@@ -53,6 +56,7 @@ class AlertFacts:
     notified: frozenset[str] = frozenset()  # provider mailboxes that were sent a notice
     alert_type: str = ""
     created_on: date | None = None
+    holding: frozenset[str] = frozenset()  # provider mailboxes holding it now (not told of a withdrawal)
 
 
 @dataclass
@@ -92,10 +96,12 @@ class SentFacts:
 
 
 FindSent = Callable[[str], SentFacts | None]
+FindDigest = Callable[[str], str | None]  # a digest reference -> the provider code it was sent to
+PROVIDER_VERBS = ("seen", "confirm")  # commands only a provider in the directory may send
 
 
 def triage(inbound: Inbound, config: Config, today: date, find_alert: FindAlert,
-           find_sent: FindSent | None = None) -> Decision:
+           find_sent: FindSent | None = None, find_digest: FindDigest | None = None) -> Decision:
     service = config.settings.service
     if inbound.header_faults:
         return _quarantine("malformed",
@@ -122,12 +128,20 @@ def triage(inbound: Inbound, config: Config, today: date, find_alert: FindAlert,
     if provider := config.provider_by_address(sender):
         if FGM_SUBJECT.search(inbound.subject):
             return _fgm(inbound, provider.code, config)
+        if subject.verb == "confirm":
+            return _confirm(sender, provider.code, subject, find_digest or (lambda _reference: None))
+        if subject.verb == "seen":
+            return _seen(inbound, sender, subject, find_alert)
         return _provider_mail(sender, subject, find_alert)
     if not config.is_authorised_sender(sender):
         return _quarantine("unauthorised-sender", "The sender is not on an authorised domain.")
     if inbound.reply_to and inbound.reply_to.rpartition("@")[2] != sender.rpartition("@")[2]:
         return _quarantine("reply-to-mismatch", "The Reply-To address is on a different domain from the "
                            "sender (a possible forgery).")
+    if subject.verb in PROVIDER_VERBS:
+        return _quarantine("provider-command", f"{(subject.verb or '').upper()} came from an address that is "
+                           "not a provider's mailbox in the directory, so nothing was changed.",
+                           alert_ref=subject.reference if subject.verb == "seen" else None)
     if subject.ambiguous:
         return _ambiguous(subject)
     if subject.verb:
@@ -228,6 +242,30 @@ def _provider_mail(sender: str, subject: SubjectCommand, find_alert: FindAlert) 
                            "never sent.", alert_ref=facts.reference)
     return Decision("acknowledgement", "recorded", "acknowledged", alert_ref=facts.reference,
                     command=Acknowledge(facts.reference, sender))
+
+
+def _seen(inbound: Inbound, sender: str, subject: SubjectCommand, find_alert: FindAlert) -> Decision:
+    """SEEN from a provider that holds the alert now: routed at once to the people on record. From a
+    provider that never received it (or was told of its withdrawal), nothing changes."""
+    facts = find_alert(subject.reference or "")
+    if facts is None:
+        return _quarantine("seen-unknown", f"A provider sent SEEN for {subject.reference}, which is not an "
+                           "alert we hold; nothing was changed. Phone them.", alert_ref=None)
+    if sender not in facts.holding:
+        return _quarantine("seen-not-holding", f"A provider sent SEEN for {facts.reference}, which it does "
+                           "not hold (it was never sent it, or was told of its withdrawal); nothing was "
+                           "changed. Phone them if it matters.", alert_ref=facts.reference)
+    when, where = seen_details(inbound.text_body)
+    return Decision("seen", "recorded", "seen", alert_ref=facts.reference,
+                    command=Seen(facts.reference, sender, when, where))
+
+
+def _confirm(sender: str, code: str, subject: SubjectCommand, find_digest: FindDigest) -> Decision:
+    digest = subject.digest or ""
+    if find_digest(digest) != code:
+        return _quarantine("digest-unknown", f"A provider confirmed {digest}, which is not a digest we sent "
+                           "to that provider; nothing was recorded.")
+    return Decision("digest-confirm", "recorded", "digest-confirmed", command=ConfirmDigest(digest, sender))
 
 
 def _command(inbound: Inbound, sender: str, subject: SubjectCommand, find_alert: FindAlert,

@@ -20,6 +20,7 @@ from safeguard.domain.forms.model import HealthAlertForm
 from safeguard.domain.status import ACTIVE, REJECTED, WITHDRAWN, DeliveryStatus, VersionStatus
 from safeguard.service_layer.notices import NotSent, Target, queue_notice, resolve, tell_admin
 from safeguard.service_layer.replies import sender_of
+from safeguard.service_layer.subjects import shared_subject_warnings
 
 
 class DecisionRefused(Exception):
@@ -116,6 +117,7 @@ def summary_for_approval(register: Register, config: Config, reference: str, ver
     if longest and form.review_date > longest - timedelta(days=7):
         warnings.append(f"The review date is within a week of the longest a {form.alert_type} alert may run "
                         f"({longest:%d/%m/%Y}).")
+    warnings += [w[0].upper() + w[1:] + "." for w in shared_subject_warnings(register, alert)]
     if form.parents_informed == "No":
         warnings.append("The parents have not been informed (the form gives the reason).")
     if form.photo_attached == "Yes":

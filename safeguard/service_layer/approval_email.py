@@ -29,6 +29,7 @@ from safeguard.service_layer.approval import (
     nothing_waiting,
 )
 from safeguard.service_layer.replies import sender_of
+from safeguard.service_layer.subjects import shared_subject_warnings
 
 
 def runs_link(config: Config) -> str:
@@ -46,6 +47,7 @@ def ask_approvers(register: Register, config: Config, alert: Alert, version: Ale
     decide this new version (not the alert's own submitter, social worker or team manager). Returns how
     many were queued."""
     involved = {alert.submitted_by, alert.social_worker_email, alert.team_manager_email}
+    shared = shared_subject_warnings(register, alert)
     queued = 0
     for approver in config.settings.service.approvers:
         if approver.email in involved:
@@ -58,7 +60,7 @@ def ask_approvers(register: Register, config: Config, alert: Alert, version: Ale
                     rendered=render_email("approval_needed", service=config.settings.service,
                                           reference=alert.reference, version=version.version,
                                           urgent=alert.urgency == "Urgent", link=runs_link(config),
-                                          code=code),
+                                          code=code, shared=shared),
                     sender=sender_of(config), recipients=[approver.email], at=now, alert_id=alert.id,
                     inbound_id=version.inbound_id)  # sent with the message's reply, at once
         queued += 1

@@ -30,12 +30,13 @@ from safeguard.adapters.register.orm import InboundMessage, IntakeDeferral
 from safeguard.adapters.register.uow import UnitOfWork
 from safeguard.domain.carriers import overran
 from safeguard.domain.config import Config
-from safeguard.domain.status import AlertStatus, Outcome
+from safeguard.domain.status import AlertStatus, DeliveryStatus, Outcome
 from safeguard.domain.triage import AlertFacts, Decision, triage
 from safeguard.faults import checkpoint
 from safeguard.service_layer import deferrals
 from safeguard.service_layer.attachments import read_message
 from safeguard.service_layer.deferrals import Deferred
+from safeguard.service_layer.digests import digest_provider
 from safeguard.service_layer.lifecycle import find_sent
 from safeguard.service_layer.recording import record_decision
 from safeguard.service_layer.sending import tell_admin_about_refusals
@@ -398,14 +399,19 @@ def _decide(inbound: Inbound, ctx: IntakeContext, now: datetime, u: UnitOfWork) 
         alert = u.register.alert(reference)
         if alert is None:
             return None
+        deliveries = u.register.deliveries(alert)
         return AlertFacts(alert.reference, AlertStatus(alert.status),
                           frozenset({alert.social_worker_email, alert.team_manager_email,
                                      alert.submitted_by}),
-                          notified=frozenset(d.mailbox for d in u.register.deliveries(alert)),
-                          alert_type=alert.alert_type, created_on=ctx.config.local_date(alert.created_at))
+                          notified=frozenset(d.mailbox for d in deliveries),
+                          alert_type=alert.alert_type, created_on=ctx.config.local_date(alert.created_at),
+                          holding=frozenset(d.mailbox for d in deliveries
+                                            if alert.status == AlertStatus.ACTIVE
+                                            and d.status == DeliveryStatus.NOTIFIED))
 
     try:
-        return triage(inbound, ctx.config, today, find_alert, find_sent(u))
+        return triage(inbound, ctx.config, today, find_alert, find_sent(u),
+                      lambda reference: digest_provider(u.register, reference))
     except Exception as exc:  # noqa: BLE001 - one bad message must never stop the batch
         log.warning("triage failed for a message (%s); quarantining it", type(exc).__name__,
                     extra={"error_type": type(exc).__name__})

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from safeguard.adapters.mail.port import FILING_FOLDERS, Folder, Mailbox
 from safeguard.adapters.notify.outbox import queue_email
 from safeguard.adapters.notify.render import render_email
-from safeguard.adapters.register.orm import Alert, Delivery, InboundMessage, OutboxEntry
+from safeguard.adapters.register.orm import Alert, Delivery, InboundMessage, OutboxEntry, ProviderDigest
 from safeguard.adapters.register.repository import Register
 from safeguard.domain.config import Config
 from safeguard.domain.status import ACTIVE, WITHDRAWN, DeliveryStatus, OutboxStatus
@@ -40,6 +40,8 @@ CHECKS: dict[str, str] = {
     "directory-changed": "a provider holding an active alert has left the directory or changed mailbox",
     "delivery-failed": "a provider's notice of an active alert never arrived (bounced or refused): "
                        "phone them",
+    "digest-unconfirmed": "a provider has not confirmed its latest \"alerts you hold\" digest, and the admin "
+                          "team was told (by digest reference)",
 }
 Add = Callable[["Finding"], None]
 OUR_MESSAGE_ID = re.compile(r"^<[0-9a-f]{40}@")
@@ -92,6 +94,7 @@ def reconcile(register: Register, mailbox: Mailbox, config: Config, now: datetim
             add(Finding("review-passed", alert.reference, f"review date {alert.review_date:%d/%m/%Y}"))
     _directory(register, config, add)
     _failed_deliveries(register, add)
+    _unconfirmed_digests(register, add)
     return report
 
 
@@ -189,6 +192,17 @@ def _failed_deliveries(register: Register, add: Add) -> None:
     for reference, delivery in rows:
         add(Finding("delivery-failed", reference,
                     f"{delivery.provider_code}: {delivery.failure or 'no reason given'}"))
+
+
+def _unconfirmed_digests(register: Register, add: Add) -> None:
+    """Each provider's latest digest, if it is still unconfirmed after its escalation."""
+    latest: dict[str, ProviderDigest] = {}
+    for digest in register.session.scalars(select(ProviderDigest).order_by(ProviderDigest.sent_at)):
+        latest[digest.provider_code] = digest
+    for code, digest in sorted(latest.items()):
+        if digest.confirmed_at is None and digest.escalated_at is not None:
+            add(Finding("digest-unconfirmed", digest.reference,
+                        f"{code}: {len(digest.active)} active listed"))
 
 
 def run_reconciliation(ctx: IntakeContext) -> ReconcileReport:

@@ -7,20 +7,32 @@ from datetime import datetime
 from safeguard.adapters.mail.inbound import Inbound
 from safeguard.adapters.register.orm import Alert, AlertVersion, InboundMessage
 from safeguard.adapters.register.repository import Register
-from safeguard.domain.commands import BounceReport, EmailDecision, Extend, FgmFile, Withdraw, command_to_json
+from safeguard.domain.commands import (
+    BounceReport,
+    ConfirmDigest,
+    EmailDecision,
+    Extend,
+    FgmFile,
+    Seen,
+    Withdraw,
+    command_to_json,
+)
 from safeguard.domain.config import Config
 from safeguard.domain.status import AWAITING_APPROVAL, MessageKind, Outcome, VersionStatus
 from safeguard.domain.triage import Decision
 from safeguard.service_layer.approval import DecisionOutcome, DecisionRefused
 from safeguard.service_layer.approval_email import ask_approvers, decide_by_email
+from safeguard.service_layer.digests import confirm_digest
 from safeguard.service_layer.fgm_intake import store_submission
 from safeguard.service_layer.lifecycle import CommandResult, acknowledge, bounced, extend
 from safeguard.service_layer.photos import keep_photos
 from safeguard.service_layer.replies import queue_replies
+from safeguard.service_layer.sightings import route_seen
+from safeguard.service_layer.subjects import record_subject_keys, shared_subject_warnings
 from safeguard.service_layer.withdrawal import WithdrawalReceipt, on_withdraw_command
 
 # decisions that act on an alert (an auto-reply never does)
-COMMANDS = (MessageKind.WITHDRAW, MessageKind.EXTEND, MessageKind.ACKNOWLEDGEMENT)
+COMMANDS = (MessageKind.WITHDRAW, MessageKind.EXTEND, MessageKind.ACKNOWLEDGEMENT, MessageKind.SEEN)
 
 
 def record_decision(register: Register, config: Config, inbound: Inbound, decision: Decision,
@@ -36,7 +48,8 @@ def record_decision(register: Register, config: Config, inbound: Inbound, decisi
     register.audit(actor=inbound.sender or "unknown sender", action="message received", at=now,
                    inbound_id=row.id, alert_ref=decision.alert_ref, kind=decision.kind,
                    outcome=decision.outcome, reason=decision.reason, problems=len(decision.problems))
-    alert = _new_alert(register, config, decision, row, now) if decision.outcome == Outcome.ACCEPTED else None
+    alert, keys = (_new_alert(register, config, decision, row, now) if decision.outcome == Outcome.ACCEPTED
+                   else (None, None))
     if decision.kind == MessageKind.UPDATE and decision.outcome == Outcome.RECORDED:
         alert = _new_version(register, config, decision, row, now)
     result: object = decided
@@ -54,6 +67,8 @@ def record_decision(register: Register, config: Config, inbound: Inbound, decisi
         result = store_submission(register, config, provider.code, decision.fgm, source="email",
                                   filename=command.file if isinstance(command, FgmFile) else "", now=now,
                                   inbound_id=row.id)
+    elif isinstance(command, ConfirmDigest):
+        confirm_digest(register, command, now, row.id)
     elif decision.alert_ref and decision.outcome == Outcome.RECORDED and decision.kind in COMMANDS:
         alert = register.alert(decision.alert_ref)
         assert alert is not None
@@ -61,7 +76,8 @@ def record_decision(register: Register, config: Config, inbound: Inbound, decisi
                        alert_ref=decision.alert_ref, inbound_id=row.id, **(command_to_json(command) or {}))
         result = _apply_command(register, config, alert, decision, row, now)
     row.alert_id = alert.id if alert else None
-    queue_replies(register, config, row, decision, alert, inbound.message_id, now, result)
+    shared = shared_subject_warnings(register, alert, keys) if alert and keys is not None else []
+    queue_replies(register, config, row, decision, alert, inbound.message_id, now, result, shared=shared)
     return row, alert
 
 
@@ -87,13 +103,16 @@ def _apply_command(register: Register, config: Config, alert: Alert, decision: D
         return on_withdraw_command(register, config, alert, command, row, now)
     if isinstance(command, Extend):
         return extend(register, config, alert, command.review_date, sender, now, row.id)
+    if isinstance(command, Seen):
+        return route_seen(register, config, alert, command, row, now)
     provider = config.provider_by_address(sender)
     assert provider is not None
     return acknowledge(register, alert, provider.code, sender, now)
 
 
 def _new_alert(register: Register, config: Config, decision: Decision, row: InboundMessage,
-               now: datetime) -> Alert:
+               now: datetime) -> tuple[Alert, set[str]]:
+    """The alert, and the keyed hashes of its subjects (see subjects.py)."""
     form = decision.form
     assert form is not None
     service = config.settings.service
@@ -110,8 +129,9 @@ def _new_alert(register: Register, config: Config, decision: Decision, row: Inbo
     register.audit(actor="system", action="alert created", at=now, alert_ref=alert.reference,
                    inbound_id=row.id, status=AWAITING_APPROVAL, alert_type=form.alert_type,
                    urgency=form.urgency, providers=list(form.providers))
+    shared = record_subject_keys(register, alert, form)
     ask_approvers(register, config, alert, version, now)
-    return alert
+    return alert, shared
 
 
 def _new_version(register: Register, config: Config, decision: Decision, row: InboundMessage,
@@ -126,6 +146,7 @@ def _new_version(register: Register, config: Config, decision: Decision, row: In
     added = register.add(AlertVersion(alert_id=alert.id, version=version, status=VersionStatus.PROPOSED,
                                       form=decision.form.to_json(), inbound_id=row.id, created_at=now))
     keep_photos(register, alert, version, decision.photos, now)
+    record_subject_keys(register, alert, decision.form)
     register.audit(actor=row.sender or "unknown sender", action="updated form received", at=now,
                    alert_ref=alert.reference, inbound_id=row.id, version=version)
     ask_approvers(register, config, alert, added, now)

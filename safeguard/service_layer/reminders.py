@@ -24,28 +24,16 @@ from safeguard.adapters.register.repository import Register
 from safeguard.adapters.register.uow import UnitOfWork
 from safeguard.domain.calendar import WorkingDays
 from safeguard.domain.config import Config
+from safeguard.service_layer.digests import due_digest_chases, due_digests
+from safeguard.service_layer.due import Due
 from safeguard.service_layer.replies import sender_of
+from safeguard.service_layer.review_lapse import due_lapses
 
 if TYPE_CHECKING:
     from safeguard.service_layer.intake import IntakeContext
 
 log = logging.getLogger(__name__)
 RESUBMIT_LOOKBACK_DAYS = 14
-
-
-@dataclass(frozen=True)
-class Due:
-    """One reminder that is due: its unique key, who gets it, and what to record when queued."""
-
-    kind: str
-    key: str
-    reference: str | None
-    template: str
-    recipients: tuple[str, ...]
-    data: dict[str, object]
-    alert_id: int | None = None
-    inbound_id: int | None = None
-    mark: Callable[[Register, datetime], None] | None = None
 
 
 @dataclass
@@ -100,7 +88,9 @@ def _queue_once(uow: Callable[[], UnitOfWork], config: Config, item: Due, now: d
             if item.mark:
                 item.mark(u.register, now)
             u.register.audit(actor="system", action=f"reminder queued: {item.kind}", at=now,
-                             alert_ref=item.reference, inbound_id=item.inbound_id, key=item.key)
+                             # a digest's reference is not an alert's
+                             alert_ref=item.reference if item.alert_id is not None else None,
+                             inbound_id=item.inbound_id, key=item.key)
             u.commit()
         except IntegrityError:  # an overlapping run queued it first
             return False
@@ -125,6 +115,9 @@ def due_reminders(register: Register, config: Config, calendar: WorkingDays, tod
     yield from _reviews(register, config, calendar, today)
     yield from _unborn(register, config, today)
     yield from _resubmits(register, config, calendar, today)
+    yield from due_digests(register, config, calendar, today)
+    yield from due_digest_chases(register, config, calendar, today)
+    yield from due_lapses(register, config, calendar, today)
 
 
 def _local(moment: datetime, config: Config) -> date:

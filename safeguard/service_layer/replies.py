@@ -22,11 +22,14 @@ def sender_of(config: Config) -> Sender:
 
 
 def queue_replies(register: Register, config: Config, row: InboundMessage, decision: Decision,
-                  alert: Alert | None, in_reply_to: str | None, at: datetime, result: object = None) -> None:
+                  alert: Alert | None, in_reply_to: str | None, at: datetime, result: object = None,
+                  shared: list[str] | None = None) -> None:
+    """`shared`: "another active alert shares a subject: HSA-…" lines for the sender's receipt."""
     service = config.settings.service
     unused_key = register.is_new(row)  # the keys below are made from its id
     common = {"service": service, "decision": decision, "inbound_id": row.id, "alert": alert,
-              "received_at": row.received_at, "providers": _providers(config, decision), "result": result}
+              "received_at": row.received_at, "providers": _providers(config, decision), "result": result,
+              "shared": shared or []}
     if decision.reply == "fgm_received":
         errors = decision.fgm.errors if decision.fgm else []
         common.update(errors=errors[:MAX_ERRORS_LISTED], more=max(0, len(errors) - MAX_ERRORS_LISTED),

@@ -167,8 +167,9 @@ def scheduled_run(client, name: str):  # a FlowRun: the run intake created, not 
 
 
 def approve_through_prefect(version: int, reference: str, first_answer: dict[str, object] | None = None,
-                            **answer: object) -> None:
-    """Act as the worker for the run intake created, wait for it to suspend, and answer its form."""
+                            **answer: object) -> str:
+    """Act as the worker for the run intake created, wait for it to suspend, and answer its form;
+    returns the form's description."""
     from prefect.client.orchestration import get_client
     from prefect.flow_runs import resume_flow_run
 
@@ -188,6 +189,7 @@ def approve_through_prefect(version: int, reference: str, first_answer: dict[str
         answer_and_finish(client, alert_approval, run.id, {
             "decision": "approve", "approver_name": "Dana Nightingale", "reason": "", "leave_out": [],
             "note": NOTE, **answer})
+    return str(description)
 
 
 def decide_withdrawal_through_prefect(reference: str, **answer: object) -> str:

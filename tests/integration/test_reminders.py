@@ -39,10 +39,17 @@ def clock_() -> Clock:
     return Clock()
 
 
+def without_digests(config: Config) -> Config:
+    """The weekly digests (tests/integration/test_hospitals.py) left out, so that these tests see the
+    other reminders alone on any weekday."""
+    timescales = config.timescales.model_copy(update={"digest_weekday": None})
+    return config.model_copy(update={"timescales": timescales})
+
+
 @pytest.fixture
 def ctx(config: Config, maildir: MaildirMailbox, uow: Callable[[], UnitOfWork],
         clock_: Clock) -> IntakeContext:
-    return IntakeContext(config, maildir, uow, clock_)
+    return IntakeContext(without_digests(config), maildir, uow, clock_)
 
 
 def at(text: str) -> datetime:
@@ -98,7 +105,8 @@ def test_christmas_eve(ctx: IntakeContext, clock_: Clock) -> None:
     for holiday in ("2026-12-25T08:00+00:00", "2026-12-28T08:00+00:00"):
         assert reminders(ctx, holiday) == {}
     assert reminders(ctx, "2026-12-29T08:00+00:00") == {"provider-escalation": [ref, ref]}
-    assert reminders(ctx, "2027-01-04T08:00+00:00") == {"review-passed": [ref]}
+    # the first working day after the review date: each of the two providers is told to keep the flag
+    assert reminders(ctx, "2027-01-04T08:00+00:00") == {"review-passed": [ref], "review-lapse": [ref, ref]}
     text = next(p for p in (ctx.mailbox.deliver_to / SW / "new").iterdir()  # type: ignore[operator]
                 if "coming up" in subject_of(p.read_bytes())).read_text()
     assert f'WHAT TO DO: reply with the subject "EXTEND {ref} to YYYY-MM-DD"' in text

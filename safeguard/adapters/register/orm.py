@@ -306,3 +306,32 @@ class FgmRecord(Base):
     status: Mapped[str] = mapped_column(String(10))  # counted | held
     data: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON())  # the attendance: encrypted at rest
     _submission: Mapped[FgmSubmission] = written_after("FgmSubmission", "FgmRecord.submission_id")
+
+
+class ProviderDigest(Base):
+    """One provider's weekly "alerts you hold" digest: references only, and whether it was confirmed."""
+
+    __tablename__ = "provider_digests"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(40), unique=True)  # HSA-DIGEST-2026W49-UHCW
+    provider_code: Mapped[str] = mapped_column(String(10), index=True)
+    mailbox: Mapped[str] = mapped_column(String(320))
+    sent_at: Mapped[datetime]  # queued in the outbox
+    active: Mapped[list[Any]]  # [{"reference", "alert_type", "urgency", "review_date", "version"}]
+    withdrawn: Mapped[list[Any]]  # references withdrawn since the provider's last digest
+    confirmed_at: Mapped[datetime | None]
+    confirmed_by: Mapped[str | None] = mapped_column(String(320))
+    chased_at: Mapped[datetime | None]
+    escalated_at: Mapped[datetime | None]
+
+
+class SubjectKey(Base):
+    """A keyed hash (HMAC) of one subject of an alert: NHS number, or surname and date of birth when
+    there is none. Links alerts about the same person without storing who they are."""
+
+    __tablename__ = "subject_keys"
+    __table_args__ = (UniqueConstraint("alert_id", "key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
+    key: Mapped[str] = mapped_column(String(40), index=True)
+    _alert: Mapped[Alert] = written_after("Alert", "SubjectKey.alert_id")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 
@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from safeguard.adapters.register.orm import Alert, AlertVersion, Delivery
 from safeguard.adapters.returns.fgm import previous_months
+from safeguard.adapters.returns.hospital_activity import load_hospital_activity
 from safeguard.adapters.returns.workbook import local, write_table
 from safeguard.domain.config import Config
 from safeguard.domain.fgm import month_bounds
@@ -30,6 +31,8 @@ class Activity:
     by_provider: pd.DataFrame
     timeliness: pd.DataFrame  # interval x (count, median hours, 90th percentile hours)
     trend: pd.DataFrame
+    # provider x (SEEN reported, digests sent, confirmed, unconfirmed, review-lapse notices)
+    hospitals: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def _window(config: Config, month: str) -> tuple[datetime, datetime, date]:
@@ -106,7 +109,8 @@ def load_activity(session: Session, config: Config, month: str) -> Activity:
                       "Active at month end": sum(bool(a.dispatched_at and a.dispatched_at < e and
                                                       (a.withdrawn_at is None or a.withdrawn_at >= e))
                                                  for a in alerts)})
-    return Activity(month, by_type, by_provider, timeliness, pd.DataFrame(trend))
+    return Activity(month, by_type, by_provider, timeliness, pd.DataFrame(trend),
+                    load_hospital_activity(session, config, start, end))
 
 
 def _q(values: list[float], q: float) -> float | None:
@@ -121,7 +125,8 @@ def write_activity(activity: Activity, config: Config, out: Path, produced: date
     for n, line in enumerate((f"Health alert activity return, {activity.month}", "",
                               f"Produced: {local(produced, tz):%d/%m/%Y %H:%M}",
                               f"Produced by: {config.settings.service.name}",
-                              "Source: the safeguarding register (alerts, versions, provider deliveries).",
+                              "Source: the safeguarding register (alerts, versions, provider deliveries, "
+                              "digests, SEEN replies).",
                               "Counts and times only: no personal data. Times are in hours.",
                               "Not disclosure-controlled: for the safeguarding team and its governance."),
                              start=1):
@@ -129,14 +134,15 @@ def write_activity(activity: Activity, config: Config, out: Path, produced: date
     cover.column_dimensions["A"].width = 90
     for title, frame, widths in (("By alert type", activity.by_type, [30, 10, 10, 10, 11, 18, 26]),
                                  ("By provider", activity.by_provider, [60, 18, 14, 14, 16, 10, 10, 14]),
-                                 ("Timeliness", activity.timeliness, [36, 10, 16, 22])):
+                                 ("Timeliness", activity.timeliness, [36, 10, 16, 22]),
+                                 ("Hospitals", activity.hospitals, [60, 14, 14, 18, 20, 20])):
         sheet = book.create_sheet(title)
         last = write_table(sheet, list(frame.columns),
                            frame.astype(object).where(frame.notna(), None).values.tolist(), widths=widths)
         if title == "By provider":
             for row in sheet.iter_rows(min_row=2, max_row=last - 1, min_col=4, max_col=4):
                 row[0].number_format = "0%"
-        if title == "By alert type":
+        if title in ("By alert type", "Hospitals"):
             for cell in sheet[last - 1]:
                 cell.font = Font(bold=True)
     trend = book.create_sheet("Trend")

@@ -270,6 +270,10 @@ class Settings(Strict):
         return self
 
 
+Weekday = Literal["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"]
+WEEKDAYS: tuple[str, ...] = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday")
+
+
 class Timescales(Strict):
     provider_ack_chase_working_days: int = Field(default=1, ge=0)
     provider_ack_escalate_working_days: int = Field(default=2, ge=0)
@@ -283,6 +287,11 @@ class Timescales(Strict):
     # No longer used (a waiting alert holds no process and simply waits); accepted so that older
     # timescales.yaml files still load.
     approval_timeout_days: int = Field(default=14, gt=0)
+    # the weekly "alerts you hold" digest to each provider (the next working day if a holiday); null: none
+    digest_weekday: Weekday | None = "Monday"
+    # the working day after a review date passes with the alert still active: tell each holding
+    # provider "active pending review: keep the flag" (notify), or withdraw it the usual way (withdraw)
+    on_review_lapse: Literal["notify", "withdraw"] = "notify"
 
     def approval_wait_limit(self, urgent: bool) -> timedelta:
         hours = self.urgent_approval_wait_limit_hours if urgent else self.approval_wait_limit_hours
