@@ -98,7 +98,7 @@ def run_mode(mode: str, count: int, interval: float) -> tuple[list[float], list[
     settings["mailbox"]["poll_seconds"] = 5
     (config.directory / "settings.yaml").write_text(yaml.safe_dump(settings))
     secrets = {"SAFEGUARD_DATA_KEYS": new_key(), "SAFEGUARD_HASH_KEY": new_key(),
-               "SAFEGUARD_IMAP_PASSWORD": PASSWORD}
+               "SAFEGUARD_AUDIT_KEY": new_key(), "SAFEGUARD_IMAP_PASSWORD": PASSWORD}
     today = date.today()
     invalid = samples.text_form(samples.form_fields(today, **{"Urgency": "Whenever"}),
                                 samples.subjects(today))

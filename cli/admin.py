@@ -106,18 +106,26 @@ def calendar_command(args: argparse.Namespace) -> int:
 
 
 def audit_command(args: argparse.Namespace) -> int:
-    from safeguard.adapters.register.audit import verify_session
-    from safeguard.bootstrap import open_app
+    from safeguard.adapters.register.audit_check import checkpoint, verify_full, verify_incremental
+    from safeguard.bootstrap import open_app, utc_now
     if args.action == "export":
         return _audit_export(args)
     with open_app(args.config).uow() as u:
-        report = verify_session(u.session)
-    if report.ok:
-        print(f"Audit log intact: {report.entries} entries, every link verified.")
-        return 0
-    print(f"Audit log BROKEN at entry {report.broken_at}: {report.reason}. Do not edit the register; "
-          "tell your information governance lead and keep a copy of the database as it is.")
-    return 1
+        report = (verify_full if args.full else verify_incremental)(u.session)
+        checkpoint(u.session, report, utc_now())
+        u.commit()
+    if not report.ok:
+        print(f"Audit log BROKEN at entry {report.broken_at}: {report.reason}. Do not edit the register; "
+              "tell your information governance lead and keep a copy of the database as it is.")
+        return 1
+    since = "every entry" if report.from_seq == 1 else f"entries {report.from_seq} on (the last checkpoint " \
+        "covers those before; --full checks them all again)"
+    print(f"Audit log intact: {report.entries} entries verified, {since}; the log holds {report.head}.")
+    if report.erased:
+        shown = ", ".join(map(str, report.erased[:20])) + (" ..." if len(report.erased) > 20 else "")
+        print(f"Details erased (retention or erasure on request), commitments kept: {len(report.erased)} "
+              f"entries ({shown}).")
+    return 0
 
 
 def _audit_export(args: argparse.Namespace) -> int:

@@ -102,7 +102,10 @@ def _parser() -> argparse.ArgumentParser:
     ret.add_argument("--email", action="store_true", help="also email them as the monthly deployment does")
     audit = sub.add_parser("audit", help="check the audit log, or export one alert's history")
     audit_actions = audit.add_subparsers(dest="action", required=True)
-    audit_actions.add_parser("verify", help="check every link of the hash chain")
+    verify = audit_actions.add_parser("verify", help="check the chain from the last checkpoint (--full: from "
+                                      "the first entry), and list the entries whose details were erased")
+    verify.add_argument("--full", action="store_true", help="check every entry, not only those since the "
+                        "last checkpoint")
     export = audit_actions.add_parser("export", help="one alert's full history as a spreadsheet")
     export.add_argument("--alert", required=True, help="the alert reference, e.g. HSA-2026-000123")
     export.add_argument("out", type=Path, help="the .xlsx file to write")

@@ -19,6 +19,7 @@ from sqlalchemy import delete, insert, select
 
 from safeguard.adapters.notify.outbox import queue_email
 from safeguard.adapters.notify.render import render_email
+from safeguard.adapters.private_files import private_folder
 from safeguard.adapters.register.crypto import keyed_hash
 from safeguard.adapters.register.orm import FgmRecord, FgmSubmission
 from safeguard.adapters.register.repository import Register
@@ -124,8 +125,7 @@ def import_drop_folder(uow: Callable[[], UnitOfWork], config: Config, now: datet
                 result, _sub, problem = import_file(u.register, config, path, match["code"].upper(),
                                                     match["month"], "folder", now)
             u.commit()
-        target = folder / ("done" if result else "rejected")
-        target.mkdir(exist_ok=True)
+        target = private_folder(folder / ("done" if result else "rejected"))
         path.replace(target / path.name)
         if problem:
             (target / f"{path.name}.txt").write_text(problem + "\n")

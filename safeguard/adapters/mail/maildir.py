@@ -17,6 +17,7 @@ import os
 import re
 import socket
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.parser import BytesHeaderParser
 from pathlib import Path
@@ -184,13 +185,20 @@ class MaildirMailbox(Mailbox):
                       if p.is_file())
 
     def message_ids(self, folder: Folder) -> list[str]:
+        return [message_id for _path, message_id in self._with_ids(folder)]
+
+    def _with_ids(self, folder: Folder) -> Iterator[tuple[Path, str]]:
         parser = BytesHeaderParser()
-        ids = []
         for path in self.list_folder(folder):
             try:
                 with path.open("rb") as handle:
                     headers = parser.parsebytes(handle.read(64 * 1024))
             except FileNotFoundError:  # moved while we looked
                 continue
-            ids.append(str(headers.get("Message-ID", "")).strip())
-        return ids
+            yield path, str(headers.get("Message-ID", "")).strip()
+
+    def _delete(self, folder: Folder, message_ids: set[str]) -> int:
+        doomed = [path for path, message_id in self._with_ids(folder) if message_id in message_ids]
+        for path in doomed:
+            path.unlink(missing_ok=True)
+        return len(doomed)
