@@ -94,6 +94,11 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--provider", required=True, help="the submitting organisation's code in the directory")
     imp.add_argument("--month", default=None, help="YYYY-MM, if the file does not say")
     fgm_actions.add_parser("import-folder", help="import every file in config/fgm.yaml's drop_folder")
+    restore = fgm_actions.add_parser("restore", help="undo a replacement: put a replaced submission back, "
+                                     "and mark the file that replaced it as replaced")
+    restore.add_argument("submission", type=int, help="the replaced submission's number (the FGM return's "
+                         "Submissions sheet, or the admin team's email, gives it)")
+    restore.add_argument("--by", default=None, help="who is restoring it (default: your login name)")
     ret = sub.add_parser("return", help="produce a monthly return")
     ret.add_argument("which", choices=["fgm", "activity", "all"])
     ret.add_argument("--month", required=True, help="YYYY-MM")
