@@ -20,6 +20,7 @@ from cli.admin import (
     template_command,
 )
 from cli.decisions import decision_command, reinstate_command
+from cli.governance import erase_command, sar_command
 from cli.jobs import (
     demo_command,
     intake_command,
@@ -115,6 +116,21 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--alert", required=True, help="the alert reference, e.g. HSA-2026-000123")
     export.add_argument("out", type=Path, help="the .xlsx file to write")
     export.add_argument("--by", default=None, help="who is exporting (default: your login name)")
+    sar = sub.add_parser("sar", help="subject access: everything held about one person")
+    sar_actions = sar.add_subparsers(dest="action", required=True)
+    sar_export = sar_actions.add_parser("export", help="write it to a spreadsheet, other people redacted")
+    sar_export.add_argument("--nhs-number", default=None, help="the person's NHS number")
+    sar_export.add_argument("--name", default=None, help="or their name as on the form (forenames surname)")
+    sar_export.add_argument("--dob", default=None, help="and their date of birth, YYYY-MM-DD")
+    sar_export.add_argument("--redact-staff", action="store_true",
+                            help="also redact staff names, email addresses and phone numbers")
+    sar_export.add_argument("--out", type=Path, default=None,
+                            help="the .xlsx file to write (default: a new file in exports.folder)")
+    sar_export.add_argument("--by", default=None, help="who is exporting (default: your login name)")
+    erase = sub.add_parser("erase", help="erase one alert's personal data now (an erasure request)")
+    erase.add_argument("--alert", required=True, help="the alert reference, e.g. HSA-2026-000123")
+    erase.add_argument("--authorised-by", required=True, help="who authorised the erasure (full name)")
+    erase.add_argument("--reason", required=True, help="why: kept in the audit log")
     sub.add_parser("config", help="check the configuration").add_argument("action", choices=["check"])
     sub.add_parser("db", help="database schema").add_argument("action", choices=["upgrade"])
     return parser
@@ -126,7 +142,7 @@ HANDLERS: dict[str, Handler] = {
     "mailbox": mailbox_command, "approve": decision_command, "reject": decision_command,
     "reinstate": reinstate_command, "template": template_command, "audit": audit_command,
     "config": config_command, "db": db_command, "calendar": calendar_command, "fgm": fgm_command,
-    "return": return_command, "keys": keys_command,
+    "return": return_command, "keys": keys_command, "sar": sar_command, "erase": erase_command,
 }
 
 

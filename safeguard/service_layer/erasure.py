@@ -12,8 +12,14 @@ from sqlalchemy import or_, select, update
 from safeguard.adapters.register import audit
 from safeguard.adapters.register.orm import Alert, AuditEntry, InboundMessage, OutboxEntry, WithdrawalRequest
 from safeguard.adapters.register.repository import Register
+from safeguard.domain.status import REJECTED, WITHDRAWN
 
 ERASED = "erased"
+CLOSED = (WITHDRAWN, REJECTED)
+
+
+class StillHeld(ValueError):
+    """An erasure request for an alert that is not closed: the message says what to do first."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,22 @@ def erase_alert(register: Register, alert: Alert, now: datetime) -> Erased:
         forget_message(message)
     details = audit.erase_details(session, _entries_of(register, alert, [m.id for m in messages]), now)
     return Erased(len(versions), int(emails or 0), len(messages), int(requests or 0), details)
+
+
+def erase_on_request(register: Register, reference: str, authorised_by: str, reason: str,
+                     now: datetime) -> dict[str, int] | None:
+    """`safeguard erase --alert`: erase now, whatever the alert's status (None: no such alert). The audit
+    entry keeps who authorised it and the counts; the reason is kept too (it is about the request)."""
+    alert = register.alert(reference)
+    if alert is None:
+        return None
+    if alert.status not in CLOSED:
+        raise StillHeld(f"{alert.reference} is {alert.status}: providers hold it or may still be sent it. "
+                        "Withdraw it first (or reject it), so that every provider is told, then erase it.")
+    counts = erase_alert(register, alert, now).counts()
+    register.audit(actor=authorised_by, action="personal data erased on request", at=now,
+                   alert_ref=alert.reference, reason=reason, **counts)
+    return counts
 
 
 def forget_message(message: InboundMessage) -> None:
