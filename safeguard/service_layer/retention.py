@@ -20,6 +20,7 @@ from sqlalchemy import delete, func, or_, select
 
 from safeguard.adapters.mail.port import FILING_FOLDERS, Folder, Mailbox
 from safeguard.adapters.private_files import remove_older_than
+from safeguard.adapters.register.db import drop_old_page_copies
 from safeguard.adapters.register.orm import (
     Alert,
     FgmRecord,
@@ -144,6 +145,9 @@ def run_retention(ctx: IntakeContext) -> int:
         remove_old_files(u, ctx.config, now)
         u.commit()
     delete_old_mail(ctx.uow, ctx.mailbox, ctx.config, now)
+    with ctx.uow() as u:
+        engine = u.session.get_bind()
+    drop_old_page_copies(engine)  # type: ignore[arg-type]
     return len(erased)
 
 

@@ -55,7 +55,22 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     # (NORMAL in WAL mode may lose the last commits then). Intake commits once per chunk, so it is cheap.
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Erased personal data (retention, erasure on request) is overwritten with zeros in the file, not
+    # left in free pages where a scan of the file would find it.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
+
+
+def drop_old_page_copies(engine: Engine) -> None:
+    """After an erasure: on SQLite, copy the write-ahead log into the file and empty it, so no earlier
+    copy of an erased page stays in it (outside any transaction: the driver connection is in
+    autocommit). PostgreSQL's autovacuum removes dead row versions."""
+    if engine.dialect.name == "sqlite":
+        raw = engine.raw_connection()
+        try:
+            raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            raw.close()
 
 
 def migrate(engine: Engine) -> None:
