@@ -5,9 +5,10 @@ is erased wherever the product put it, and each erasure is audited with counts:
 - closed alerts (withdrawn or rejected): their forms, notes, reasons, stored emails and audit details
   (erasure.py); the alert's counts, dates and the audit chain stay;
 - FGM records of submissions received before the period; the submissions' counts stay;
-- mail in Processed, Rejected, Quarantine and Sent, once the register holds its outcome (filed, or sent);
-  never INBOX. A watermark in the register says how far this has gone, so reconcile does not look for
-  mail deleted on purpose, and no message is asked for twice;
+- mail in Processed, Rejected, Quarantine and Sent, once the register holds its outcome (filed, or
+  sent); never INBOX; with it, the register's own copies of emails and messages tied to no alert. A
+  watermark in the register says how far this has gone, so reconcile does not look for mail deleted
+  on purpose, and no message is asked for twice;
 - files the product wrote: exports, returns, and FGM files taken from the drop folder.
 """
 
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, or_, select
+from sqlalchemy.orm import defer
 
 from safeguard.adapters.mail.port import FILING_FOLDERS, Folder, Mailbox
 from safeguard.adapters.private_files import remove_older_than
@@ -32,7 +34,7 @@ from safeguard.adapters.register.orm import (
 from safeguard.adapters.register.uow import UnitOfWork
 from safeguard.domain.config import Config
 from safeguard.domain.status import REJECTED, WITHDRAWN, OutboxStatus
-from safeguard.service_layer.erasure import ERASED, already_erased, erase_alert
+from safeguard.service_layer.erasure import ERASED, already_erased, erase_alert, forget_message
 from safeguard.service_layer.intake import IntakeContext
 
 MAIL_WATERMARK = "retention.mail_deleted_through"
@@ -101,6 +103,7 @@ def delete_old_mail(uow_factory: Callable[[], UnitOfWork], mailbox: Mailbox, con
         wanted[str(Folder.SENT)] = _sent_between(u, since, cutoff)
     deleted = {folder: mailbox.delete_filed(Folder(folder), ids) for folder, ids in wanted.items() if ids}
     with uow_factory() as u:
+        deleted |= _forget_unlinked(u, since, cutoff)
         _set_watermark(u, cutoff)
         if any(deleted.values()):
             u.register.audit(actor="system", action="mail deleted", at=now, retention_days=days, **deleted)
@@ -126,6 +129,25 @@ def _sent_between(uow: UnitOfWork, since: datetime | None, cutoff: datetime) -> 
     if since is not None:
         query = query.where(OutboxEntry.sent_at >= since)
     return set(uow.session.scalars(query))
+
+
+def _forget_unlinked(uow: UnitOfWork, since: datetime | None, cutoff: datetime) -> dict[str, int]:
+    """Emails and messages tied to no alert (replies to invalid forms, commands, FGM files) keep their
+    stored copy in the register only as long as the mail itself."""
+    emails = select(OutboxEntry).where(OutboxEntry.alert_id.is_(None), OutboxEntry.sent_at < cutoff,
+                                       OutboxEntry.status == OutboxStatus.SENT)
+    messages = select(InboundMessage).where(InboundMessage.alert_id.is_(None),
+                                            InboundMessage.received_at < cutoff)
+    if since is not None:
+        emails = emails.where(OutboxEntry.sent_at >= since)
+        messages = messages.where(InboundMessage.received_at >= since)
+    counts = {"stored_emails": 0, "stored_messages": 0}
+    for entry in uow.session.scalars(emails.options(defer(OutboxEntry.raw))):
+        entry.raw, counts["stored_emails"] = b"", counts["stored_emails"] + 1
+    for message in uow.session.scalars(messages):
+        forget_message(message)
+        counts["stored_messages"] += 1
+    return counts
 
 
 def _set_watermark(uow: UnitOfWork, cutoff: datetime) -> None:
