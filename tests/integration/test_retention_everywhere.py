@@ -112,3 +112,15 @@ def test_nothing_is_erased_before_its_period(intake_ctx: IntakeContext, tmp_path
     assert found(files_under(tmp_path / "mail" / "safeguarding"))
     with ctx.uow() as u:
         assert not verify_full(u.session).erased
+
+
+def test_files_the_product_writes_are_readable_by_its_account_only(intake_ctx: IntakeContext,
+                                                                   register_url: str, tmp_path: Path) -> None:
+    a_full_history(intake_ctx)
+    files = produce(intake_ctx, "2026-10", ("fgm", "activity"), tmp_path / "returns" / "2026-10").files
+    assert files and {p.stat().st_mode & 0o777 for p in files.values()} == {0o600}
+    assert {(tmp_path / "returns" / sub).stat().st_mode & 0o777 for sub in ("", "2026-10")} == {0o700}
+    mail = [p for p in (tmp_path / "mail" / "safeguarding").rglob("*") if p.is_file()]
+    assert mail and {p.stat().st_mode & 0o777 for p in mail} == {0o600}
+    if register_url.startswith("sqlite"):
+        assert (tmp_path / "register.sqlite3").stat().st_mode & 0o777 == 0o600

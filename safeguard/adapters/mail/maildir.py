@@ -23,6 +23,7 @@ from email.parser import BytesHeaderParser
 from pathlib import Path
 
 from safeguard.adapters.mail.port import Folder, Mailbox, PermanentMailboxError, TemporaryMailboxError
+from safeguard.adapters.private_files import FILE_MODE, private_folder
 
 _SUBDIRS = ("new", "cur", "tmp")
 
@@ -56,8 +57,10 @@ def recipient_folder(deliver_to: Path, address: str) -> Path:
 
 
 def _ensure(path: Path) -> Path:
+    """The folder and its tmp/new/cur, created readable by this account only (mail holds forms)."""
     for sub in _SUBDIRS:
-        (path / sub).mkdir(parents=True, exist_ok=True)
+        if not (path / sub).is_dir():
+            private_folder(path / sub)
     return path
 
 
@@ -71,7 +74,7 @@ def deliver(folder: Path, data: bytes, name: str | None = None) -> Path:
     name = name or _unique_name()
     tmp = folder / "tmp" / name
     try:
-        with open(tmp, "wb") as handle:
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -19,13 +20,22 @@ def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            _private_file(Path(parsed.database))
         engine = create_engine(url, hide_parameters=True,
                                connect_args={"timeout": 60, "isolation_level": None})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
     return create_engine(url, hide_parameters=True, pool_pre_ping=True)
+
+
+def _private_file(path: Path) -> None:
+    """A new register file is created 0600 in a 0700 folder (SQLite gives its -wal and -shm files the
+    same mode): it holds personal data, encrypted or not."""
+    from safeguard.adapters.private_files import FILE_MODE, private_folder
+    private_folder(path.parent)
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, FILE_MODE))
 
 
 def newest_revision() -> str:
