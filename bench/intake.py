@@ -41,6 +41,7 @@ HOST, IMAP_PORT, SMTP_PORT, PASSWORD = "127.0.0.1", 10143, 10025, "test"
 # A benchmark register is thrown away: throwaway keys for its encrypted columns.
 os.environ.setdefault("SAFEGUARD_DATA_KEYS", new_key())
 os.environ.setdefault("SAFEGUARD_HASH_KEY", new_key())
+os.environ.setdefault("SAFEGUARD_AUDIT_KEY", new_key())
 os.environ.setdefault("SAFEGUARD_IMAP_PASSWORD", PASSWORD)
 
 def backlog(count: int, sender: str, to: str) -> list[bytes]:

@@ -174,7 +174,8 @@ def run_mode(mode: str, count: int, interval: float) -> dict[str, list[float]]:
     if sim:
         sim.mailbox = config.mailbox
     secrets = {"SAFEGUARD_DATA_KEYS": new_key(), "SAFEGUARD_HASH_KEY": new_key(),
-               "SAFEGUARD_IMAP_PASSWORD": PASSWORD, "SAFEGUARD_GRAPH_CLIENT_SECRET": "s3cret"}
+               "SAFEGUARD_AUDIT_KEY": new_key(), "SAFEGUARD_IMAP_PASSWORD": PASSWORD,
+               "SAFEGUARD_GRAPH_CLIENT_SECRET": "s3cret"}
     imap_counts = ImapCounts()
     arrivals = Arrivals((lambda a: len(sim.sent_to(a))) if sim else imap_counts)
     results: dict[str, list[float]] = {"reply": [], "approve (command)": [], "approve (Prefect form)": []}

@@ -40,6 +40,7 @@ from tests.factories import INBOX, SW  # noqa: E402
 
 os.environ.setdefault("SAFEGUARD_DATA_KEYS", new_key())
 os.environ.setdefault("SAFEGUARD_HASH_KEY", new_key())
+os.environ.setdefault("SAFEGUARD_AUDIT_KEY", new_key())
 SCENARIOS = ("baseline: one normal form", "workbook listing a sheet 100 times",
              "workbook listing a sheet 10,000 times", "MIME 5,000 deep", "twelve 36 MB messages in one chunk")
 TARGET_SECONDS, TARGET_MB = 10, 256

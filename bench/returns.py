@@ -42,6 +42,7 @@ PROVIDERS = ("UHCW", "SWFT", "GEH", "CWPT")
 # A benchmark register is thrown away: throwaway keys for its encrypted columns.
 os.environ.setdefault("SAFEGUARD_DATA_KEYS", new_key())
 os.environ.setdefault("SAFEGUARD_HASH_KEY", new_key())
+os.environ.setdefault("SAFEGUARD_AUDIT_KEY", new_key())
 
 def load(ctx: IntakeContext, records: int) -> None:
     """Check and store `records` synthetic attendances for MONTH, split across providers."""

@@ -6,6 +6,10 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from safeguard.bootstrap import App
 
 
 def keys_command(args: argparse.Namespace) -> int:
@@ -32,6 +36,8 @@ def fgm_command(args: argparse.Namespace) -> int:
     from safeguard.bootstrap import open_app, utc_now
     from safeguard.service_layer.fgm_intake import import_drop_folder, import_file
     app = open_app(args.config)
+    if args.action == "restore":
+        return _fgm_restore(app, args)
     if args.action == "import-folder":
         counts = import_drop_folder(app.uow, app.config, utc_now())
         with app.intake_context() as ctx:
@@ -57,6 +63,22 @@ def fgm_command(args: argparse.Namespace) -> int:
         print(f"  Row {e.row}, {e.column}: {e.message}")
     from safeguard.domain.status import FgmSubmissionStatus
     return 0 if result.status == FgmSubmissionStatus.ACCEPTED else 1
+
+
+def _fgm_restore(app: App, args: argparse.Namespace) -> int:
+    from safeguard.bootstrap import utc_now
+    from safeguard.service_layer.fgm_replacement import CannotRestore, restore_submission
+    with app.uow() as u:
+        try:
+            sub = restore_submission(u.register, args.submission, args.by or getpass.getuser(), utc_now())
+        except CannotRestore as exc:
+            print(str(exc), file=sys.stderr)
+            return 1
+        u.commit()
+        print(f"Restored FGM submission {sub.id} ({sub.provider_code} {sub.month}, {sub.rows_valid} "
+              "record(s)); the file that replaced it is now marked replaced. Produce the month's return "
+              "again.")
+    return 0
 
 
 def return_command(args: argparse.Namespace) -> int:
@@ -106,18 +128,26 @@ def calendar_command(args: argparse.Namespace) -> int:
 
 
 def audit_command(args: argparse.Namespace) -> int:
-    from safeguard.adapters.register.audit import verify_session
-    from safeguard.bootstrap import open_app
+    from safeguard.adapters.register.audit_check import checkpoint, verify_full, verify_incremental
+    from safeguard.bootstrap import open_app, utc_now
     if args.action == "export":
         return _audit_export(args)
     with open_app(args.config).uow() as u:
-        report = verify_session(u.session)
-    if report.ok:
-        print(f"Audit log intact: {report.entries} entries, every link verified.")
-        return 0
-    print(f"Audit log BROKEN at entry {report.broken_at}: {report.reason}. Do not edit the register; "
-          "tell your information governance lead and keep a copy of the database as it is.")
-    return 1
+        report = (verify_full if args.full else verify_incremental)(u.session)
+        checkpoint(u.session, report, utc_now())
+        u.commit()
+    if not report.ok:
+        print(f"Audit log BROKEN at entry {report.broken_at}: {report.reason}. Do not edit the register; "
+              "tell your information governance lead and keep a copy of the database as it is.")
+        return 1
+    since = "every entry" if report.from_seq == 1 else f"entries {report.from_seq} on (the last checkpoint " \
+        "covers those before; --full checks them all again)"
+    print(f"Audit log intact: {report.entries} entries verified, {since}; the log holds {report.head}.")
+    if report.erased:
+        shown = ", ".join(map(str, report.erased[:20])) + (" ..." if len(report.erased) > 20 else "")
+        print(f"Details erased (retention or erasure on request), commitments kept: {len(report.erased)} "
+              f"entries ({shown}).")
+    return 0
 
 
 def _audit_export(args: argparse.Namespace) -> int:

@@ -51,11 +51,15 @@ def run_demo(folder: Path, config_dir: str | None) -> int:
     # Prefect's temporary server gets 20 s to start by default; its first start on a fresh, busy
     # 2-core machine (creating its database) can take longer.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
-    from safeguard.adapters.register.crypto import DATA_KEYS, HASH_KEY, new_key
+    from safeguard.adapters.register.crypto import AUDIT_KEY, DATA_KEYS, HASH_KEY, new_key
     if not os.environ.get(DATA_KEYS):  # the demo's register is thrown away: a throwaway key will do
         os.environ[DATA_KEYS], os.environ[HASH_KEY] = new_key(), new_key()
         print("Demo: personal data in the register is encrypted with a throwaway key "
               "(set SAFEGUARD_DATA_KEYS and SAFEGUARD_HASH_KEY for a real register).")
+    if not os.environ.get(AUDIT_KEY):  # likewise the audit chain's own key
+        os.environ[AUDIT_KEY] = new_key()
+        print("Demo: the audit log is chained with a throwaway audit key (set SAFEGUARD_AUDIT_KEY for a real "
+              "register).")
     os.environ.update(SAFEGUARD_MAILDIR=str(folder / "mail" / "safeguarding"),
                       SAFEGUARD_DELIVER_TO=str(folder / "mail" / "delivered"),
                       SAFEGUARD_DATABASE_URL=f"sqlite:///{folder / 'register.sqlite3'}")

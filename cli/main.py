@@ -20,6 +20,7 @@ from cli.admin import (
     template_command,
 )
 from cli.decisions import decision_command, reinstate_command
+from cli.governance import erase_command, sar_command
 from cli.jobs import (
     demo_command,
     intake_command,
@@ -97,6 +98,11 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--provider", required=True, help="the submitting organisation's code in the directory")
     imp.add_argument("--month", default=None, help="YYYY-MM, if the file does not say")
     fgm_actions.add_parser("import-folder", help="import every file in config/fgm.yaml's drop_folder")
+    restore = fgm_actions.add_parser("restore", help="undo a replacement: put a replaced submission back, "
+                                     "and mark the file that replaced it as replaced")
+    restore.add_argument("submission", type=int, help="the replaced submission's number (the FGM return's "
+                         "Submissions sheet, or the admin team's email, gives it)")
+    restore.add_argument("--by", default=None, help="who is restoring it (default: your login name)")
     ret = sub.add_parser("return", help="produce a monthly return")
     ret.add_argument("which", choices=["fgm", "activity", "all"])
     ret.add_argument("--month", required=True, help="YYYY-MM")
@@ -105,7 +111,10 @@ def _parser() -> argparse.ArgumentParser:
     ret.add_argument("--email", action="store_true", help="also email them as the monthly deployment does")
     audit = sub.add_parser("audit", help="check the audit log, or export one alert's history")
     audit_actions = audit.add_subparsers(dest="action", required=True)
-    audit_actions.add_parser("verify", help="check every link of the hash chain")
+    verify = audit_actions.add_parser("verify", help="check the chain from the last checkpoint (--full: from "
+                                      "the first entry), and list the entries whose details were erased")
+    verify.add_argument("--full", action="store_true", help="check every entry, not only those since the "
+                        "last checkpoint")
     export = audit_actions.add_parser("export", help="one alert's full history as a spreadsheet")
     export.add_argument("--alert", required=True, help="the alert reference, e.g. HSA-2026-000123")
     export.add_argument("out", type=Path, help="the .xlsx file to write")
@@ -119,6 +128,21 @@ def _parser() -> argparse.ArgumentParser:
                         help="add the subjects' names (recorded in the audit log with who asked)")
     alerts.add_argument("--by", default=None, help="with --show-names: who is looking (default: your login "
                         "name)")
+    sar = sub.add_parser("sar", help="subject access: everything held about one person")
+    sar_actions = sar.add_subparsers(dest="action", required=True)
+    sar_export = sar_actions.add_parser("export", help="write it to a spreadsheet, other people redacted")
+    sar_export.add_argument("--nhs-number", default=None, help="the person's NHS number")
+    sar_export.add_argument("--name", default=None, help="or their name as on the form (forenames surname)")
+    sar_export.add_argument("--dob", default=None, help="and their date of birth, YYYY-MM-DD")
+    sar_export.add_argument("--redact-staff", action="store_true",
+                            help="also redact staff names, email addresses and phone numbers")
+    sar_export.add_argument("--out", type=Path, default=None,
+                            help="the .xlsx file to write (default: a new file in exports.folder)")
+    sar_export.add_argument("--by", default=None, help="who is exporting (default: your login name)")
+    erase = sub.add_parser("erase", help="erase one alert's personal data now (an erasure request)")
+    erase.add_argument("--alert", required=True, help="the alert reference, e.g. HSA-2026-000123")
+    erase.add_argument("--authorised-by", required=True, help="who authorised the erasure (full name)")
+    erase.add_argument("--reason", required=True, help="why: kept in the audit log")
     sub.add_parser("config", help="check the configuration").add_argument("action", choices=["check"])
     sub.add_parser("db", help="database schema").add_argument("action", choices=["upgrade"])
     return parser
@@ -130,7 +154,8 @@ HANDLERS: dict[str, Handler] = {
     "mailbox": mailbox_command, "approve": decision_command, "reject": decision_command,
     "reinstate": reinstate_command, "template": template_command, "audit": audit_command,
     "config": config_command, "db": db_command, "calendar": calendar_command, "fgm": fgm_command,
-    "return": return_command, "keys": keys_command, "alerts": alerts_command,
+    "return": return_command, "keys": keys_command, "alerts": alerts_command, "sar": sar_command,
+    "erase": erase_command,
 }
 
 

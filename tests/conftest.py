@@ -22,6 +22,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 # Test keys for the encrypted register columns (real deployments take theirs from a secret store).
 os.environ.setdefault("SAFEGUARD_DATA_KEYS", "q2dvH8rM7t3JkYwZ5rR1sQ8bD0xN4cP6vF9aL2eU7iE=")
 os.environ.setdefault("SAFEGUARD_HASH_KEY", "test-hash-key-not-for-production")
+os.environ.setdefault("SAFEGUARD_AUDIT_KEY", "test-audit-key-not-for-production")
 ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN_URL = os.environ.get("SAFEGUARD_TEST_PG_URL",
                               "postgresql+psycopg://safeguard:safeguard@127.0.0.1:5432/postgres")

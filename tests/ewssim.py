@@ -299,6 +299,17 @@ class EwsSim:
                                 'ChangeKey="CQAAAA=="/></t:Message></m:Items>'))
         return "".join(out)
 
+    def _op_DeleteItem(self, request: etree._Element) -> str:
+        out = []
+        for ref in request.find("m:ItemIds", NS):
+            if ref.get("Id") not in self.items:
+                out.append(_error("DeleteItem", "ErrorItemNotFound",
+                                  "The specified object was not found in the store."))
+                continue
+            self._remove(ref.get("Id"))
+            out.append(_success("DeleteItem", ""))
+        return "".join(out)
+
     def _op_CreateItem(self, request: etree._Element) -> str:
         disposition = request.get("MessageDisposition")
         saved = request.find("m:SavedItemFolderId", NS)

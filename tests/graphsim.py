@@ -177,6 +177,12 @@ class GraphSim:
                 select = q.get("$select", "internetMessageId")
                 page["@odata.nextLink"] = f"{base}{rest}?$select={select}&$top={top}&$skip={skip + top}"
             return _send(h, 200, page)
+        if (m := re.fullmatch(r"/messages/([^/]+)", rest)) and method == "DELETE":
+            gone = self.messages.pop(m.group(1), None)
+            if gone is not None and gone.folder == "inbox":
+                self._event(gone.id, "remove")
+            return _send(h, 204, None) if gone else _send(
+                h, 404, {"error": {"code": "ErrorItemNotFound", "message": "The object was not found."}})
         if m := re.fullmatch(r"/messages/([^/]+)", rest):
             msg = self.messages.get(m.group(1))
             return _send(h, 200, self._json_message(msg)) if msg else _send(

@@ -6,13 +6,20 @@ import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from safeguard.adapters.mail.maildir import MaildirMailbox, deliver
 from safeguard.adapters.mail.port import Folder
 from safeguard.adapters.notify.outbox import queue_email
 from safeguard.adapters.notify.render import render_email
-from safeguard.adapters.register.orm import Alert, Delivery, InboundMessage, OutboxEntry, ProviderDigest
+from safeguard.adapters.register.orm import (
+    Alert,
+    AuditEntry,
+    Delivery,
+    InboundMessage,
+    OutboxEntry,
+    ProviderDigest,
+)
 from safeguard.service_layer.approval import ApprovalRequest
 from safeguard.service_layer.dispatch import give_decision, send_alert_email
 from safeguard.service_layer.intake import IntakeContext, process_message
@@ -70,6 +77,7 @@ def seed_every_discrepancy(ctx: IntakeContext) -> IntakeContext:
                                       mailbox="safeguarding@geh.test", active=[], withdrawn=[],
                                       sent_at=ctx.clock() - timedelta(days=3), escalated_at=ctx.clock()))
         gone_mid, back_mid, sent_mid = gone.message_id, back.message_id, sent.message_id
+        u.session.execute(update(AuditEntry).where(AuditEntry.seq == 2).values(actor="someone else"))
         u.commit()
     back_name = ""
     for path in box.list_folder(Folder.PROCESSED):

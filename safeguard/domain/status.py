@@ -96,6 +96,7 @@ class FgmSubmissionStatus(StrEnum):
 class FgmRecordStatus(StrEnum):
     COUNTED = "counted"
     HELD = "held"
+    REPLACED = "replaced"  # its submission was replaced: kept, left out of the returns, restorable
 
 
 class OutboxStatus(StrEnum):

@@ -1,8 +1,9 @@
 """FGM submissions from providers: by email (subject mentioning FGM), a dropped file, or the CLI.
 
-A later file from the same provider for the same month replaces the earlier one's records, and the
-audit log says so. Rows with errors are never counted; the valid rows of a file with errors are
-kept or held, as config/fgm.yaml says, and the provider is told each error by row and column.
+A later file from the same provider for the same month replaces the earlier one's records, reversibly
+(fgm_replacement.py), and the audit log says so. Rows with errors are never counted; the valid rows of
+a file with errors are kept or held, as config/fgm.yaml says, and the provider is told each error by
+row and column.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import insert, select
 
 from safeguard.adapters.notify.outbox import queue_email
 from safeguard.adapters.notify.render import render_email
+from safeguard.adapters.private_files import private_folder
 from safeguard.adapters.register.crypto import keyed_hash
 from safeguard.adapters.register.orm import FgmRecord, FgmSubmission
 from safeguard.adapters.register.repository import Register
@@ -27,6 +29,7 @@ from safeguard.domain.config import Config
 from safeguard.domain.fgm import NOT_AVAILABLE, Submission, SubmissionUnreadable
 from safeguard.domain.status import FgmRecordStatus, FgmSubmissionStatus
 from safeguard.service_layer.fgm_reading import read_and_check
+from safeguard.service_layer.fgm_replacement import replace_earlier
 from safeguard.service_layer.replies import MAX_ERRORS_LISTED, sender_of
 
 
@@ -56,11 +59,7 @@ def store_submission(register: Register, config: Config, provider_code: str, sub
         filename=filename[:255], received_at=now, status=status, rows_valid=len(sub.rows),
         rows_with_errors=len(sub.error_rows),
         errors=[{"row": e.row, "column": e.column, "message": e.message} for e in sub.errors]))
-    for old in earlier:
-        old.status, old.replaced_by = FgmSubmissionStatus.REPLACED, row.id
-        session.execute(delete(FgmRecord).where(FgmRecord.submission_id == old.id))
-        register.audit(actor=provider_code, action="FGM submission replaced", at=now, month=sub.month,
-                       submission=old.id, replaced_by=row.id, rows=old.rows_valid)
+    replace_earlier(register, config, row, earlier, now)
     if sub.rows:
         session.execute(insert(FgmRecord), [
             {"submission_id": row.id, "provider_code": provider_code, "month": sub.month,
@@ -124,8 +123,7 @@ def import_drop_folder(uow: Callable[[], UnitOfWork], config: Config, now: datet
                 result, _sub, problem = import_file(u.register, config, path, match["code"].upper(),
                                                     match["month"], "folder", now)
             u.commit()
-        target = folder / ("done" if result else "rejected")
-        target.mkdir(exist_ok=True)
+        target = private_folder(folder / ("done" if result else "rejected"))
         path.replace(target / path.name)
         if problem:
             (target / f"{path.name}.txt").write_text(problem + "\n")

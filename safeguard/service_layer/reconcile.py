@@ -17,7 +17,15 @@ from sqlalchemy import select
 from safeguard.adapters.mail.port import FILING_FOLDERS, Folder, Mailbox
 from safeguard.adapters.notify.outbox import queue_email
 from safeguard.adapters.notify.render import render_email
-from safeguard.adapters.register.orm import Alert, Delivery, InboundMessage, OutboxEntry, ProviderDigest
+from safeguard.adapters.register.audit_check import checkpoint, verify_incremental
+from safeguard.adapters.register.orm import (
+    Alert,
+    Delivery,
+    InboundMessage,
+    MailboxState,
+    OutboxEntry,
+    ProviderDigest,
+)
 from safeguard.adapters.register.repository import Register
 from safeguard.domain.config import Config
 from safeguard.domain.status import ACTIVE, WITHDRAWN, DeliveryStatus, OutboxStatus
@@ -37,6 +45,7 @@ CHECKS: dict[str, str] = {
     "withdrawal-incomplete": "a withdrawn alert is still held by a provider that received it",
     "approval-overdue": "an alert has waited for approval longer than the limit",
     "review-passed": "an active alert is past its review date",
+    "audit-chain-broken": "the audit log's chain does not verify: tell the information governance lead",
     "directory-changed": "a provider holding an active alert has left the directory or changed mailbox",
     "delivery-failed": "a provider's notice of an active alert never arrived (bounced or refused): "
                        "phone them",
@@ -95,11 +104,13 @@ def reconcile(register: Register, mailbox: Mailbox, config: Config, now: datetim
     _directory(register, config, add)
     _failed_deliveries(register, add)
     _unconfirmed_digests(register, add)
+    _audit_chain(register, now, add)
     return report
 
 
 def _mail_and_register(register: Register, mailbox: Mailbox, add: Add) -> None:
     session = register.session
+    deleted_through = _mail_deleted_through(register)
     rows = session.execute(select(InboundMessage.id, InboundMessage.message_id, InboundMessage.folder,
                                   InboundMessage.filed_at)).all()
     known = {mid.strip(): (row_id, folder, filed) for row_id, mid, folder, filed in rows if mid}
@@ -110,7 +121,7 @@ def _mail_and_register(register: Register, mailbox: Mailbox, add: Add) -> None:
         for _unknown in ids - known.keys() - {""}:
             add(Finding("mail-not-in-register", str(folder), "a message the register has no record of"))
     for mid, (row_id, folder, filed) in known.items():
-        if filed and mid not in in_folder.get(folder, set()):
+        if filed and mid not in in_folder.get(folder, set()) and not _deleted(filed, deleted_through):
             add(Finding("register-not-in-folder", f"message #{row_id}", f"expected in {folder}"))
     for mid in mailbox.message_ids(Folder.INBOX):
         if mid in known and known[mid][2] is None:
@@ -136,17 +147,38 @@ def _age(waited: timedelta) -> str:
 def _outbox_and_sent(register: Register, mailbox: Mailbox, now: datetime, add: Add) -> None:
     sent_folder = set(mailbox.message_ids(Folder.SENT))
     entries = register.session.scalars(select(OutboxEntry)).all()
-    marked_sent = set()
+    marked_sent, deleted_through = set(), _mail_deleted_through(register)
     for e in entries:
         if e.status == OutboxStatus.SENT:
             marked_sent.add(e.message_id)
-            if e.message_id not in sent_folder:
+            if e.message_id not in sent_folder and not _deleted(e.sent_at, deleted_through):
                 add(Finding("sent-not-in-sent-folder", f"email #{e.id}", e.kind))
         elif e.status == OutboxStatus.FAILED or now - e.created_at > timedelta(hours=1):
             add(Finding("email-not-sent", f"email #{e.id}", f"{e.kind}: {e.status}"))
     for mid in sorted(sent_folder - marked_sent):
         if OUR_MESSAGE_ID.match(mid):
             add(Finding("sent-folder-not-in-outbox", "Sent", "an email with one of our Message-IDs"))
+
+
+def _audit_chain(register: Register, now: datetime, add: Add) -> None:
+    """The chain since its last checkpoint; a clean check stores a new checkpoint (committed with the
+    run), so each night walks only the day's entries (`safeguard audit verify --full` walks all)."""
+    chain = verify_incremental(register.session)
+    if chain.ok:
+        checkpoint(register.session, chain, now)
+    else:
+        add(Finding("audit-chain-broken", f"entry {chain.broken_at}", chain.reason))
+
+
+def _mail_deleted_through(register: Register) -> datetime | None:
+    """Mail filed or sent before this was deleted by retention on purpose (retention.py)."""
+    from safeguard.service_layer.retention import MAIL_WATERMARK
+    row = register.session.get(MailboxState, MAIL_WATERMARK)
+    return datetime.fromisoformat(row.value) if row else None
+
+
+def _deleted(at: datetime | None, deleted_through: datetime | None) -> bool:
+    return at is not None and deleted_through is not None and at < deleted_through
 
 
 def _withdrawals(register: Register, add: Add) -> None:
@@ -227,14 +259,15 @@ def run_reconciliation(ctx: IntakeContext) -> ReconcileReport:
 class NightlyCheck:
     erased: int  # closed alerts whose personal data was erased in this run
     report: ReconcileReport
+    audit_intact: bool = True  # the audit chain verified since its last checkpoint
 
 
 def nightly_check(ctx: IntakeContext) -> NightlyCheck:
     """The nightly run, for the flow's tasks and `safeguard reconcile --without-prefect` alike: erase
-    personal data past its retention, then reconcile and send the admin team the digest."""
-    from safeguard.service_layer.retention import erase_expired
+    personal data past its retention, check the audit chain since its last checkpoint (and store a new
+    one), then reconcile and send the admin team the digest."""
+    from safeguard.service_layer.retention import run_retention
 
-    with ctx.uow() as u:
-        erased = erase_expired(u, ctx.config, ctx.clock())
-        u.commit()
-    return NightlyCheck(len(erased), run_reconciliation(ctx))
+    erased = run_retention(ctx)
+    report = run_reconciliation(ctx)
+    return NightlyCheck(erased, report, report.counts()["audit-chain-broken"] == 0)

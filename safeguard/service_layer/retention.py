@@ -1,25 +1,47 @@
-"""Retention: the personal data of alerts withdrawn (or rejected) longer ago than the configured
-period is erased from the register, leaving the alert's counts, dates, deliveries and the audit
-chain intact. The erasure is itself audited. Mail kept in the mailbox follows the mailbox's own
-retention policy."""
+"""Retention, run nightly: personal data past its period (config/settings.yaml `retention`, `exports`,
+config/fgm.yaml `retention_days`; each names the Records Management Code of Practice class it follows)
+is erased wherever the product put it, and each erasure is audited with counts:
+
+- closed alerts (withdrawn or rejected): their forms, notes, reasons, stored emails and audit details
+  (erasure.py); the alert's counts, dates and the audit chain stay;
+- FGM records of submissions received before the period; the submissions' counts stay;
+- mail in Processed, Rejected, Quarantine and Sent, once the register holds its outcome (filed, or
+  sent); never INBOX; with it, the register's own copies of emails and messages tied to no alert. A
+  watermark in the register says how far this has gone, so reconcile does not look for mail deleted
+  on purpose, and no message is asked for twice;
+- files the product wrote: exports, returns, and FGM files taken from the drop folder.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.orm import defer
 
-from safeguard.adapters.register.orm import Alert, InboundMessage, OutboxEntry, WithdrawalRequest
+from safeguard.adapters.mail.port import FILING_FOLDERS, Folder, Mailbox
+from safeguard.adapters.private_files import remove_older_than
+from safeguard.adapters.register.db import drop_old_page_copies
+from safeguard.adapters.register.orm import (
+    Alert,
+    FgmRecord,
+    FgmSubmission,
+    InboundMessage,
+    MailboxState,
+    OutboxEntry,
+)
 from safeguard.adapters.register.uow import UnitOfWork
 from safeguard.domain.config import Config
-from safeguard.domain.status import REJECTED, WITHDRAWN
-from safeguard.service_layer.photos import erase_photos
+from safeguard.domain.status import REJECTED, WITHDRAWN, OutboxStatus
+from safeguard.service_layer.erasure import ERASED, already_erased, erase_alert, forget_message
+from safeguard.service_layer.intake import IntakeContext
 
-ERASED = "erased"
+MAIL_WATERMARK = "retention.mail_deleted_through"
 
 
 def erase_expired(uow: UnitOfWork, config: Config, now: datetime) -> list[str]:
-    """Returns the references erased (the caller commits)."""
+    """Closed alerts past the period: returns the references erased (the caller commits)."""
     days = config.settings.retention.closed_alert_personal_data_days
     if days <= 0:
         return []
@@ -30,24 +52,137 @@ def erase_expired(uow: UnitOfWork, config: Config, now: datetime) -> list[str]:
         (Alert.status == REJECTED) & (Alert.updated_at < cutoff)))).all()
     erased = []
     for alert in alerts:
-        versions = register.versions(alert)
-        if all(v.form.get(ERASED) for v in versions):
+        if already_erased(register, alert):
             continue
-        for v in versions:
-            if not v.form.get(ERASED):
-                v.form = {ERASED: True, "erased_at": now.isoformat(), "alert_type": v.form.get("alert_type"),
-                          "subjects": len(v.form.get("subjects") or []), "providers": v.form.get("providers")}
-            v.decision_reason = v.decision_note = None
-        for entry in session.scalars(select(OutboxEntry).where(OutboxEntry.alert_id == alert.id)):
-            entry.raw = b""
-        for request in session.scalars(select(WithdrawalRequest)
-                                       .where(WithdrawalRequest.alert_id == alert.id)):
-            request.reason = request.decision_note = None
-        for message in session.scalars(select(InboundMessage).where(InboundMessage.alert_id == alert.id)):
-            if message.command:
-                message.command = {k: v for k, v in message.command.items() if k != "reason"}
-        photos = erase_photos(register, alert)
+        counts = erase_alert(register, alert, now).counts()
         register.audit(actor="system", action="personal data erased", at=now, alert_ref=alert.reference,
-                       retention_days=days, versions=len(versions), photos=photos)
+                       retention_days=days, **counts)
         erased.append(alert.reference)
     return erased
+
+
+def erase_fgm(uow: UnitOfWork, config: Config, now: datetime) -> int:
+    """FGM records of submissions received before the period: returns how many were erased."""
+    days = config.fgm.retention_days
+    if days <= 0:
+        return 0
+    session = uow.session
+    old = [s for s in session.scalars(select(FgmSubmission).where(
+        FgmSubmission.received_at < now - timedelta(days=days)))
+        if s.errors != [{ERASED: True}]]
+    if not old:
+        return 0
+    ids = [s.id for s in old]
+    records = session.scalar(select(func.count()).select_from(FgmRecord)
+                             .where(FgmRecord.submission_id.in_(ids)))
+    session.execute(delete(FgmRecord).where(FgmRecord.submission_id.in_(ids)))
+    for submission in old:
+        submission.errors = [{ERASED: True}]  # a row's error can quote what was written in it
+    uow.register.audit(actor="system", action="FGM records erased", at=now, retention_days=days,
+                       submissions=len(old), records=int(records or 0))
+    return int(records or 0)
+
+
+def mail_deleted_through(uow: UnitOfWork) -> datetime | None:
+    row = uow.session.get(MailboxState, MAIL_WATERMARK)
+    return datetime.fromisoformat(row.value) if row else None
+
+
+def delete_old_mail(uow_factory: Callable[[], UnitOfWork], mailbox: Mailbox, config: Config,
+                    now: datetime) -> dict[str, int]:
+    """Mail older than the period whose outcome the register holds, from the filing folders and Sent.
+    The mailbox is changed first and the watermark committed after: a failure part way repeats
+    (harmlessly) the next night."""
+    days = config.settings.retention.mail_days
+    if days <= 0:
+        return {}
+    cutoff = now - timedelta(days=days)
+    with uow_factory() as u:
+        since = mail_deleted_through(u)
+        wanted = _filed_between(u, since, cutoff)
+        wanted[str(Folder.SENT)] = _sent_between(u, since, cutoff)
+    deleted = {folder: mailbox.delete_filed(Folder(folder), ids) for folder, ids in wanted.items() if ids}
+    with uow_factory() as u:
+        deleted |= _forget_unlinked(u, since, cutoff)
+        _set_watermark(u, cutoff)
+        if any(deleted.values()):
+            u.register.audit(actor="system", action="mail deleted", at=now, retention_days=days, **deleted)
+        u.commit()
+    return deleted
+
+
+def _filed_between(uow: UnitOfWork, since: datetime | None, cutoff: datetime) -> dict[str, set[str]]:
+    query = select(InboundMessage.folder, InboundMessage.message_id).where(
+        InboundMessage.filed_at.is_not(None), InboundMessage.filed_at < cutoff,
+        InboundMessage.folder.in_([str(f) for f in FILING_FOLDERS]), InboundMessage.message_id.is_not(None))
+    if since is not None:
+        query = query.where(InboundMessage.filed_at >= since)
+    found: dict[str, set[str]] = {}
+    for folder, message_id in uow.session.execute(query):
+        found.setdefault(folder, set()).add(message_id.strip())
+    return found
+
+
+def _sent_between(uow: UnitOfWork, since: datetime | None, cutoff: datetime) -> set[str]:
+    query = select(OutboxEntry.message_id).where(OutboxEntry.status == OutboxStatus.SENT,
+                                                 OutboxEntry.sent_at < cutoff)
+    if since is not None:
+        query = query.where(OutboxEntry.sent_at >= since)
+    return set(uow.session.scalars(query))
+
+
+def _forget_unlinked(uow: UnitOfWork, since: datetime | None, cutoff: datetime) -> dict[str, int]:
+    """Emails and messages tied to no alert (replies to invalid forms, commands, FGM files) keep their
+    stored copy in the register only as long as the mail itself."""
+    emails = select(OutboxEntry).where(OutboxEntry.alert_id.is_(None), OutboxEntry.sent_at < cutoff,
+                                       OutboxEntry.status == OutboxStatus.SENT)
+    messages = select(InboundMessage).where(InboundMessage.alert_id.is_(None),
+                                            InboundMessage.received_at < cutoff)
+    if since is not None:
+        emails = emails.where(OutboxEntry.sent_at >= since)
+        messages = messages.where(InboundMessage.received_at >= since)
+    counts = {"stored_emails": 0, "stored_messages": 0}
+    for entry in uow.session.scalars(emails.options(defer(OutboxEntry.raw))):
+        entry.raw, counts["stored_emails"] = b"", counts["stored_emails"] + 1
+    for message in uow.session.scalars(messages):
+        forget_message(message)
+        counts["stored_messages"] += 1
+    return counts
+
+
+def _set_watermark(uow: UnitOfWork, cutoff: datetime) -> None:
+    row = uow.session.get(MailboxState, MAIL_WATERMARK, with_for_update=True)
+    if row is None:
+        uow.session.add(MailboxState(name=MAIL_WATERMARK, value=cutoff.isoformat()))
+    else:
+        row.value = max(row.value, cutoff.isoformat())
+
+
+def run_retention(ctx: IntakeContext) -> int:
+    """Every retention step, each committed on its own; returns how many closed alerts were erased."""
+    now = ctx.clock()
+    with ctx.uow() as u:
+        erased = erase_expired(u, ctx.config, now)
+        erase_fgm(u, ctx.config, now)
+        remove_old_files(u, ctx.config, now)
+        u.commit()
+    delete_old_mail(ctx.uow, ctx.mailbox, ctx.config, now)
+    with ctx.uow() as u:
+        engine = u.session.get_bind()
+    drop_old_page_copies(engine)  # type: ignore[arg-type]
+    return len(erased)
+
+
+def remove_old_files(uow: UnitOfWork, config: Config, now: datetime) -> int:
+    """Exports, returns and FGM files taken in, past their periods (file times are the clock)."""
+    exports, stamp = config.settings.exports.retention_days, now.timestamp()
+    removed = (remove_older_than(config.settings.exports.folder, exports, stamp)
+               + remove_older_than(config.settings.returns.output_dir, exports, stamp))
+    drop = config.fgm.drop_folder
+    if drop is not None:
+        removed += sum(remove_older_than(drop / sub, config.fgm.retention_days, stamp)
+                       for sub in ("done", "rejected"))
+    if removed:
+        uow.register.audit(actor="system", action="files removed", at=now, files=removed,
+                           retention_days=exports)
+    return removed

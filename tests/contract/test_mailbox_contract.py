@@ -161,6 +161,26 @@ def test_sending_delivers_once_and_keeps_a_copy_in_sent(harness: Harness) -> Non
     assert message_id in harness.box.message_ids(Folder.SENT)
 
 
+def test_retention_deletes_only_the_named_filed_and_sent_messages_and_never_inbox(harness: Harness) -> None:
+    kept, filed, waiting = submission(5), submission(6), submission(7)
+    for raw in (kept, filed):
+        harness.put(raw)
+    harness.box.move_many(harness.box.list_new(), Folder.PROCESSED)
+    harness.put(waiting)
+    message_id = f"<{uuid.uuid4().hex}@example-icb.test>"
+    to = f"someone-{uuid.uuid4().hex[:6]}@uhcw.test"
+    harness.box.send((f"From: {harness.box.address}\r\nTo: {to}\r\nSubject: notice\r\nMessage-ID: "
+                      f"{message_id}\r\n\r\nhello\r\n").encode(), message_id=message_id, recipients=[to])
+    doomed, spared = parse_inbound(filed).message_id, parse_inbound(kept).message_id
+    assert harness.box.delete_filed(Folder.PROCESSED, {doomed, "<gone@example.test>"}) == 1
+    assert harness.box.message_ids(Folder.PROCESSED) == [spared]
+    assert harness.box.delete_filed(Folder.SENT, {message_id}) == 1
+    assert not harness.box.in_sent(message_id)
+    with pytest.raises(ValueError):
+        harness.box.delete_filed(Folder.INBOX, {parse_inbound(waiting).message_id})
+    assert len(harness.box.list_new()) == 1
+
+
 def test_each_message_in_inbox_says_when_it_arrived_and_filed_ones_drop_out(harness: Harness) -> None:
     assert harness.put_at is not None
     assert harness.box.arrivals() == {}

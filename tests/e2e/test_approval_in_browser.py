@@ -41,7 +41,8 @@ def site(tmp_path: Path) -> Iterator[tuple[StackConfig, Site]]:
         pytest.fail("Debian's chromium is not installed: scripts/dev test installs it (scripts/chromium.sh)")
     config = stack_config(tmp_path, f"sqlite:///{tmp_path / 'register.sqlite3'}")
     secrets = {"SAFEGUARD_DATA_KEYS": os.environ["SAFEGUARD_DATA_KEYS"],
-               "SAFEGUARD_HASH_KEY": os.environ["SAFEGUARD_HASH_KEY"], "SAFEGUARD_IMAP_PASSWORD": "test"}
+               "SAFEGUARD_HASH_KEY": os.environ["SAFEGUARD_HASH_KEY"],
+               "SAFEGUARD_AUDIT_KEY": os.environ["SAFEGUARD_AUDIT_KEY"], "SAFEGUARD_IMAP_PASSWORD": "test"}
     with running_site(tmp_path, config.directory, secrets) as running:
         yield config, running
 

@@ -307,6 +307,20 @@ class EwsMailbox(Mailbox):
         return [value or "" for value in self._with_retries(
             f"list the {folder} folder", lambda: list(found.all().values_list("message_id", flat=True)))]
 
+    def _delete(self, folder: Folder, message_ids: set[str]) -> int:
+        found, deleted = self._folder(folder), 0
+        for message_id in sorted(message_ids):
+            items = self._with_retries(f"look in the {folder} folder", lambda m=message_id: list(
+                found.filter(message_id=m).only("id", "changekey")))
+            if not items:
+                continue
+            for result in self._with_retries(f"delete from the {folder} folder", lambda i=items: list(
+                    self._account.bulk_delete(ids=[(x.id, x.changekey) for x in i]))):
+                if isinstance(result, Exception):
+                    raise _translate(result, f"delete from the {folder} folder")
+            deleted += len(items)
+        return deleted
+
     def close(self) -> None:
         if self._account_obj is not None:
             self._account_obj.protocol.close()

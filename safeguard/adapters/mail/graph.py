@@ -226,6 +226,17 @@ class GraphMailbox(Mailbox):
             link = body.get("@odata.nextLink", "")
         return ids
 
+    def _delete(self, folder: Folder, message_ids: set[str]) -> int:
+        link, deleted = f"/mailFolders/{self._folder_id(folder)}/messages", 0
+        for message_id in sorted(message_ids):
+            escaped = message_id.replace("'", "''")
+            found = self._request("GET", link, params={"$filter": f"internetMessageId eq '{escaped}'",
+                                                       "$select": "id"}).json().get("value", [])
+            for item in found:
+                self._request("DELETE", f"/messages/{quote(item['id'])}", expect=(204, 404))
+                deleted += 1
+        return deleted
+
     def close(self) -> None:
         self._client.close()
 

@@ -251,23 +251,40 @@ class ImapSmtpMailbox(Mailbox):
         return self._with_imap(counts)
 
     def message_ids(self, folder: Folder) -> list[str]:
-        def fetch(imap: imaplib.IMAP4) -> list[str]:
-            typ, _ = imap.select(str(folder), readonly=True)
+        return [message_id for _uid, message_id in self._with_imap(lambda imap: _uids_and_ids(imap, folder))]
+
+    def _delete(self, folder: Folder, message_ids: set[str]) -> int:
+        def delete(imap: imaplib.IMAP4) -> int:
+            uids = [uid for uid, message_id in _uids_and_ids(imap, folder) if message_id in message_ids]
+            if not uids:
+                return 0
+            imap.select(str(folder))
             try:
-                if typ != "OK":
-                    return []
-                _, data = imap.uid("FETCH", "1:*", "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+                imap.uid("STORE", ",".join(uids), "+FLAGS.SILENT", r"(\Deleted)")
+                imap.expunge()
             finally:
                 imap.select("INBOX")
-            ids = []
-            for part in data:
-                if isinstance(part, tuple):
-                    header = part[1].decode("utf-8", "replace")
-                    m = re.search(r"^Message-ID:\s*(.+?)\s*$", header,
-                                  re.IGNORECASE | re.MULTILINE | re.DOTALL)
-                    ids.append(" ".join(m.group(1).split()) if m else "")
-            return ids
-        return self._with_imap(fetch)
+            return len(uids)
+        return self._with_imap(delete)
+
+
+def _uids_and_ids(imap: imaplib.IMAP4, folder: Folder) -> list[tuple[str, str]]:
+    """(UID, Message-ID) of every message in a folder ("" for a message without one)."""
+    typ, _ = imap.select(str(folder), readonly=True)
+    try:
+        if typ != "OK":
+            return []
+        _, data = imap.uid("FETCH", "1:*", "(UID BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+    finally:
+        imap.select("INBOX")
+    found = []
+    for part in data:
+        if isinstance(part, tuple):
+            uid = re.search(rb"UID (\d+)", part[0])
+            header = part[1].decode("utf-8", "replace")
+            m = re.search(r"^Message-ID:\s*(.+?)\s*$", header, re.IGNORECASE | re.MULTILINE | re.DOTALL)
+            found.append((uid.group(1).decode() if uid else "", " ".join(m.group(1).split()) if m else ""))
+    return found
 
 
 def _sendmail(smtp: smtplib.SMTP, sender: str, recipients: list[str],

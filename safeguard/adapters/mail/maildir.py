@@ -17,11 +17,13 @@ import os
 import re
 import socket
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.parser import BytesHeaderParser
 from pathlib import Path
 
 from safeguard.adapters.mail.port import Folder, Mailbox, PermanentMailboxError, TemporaryMailboxError
+from safeguard.adapters.private_files import FILE_MODE, private_folder
 
 _SUBDIRS = ("new", "cur", "tmp")
 
@@ -55,8 +57,10 @@ def recipient_folder(deliver_to: Path, address: str) -> Path:
 
 
 def _ensure(path: Path) -> Path:
+    """The folder and its tmp/new/cur, created readable by this account only (mail holds forms)."""
     for sub in _SUBDIRS:
-        (path / sub).mkdir(parents=True, exist_ok=True)
+        if not (path / sub).is_dir():
+            private_folder(path / sub)
     return path
 
 
@@ -70,7 +74,7 @@ def deliver(folder: Path, data: bytes, name: str | None = None) -> Path:
     name = name or _unique_name()
     tmp = folder / "tmp" / name
     try:
-        with open(tmp, "wb") as handle:
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
@@ -184,13 +188,20 @@ class MaildirMailbox(Mailbox):
                       if p.is_file())
 
     def message_ids(self, folder: Folder) -> list[str]:
+        return [message_id for _path, message_id in self._with_ids(folder)]
+
+    def _with_ids(self, folder: Folder) -> Iterator[tuple[Path, str]]:
         parser = BytesHeaderParser()
-        ids = []
         for path in self.list_folder(folder):
             try:
                 with path.open("rb") as handle:
                     headers = parser.parsebytes(handle.read(64 * 1024))
             except FileNotFoundError:  # moved while we looked
                 continue
-            ids.append(str(headers.get("Message-ID", "")).strip())
-        return ids
+            yield path, str(headers.get("Message-ID", "")).strip()
+
+    def _delete(self, folder: Folder, message_ids: set[str]) -> int:
+        doomed = [path for path, message_id in self._with_ids(folder) if message_id in message_ids]
+        for path in doomed:
+            path.unlink(missing_ok=True)
+        return len(doomed)

@@ -100,6 +100,19 @@ class Mailbox(ABC):
         """The Message-ID header of every message in a folder ("" for a message without one),
         for the nightly reconciliation of mailbox and register."""
 
+    @abstractmethod
+    def _delete(self, folder: Folder, message_ids: set[str]) -> int:
+        """delete_filed() for one folder other than INBOX."""
+
+    def delete_filed(self, folder: Folder, message_ids: set[str]) -> int:
+        """Delete the messages with these Message-IDs from a filing folder or Sent, for retention:
+        the caller passes only messages whose outcome the register holds. Never INBOX (what is there
+        has no outcome yet). Returns how many were deleted; a message already gone is not an error."""
+        if folder == Folder.INBOX:
+            raise ValueError("retention never deletes from INBOX")
+        wanted = {m for m in message_ids if m}
+        return self._delete(folder, wanted) if wanted else 0
+
     def wait_for_mail(self, seconds: float, poll_seconds: float = 5.0,
                       sleep: Callable[[float], None] = time.sleep) -> bool:
         """Return as soon as INBOX holds mail (True), or after `seconds` with none (False)."""

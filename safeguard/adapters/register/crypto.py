@@ -4,6 +4,7 @@ Keys come from environment variables only (docs/deployment.md, "Secrets"; no Pre
 never from config files:
   SAFEGUARD_DATA_KEYS  comma-separated Fernet keys; the first encrypts, all decrypt (rotation)
   SAFEGUARD_HASH_KEY   the secret for keyed hashes (HMAC-SHA256) used to link records by NHS number
+  SAFEGUARD_AUDIT_KEY  the audit chain's own secret (audit.py), never the same as a data key
 
 `safeguard keys new` prints a fresh key; `safeguard keys rotate` re-encrypts every value with
 the first key. A value written before encryption was switched on (plain JSON) is still read,
@@ -24,8 +25,8 @@ from sqlalchemy import JSON, Dialect, LargeBinary, Text, TypeDecorator
 
 from safeguard.adapters.config_files import ConfigError
 
-DATA_KEYS, HASH_KEY = "SAFEGUARD_DATA_KEYS", "SAFEGUARD_HASH_KEY"
-KEY_VARIABLES = (DATA_KEYS, HASH_KEY)
+DATA_KEYS, HASH_KEY, AUDIT_KEY = "SAFEGUARD_DATA_KEYS", "SAFEGUARD_HASH_KEY", "SAFEGUARD_AUDIT_KEY"
+KEY_VARIABLES = (DATA_KEYS, HASH_KEY, AUDIT_KEY)
 TOKEN_PREFIX = "gAAAAA"  # every Fernet token starts so (version byte and timestamp)
 
 
@@ -130,3 +131,11 @@ def check_keys() -> None:
     """Fail at start-up, in plain words, rather than at the first personal datum."""
     keyring()
     keyed_hash("check")
+    audit = os.environ.get(AUDIT_KEY, "").strip()
+    if not audit:
+        raise KeysMissing(f"{AUDIT_KEY} is not set, so the audit log cannot be written or checked. Set it to "
+                          "a long random secret (e.g. from 'safeguard keys new'), different from the data "
+                          "key, kept in your secret store; it must never change.")
+    if audit in {k.strip() for k in os.environ.get(DATA_KEYS, "").split(",")}:
+        raise KeysMissing(f"{AUDIT_KEY} is one of the keys in {DATA_KEYS}: the audit key must be separate, "
+                          "so that whoever holds the data key cannot rewrite the audit log. Set another.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -19,13 +20,22 @@ def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            _private_file(Path(parsed.database))
         engine = create_engine(url, hide_parameters=True,
                                connect_args={"timeout": 60, "isolation_level": None})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
     return create_engine(url, hide_parameters=True, pool_pre_ping=True)
+
+
+def _private_file(path: Path) -> None:
+    """A new register file is created 0600 in a 0700 folder (SQLite gives its -wal and -shm files the
+    same mode): it holds personal data, encrypted or not."""
+    from safeguard.adapters.private_files import FILE_MODE, private_folder
+    private_folder(path.parent)
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, FILE_MODE))
 
 
 def newest_revision() -> str:
@@ -55,7 +65,22 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     # (NORMAL in WAL mode may lose the last commits then). Intake commits once per chunk, so it is cheap.
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Erased personal data (retention, erasure on request) is overwritten with zeros in the file, not
+    # left in free pages where a scan of the file would find it.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
+
+
+def drop_old_page_copies(engine: Engine) -> None:
+    """After an erasure: on SQLite, copy the write-ahead log into the file and empty it, so no earlier
+    copy of an erased page stays in it (outside any transaction: the driver connection is in
+    autocommit). PostgreSQL's autovacuum removes dead row versions."""
+    if engine.dialect.name == "sqlite":
+        raw = engine.raw_connection()
+        try:
+            raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            raw.close()
 
 
 def migrate(engine: Engine) -> None:

@@ -250,10 +250,12 @@ class AuditEntry(Base):
     actor: Mapped[str] = mapped_column(String(320))
     action: Mapped[str] = mapped_column(String(60))
     alert_ref: Mapped[str | None] = mapped_column(String(20), index=True)
-    inbound_id: Mapped[int | None] = mapped_column(Integer)
+    inbound_id: Mapped[int | None] = mapped_column(Integer, index=True)  # for one alert's export
     detail: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON())  # may hold free text (reasons, notes)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    commitment: Mapped[str | None] = mapped_column(String(64))  # v2: HMAC of the detail (audit.py)
+    erased_at: Mapped[datetime | None] = mapped_column(index=True)  # v2: the detail was erased then
 
 
 class AuditHead(Base):
@@ -263,6 +265,19 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+    v2_from: Mapped[int | None] = mapped_column(Integer)  # the first entry of chain v2 (audit.py)
+    mac: Mapped[str | None] = mapped_column(String(64))  # HMAC of seq, hash and v2_from with the audit key
+
+
+class AuditCheckpoint(Base):
+    """The chain verified from its first entry through `seq`, whose hash was `hash` (MAC'd with the
+    audit key): later checks start here instead of walking years of entries again."""
+
+    __tablename__ = "audit_checkpoints"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(String(64))
+    made_at: Mapped[datetime]
+    mac: Mapped[str] = mapped_column(String(64))
 
 
 class MailboxState(Base):
@@ -289,6 +304,7 @@ class FgmSubmission(Base):
     rows_with_errors: Mapped[int] = mapped_column(Integer)
     errors: Mapped[list[Any]] = mapped_column(default=list)
     replaced_by: Mapped[int | None] = mapped_column(Integer)
+    status_before: Mapped[str | None] = mapped_column(String(20))  # its status before it was replaced
     _inbound: Mapped[InboundMessage | None] = written_after("InboundMessage", "FgmSubmission.inbound_id")
 
 
@@ -303,7 +319,7 @@ class FgmRecord(Base):
     row_number: Mapped[int] = mapped_column(Integer)
     patient_key: Mapped[str] = mapped_column(String(64), index=True)
     care_contact_date: Mapped[date]
-    status: Mapped[str] = mapped_column(String(10))  # counted | held
+    status: Mapped[str] = mapped_column(String(10))  # counted | held | replaced
     data: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON())  # the attendance: encrypted at rest
     _submission: Mapped[FgmSubmission] = written_after("FgmSubmission", "FgmRecord.submission_id")
 

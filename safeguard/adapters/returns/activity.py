@@ -13,6 +13,7 @@ from openpyxl.styles import Font
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from safeguard.adapters.private_files import save_private
 from safeguard.adapters.register.orm import Alert, AlertVersion, Delivery
 from safeguard.adapters.returns.fgm import previous_months
 from safeguard.adapters.returns.hospital_activity import load_hospital_activity
@@ -154,6 +155,5 @@ def write_activity(activity: Activity, config: Config, out: Path, produced: date
     chart.set_categories(Reference(trend, min_col=1, min_row=2, max_row=last - 1))
     chart.width, chart.height = 20, 9
     trend.add_chart(chart, "F2")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    book.save(out)
+    save_private(book, out)
     return out

@@ -16,6 +16,7 @@ from openpyxl.styles import Font
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from safeguard.adapters.private_files import save_private
 from safeguard.adapters.register.orm import FgmRecord, FgmSubmission
 from safeguard.adapters.returns.workbook import (
     DATE,
@@ -226,8 +227,7 @@ def write_aggregate(fm: FgmMonth, config: Config, out: Path, produced: datetime)
             bar.width, bar.height = 18, 9
             sheet.add_chart(bar, "G4")
     _data_quality(book, fm, config)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    book.save(out)
+    save_private(book, out)
     return out
 
 
@@ -295,6 +295,5 @@ def write_record_level(fm: FgmMonth, config: Config, out: Path, produced: dateti
             else:
                 row.append(None if value is None or value != value else value)  # NaN -> blank
         sheet.append(row)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    book.save(out)
+    save_private(book, out)
     return out

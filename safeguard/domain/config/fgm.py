@@ -40,6 +40,13 @@ class FgmSettings(Strict):
     on_errors: Literal["keep_valid", "hold_all"] = "keep_valid"
     record_level_recipients: list[str] = []
     drop_folder: Path | None = None
+    # FGM records (and dropped files) of submissions received longer ago than this are erased
+    # nightly; the submissions' counts stay (0 keeps them).
+    retention_days: int = Field(default=2920, ge=0)
+    # A file replacing a month's earlier file with fewer rows than this share of it is accepted,
+    # and the admin team told (it may be a mistake, or not from the provider): `safeguard fgm
+    # restore` undoes a replacement.
+    replacement_alert_ratio: float = Field(default=0.5, ge=0, le=1)
     items: list[FgmItem] = Field(min_length=1)
     countries: list[Country] = Field(min_length=1)
 

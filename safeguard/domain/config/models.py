@@ -250,6 +250,16 @@ class RetentionSettings(Strict):
     # Personal data of an alert withdrawn or rejected longer ago than this is erased nightly
     # (0 keeps it). Counts, dates and the audit chain stay.
     closed_alert_personal_data_days: int = Field(default=730, ge=0)
+    # Mail in Processed, Rejected, Quarantine and Sent older than this is deleted nightly, once the
+    # register holds the message's outcome (0 keeps it). INBOX is never touched.
+    mail_days: int = Field(default=90, ge=0)
+
+
+class ExportsSettings(Strict):
+    # Audit and subject-access exports go here by default; files in it, and the returns in
+    # returns.output_dir, older than retention_days are removed nightly (0 keeps them).
+    folder: Path = Path("var/exports")
+    retention_days: int = Field(default=30, ge=0)
 
 
 class Settings(Strict):
@@ -260,6 +270,7 @@ class Settings(Strict):
     register_db: RegisterSettings = Field(default=RegisterSettings(), alias="register")
     returns: ReturnsSettings = ReturnsSettings()
     retention: RetentionSettings = RetentionSettings()
+    exports: ExportsSettings = ExportsSettings()
 
     @model_validator(mode="after")
     def _exchange_mailbox(self) -> Settings:
