@@ -2,7 +2,7 @@
 FGM replacement
 
 Revision ID: 0010
-Revises: 0006
+Revises: 0009
 
 audit_log.inbound_id gets an index: one alert's export finds the entries of its messages by it
 (`inbound_id IN (...)`), which otherwise reads the whole log. An empty register starts as chain v2 at
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0006"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
