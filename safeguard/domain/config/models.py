@@ -241,6 +241,18 @@ class Timescales(Strict):
     approval_wait_limit_hours: int = Field(default=4, gt=0)
     # an approval run waits this long, then a new one starts
     approval_timeout_days: int = Field(default=14, gt=0)
+    # End of life (calendar days after the review date, no answer): escalate to the team manager,
+    # Designated Nurse and admin team, then close the alert (withdrawn, providers told). 0 = never.
+    review_passed_escalate_days: int = Field(default=0, ge=0)
+    review_passed_close_days: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _close_after_escalation(self) -> Timescales:
+        escalate, close = self.review_passed_escalate_days, self.review_passed_close_days
+        if close and not (escalate and close > escalate):
+            raise ValueError("review_passed_close_days needs review_passed_escalate_days set, and must be "
+                             "more days after the review date (people are told before an alert is closed)")
+        return self
 
 
 class Config(BaseModel):
