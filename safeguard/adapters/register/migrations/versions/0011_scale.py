@@ -51,20 +51,26 @@ def upgrade() -> None:
         batch.add_column(sa.Column("erased_at", sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table("alert_versions") as batch:
         batch.add_column(sa.Column("expected_delivery", sa.Date(), nullable=True))
-    op.create_table(
-        "outbox_bodies",
-        sa.Column("outbox_id", sa.Integer(), sa.ForeignKey("outbox.id"), primary_key=True,
-                  autoincrement=False),
-        sa.Column("raw", sa.LargeBinary(), nullable=False),
-    )
-    op.execute("INSERT INTO outbox_bodies (outbox_id, raw) SELECT id, raw FROM outbox "
+    # SQLite drops and rebuilds a table to drop a column, which a foreign key pointing at it forbids:
+    # the bodies wait in a table without one until the outbox is rebuilt.
+    _bodies_table("outbox_bodies_moving", foreign_key=False)
+    op.execute("INSERT INTO outbox_bodies_moving (outbox_id, raw) SELECT id, raw FROM outbox "
                "WHERE raw IS NOT NULL AND length(raw) > 0")
     with op.batch_alter_table("outbox") as batch:
         batch.drop_column("raw")
+    _bodies_table("outbox_bodies", foreign_key=True)
+    op.execute("INSERT INTO outbox_bodies (outbox_id, raw) SELECT outbox_id, raw FROM outbox_bodies_moving")
+    op.drop_table("outbox_bodies_moving")
     _mark_erased()
     _store_expected_delivery()
     for name, table, columns in INDEXES:
         op.create_index(name, table, columns)
+
+
+def _bodies_table(name: str, *, foreign_key: bool) -> None:
+    key = [sa.ForeignKey("outbox.id")] if foreign_key else []
+    op.create_table(name, sa.Column("outbox_id", sa.Integer(), *key, primary_key=True, autoincrement=False),
+                    sa.Column("raw", sa.LargeBinary(), nullable=False))
 
 
 def _mark_erased() -> None:
@@ -119,11 +125,13 @@ def downgrade() -> None:
     for name, table, _columns in reversed(INDEXES):
         op.drop_index(name, table_name=table)
     with op.batch_alter_table("outbox") as batch:
-        batch.add_column(sa.Column("raw", sa.LargeBinary(), nullable=False, server_default=b""))
-    op.execute("UPDATE outbox SET raw = (SELECT raw FROM outbox_bodies WHERE outbox_id = outbox.id) "
-               "WHERE id IN (SELECT outbox_id FROM outbox_bodies)")
+        batch.add_column(sa.Column("raw", sa.LargeBinary(), nullable=True))
+    op.execute("UPDATE outbox SET raw = (SELECT raw FROM outbox_bodies WHERE outbox_id = outbox.id)")
+    op.get_bind().execute(sa.text("UPDATE outbox SET raw = :empty WHERE raw IS NULL"), {"empty": b""})
     op.drop_table("outbox_bodies")
-    with op.batch_alter_table("alert_versions") as batch:
-        batch.drop_column("expected_delivery")
-    with op.batch_alter_table("alerts") as batch:
-        batch.drop_column("erased_at")
+    with op.batch_alter_table("outbox") as batch:
+        batch.alter_column("raw", existing_type=sa.LargeBinary(), nullable=False)
+    # Native DROP COLUMN (SQLite 3.35 and later): rebuilding `alerts` in batch mode would drop a table
+    # that every other table points at.
+    op.drop_column("alert_versions", "expected_delivery")
+    op.drop_column("alerts", "erased_at")
