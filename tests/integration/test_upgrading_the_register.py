@@ -34,10 +34,12 @@ def alembic(engine, action, revision: str) -> None:  # type: ignore[no-untyped-d
 
 
 def an_unborn_alert(ctx: IntakeContext) -> str:
-    fields = samples.form_fields(NOW.date(), **{"Alert type": "Unborn baby", "Legal status": "Pre-birth plan"})
+    fields = samples.form_fields(NOW.date(), **{"Alert type": "Unborn baby",
+                                                "Legal status": "Pre-birth plan"})
     people = [{"Role": "Unborn", "Surname": samples.SUBJECT_SURNAME,
                "Expected date of delivery": EDD.strftime("%d/%m/%Y")}, samples.subjects(NOW.date())[1]]
-    put(ctx.mailbox, samples.submission(SW, INBOX, subject="Health alert", body=samples.text_form(fields, people)))
+    put(ctx.mailbox, samples.submission(SW, INBOX, subject="Health alert",
+                                        body=samples.text_form(fields, people)))
     [result] = [process_message(m, ctx) for m in ctx.mailbox.list_new()]
     assert result.outcome == "accepted", result
     give_decision(ctx, result.reference, 1, ApprovalRequest(True, "Dana Nightingale"))
