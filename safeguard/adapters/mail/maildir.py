@@ -17,6 +17,7 @@ import os
 import re
 import socket
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.parser import BytesHeaderParser
 from pathlib import Path
@@ -211,6 +212,11 @@ class MaildirMailbox(Mailbox):
         return sorted(p for sub in ("new", "cur") for p in (self._folder(folder) / sub).iterdir()
                       if p.is_file())
 
+    def _entries(self, folder: Folder) -> Iterator[os.DirEntry[str]]:
+        for sub in ("new", "cur"):
+            with os.scandir(self._folder(folder) / sub) as entries:
+                yield from (e for e in entries if e.is_file())
+
     def message_ids(self, folder: Folder) -> list[str]:
         """The Message-ID of each message in the folder. A Maildir file never changes once written
         (moves are renames, which keep its name), so each file's id is read once and kept in the
@@ -219,12 +225,12 @@ class MaildirMailbox(Mailbox):
         index = _read_index(index_path)
         parser = BytesHeaderParser()
         ids, current = [], {}
-        for path in self.list_folder(folder):
-            name = path.name.partition(":")[0]  # a reader's flags (":2,S") do not change the file
+        for entry in self._entries(folder):  # names from the directory, no Path or stat per file
+            name = entry.name.partition(":")[0]  # a reader's flags (":2,S") do not change the file
             mid = index.get(name)
             if mid is None:
                 try:
-                    with path.open("rb") as handle:
+                    with open(entry.path, "rb") as handle:
                         headers = parser.parsebytes(handle.read(64 * 1024))
                 except FileNotFoundError:  # moved while we looked
                     continue
