@@ -14,6 +14,7 @@ from safeguard.adapters.register.orm import (
     Alert,
     AuditEntry,
     InboundMessage,
+    OutboxBody,
     OutboxEntry,
     SubjectKey,
     WithdrawalRequest,
@@ -58,8 +59,10 @@ def erase_alert(register: Register, alert: Alert, now: datetime) -> Erased:
             v.form = {ERASED: True, "erased_at": now.isoformat(), "alert_type": v.form.get("alert_type"),
                       "subjects": len(v.form.get("subjects") or []), "providers": v.form.get("providers")}
         v.decision_reason = v.decision_note = None
-    emails = session.execute(update(OutboxEntry).where(OutboxEntry.alert_id == alert.id).values(raw=b"")
-                             .execution_options(synchronize_session=False)).rowcount
+    alert.erased_at = now  # later nights skip it (retention.py)
+    emails = session.execute(delete(OutboxBody).where(OutboxBody.outbox_id.in_(
+        select(OutboxEntry.id).where(OutboxEntry.alert_id == alert.id)))
+        .execution_options(synchronize_session=False)).rowcount
     requests = session.execute(update(WithdrawalRequest).where(WithdrawalRequest.alert_id == alert.id)
                                .values(reason=None, decision_note=None)
                                .execution_options(synchronize_session=False)).rowcount

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, Select, or_, select
 
 from safeguard.adapters.mail.port import FILING_FOLDERS, Folder, Mailbox
 from safeguard.adapters.notify.outbox import queue_email
@@ -26,7 +27,7 @@ from safeguard.adapters.register.orm import (
     OutboxEntry,
     ProviderDigest,
 )
-from safeguard.adapters.register.repository import Register
+from safeguard.adapters.register.repository import UNSENT, Register
 from safeguard.domain.config import Config
 from safeguard.domain.status import ACTIVE, WITHDRAWN, DeliveryStatus, OutboxStatus
 from safeguard.service_layer.intake import IntakeContext
@@ -98,7 +99,7 @@ def reconcile(register: Register, mailbox: Mailbox, config: Config, now: datetim
             add(Finding("approval-overdue", alert.reference, f"version {version.version}, waiting since "
                         f"{config.local(version.created_at):%d/%m %H:%M}"))
     today = config.local_date(now)
-    for alert in register.active_alerts():
+    for alert in register.active_alerts(review_before=today):
         if alert.review_date < today:
             add(Finding("review-passed", alert.reference, f"review date {alert.review_date:%d/%m/%Y}"))
     _directory(register, config, add)
@@ -108,11 +109,18 @@ def reconcile(register: Register, mailbox: Mailbox, config: Config, now: datetim
     return report
 
 
+def _stream(register: Register, query: Select[Any]) -> Iterator[Row[Any]]:
+    """Rows of a narrow query, a thousand at a time (never the whole table in memory as objects)."""
+    yield from register.session.execute(query.execution_options(yield_per=STREAM))
+
+
+STREAM = 1000
+
+
 def _mail_and_register(register: Register, mailbox: Mailbox, add: Add) -> None:
-    session = register.session
     deleted_through = _mail_deleted_through(register)
-    rows = session.execute(select(InboundMessage.id, InboundMessage.message_id, InboundMessage.folder,
-                                  InboundMessage.filed_at)).all()
+    rows = _stream(register, select(InboundMessage.id, InboundMessage.message_id, InboundMessage.folder,
+                                    InboundMessage.filed_at).where(InboundMessage.message_id.is_not(None)))
     known = {mid.strip(): (row_id, folder, filed) for row_id, mid, folder, filed in rows if mid}
     in_folder: dict[str, set[str]] = {}
     for folder in FILING_FOLDERS:
@@ -124,7 +132,7 @@ def _mail_and_register(register: Register, mailbox: Mailbox, add: Add) -> None:
         if filed and mid not in in_folder.get(folder, set()) and not _deleted(filed, deleted_through):
             add(Finding("register-not-in-folder", f"message #{row_id}", f"expected in {folder}"))
     for mid in mailbox.message_ids(Folder.INBOX):
-        if mid in known and known[mid][2] is None:
+        if mid in known and not known[mid][2]:
             add(Finding("recorded-not-filed", f"message #{known[mid][0]}", "recorded but not yet filed"))
 
 
@@ -145,16 +153,21 @@ def _age(waited: timedelta) -> str:
 
 
 def _outbox_and_sent(register: Register, mailbox: Mailbox, now: datetime, add: Add) -> None:
+    """Every email marked sent is in Sent and the other way round (message ids only: the stored emails,
+    in their own table, are never read); the unsent and failed ones come from the status index."""
     sent_folder = set(mailbox.message_ids(Folder.SENT))
-    entries = register.session.scalars(select(OutboxEntry)).all()
     marked_sent, deleted_through = set(), _mail_deleted_through(register)
-    for e in entries:
-        if e.status == OutboxStatus.SENT:
-            marked_sent.add(e.message_id)
-            if e.message_id not in sent_folder and not _deleted(e.sent_at, deleted_through):
-                add(Finding("sent-not-in-sent-folder", f"email #{e.id}", e.kind))
-        elif e.status == OutboxStatus.FAILED or now - e.created_at > timedelta(hours=1):
-            add(Finding("email-not-sent", f"email #{e.id}", f"{e.kind}: {e.status}"))
+    for entry_id, message_id, kind, sent_at in _stream(register, select(
+            OutboxEntry.id, OutboxEntry.message_id, OutboxEntry.kind, OutboxEntry.sent_at)
+                                              .where(OutboxEntry.status == OutboxStatus.SENT)):
+        marked_sent.add(message_id)
+        if message_id not in sent_folder and not _deleted(sent_at, deleted_through):
+            add(Finding("sent-not-in-sent-folder", f"email #{entry_id}", kind))
+    for entry_id, kind, status, created_at in register.session.execute(select(
+            OutboxEntry.id, OutboxEntry.kind, OutboxEntry.status, OutboxEntry.created_at)
+            .where(OutboxEntry.status.in_((*UNSENT, OutboxStatus.FAILED))).order_by(OutboxEntry.id)):
+        if status == OutboxStatus.FAILED or now - created_at > timedelta(hours=1):
+            add(Finding("email-not-sent", f"email #{entry_id}", f"{kind}: {status}"))
     for mid in sorted(sent_folder - marked_sent):
         if OUR_MESSAGE_ID.match(mid):
             add(Finding("sent-folder-not-in-outbox", "Sent", "an email with one of our Message-IDs"))
@@ -182,22 +195,27 @@ def _deleted(at: datetime | None, deleted_through: datetime | None) -> bool:
 
 
 def _withdrawals(register: Register, add: Add) -> None:
-    session = register.session
-    rows = session.execute(select(Alert.reference, Delivery).join(Delivery, Delivery.alert_id == Alert.id)
-                           .where(Alert.status == WITHDRAWN)).all()
-    for reference, delivery in rows:
-        if delivery.status == DeliveryStatus.FAILED:
-            add(Finding("withdrawal-incomplete", reference, f"{delivery.provider_code}'s last notice was not "
-                        f"delivered: {delivery.failure or 'no reason given'}"))
-            continue
-        if delivery.status != DeliveryStatus.WITHDRAWN:
+    """Each withdrawn alert's deliveries with the status of their last notice, in one join (not one
+    query a delivery); a delivery whose withdrawal was sent is what nearly all rows are, and it is
+    left out in SQL."""
+    notice = OutboxEntry.status
+    rows = register.session.execute(
+        select(Alert.reference, Delivery.provider_code, Delivery.status, Delivery.failure, notice)
+        .join(Delivery, Delivery.alert_id == Alert.id)
+        .outerjoin(OutboxEntry, OutboxEntry.key == Delivery.notice_key)
+        .where(Alert.status == WITHDRAWN,
+               or_(Delivery.status != DeliveryStatus.WITHDRAWN, notice.is_(None),
+                   notice != OutboxStatus.SENT))
+        .order_by(Delivery.id))
+    for reference, code, status, failure, notice_status in rows:
+        if status == DeliveryStatus.FAILED:
+            add(Finding("withdrawal-incomplete", reference, f"{code}'s last notice was not "
+                        f"delivered: {failure or 'no reason given'}"))
+        elif status != DeliveryStatus.WITHDRAWN:
+            add(Finding("withdrawal-incomplete", reference, f"{code} was never sent a withdrawal"))
+        else:
             add(Finding("withdrawal-incomplete", reference,
-                        f"{delivery.provider_code} was never sent a withdrawal"))
-            continue
-        notice = register.outbox_entry(delivery.notice_key)
-        if notice is None or notice.status != OutboxStatus.SENT:
-            add(Finding("withdrawal-incomplete", reference,
-                        f"{delivery.provider_code}'s withdrawal is {notice.status if notice else 'missing'}"))
+                        f"{code}'s withdrawal is {notice_status or 'missing'}"))
 
 
 def _directory(register: Register, config: Config, add: Add) -> None:

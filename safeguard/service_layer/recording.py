@@ -124,7 +124,8 @@ def _new_alert(register: Register, config: Config, decision: Decision, row: Inbo
         team_manager_email=form.team_manager_email, review_date=form.review_date, current_version=1,
     ))
     version = register.add(AlertVersion(alert_id=alert.id, version=1, status=VersionStatus.PROPOSED,
-                                        form=form.to_json(), inbound_id=row.id, created_at=now))
+                                        form=form.to_json(), inbound_id=row.id, created_at=now,
+                                        expected_delivery=form.expected_delivery))
     keep_photos(register, alert, 1, decision.photos, now)
     register.audit(actor="system", action="alert created", at=now, alert_ref=alert.reference,
                    inbound_id=row.id, status=AWAITING_APPROVAL, alert_type=form.alert_type,
@@ -144,7 +145,8 @@ def _new_version(register: Register, config: Config, decision: Decision, row: In
         if older.status == VersionStatus.PROPOSED:  # never decided: the newer form replaces it
             older.status = VersionStatus.SUPERSEDED
     added = register.add(AlertVersion(alert_id=alert.id, version=version, status=VersionStatus.PROPOSED,
-                                      form=decision.form.to_json(), inbound_id=row.id, created_at=now))
+                                      form=decision.form.to_json(), inbound_id=row.id, created_at=now,
+                                      expected_delivery=decision.form.expected_delivery))
     keep_photos(register, alert, version, decision.photos, now)
     record_subject_keys(register, alert, decision.form)
     register.audit(actor=row.sender or "unknown sender", action="updated form received", at=now,

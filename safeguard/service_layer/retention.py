@@ -18,7 +18,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, or_, select
-from sqlalchemy.orm import defer
 
 from safeguard.adapters.mail.port import FILING_FOLDERS, Folder, Mailbox
 from safeguard.adapters.private_files import remove_older_than
@@ -29,6 +28,7 @@ from safeguard.adapters.register.orm import (
     FgmSubmission,
     InboundMessage,
     MailboxState,
+    OutboxBody,
     OutboxEntry,
 )
 from safeguard.adapters.register.uow import UnitOfWork
@@ -47,12 +47,13 @@ def erase_expired(uow: UnitOfWork, config: Config, now: datetime) -> list[str]:
         return []
     cutoff = now - timedelta(days=days)
     register, session = uow.register, uow.session
-    alerts = session.scalars(select(Alert).where(or_(
+    alerts = session.scalars(select(Alert).where(Alert.erased_at.is_(None), or_(
         (Alert.status == WITHDRAWN) & (Alert.withdrawn_at < cutoff),
-        (Alert.status == REJECTED) & (Alert.updated_at < cutoff)))).all()
+        (Alert.status == REJECTED) & (Alert.updated_at < cutoff))).order_by(Alert.id)).all()
     erased = []
     for alert in alerts:
-        if already_erased(register, alert):
+        if already_erased(register, alert):  # erased on request, or before alerts were marked
+            alert.erased_at = now
             continue
         counts = erase_alert(register, alert, now).counts()
         register.audit(actor="system", action="personal data erased", at=now, alert_ref=alert.reference,
@@ -134,16 +135,16 @@ def _sent_between(uow: UnitOfWork, since: datetime | None, cutoff: datetime) -> 
 def _forget_unlinked(uow: UnitOfWork, since: datetime | None, cutoff: datetime) -> dict[str, int]:
     """Emails and messages tied to no alert (replies to invalid forms, commands, FGM files) keep their
     stored copy in the register only as long as the mail itself."""
-    emails = select(OutboxEntry).where(OutboxEntry.alert_id.is_(None), OutboxEntry.sent_at < cutoff,
-                                       OutboxEntry.status == OutboxStatus.SENT)
+    emails = select(OutboxEntry.id).where(OutboxEntry.alert_id.is_(None), OutboxEntry.sent_at < cutoff,
+                                          OutboxEntry.status == OutboxStatus.SENT)
     messages = select(InboundMessage).where(InboundMessage.alert_id.is_(None),
                                             InboundMessage.received_at < cutoff)
     if since is not None:
         emails = emails.where(OutboxEntry.sent_at >= since)
         messages = messages.where(InboundMessage.received_at >= since)
-    counts = {"stored_emails": 0, "stored_messages": 0}
-    for entry in uow.session.scalars(emails.options(defer(OutboxEntry.raw))):
-        entry.raw, counts["stored_emails"] = b"", counts["stored_emails"] + 1
+    dropped = uow.session.execute(delete(OutboxBody).where(OutboxBody.outbox_id.in_(emails))
+                                  .execution_options(synchronize_session=False))
+    counts = {"stored_emails": int(dropped.rowcount or 0), "stored_messages": 0}  # type: ignore[attr-defined]
     for message in uow.session.scalars(messages):
         forget_message(message)
         counts["stored_messages"] += 1

@@ -18,11 +18,23 @@ log = logging.getLogger(__name__)
 
 
 def send_unsent(ctx: IntakeContext, alert_id: int | None = None) -> dict[str, int]:
-    """Send what the outbox holds unsent (for one alert, or all), SEND_BATCH at a time.
-    Temporary failures stay queued."""
-    with ctx.uow() as u:
-        ids = [e.id for e in (u.register.unsent_for_alert(alert_id) if alert_id else u.register.unsent())]
-    return _send_ids(ctx, ids)
+    """Send what the outbox holds unsent (for one alert, or all), SEND_BATCH at a time, until the
+    queue is drained: a backlog of thousands goes in one run, a page of ids at a time. It stops early
+    when the mail server is unwell (temporary failures stay queued for the next run)."""
+    counts: dict[str, int] = {}
+    after = 0
+    while True:
+        with ctx.uow() as u:
+            ids = (u.register.unsent_ids_for_alert(alert_id, after) if alert_id
+                   else u.register.unsent_ids(after, UNSENT_PAGE))
+        if not ids:
+            return counts
+        page = _send_ids(ctx, ids)
+        for status, n in page.items():
+            counts[status] = counts.get(status, 0) + n
+        if SendResult.DEFERRED in page or alert_id:
+            return counts
+        after = ids[-1]  # entries still queued after this page (another process's) wait for the next run
 
 
 def _send_ids(ctx: IntakeContext, ids: list[int]) -> dict[str, int]:
@@ -45,6 +57,7 @@ def _send_ids(ctx: IntakeContext, ids: list[int]) -> dict[str, int]:
 
 
 SEND_BATCH = 50
+UNSENT_PAGE = 500
 
 
 def tell_admin_undeliverable(ctx: IntakeContext, entry_id: int) -> list[int]:

@@ -181,3 +181,20 @@ def test_a_refused_address_is_recorded_as_failed_and_not_tried_again(
         [row] = u.register.outbox_entries_for_update([entry_id])
         assert (row.status, row.attempts) == ("failed", 1)
         assert "escaped" not in (row.last_error or "") and "not a plain address" in (row.last_error or "")
+
+
+def test_a_folder_s_message_ids_are_read_once_and_follow_what_is_in_the_folder(tmp_path: Path) -> None:
+    from safeguard.adapters.mail.maildir import ID_INDEX, deliver
+
+    box = MaildirMailbox(tmp_path / "box", "safeguarding@example-icb.test")
+    first = deliver(box.root, b"Message-ID: <one@example.test>\r\nSubject: a\r\n\r\nbody\r\n").name
+    deliver(box.root, b"Message-ID: <two@example.test>\r\nSubject: b\r\n\r\nbody\r\n")
+    box.move_many(box.list_new(), Folder.PROCESSED)
+    assert sorted(box.message_ids(Folder.PROCESSED)) == ["<one@example.test>", "<two@example.test>"]
+    index = tmp_path / "box" / ".Processed" / ID_INDEX
+    assert index.read_text().count("\n") == 2  # names and ids only
+    [moved] = (tmp_path / "box" / ".Processed").glob(f"*/{first}*")  # taken out of the folder
+    moved.unlink()
+    assert box.message_ids(Folder.PROCESSED) == ["<two@example.test>"]
+    index.unlink()  # harmless: read again
+    assert box.message_ids(Folder.PROCESSED) == ["<two@example.test>"]

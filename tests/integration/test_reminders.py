@@ -177,3 +177,49 @@ def test_two_runs_at_once_send_nothing_twice(ctx: IntakeContext, clock_: Clock, 
             for p in (ctx.mailbox.deliver_to / "safeguarding.team@swft.test" / "new")  # type: ignore[operator]
             .iterdir()]
     assert swft.count(f"{ref}: please acknowledge the health alert sent to SWFT") == 1
+
+
+def test_an_alert_long_past_its_review_date_is_escalated_then_closed_and_every_holder_told(
+        ctx: IntakeContext, clock_: Clock) -> None:
+    # config/timescales.yaml: escalate 28 days after the review date, close at 56
+    ref = raise_alert(ctx, clock_, "2026-01-05T10:00+00:00", review=date(2026, 2, 2),
+                      acknowledge=(UHCW, "safeguarding.team@swft.test"))
+    assert reminders(ctx, "2026-02-27T08:00+00:00") == {"review-passed": [ref]}
+    assert reminders(ctx, "2026-03-02T08:00+00:00") == {"end-of-life-escalation": [ref]}
+    assert reminders(ctx, "2026-03-27T08:00+00:00") == {}  # not yet 56 days
+    assert reminders(ctx, "2026-03-30T08:00+00:00") == {"end-of-life-close": [ref]}
+    assert reminders(ctx, "2026-03-31T08:00+00:00") == {}  # closed: out of the daily pass
+    with ctx.uow() as u:
+        alert = u.register.alert(ref)
+        assert alert is not None and alert.status == "WITHDRAWN"
+        held = {d.provider_code: d.status for d in u.register.deliveries(alert)}
+        sent = {e.kind for e in u.register.outbox_for_alert(alert.id) if e.status == "sent"}
+    assert held == {"UHCW": "withdrawn", "SWFT": "withdrawn"}
+    assert {"notice:withdrawal", "reminder:end-of-life-close", "reminder:end-of-life-escalation"} <= sent
+
+
+def test_an_answer_before_the_end_of_life_keeps_the_alert(ctx: IntakeContext, clock_: Clock) -> None:
+    ref = raise_alert(ctx, clock_, "2026-01-05T10:00+00:00", review=date(2026, 2, 2),
+                      acknowledge=(UHCW, "safeguarding.team@swft.test"))
+    assert reminders(ctx, "2026-03-02T08:00+00:00") == {"review-passed": [ref],
+                                                        "end-of-life-escalation": [ref]}
+    clock_.now = at("2026-03-03T09:00+00:00")
+    put(ctx.mailbox, samples.submission(SW, INBOX, subject=f"EXTEND {ref} to 2026-04-01"))
+    [result] = [process_message(m, ctx) for m in ctx.mailbox.list_new()]
+    assert result.outcome == "recorded", result
+    assert reminders(ctx, "2026-03-30T08:00+00:00") == {"review-soon": [ref]}  # the new review date
+    with ctx.uow() as u:
+        alert = u.register.alert(ref)
+        assert alert is not None and alert.status == "ACTIVE"
+
+
+def test_send_unsent_drains_a_queue_longer_than_one_page(ctx: IntakeContext, clock_: Clock,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from safeguard.service_layer import sending
+
+    monkeypatch.setattr(sending, "UNSENT_PAGE", 2)
+    refs = [raise_alert(ctx, clock_, f"2026-01-0{day}T10:00+00:00") for day in (5, 6, 7)]
+    run_reminders(ctx.uow, ctx.config, CAL, at("2026-01-12T08:00+00:00"))  # chases and escalations
+    assert sum(send_unsent(ctx).values()) >= 2 * len(refs)
+    with ctx.uow() as u:
+        assert u.register.unsent_ids() == []

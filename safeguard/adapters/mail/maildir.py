@@ -85,6 +85,34 @@ def deliver(folder: Path, data: bytes, name: str | None = None) -> Path:
     return folder / "new" / name
 
 
+ID_INDEX = ".safeguard-message-ids"  # name TAB Message-ID, a line a file (not a Maildir subfolder)
+
+
+def _read_index(path: Path) -> dict[str, str]:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return {}
+    index = {}
+    for line in text.splitlines():
+        name, tab, mid = line.partition("\t")
+        if tab:
+            index[name] = mid
+    return index
+
+
+def _write_index(path: Path, index: dict[str, str]) -> None:
+    """Replaced whole, through a temporary file: a reader sees the old index or the new one. An index
+    that cannot be written only means the headers are read again next time."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text("".join(f"{name}\t{mid}\n" for name, mid in index.items()
+                               if "\n" not in mid and "\t" not in mid), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+
+
 class MaildirMailbox(Mailbox):
     parallel_safe = True
 
@@ -187,21 +215,40 @@ class MaildirMailbox(Mailbox):
         return sorted(p for sub in ("new", "cur") for p in (self._folder(folder) / sub).iterdir()
                       if p.is_file())
 
+    def _entries(self, folder: Folder) -> Iterator[os.DirEntry[str]]:
+        for sub in ("new", "cur"):
+            with os.scandir(self._folder(folder) / sub) as entries:
+                yield from (e for e in entries if e.is_file())
+
     def message_ids(self, folder: Folder) -> list[str]:
         return [message_id for _path, message_id in self._with_ids(folder)]
 
-    def _with_ids(self, folder: Folder) -> Iterator[tuple[Path, str]]:
+    def _with_ids(self, folder: Folder) -> list[tuple[str, str]]:
+        """Each file's path and Message-ID. A Maildir file never changes once written (moves are
+        renames, which keep its name), so each file's id is read once and kept in the folder's index
+        file (ID_INDEX): a folder of years of mail is listed, not read, each night."""
+        index_path = self._folder(folder) / ID_INDEX
+        index = _read_index(index_path)
         parser = BytesHeaderParser()
-        for path in self.list_folder(folder):
-            try:
-                with path.open("rb") as handle:
-                    headers = parser.parsebytes(handle.read(64 * 1024))
-            except FileNotFoundError:  # moved while we looked
-                continue
-            yield path, str(headers.get("Message-ID", "")).strip()
+        found, current = [], {}
+        for entry in self._entries(folder):  # names from the directory, no Path or stat per file
+            name = entry.name.partition(":")[0]  # a reader's flags (":2,S") do not change the file
+            mid = index.get(name)
+            if mid is None:
+                try:
+                    with open(entry.path, "rb") as handle:
+                        headers = parser.parsebytes(handle.read(64 * 1024))
+                except FileNotFoundError:  # moved while we looked
+                    continue
+                mid = str(headers.get("Message-ID", "")).strip()
+            current[name] = mid
+            found.append((entry.path, mid))
+        if current != index:
+            _write_index(index_path, current)
+        return found
 
     def _delete(self, folder: Folder, message_ids: set[str]) -> int:
         doomed = [path for path, message_id in self._with_ids(folder) if message_id in message_ids]
         for path in doomed:
-            path.unlink(missing_ok=True)
-        return len(doomed)
+            Path(path).unlink(missing_ok=True)
+        return len(doomed)  # the index drops them the next time the folder is listed

@@ -18,7 +18,7 @@ from safeguard.adapters.register.crypto import is_token, keyring
 ENCRYPTED: dict[str, tuple[str, list[tuple[str, str]]]] = {
     "alert_versions": ("id", [("form", "json"), ("decision_reason", "text"), ("decision_note", "text")]),
     "inbound_messages": ("id", [("command", "json")]),
-    "outbox": ("id", [("raw", "bytes")]),
+    "outbox_bodies": ("outbox_id", [("raw", "bytes")]),
     "audit_log": ("seq", [("detail", "json")]),
     "fgm_records": ("id", [("data", "json")]),
     "alert_photos": ("id", [("data", "bytes")]),

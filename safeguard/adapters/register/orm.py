@@ -88,6 +88,7 @@ class Alert(Base):
     current_version: Mapped[int] = mapped_column(Integer, default=1)  # the approved version providers hold
     dispatched_at: Mapped[datetime | None]  # first notices queued (receipt-to-dispatch time for returns)
     withdrawn_at: Mapped[datetime | None]
+    erased_at: Mapped[datetime | None]  # retention erased its personal data: the nightly run skips it
 
 
 class AlertVersion(Base):
@@ -108,6 +109,8 @@ class AlertVersion(Base):
     decision_reason: Mapped[str | None] = mapped_column(EncryptedText())
     decision_note: Mapped[str | None] = mapped_column(EncryptedText())
     left_out: Mapped[list[Any] | None]  # provider codes the approver left out
+    # the form's earliest expected date of delivery (unborn baby), kept so reminders need not decrypt forms
+    expected_delivery: Mapped[date | None]
     _alert: Mapped[Alert] = written_after("Alert", "AlertVersion.alert_id")
     _inbound: Mapped[InboundMessage | None] = written_after("InboundMessage", "AlertVersion.inbound_id")
 
@@ -218,8 +221,18 @@ class ReferenceCounter(Base):
     last: Mapped[int] = mapped_column(Integer)
 
 
+class OutboxBody(Base):
+    """The stored email of an outbox entry, out of the outbox table that every job queries by status:
+    scans of the outbox never read the bodies. Retention deletes it (the entry stays)."""
+
+    __tablename__ = "outbox_bodies"
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"), primary_key=True, autoincrement=False)
+    raw: Mapped[bytes] = mapped_column(EncryptedBytes())  # the message as sent: encrypted at rest
+
+
 class OutboxEntry(Base):
-    """Every email the product sends, written before it is sent (created -> sending -> sent | failed)."""
+    """Every email the product sends, written before it is sent (created -> sending -> sent | failed).
+    `raw`, the message itself, lives in OutboxBody and is read only when it is used."""
 
     __tablename__ = "outbox"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -229,7 +242,6 @@ class OutboxEntry(Base):
     inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
     recipients: Mapped[list[Any]]
     message_id: Mapped[str] = mapped_column(String(200), unique=True)
-    raw: Mapped[bytes] = mapped_column(EncryptedBytes())  # the message as sent: encrypted at rest
     status: Mapped[str] = mapped_column(String(20))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(500))
@@ -239,6 +251,21 @@ class OutboxEntry(Base):
     claimed_at: Mapped[datetime | None]
     _alert: Mapped[Alert | None] = written_after("Alert", "OutboxEntry.alert_id")
     _inbound: Mapped[InboundMessage | None] = written_after("InboundMessage", "OutboxEntry.inbound_id")
+    body: Mapped[OutboxBody | None] = relationship(cascade="all, delete-orphan", single_parent=True)
+
+    @property
+    def raw(self) -> bytes:
+        """The message as sent (empty once retention has erased it)."""
+        return self.body.raw if self.body is not None else b""
+
+    @raw.setter
+    def raw(self, value: bytes) -> None:
+        if not value:
+            self.body = None
+        elif self.body is None:
+            self.body = OutboxBody(raw=value)
+        else:
+            self.body.raw = value
 
 
 class AuditEntry(Base):

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import inspect, select, update
+from sqlalchemy import inspect, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import Session
 
 from safeguard.adapters.register import audit
 from safeguard.adapters.register.ids import give_id
@@ -124,17 +124,34 @@ class Register:
                                     .order_by(AlertVersion.id))
         return [(a, v) for a, v in rows]
 
-    def active_alerts(self) -> list[Alert]:
-        return list(self.session.scalars(select(Alert).where(Alert.status == AlertStatus.ACTIVE)
-                                         .order_by(Alert.id)))
+    def active_alerts(self, review_before: date | None = None) -> list[Alert]:
+        """Active alerts (with review_before: only those whose review date is before it)."""
+        query = select(Alert).where(Alert.status == AlertStatus.ACTIVE)
+        if review_before is not None:
+            query = query.where(Alert.review_date < review_before)
+        return list(self.session.scalars(query.order_by(Alert.id)))
 
-    def unacknowledged_deliveries(self) -> list[tuple[Alert, Delivery]]:
-        rows = self.session.execute(select(Alert, Delivery).join(Delivery, Delivery.alert_id == Alert.id)
+    def deliveries_to_chase(self, sent_before: datetime | None) -> list[tuple[Alert, Delivery]]:
+        """Unacknowledged notices of active alerts (sent before `sent_before`, and not both chased and
+        escalated already: the rest have nothing left to remind anyone of)."""
+        query = (select(Alert, Delivery).join(Delivery, Delivery.alert_id == Alert.id)
+                 .where(Alert.status == AlertStatus.ACTIVE, Delivery.status == DeliveryStatus.NOTIFIED,
+                        Delivery.acknowledged_at.is_(None)))
+        if sent_before is not None:
+            query = query.where(Delivery.notified_at < sent_before,
+                                or_(Delivery.chased_at.is_(None), Delivery.escalated_at.is_(None)))
+        return [(a, d) for a, d in self.session.execute(query.order_by(Delivery.id))]
+
+    def active_expected_deliveries(self, on_or_before: date) -> list[tuple[Alert, date | None]]:
+        """Active alerts whose approved form expects a birth on or before this day (stored with the
+        version: no form is decrypted)."""
+        rows = self.session.execute(select(Alert, AlertVersion.expected_delivery)
+                                    .join(AlertVersion, (AlertVersion.alert_id == Alert.id)
+                                          & (AlertVersion.version == Alert.current_version))
                                     .where(Alert.status == AlertStatus.ACTIVE,
-                                           Delivery.status == DeliveryStatus.NOTIFIED,
-                                           Delivery.acknowledged_at.is_(None))
-                                    .order_by(Delivery.id))
-        return [(a, d) for a, d in rows]
+                                           AlertVersion.expected_delivery <= on_or_before)
+                                    .order_by(Alert.id))
+        return [(a, edd) for a, edd in rows]
 
     def invalid_submissions_since(self, since: datetime) -> list[InboundMessage]:
         return list(self.session.scalars(select(InboundMessage).where(
@@ -190,6 +207,14 @@ class Register:
         with self.session.no_autoflush:  # what is added was looked at above
             return self.session.scalars(select(OutboxEntry).where(OutboxEntry.key == key)).first()
 
+    def outbox_keys(self, keys: list[str]) -> set[str]:
+        """Which of these keys the outbox holds already (one indexed query a thousand keys)."""
+        found: set[str] = set()
+        for start in range(0, len(keys), 1000):
+            found.update(self.session.scalars(select(OutboxEntry.key).where(
+                OutboxEntry.key.in_(keys[start:start + 1000]))))
+        return found
+
     def is_new(self, row: Any) -> bool:
         """Whether the row was added in this transaction and is not in the database yet."""
         return bool(inspect(row).pending)
@@ -199,11 +224,21 @@ class Register:
         Each message itself is read (and decrypted) only if it is used, and not again for an entry
         this session holds already."""
         return list(self.session.scalars(select(OutboxEntry).where(OutboxEntry.id.in_(entry_ids))
-                                         .order_by(OutboxEntry.id).with_for_update().options(defer(OutboxEntry.raw))))
+                                         .order_by(OutboxEntry.id).with_for_update()))
 
     def unsent_ids_for_messages(self, inbound_ids: list[int]) -> list[int]:
         return list(self.session.scalars(select(OutboxEntry.id).where(
             OutboxEntry.inbound_id.in_(inbound_ids), OutboxEntry.status.in_(UNSENT))
+            .order_by(OutboxEntry.id)))
+
+    def unsent_ids(self, after: int = 0, limit: int = 500) -> list[int]:
+        """Ids of unsent entries after this id, oldest first (a page of the queue; no bodies read)."""
+        return list(self.session.scalars(select(OutboxEntry.id).where(
+            OutboxEntry.status.in_(UNSENT), OutboxEntry.id > after).order_by(OutboxEntry.id).limit(limit)))
+
+    def unsent_ids_for_alert(self, alert_id: int, after: int = 0) -> list[int]:
+        return list(self.session.scalars(select(OutboxEntry.id).where(
+            OutboxEntry.alert_id == alert_id, OutboxEntry.status.in_(UNSENT), OutboxEntry.id > after)
             .order_by(OutboxEntry.id)))
 
     def unsent_for_alert(self, alert_id: int) -> list[OutboxEntry]:
@@ -213,10 +248,6 @@ class Register:
     def outbox_for_alert(self, alert_id: int) -> list[OutboxEntry]:
         return list(self.session.scalars(select(OutboxEntry).where(OutboxEntry.alert_id == alert_id)
                                          .order_by(OutboxEntry.id)))
-
-    def unsent(self, limit: int = 500) -> list[OutboxEntry]:
-        return list(self.session.scalars(
-            select(OutboxEntry).where(OutboxEntry.status.in_(UNSENT)).order_by(OutboxEntry.id).limit(limit)))
 
     # audit -----------------------------------------------------------------------------------
     def lock_audit(self) -> None:

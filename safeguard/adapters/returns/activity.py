@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from openpyxl import Workbook
@@ -48,9 +49,14 @@ def _in(moment: datetime | None, start: datetime, end: datetime) -> bool:
 
 def load_activity(session: Session, config: Config, month: str) -> Activity:
     start, end, _first = _window(config, month)
-    alerts = session.scalars(select(Alert)).all()
-    versions = session.scalars(select(AlertVersion)).all()
-    deliveries = session.scalars(select(Delivery)).all()
+    alerts = _rows(session, Alert.id, Alert.alert_type, Alert.created_at, Alert.dispatched_at,
+                   Alert.withdrawn_at, Alert.review_date)
+    # statuses and dates only: never the (encrypted) forms
+    versions = _rows(session, AlertVersion.alert_id, AlertVersion.version, AlertVersion.status,
+                     AlertVersion.decided_at)
+    deliveries = _rows(session, Delivery.alert_id, Delivery.provider_code, Delivery.status,
+                       Delivery.notified_at, Delivery.acknowledged_at, Delivery.chased_at,
+                       Delivery.escalated_at)
     created = {a.id: a.created_at for a in alerts}
     types = sorted({a.alert_type for a in alerts} | {t.name for t in config.alert_types})
     rows = []
@@ -112,6 +118,11 @@ def load_activity(session: Session, config: Config, month: str) -> Activity:
                                                  for a in alerts)})
     return Activity(month, by_type, by_provider, timeliness, pd.DataFrame(trend),
                     load_hospital_activity(session, config, start, end))
+
+
+def _rows(session: Session, *columns: Any) -> list[Any]:
+    """The named columns of every row (named tuples): what the return counts, and nothing else."""
+    return list(session.execute(select(*columns)).all())
 
 
 def _q(values: list[float], q: float) -> float | None:

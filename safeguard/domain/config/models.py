@@ -304,6 +304,19 @@ class Timescales(Strict):
     # provider "active pending review: keep the flag" (notify), or withdraw it the usual way (withdraw)
     on_review_lapse: Literal["notify", "withdraw"] = "notify"
 
+    # End of life (calendar days after the review date, no answer): escalate to the team manager,
+    # Designated Nurse and admin team, then close the alert (withdrawn, providers told). 0 = never.
+    review_passed_escalate_days: int = Field(default=0, ge=0)
+    review_passed_close_days: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _close_after_escalation(self) -> Timescales:
+        escalate, close = self.review_passed_escalate_days, self.review_passed_close_days
+        if close and not (escalate and close > escalate):
+            raise ValueError("review_passed_close_days needs review_passed_escalate_days set, and must be "
+                             "more days after the review date (people are told before an alert is closed)")
+        return self
+
     def approval_wait_limit(self, urgent: bool) -> timedelta:
         hours = self.urgent_approval_wait_limit_hours if urgent else self.approval_wait_limit_hours
         return timedelta(hours=hours)

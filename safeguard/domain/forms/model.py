@@ -58,6 +58,12 @@ class HealthAlertForm:
     community_contacts: str | None = None
     photo_attached: str | None = None  # "Yes": the photos attached travel with the notices
 
+    @property
+    def expected_delivery(self) -> date | None:
+        """The earliest expected date of delivery among the subjects (an unborn baby), if any."""
+        return min((s.expected_delivery_date for s in self.subjects if s.expected_delivery_date),
+                   default=None)
+
     def to_json(self) -> dict[str, Any]:
         """JSON values (dates as ISO text), field by field: dataclasses.asdict would deep-copy every
         value first, and this runs for every form received."""
