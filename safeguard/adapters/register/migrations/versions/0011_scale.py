@@ -41,8 +41,7 @@ INDEXES: list[tuple[str, str, list[str]]] = [
     ("ix_alert_versions_status", "alert_versions", ["status"]),
     # reminders' unborn query: WHERE expected_delivery <= ? (only unborn-baby versions have one)
     ("ix_alert_versions_expected_delivery", "alert_versions", ["expected_delivery"]),
-    # the audit export of one alert: WHERE alert_ref = ? OR inbound_id IN (...) (alert_ref has its index)
-    ("ix_audit_log_inbound_id", "audit_log", ["inbound_id"]),
+    # (the audit export of one alert, WHERE inbound_id IN (...), has ix_audit_log_inbound_id from 0010)
 ]
 
 
