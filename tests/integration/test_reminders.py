@@ -184,7 +184,8 @@ def test_an_alert_long_past_its_review_date_is_escalated_then_closed_and_every_h
     # config/timescales.yaml: escalate 28 days after the review date, close at 56
     ref = raise_alert(ctx, clock_, "2026-01-05T10:00+00:00", review=date(2026, 2, 2),
                       acknowledge=(UHCW, "safeguarding.team@swft.test"))
-    assert reminders(ctx, "2026-02-27T08:00+00:00") == {"review-passed": [ref]}
+    # the team is told the review has passed; each provider holding it, to keep the flag (review_lapse)
+    assert reminders(ctx, "2026-02-27T08:00+00:00") == {"review-passed": [ref], "review-lapse": [ref, ref]}
     assert reminders(ctx, "2026-03-02T08:00+00:00") == {"end-of-life-escalation": [ref]}
     assert reminders(ctx, "2026-03-27T08:00+00:00") == {}  # not yet 56 days
     assert reminders(ctx, "2026-03-30T08:00+00:00") == {"end-of-life-close": [ref]}
@@ -201,7 +202,7 @@ def test_an_alert_long_past_its_review_date_is_escalated_then_closed_and_every_h
 def test_an_answer_before_the_end_of_life_keeps_the_alert(ctx: IntakeContext, clock_: Clock) -> None:
     ref = raise_alert(ctx, clock_, "2026-01-05T10:00+00:00", review=date(2026, 2, 2),
                       acknowledge=(UHCW, "safeguarding.team@swft.test"))
-    assert reminders(ctx, "2026-03-02T08:00+00:00") == {"review-passed": [ref],
+    assert reminders(ctx, "2026-03-02T08:00+00:00") == {"review-passed": [ref], "review-lapse": [ref, ref],
                                                         "end-of-life-escalation": [ref]}
     clock_.now = at("2026-03-03T09:00+00:00")
     put(ctx.mailbox, samples.submission(SW, INBOX, subject=f"EXTEND {ref} to 2026-04-01"))
