@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from safeguard.adapters.register.audit import verify_session
 from safeguard.adapters.register.orm import AuditEntry, InboundMessage
 from safeguard.adapters.register.repository import Register
-from safeguard.adapters.returns.workbook import local, write_table
+from safeguard.adapters.returns.workbook import Marking, local, set_up_printing, write_table
 from safeguard.domain.config import Config
 from safeguard.domain.forms.contract import FORM_FIELDS, SUBJECT_FIELDS
 from safeguard.domain.forms.diff import show
@@ -104,6 +104,7 @@ def export_alert_history(session: Session, config: Config, reference: str, out: 
     register.audit(actor=by, action="alert history exported", at=now, alert_ref=alert.reference,
                    file=out.name)
     out.parent.mkdir(parents=True, exist_ok=True)
+    set_up_printing(book, title=f"Case-review export {alert.reference}", marking=Marking.OFFICIAL_SENSITIVE)
     book.save(out)
     session.commit()
     return out
