@@ -43,8 +43,8 @@ def load_config(directory: str | os.PathLike[str] | None = None) -> Config:
     faults: list[str] = []
     for name, model in FILES.items():
         try:
-            parsed[name] = model.model_validate(_with_lookups(folder, _apply_environment(
-                name, _read_yaml(folder / name))))
+            data = _apply_environment(name, _read_yaml(folder / name))
+            parsed[name] = model.model_validate(_with_lookups(folder, data) if name == "fgm.yaml" else data)
         except ValidationError as exc:
             faults.extend(_describe(folder / name, exc))
         except ConfigError as exc:

@@ -42,6 +42,12 @@ class Requirement(Strict):
     when: list[str] = []
     message: str = ""  # what the provider is told after the column's name; never repeats the value
 
+    @field_validator("in_", "when", mode="before")
+    @classmethod
+    def _codes_as_text(cls, value: Any) -> Any:
+        """`in: [4]` in YAML means the code "4"."""
+        return [str(v) for v in value] if isinstance(value, list) else value
+
 
 class FgmItem(Strict):
     key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
