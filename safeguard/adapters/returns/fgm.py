@@ -92,10 +92,10 @@ def load_month(session: Session, config: Config, month: str) -> FgmMonth:
                     "rows with errors": s.rows_with_errors} for s in subs]
     sent = {s.provider_code for s in subs if s.status != FgmSubmissionStatus.REPLACED}
     silent = [p.code for p in config.providers if p.type in SUBMITTER_TYPES and p.code not in sent]
-    looking = config.fgm.attendance_list
-    earlier = _counted(session, config, previous_months(month, looking.months)[:-1]) if looking else None
-    return FgmMonth(month, records, submissions, _trend(session, month, first_seen), silent,
-                    earlier if earlier is not None else pd.DataFrame())
+    looking = config.fgm.attendance_list  # the months before, for the attendance list only
+    earlier = (_counted(session, config, previous_months(month, looking.months)[:-1]) if looking
+               else pd.DataFrame())
+    return FgmMonth(month, records, submissions, _trend(session, month, first_seen), silent, earlier)
 
 
 def _trend(session: Session, month: str, first_seen: dict[str, str]) -> pd.DataFrame:
