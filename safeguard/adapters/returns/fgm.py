@@ -25,12 +25,12 @@ from safeguard.adapters.returns.workbook import (
     FORMULA_START,
     HEADER_FILL,
     HEADER_FONT,
-    LANDSCAPE_OVER,
     Marking,
     as_text_cell,
     local,
     set_up_page,
     set_up_printing,
+    wrapped_lines,
     write_lines,
     write_table,
 )
@@ -382,7 +382,10 @@ def write_record_level(fm: FgmMonth, config: Config, out: Path, produced: dateti
     return out
 
 
-def _header_cells(sheet: Any, titles: list[str]) -> list[WriteOnlyCell]:
+def _header_cells(sheet: Any, titles: list[str], widths: list[float], row: int) -> list[WriteOnlyCell]:
+    """A write-only sheet's header row, as tall as its most wrapped title (call before appending it)."""
+    lines = max(wrapped_lines(text, width) for text, width in zip(titles, widths, strict=True))
+    sheet.row_dimensions[row].height = 15 * lines
     cells = []
     for title in titles:
         cell = WriteOnlyCell(sheet, title)
@@ -397,11 +400,12 @@ def _records_sheet(book: Workbook, fm: FgmMonth, config: Config, title: str) -> 
     sheet.freeze_panes = "A2"
     items = config.fgm.items
     titles = ["Submitting organisation", "Reporting month", *[i.label for i in items]]
-    for col, text in enumerate(titles, start=1):
-        sheet.column_dimensions[get_column_letter(col)].width = max(12, min(24, len(text) // 2 + 4))
+    widths = [float(max(12, min(24, len(text) // 2 + 4))) for text in titles]
+    for col, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(col)].width = width
     set_up_page(sheet, title=title, marking=Marking.OFFICIAL_SENSITIVE, header_rows=1, columns=len(titles),
-                rows=len(fm.records) + 1, width=LANDSCAPE_OVER + 1)
-    sheet.append(_header_cells(sheet, titles))
+                rows=len(fm.records) + 1, width=sum(widths))
+    sheet.append(_header_cells(sheet, titles, widths, 1))
     date_keys = {i.key for i in items if i.type == "date"}
     keys = [i.key for i in items]
     for record in fm.records.to_dict("records"):
@@ -429,15 +433,15 @@ def _attendance_sheet(book: Workbook, listed: pd.DataFrame, config: Config, titl
     assert spec is not None
     sheet = book.create_sheet(ATTENDANCE_SHEET)
     sheet.freeze_panes = "A4"
-    widths = [18] * (len(listed.columns) - 1) + [30]
+    widths = [18.0] * (len(listed.columns) - 1) + [30.0]
     for col, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(col)].width = width
     set_up_page(sheet, title=title, marking=Marking.OFFICIAL_SENSITIVE, header_rows=3,
-                columns=len(widths), rows=len(listed) + 3, width=sum(widths))
+                columns=len(widths), rows=max(len(listed), 1) + 3, width=sum(widths))
     sheet.append([WriteOnlyCell(sheet, spec.title)])
     sheet.append([f"{spec.threshold} or more attendances in {spec.months} months, under {spec.under_age} at "
                   "the last. Review each child's records (seed 002, 13.3)."])
-    sheet.append(_header_cells(sheet, list(listed.columns)))
+    sheet.append(_header_cells(sheet, list(listed.columns), widths, 3))
     dates = {i.label for i in config.fgm.items if i.type == "date"} | {"First", "Last"}
     for record in listed.to_dict("records"):
         sheet.append([_cell(sheet, record[c], c in dates) for c in listed.columns])
