@@ -43,7 +43,8 @@ def load_config(directory: str | os.PathLike[str] | None = None) -> Config:
     faults: list[str] = []
     for name, model in FILES.items():
         try:
-            parsed[name] = model.model_validate(_apply_environment(name, _read_yaml(folder / name)))
+            data = _apply_environment(name, _read_yaml(folder / name))
+            parsed[name] = model.model_validate(_with_lookups(folder, data) if name == "fgm.yaml" else data)
         except ValidationError as exc:
             faults.extend(_describe(folder / name, exc))
         except ConfigError as exc:
@@ -58,6 +59,18 @@ def load_config(directory: str | os.PathLike[str] | None = None) -> Config:
         timescales=parsed["timescales.yaml"],  # type: ignore[arg-type]
         fgm=parsed["fgm.yaml"],  # type: ignore[arg-type]
     )
+
+
+def _with_lookups(folder: Path, data: dict[str, Any]) -> dict[str, Any]:
+    """fgm.yaml's `area_lookup` names a file beside it (postcode district -> local authority): read it
+    into `areas`, so it is validated, and reported, with the rest."""
+    lookup = data.get("area_lookup")
+    if not isinstance(lookup, str) or "areas" in data:
+        return data
+    path = folder / lookup
+    if path.resolve().parent != folder.resolve():
+        raise ConfigError(f"{folder / 'fgm.yaml'}: area_lookup: name a file in the configuration folder.")
+    return {**data, "areas": _read_yaml(path)}
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

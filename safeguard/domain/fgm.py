@@ -2,8 +2,8 @@
 the same headers). Every problem is collected with its row and column; valid rows are kept.
 
 Rules (docs/fgm-dataset.md): codes from config/fgm.yaml; NHS number Modulus 11 or "not available";
-care contact inside the reporting month; date of birth before the care contact; deinfibulation
-only with Type 3; a Type 4 qualifier only with Type 4.
+care contact inside the reporting month; date of birth before the care contact (the items with
+those roles); and the rules between items that config/fgm.yaml declares (safeguard/domain/fgm_rules.py).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 
 from safeguard.domain.config import Config
 from safeguard.domain.config.fgm import FgmItem, FgmSettings
+from safeguard.domain.fgm_rules import broken_rules, message_for
 from safeguard.domain.forms.contract import normalise_label
 from safeguard.domain.forms.document import Document
 from safeguard.domain.forms.values import (
@@ -183,27 +184,23 @@ def _code(text: str, codes: dict[str, str], advice: str) -> str:
 
 
 def _cross_checks(v: dict[str, Any], fgm: FgmSettings, bounds: tuple[date, date], n: int) -> list[RowError]:
-    def label(key: str) -> str:
-        item = fgm.item(key)
-        return item.label if item else key
-
+    """The date rules (by role) and the rules between items that config/fgm.yaml declares."""
+    born_item = fgm.item(fgm.key_for("birth_date") or "")
+    contact_item = fgm.item(fgm.key_for("contact_date") or "")
+    contact, born = _date_of(v, contact_item), _date_of(v, born_item)
     errors = []
-    contact = date.fromisoformat(v["care_contact_date"]) if v.get("care_contact_date") else None
-    born = date.fromisoformat(v["date_of_birth"]) if v.get("date_of_birth") else None
-    if contact and not bounds[0] <= contact < bounds[1]:
-        errors.append(RowError(n, label("care_contact_date"), f"is outside the reporting month "
+    if contact and contact_item and not bounds[0] <= contact < bounds[1]:
+        errors.append(RowError(n, contact_item.label, f"is outside the reporting month "
                                f"({bounds[0]:%m/%Y}). Send it with the month it belongs to."))
-    if contact and born and born >= contact:
-        errors.append(RowError(n, label("date_of_birth"),
-                               "is not before the care contact date. Check both dates."))
-    fgm_type = str(v.get("fgm_type") or "")
-    if v.get("deinfibulation") == "Y" and not fgm_type.startswith("3"):
-        errors.append(RowError(n, label("deinfibulation"),
-                               "can only be Yes for FGM Type 3. Check the FGM type."))
-    if v.get("type4_qualifier") and fgm_type != "4":
-        errors.append(RowError(n, label("type4_qualifier"), "is only for FGM Type 4. Leave it blank or "
-                               "correct the FGM type."))
+    if contact and contact_item and born and born_item and born >= contact:
+        errors.append(RowError(n, born_item.label, f"is not before the {contact_item.label.lower()}. "
+                               "Check both dates."))
+    errors += [RowError(n, item.label, message_for(rule, fgm)) for item, rule in broken_rules(v, fgm)]
     return errors
+
+
+def _date_of(values: dict[str, Any], item: FgmItem | None) -> date | None:
+    return date.fromisoformat(values[item.key]) if item and values.get(item.key) else None
 
 
 def check_file(data: bytes, filename: str, config: Config, provider_code: str, month_hint: str | None,

@@ -26,6 +26,7 @@ from safeguard.adapters.register.orm import FgmRecord, FgmSubmission
 from safeguard.adapters.register.repository import Register
 from safeguard.adapters.register.uow import UnitOfWork
 from safeguard.domain.config import Config
+from safeguard.domain.config.fgm import FgmSettings
 from safeguard.domain.fgm import NOT_AVAILABLE, Submission, SubmissionUnreadable
 from safeguard.domain.status import FgmRecordStatus, FgmSubmissionStatus
 from safeguard.service_layer.fgm_reading import read_and_check
@@ -60,11 +61,12 @@ def store_submission(register: Register, config: Config, provider_code: str, sub
         rows_with_errors=len(sub.error_rows),
         errors=[{"row": e.row, "column": e.column, "message": e.message} for e in sub.errors]))
     replace_earlier(register, config, row, earlier, now)
+    contact = config.fgm.key_for("contact_date") or ""  # always set: config validation requires the role
     if sub.rows:
         session.execute(insert(FgmRecord), [
             {"submission_id": row.id, "provider_code": provider_code, "month": sub.month,
-             "row_number": number, "patient_key": patient_key(values),
-             "care_contact_date": date.fromisoformat(values["care_contact_date"]),
+             "row_number": number, "patient_key": patient_key(values, config.fgm),
+             "care_contact_date": date.fromisoformat(values[contact]),
              "status": FgmRecordStatus.HELD if held else FgmRecordStatus.COUNTED, "data": values}
             for number, values in sub.rows])
     register.audit(actor=provider_code, action="FGM submission received", at=now, inbound_id=inbound_id,
@@ -131,14 +133,16 @@ def import_drop_folder(uow: Callable[[], UnitOfWork], config: Config, now: datet
     return counts
 
 
-def patient_key(values: dict[str, Any]) -> str:
+def patient_key(values: dict[str, Any], fgm: FgmSettings) -> str:
     """Who the record is about, to link attendances across months: the NHS number, or when it is not
-    available, date of birth and postcode (records with neither cannot be linked)."""
-    nhs = values.get("nhs_number")
+    available, date of birth and postcode (the items with those roles; records with neither cannot be
+    linked)."""
+    nhs = values.get(fgm.key_for("patient_number") or "")
+    born, postcode = values.get(fgm.key_for("birth_date") or ""), values.get(fgm.key_for("residence") or "")
     if nhs and nhs != NOT_AVAILABLE:
         basis = f"nhs:{nhs}"
-    elif values.get("date_of_birth") and values.get("postcode"):
-        basis = f"dob:{values['date_of_birth']}|pc:{values['postcode']}"
+    elif born and postcode:
+        basis = f"dob:{born}|pc:{postcode}"
     else:
         basis = f"unlinked:{uuid.uuid4().hex}"  # cannot be linked to any other record
     return keyed_hash(basis)[:32]  # keyed: a plain hash of an NHS number could be reversed by trying them all

@@ -7,19 +7,28 @@ October 2026:   UHCW sends A (seen before: not newly recorded), C twice (two att
                 GEH and BHAM (acute trusts) send nothing.
 So October has 5 attendances (UHCW 3, SWFT 2), 4 individuals (A, C, D, E), 3 newly recorded
 (C, D, E), 1 active case (A), and SWFT's first file is replaced.
+
+For the breakdowns added later (their values change none of the earlier ones): C's first attendance
+is from CV32 (Warwick), FGM undertaken in Egypt (Northern Africa), not advised on illegality; D lives
+in B15 (Birmingham) and was not advised on health implications; everyone else lives in Coventry
+(CV1, CV3), was advised on both, and had FGM in Somalia (Eastern Africa). UHCW and SWFT are both
+acute trusts.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
 from safeguard.adapters.register.orm import AuditEntry, FgmSubmission
 from safeguard.adapters.returns.fgm import (
+    attendance_list,
     breakdowns,
     headline,
     load_month,
@@ -50,19 +59,53 @@ def replies_to(ctx: IntakeContext, address: str) -> list[bytes]:
     return sorted((p.read_bytes() for p in folder.iterdir()), key=len) if folder.exists() else []
 
 
+def october_month(ctx: IntakeContext, adapt: Callable[[dict], dict] = lambda row: row) -> IntakeContext:
+    """The hand-worked month, each row passed through `adapt` (for a configuration that renames or
+    drops items)."""
+    sept, octo = date(2026, 9, 10), date(2026, 10, 5)
+
+    def rows(*records: dict) -> list[dict]:
+        return [adapt(r) for r in records]
+
+    send(ctx, UHCW, "2026-09", rows(record(A, sept), record(B, sept)), "UHCW")
+    send(ctx, UHCW, "2026-10", rows(record(A, octo),
+                                    record(C, octo, fgm_type="4 - Type 4", type4_qualifier="PI - Piercing",
+                                           postcode="CV32 5AB", country_fgm_undertaken="EG - Egypt",
+                                           advised_illegality="N - No"),
+                                    record(C, date(2026, 10, 20))), "UHCW")
+    first = send(ctx, SWFT, "2026-10", rows(record(D, octo), record(E, date(2026, 11, 2))), "SWFT")
+    assert [(r.outcome, r.reason) for r in first] == [("recorded", "fgm-with-errors")]
+    again = send(ctx, SWFT, "2026-10", rows(record(D, octo, postcode="B15 2TT", advised_health="N - No"),
+                                            record(E, octo, nhs_number="not available", postcode="CV3 4GH")),
+                 "SWFT")
+    assert [(r.outcome, r.reason) for r in again] == [("recorded", "fgm-accepted")]
+    return ctx
+
+
 @pytest.fixture
 def october(intake_ctx: IntakeContext) -> IntakeContext:
-    sept, octo = date(2026, 9, 10), date(2026, 10, 5)
-    send(intake_ctx, UHCW, "2026-09", [record(A, sept), record(B, sept)], "UHCW")
-    send(intake_ctx, UHCW, "2026-10", [record(A, octo), record(C, octo, fgm_type="4 - Type 4",
-                                                                  type4_qualifier="PI - Piercing"),
-                                       record(C, date(2026, 10, 20))], "UHCW")
-    first = send(intake_ctx, SWFT, "2026-10", [record(D, octo), record(E, date(2026, 11, 2))], "SWFT")
-    assert [(r.outcome, r.reason) for r in first] == [("recorded", "fgm-with-errors")]
-    again = send(intake_ctx, SWFT, "2026-10", [record(D, octo), record(E, octo, nhs_number="not available",
-                                                                         postcode="CV3 4GH")], "SWFT")
-    assert [(r.outcome, r.reason) for r in again] == [("recorded", "fgm-accepted")]
-    return intake_ctx
+    return october_month(intake_ctx)
+
+
+# Each breakdown worked by hand: category -> (individuals, newly recorded, attendances), unrounded.
+GOLDEN = {
+    "Submitting organisation": {"SWFT": (2, 2, 2), "UHCW": (2, 1, 3), "Total": (4, 3, 5)},
+    "FGM type": {"Type 3": (4, 3, 4), "Type 4": (1, 1, 1), "Total": (4, 3, 5)},
+    "Type 4 qualifier": {"Piercing": (1, 1, 1), "Total": (1, 1, 1)},
+    "Area of residence (local authority)": {"Coventry": (3, 2, 3), "Warwick": (1, 1, 1),
+                                            "Birmingham": (1, 1, 1), "Total": (4, 3, 5)},
+    "Advised on health implications": {"Yes": (3, 2, 4), "No": (1, 1, 1), "Total": (4, 3, 5)},
+    "Advised on illegality": {"Yes": (4, 3, 4), "No": (1, 1, 1), "Total": (4, 3, 5)},
+    "Country where FGM was undertaken (region)": {"Eastern Africa": (4, 3, 4), "Northern Africa": (1, 1, 1),
+                                                  "Total": (4, 3, 5)},
+    "Submitter type": {"Acute trust": (4, 3, 5), "Total": (4, 3, 5)},
+}
+
+
+def counts(table: pd.DataFrame) -> dict[str, tuple[int, int, int]]:
+    name = table.columns[0]
+    return {(r[name][:4] if name == "Submitting organisation" and r[name] != "Total" else r[name]):
+            (r["Individuals"], r["Newly recorded"], r["Total attendances"]) for r in table.to_dict("records")}
 
 
 def test_every_count_matches_the_hand_worked_month(october: IntakeContext) -> None:
@@ -70,14 +113,7 @@ def test_every_count_matches_the_hand_worked_month(october: IntakeContext) -> No
         fm = load_month(u.session, october.config, "2026-10")
     assert headline(fm) == {"Individuals": 4, "Newly recorded": 3, "Total attendances": 5, "Active cases": 1}
     tables = breakdowns(fm, october.config)
-    by_org = {r["Submitting organisation"][:4]:
-              (r["Individuals"], r["Newly recorded"], r["Total attendances"])
-              for r in tables["Submitting organisation"].to_dict("records")}
-    assert by_org == {"SWFT": (2, 2, 2), "UHCW": (2, 1, 3), "Tota": (4, 3, 5)}
-    types = {r["FGM type"]: r["Total attendances"] for r in tables["FGM type"].to_dict("records")}
-    assert types == {"Type 3": 4, "Type 4": 1, "Total": 5}
-    assert {r["Type 4 qualifier"]: r["Individuals"]
-            for r in tables["Type 4 qualifier"].to_dict("records")} == {"Piercing": 1, "Total": 1}
+    assert {name: counts(tables[name]) for name in GOLDEN} == GOLDEN
     assert fm.silent == ["GEH", "BHAM"]
 
 
@@ -146,3 +182,44 @@ def test_both_workbooks_are_written(october: IntakeContext, tmp_path: Path) -> N
     assert agg.sheetnames[:3] == ["Cover", "Summary", "Prevalence"] and "Data quality" in agg.sheetnames
     summary = {r[0]: r[1] for r in agg["Summary"].iter_rows(min_row=2, max_row=4, values_only=True)}
     assert summary == {"Individuals": 5, "Newly recorded": 5, "Total attendances": 5}  # 4, 3, 5 rounded
+
+
+GEH, CWPT = "safeguarding@geh.test", "safeguarding@covwarkpt.test"
+
+
+def test_the_attendance_list_names_each_child_seen_three_times_at_emergency_services_in_12_months(
+        october: IntakeContext, tmp_path: Path) -> None:
+    """G (aged 14): emergency medicine in January (GEH), June (CWPT) and October (GEH): listed.
+    H (a child): three, but the first was October 2025, outside the 12 months: not listed.
+    J (an adult): three in October: not listed. K (a child): three in October, in paediatrics: not listed."""
+    G, H, J, K = (next(NUMBERS) for _ in range(4))
+    child, emergency = date(2012, 3, 1), "180 - Emergency medicine"
+
+    def visit(nhs: str, day: date, **more: object) -> dict:
+        return record(nhs, day, **{"date_of_birth": child, "treatment_function": emergency, **more})
+
+    send(october, GEH, "2025-10", [visit(H, date(2025, 10, 20))], "GEH")
+    send(october, GEH, "2026-01", [visit(G, date(2026, 1, 15))], "GEH")
+    send(october, GEH, "2026-03", [visit(H, date(2026, 3, 3))], "GEH")
+    send(october, CWPT, "2026-06", [visit(G, date(2026, 6, 10))], "CWPT")
+    send(october, GEH, "2026-10", [visit(G, date(2026, 10, 12)), visit(H, date(2026, 10, 8)),
+                                   *(visit(J, date(2026, 10, d), date_of_birth=date(1990, 1, 1))
+                                     for d in (1, 2, 3)),
+                                   *(visit(K, date(2026, 10, d), treatment_function="420 - Paediatrics")
+                                     for d in (1, 2, 3))], "GEH")
+    with october.uow() as u:
+        fm = load_month(u.session, october.config, "2026-10")
+    listed = attendance_list(fm, october.config).to_dict("records")
+    assert listed == [{"NHS number": G, "Date of birth": "2012-03-01", "Postcode of usual address": "CV1 2AB",
+                       "Attendances": 3, "First": date(2026, 1, 15), "Last": date(2026, 10, 12),
+                       "Submitted by": "CWPT, GEH"}]
+    assert counts(breakdowns(fm, october.config)["Submitter type"]) == {
+        "Acute trust": (8, 5, 13), "Total": (8, 5, 13)}  # + G, H (seen before), J, K: 3 visits each
+    now = datetime(2026, 11, 2, 7, 0, tzinfo=UTC)
+    sheet = load_workbook(write_record_level(fm, october.config, tmp_path / "r.xlsx", now))["Attendance list"]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[2][:4] == ("NHS number", "Date of birth", "Postcode of usual address", "Attendances")
+    assert [r[:4] for r in rows[3:]] == [(G, datetime(2012, 3, 1), "CV1 2AB", 3)]
+    aggregate = load_workbook(write_aggregate(fm, october.config, tmp_path / "a.xlsx", now))
+    assert not any(G in str(cell) for sheet in aggregate.worksheets
+                   for row in sheet.iter_rows(values_only=True) for cell in row)

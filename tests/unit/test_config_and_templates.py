@@ -104,3 +104,24 @@ def test_an_fgm_code_item_without_codes_is_named_in_the_error(tmp_path) -> None:
     with pytest.raises(ConfigError) as error:
         load_config(tmp_path / "c")
     assert "fgm.yaml: items.8: item pregnancy_status is of type 'code' but lists no codes" in str(error.value)
+
+
+def test_an_fgm_rule_or_breakdown_that_cannot_work_is_refused_in_plain_words(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "config", tmp_path / "c")
+    path = tmp_path / "c" / "fgm.yaml"
+    text = path.read_text()
+    unknown = text.replace('requires: {item: fgm_type, in: ["4"]', 'requires: {item: fgm_kind, in: ["4"]')
+    path.write_text(text.replace("breakdown: {title: Age when FGM was undertaken}",
+                                 "breakdown: {group: area}"))
+    lookup = tmp_path / "c" / "postcode_districts.yaml"
+    lookup.write_text("source: x\nas_of: 2026-12-02\ndistricts: {cv1: X}\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(tmp_path / "c")
+    message = str(error.value)
+    assert "item age_fgm_undertaken (type 'code') cannot be grouped by 'area'; use one of: code" in message
+    assert "not postcode districts: cv1 (write them like CV1 or B15)" in message
+    path.write_text(unknown)
+    shutil.copyfile(ROOT / "config" / "postcode_districts.yaml", lookup)
+    with pytest.raises(ConfigError) as error:
+        load_config(tmp_path / "c")
+    assert "item type4_qualifier requires item 'fgm_kind', which is not in the items list" in str(error.value)

@@ -18,7 +18,7 @@ from safeguard.adapters.private_files import save_private
 from safeguard.adapters.register.orm import Alert, AlertVersion, Delivery
 from safeguard.adapters.returns.fgm import previous_months
 from safeguard.adapters.returns.hospital_activity import load_hospital_activity
-from safeguard.adapters.returns.workbook import local, write_table
+from safeguard.adapters.returns.workbook import Marking, local, set_up_printing, write_lines, write_table
 from safeguard.domain.config import Config
 from safeguard.domain.fgm import month_bounds
 from safeguard.domain.status import DeliveryStatus, VersionStatus
@@ -134,18 +134,16 @@ def write_activity(activity: Activity, config: Config, out: Path, produced: date
     cover = book.active
     cover.title = "Cover"
     tz = config.settings.service.timezone
-    for n, line in enumerate((f"Health alert activity return, {activity.month}", "",
-                              f"Produced: {local(produced, tz):%d/%m/%Y %H:%M}",
-                              f"Produced by: {config.settings.service.name}",
-                              "Source: the safeguarding register (alerts, versions, provider deliveries, "
-                              "digests, SEEN replies).",
-                              "Counts and times only: no personal data. Times are in hours.",
-                              "Not disclosure-controlled: for the safeguarding team and its governance."),
-                             start=1):
-        cover.cell(n, 1, line).font = Font(bold=n == 1, size=14 if n == 1 else 11)
     cover.column_dimensions["A"].width = 90
+    write_lines(cover, (f"Health alert activity return, {activity.month}", "",
+                        f"Produced: {local(produced, tz):%d/%m/%Y %H:%M}",
+                        f"Produced by: {config.settings.service.name}",
+                        "Source: the safeguarding register (alerts, versions, provider deliveries, digests, "
+                        "SEEN replies).",
+                        "Counts and times only: no personal data. Times are in hours.",
+                        "Not disclosure-controlled: for the safeguarding team and its governance."))
     for title, frame, widths in (("By alert type", activity.by_type, [30, 10, 10, 10, 11, 18, 26]),
-                                 ("By provider", activity.by_provider, [60, 18, 14, 14, 16, 10, 10, 14]),
+                                 ("By provider", activity.by_provider, [60, 18, 14, 18, 16, 10, 10, 14]),
                                  ("Timeliness", activity.timeliness, [36, 10, 16, 22]),
                                  ("Hospitals", activity.hospitals, [60, 14, 14, 18, 20, 20])):
         sheet = book.create_sheet(title)
@@ -166,5 +164,6 @@ def write_activity(activity: Activity, config: Config, out: Path, produced: date
     chart.set_categories(Reference(trend, min_col=1, min_row=2, max_row=last - 1))
     chart.width, chart.height = 20, 9
     trend.add_chart(chart, "F2")
+    set_up_printing(book, title=f"Alert activity return {activity.month}", marking=Marking.OFFICIAL)
     save_private(book, out)
     return out

@@ -18,7 +18,7 @@ from safeguard.adapters.private_files import save_private
 from safeguard.adapters.register.audit_check import EntriesProof, prove_entries
 from safeguard.adapters.register.orm import AuditEntry, InboundMessage
 from safeguard.adapters.register.repository import Register
-from safeguard.adapters.returns.workbook import local, write_table
+from safeguard.adapters.returns.workbook import Marking, local, set_up_printing, write_table
 from safeguard.domain.config import Config
 from safeguard.domain.forms.contract import FORM_FIELDS, SUBJECT_FIELDS
 from safeguard.domain.forms.diff import show
@@ -102,6 +102,7 @@ def export_alert_history(session: Session, config: Config, reference: str, out: 
     ], widths=[24, 80])
     register.audit(actor=by, action="alert history exported", at=now, alert_ref=alert.reference,
                    file=out.name)
+    set_up_printing(book, title=f"Case-review export {alert.reference}", marking=Marking.OFFICIAL_SENSITIVE)
     save_private(book, out)
     session.commit()
     return out

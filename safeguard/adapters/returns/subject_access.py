@@ -16,7 +16,7 @@ from openpyxl import Workbook
 
 from safeguard.adapters.private_files import save_private
 from safeguard.adapters.register.orm import Alert, AlertVersion, FgmRecord, OutboxEntry
-from safeguard.adapters.returns.workbook import local, write_table
+from safeguard.adapters.returns.workbook import Marking, local, set_up_printing, write_table
 from safeguard.domain.config import Config
 from safeguard.domain.forms.contract import FORM_FIELDS, SUBJECT_FIELDS
 from safeguard.domain.forms.diff import show
@@ -106,6 +106,7 @@ def write_subject_access(found: Found, config: Config, out: Path, *, redact_staf
     write_table(book.create_sheet("Notices sent"), ["Reference", "Queued", "Kind", "To", "Status", "Sent"],
                 rows["Notices"], widths=[18, 17, 24, 40, 10, 17])
     _fgm_sheet(book, found.fgm, config)
+    set_up_printing(book, title="Subject access export", marking=Marking.OFFICIAL_SENSITIVE)
     return save_private(book, out)
 
 

@@ -12,6 +12,7 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from safeguard.adapters.returns.workbook import Marking, set_up_printing, write_lines
 from safeguard.domain.config.fgm import FgmSettings
 from safeguard.domain.fgm import RECORDS_SHEET, SUBMISSION_SHEET
 
@@ -30,7 +31,8 @@ def build_fgm_workbook(fgm: FgmSettings, rows: list[dict[str, Any]] | None = Non
     book = Workbook()
     intro = book.active
     intro.title = "Instructions"
-    for n, line in enumerate((
+    intro.column_dimensions["A"].width = 110
+    write_lines(intro, (
             "FGM Enhanced Dataset: monthly submission", "",
             "1. On the 'Submission' sheet give your organisation code and the reporting month (YYYY-MM).",
             "2. On the 'Records' sheet enter one row per attendance where FGM was identified, treated, "
@@ -40,9 +42,7 @@ def build_fgm_workbook(fgm: FgmSettings, rows: list[dict[str, Any]] | None = Non
             "4. Email this file to the safeguarding mailbox with 'FGM' and the month in the subject, e.g. "
             "'FGM 2026-10'. A CSV with the same headers is also accepted.",
             "5. Sending the month again replaces what you sent before for that month.",
-            "", f"Items and codes: {fgm.source_note}"), start=1):
-        intro.cell(n, 1, line).font = Font(bold=n == 1, size=14 if n == 1 else 11)
-    intro.column_dimensions["A"].width = 110
+            "", f"Items and codes: {fgm.source_note}"))
     meta = book.create_sheet(SUBMISSION_SHEET)
     for n, (label, value) in enumerate((("Submitting organisation code", organisation),
                                         ("Reporting month (YYYY-MM)", month)), start=1):
@@ -77,7 +77,8 @@ def build_fgm_workbook(fgm: FgmSettings, rows: list[dict[str, Any]] | None = Non
             if item.type == "date" and value is not None:
                 cell.number_format = "DD/MM/YYYY"
     book.active = 2
-    return book
+    return set_up_printing(book, title=f"FGM submission {organisation} {month}".strip(),
+                           marking=Marking.OFFICIAL_SENSITIVE)
 
 
 def build_fgm_template(fgm: FgmSettings, out: Path) -> Path:

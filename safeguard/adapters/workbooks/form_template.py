@@ -14,6 +14,7 @@ from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
+from safeguard.adapters.returns.workbook import Marking, set_up_printing, write_lines
 from safeguard.domain.forms.contract import MAX_SUBJECTS, SECTIONS, SUBJECT_FIELDS, FieldSpec, Kind
 
 _HEAD = PatternFill("solid", fgColor="005EB8")  # NHS blue
@@ -50,16 +51,16 @@ def build_form_template(out: Path) -> Path:
     form.protection.formatColumns = False
     book.active = 1
     out.parent.mkdir(parents=True, exist_ok=True)
+    set_up_printing(book, title="Health alert form", marking=Marking.OFFICIAL_SENSITIVE)
     book.save(out)
     return out
 
 
 def _instructions(sheet: Worksheet) -> None:
     sheet.title = "Instructions"
-    for i, line in enumerate(INSTRUCTIONS, start=1):
-        sheet.cell(i, 1, line)
-    sheet["A1"].font = Font(bold=True, size=16, color="005EB8")
     sheet.column_dimensions["A"].width = 100
+    write_lines(sheet, INSTRUCTIONS, title_size=16)
+    sheet["A1"].font = Font(bold=True, size=16, color="005EB8")
 
 
 def _sections(form: Worksheet, lists: Worksheet) -> int:
