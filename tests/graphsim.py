@@ -104,6 +104,7 @@ class GraphSim(Outgoing):
     parents: dict[str, str] = field(default_factory=dict)  # key -> parent key (ROOT when absent)
     events: list[tuple[int, str, str, str]] = field(default_factory=list)  # (seq, id, folder, add|remove)
     min_token: int = 0
+    refused_delta_links: int = 0
     outbound: list[tuple[list[str], bytes]] = field(default_factory=list)
     uploads: dict[str, UploadSession] = field(default_factory=dict)
     faults: Faults = field(default_factory=Faults)
@@ -341,6 +342,8 @@ class GraphSim(Outgoing):
         if msg is None:
             return not_found(c)
         self._event(mid, msg.folder, "remove")
+        for sid in [k for k, session in self.uploads.items() if session.message_id == mid]:
+            del self.uploads[sid]  # a deleted draft's upload sessions go with it
         return _send_bytes(c.h, 204, b"", "application/json")
 
     # -- delta ----------------------------------------------------------------------------------
@@ -371,9 +374,10 @@ class GraphSim(Outgoing):
         return _send(c.h, 200, page)
 
     def _expired(self, c: Call, link: str) -> None:
-        if self.faults.expiry_status == 410:  # a reset: Location is the initial query again
+        self.refused_delta_links += 1
+        if self.faults.expiry_status == 410:  # a reset: Location is the initial query, empty $deltatoken
             return _send(c.h, 410, error("SyncStateNotFound", "The sync state generation is not found."),
-                         {"Location": link})
+                         {"Location": f"{link}()?$deltatoken="})
         return _send(c.h, self.faults.expiry_status, error(
             "syncStateNotFound", "The sync state generation is not found. The delta token is expired and "
             "data must be synchronized again."))

@@ -128,7 +128,8 @@ class Outgoing:
         session.data += body
         if self.faults.lose_upload_answer:
             self.faults.lose_upload_answer -= 1
-            return self._complete(session, sid, root) and drop_connection(h)
+            self._complete(session, sid, root)
+            return drop_connection(h)
         if len(session.data) < session.size:
             return _send(h, 200, {"@odata.context": f"{root}/api/v2.0/$metadata#AttachmentSessions/$entity",
                                   "expirationDateTime": expires(),
