@@ -30,7 +30,7 @@ from urllib.parse import quote
 
 import httpx
 
-from safeguard.adapters.mail.graph_upload import LARGE, Attachment, byte_ranges, split_attachments
+from safeguard.adapters.mail.graph_upload import LARGE, send_large
 from safeguard.adapters.mail.port import Folder, Mailbox, PermanentMailboxError, TemporaryMailboxError
 from safeguard.adapters.mail.sync_state import MemoryState, StateStore, SyncState, SyncStates
 
@@ -236,54 +236,10 @@ class GraphMailbox(Mailbox):
         if not recipients:
             raise PermanentMailboxError("no recipients")
         if len(message) > LARGE:
-            return self._send_large(message, message_id)
+            return send_large(self._request, message, message_id)
         self._request("POST", "/sendMail", content=base64.b64encode(message),
                       headers={"Content-Type": "text/plain"}, expect=(202,), idempotent=False)
         return None
-
-    def _send_large(self, message: bytes, message_id: str) -> None:
-        """Draft, attach, send (graph_upload.py). Any step may fail with the outcome unknown: the
-        outbox then looks in Sent Items, and only if the message is not there sends again, when the
-        drafts an interrupted attempt left behind are deleted first."""
-        body, files = split_attachments(message)
-        if len(body) > LARGE:
-            raise PermanentMailboxError("the message is too large for Microsoft Graph even without its "
-                                        "attachments")
-        for leftover in self._drafts(message_id):
-            self._request("DELETE", f"/messages/{quote(leftover)}", expect=(204, 404))
-        draft = self._request("POST", "/messages", content=base64.b64encode(body),
-                              headers={"Content-Type": "text/plain"}, expect=(201,), idempotent=False)
-        draft_id = draft.json()["id"]
-        for file in files:
-            self._attach(draft_id, file)
-        self._request("POST", f"/messages/{quote(draft_id)}/send", expect=(202,), idempotent=False)
-
-    def _drafts(self, message_id: str) -> list[str]:
-        escaped = message_id.replace("'", "''")
-        found = self._request("GET", "/mailFolders/drafts/messages",
-                              params={"$filter": f"internetMessageId eq '{escaped}'", "$select": "id"}).json()
-        return [m["id"] for m in found.get("value", [])]
-
-    def _attach(self, draft_id: str, file: Attachment) -> None:
-        path = f"/messages/{quote(draft_id)}/attachments"
-        if len(file.data) <= LARGE:
-            self._request("POST", path, expect=(201,), idempotent=False, json={
-                "@odata.type": "#microsoft.graph.fileAttachment", "name": file.name,
-                "contentType": file.content_type, "contentBytes": base64.b64encode(file.data).decode()})
-            return
-        session = self._request("POST", f"{path}/createUploadSession", expect=(201,), idempotent=False, json={
-            "AttachmentItem": {"attachmentType": "file", "name": file.name, "size": len(file.data),
-                               "contentType": file.content_type}}).json()
-        for first, last in byte_ranges(len(file.data)):
-            # Not retried here: a range the server took but whose answer was lost cannot be sent
-            # twice. The outbox's next attempt starts over with a new draft.
-            answer = self._request("PUT", session["uploadUrl"], content=file.data[first:last + 1],
-                                   headers={"Content-Type": "application/octet-stream",
-                                            "Content-Range": f"bytes {first}-{last}/{len(file.data)}"},
-                                   expect=(200, 201), idempotent=False, signed=False)
-            if answer.status_code == 200 and _json(answer).get("nextExpectedRanges") != [str(last + 1)]:
-                raise TemporaryMailboxError("Microsoft Graph lost its place in an attachment upload; "
-                                            "the next run will send the message again")
 
     def in_sent(self, message_id: str) -> bool:
         escaped = message_id.replace("'", "''")
