@@ -122,3 +122,31 @@ def test_graph_refuses_a_request_over_four_megabytes_as_microsoft_does(sim: Grap
                         headers={"Authorization": f"Bearer {token}", "Content-Type": "text/plain"})
     assert answer.status_code == 413 and answer.json()["error"]["code"]
     assert sim.sent_to(TO) == []
+
+
+def test_the_simulator_holds_an_upload_to_microsofts_rules(sim: GraphSim) -> None:
+    token = mailbox(sim.url, sim)._get_token()
+    base = f"{sim.url}/v1.0/users/{MAILBOX}"
+    signed = {"Authorization": f"Bearer {token}"}
+    mime = f"To: {TO}\r\nSubject: big\r\nMessage-ID: <big@example-icb.test>\r\n\r\nsee attached\r\n".encode()
+    draft = httpx.post(f"{base}/messages", content=base64.b64encode(mime),
+                       headers={**signed, "Content-Type": "text/plain"}).json()["id"]
+    size = 2 * CHUNK + 10
+    session = httpx.post(f"{base}/messages/{draft}/attachments/createUploadSession", headers=signed,
+                         json={"AttachmentItem": {"attachmentType": "file", "name": "r.xlsx", "size": size}})
+    assert session.status_code == 201 and session.json()["nextExpectedRanges"] == ["0-"]
+    url = session.json()["uploadUrl"]
+
+    def put(first: int, last: int, **headers: str) -> httpx.Response:
+        return httpx.put(url, content=RECORDS[first:last + 1], headers={
+            "Content-Type": "application/octet-stream", "Content-Range": f"bytes {first}-{last}/{size}",
+            **headers})
+    assert put(0, CHUNK - 1, Authorization=f"Bearer {token}").status_code == 401  # pre-authenticated URL
+    assert put(CHUNK, 2 * CHUNK - 1).status_code == 416  # in order only
+    assert put(0, CHUNK - 2).status_code == 400  # not a multiple of 320 KiB, and not the last range
+    assert put(0, CHUNK - 1).json()["nextExpectedRanges"] == [str(CHUNK)]
+    assert put(CHUNK, 2 * CHUNK - 1).status_code == 200
+    last = put(2 * CHUNK, size - 1)
+    assert last.status_code == 201 and f"Messages('{draft}')/Attachments(" in last.headers["Location"]
+    assert httpx.post(f"{base}/messages/{draft}/send", headers=signed).status_code == 202
+    assert attached_files(sim.sent_to(TO)[0]) == [("r.xlsx", RECORDS[:size])]

@@ -309,6 +309,8 @@ def _error(response: httpx.Response) -> Exception:
                                      "(admin consent needed)")
     if status == 404 and code in ("ErrorInvalidUser", "MailboxNotEnabledForRESTAPI", "ResourceNotFound"):
         return PermanentMailboxError("the mailbox was not found: check the address in settings.yaml")
+    if status == 413:
+        return PermanentMailboxError("the request was larger than Microsoft Graph takes at once (4 MB)")
     if status in RETRY_STATUSES or status >= 500:
         return TemporaryMailboxError(f"Microsoft Graph is unavailable ({status})")
     return PermanentMailboxError(f"Microsoft Graph refused the request ({status} {code})".strip())
