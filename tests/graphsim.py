@@ -165,7 +165,9 @@ class GraphSim(Outgoing):
         if refusal := self._refusal(h):
             return refusal()
         m = re.fullmatch(r"/v1\.0/users/([^/]+)(/.*)?", path, re.IGNORECASE)
-        if not m or m.group(1).lower() != self.mailbox.lower():
+        if not m:
+            return _send(h, 400, error("BadRequest", f"Not simulated: {method} {path}"))
+        if m.group(1).lower() != self.mailbox.lower():
             return _send(h, 404, error("ErrorInvalidUser", "The requested user is invalid."))
         if self.denied:
             return _send(h, 403, error("ErrorAccessDenied", "Access to OData is disabled: [RAOP] : Blocked "

@@ -93,6 +93,9 @@ def serve(handle: Callable[[BaseHTTPRequestHandler, str], None]) -> tuple[Thread
         def do_DELETE(self) -> None:
             handle(self, "DELETE")
 
+        def do_OPTIONS(self) -> None:
+            handle(self, "OPTIONS")
+
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -235,11 +235,11 @@ class GraphMailbox(Mailbox):
     def send(self, message: bytes, *, message_id: str, recipients: list[str]) -> None:
         if not recipients:
             raise PermanentMailboxError("no recipients")
-        if len(message) > LARGE:
-            return send_large(self._request, message, message_id)
+        if len(message) > LARGE:  # sendMail would pass Graph's 4 MB a request
+            send_large(self._request, message, message_id)
+            return
         self._request("POST", "/sendMail", content=base64.b64encode(message),
                       headers={"Content-Type": "text/plain"}, expect=(202,), idempotent=False)
-        return None
 
     def in_sent(self, message_id: str) -> bool:
         escaped = message_id.replace("'", "''")
