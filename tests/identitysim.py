@@ -70,8 +70,7 @@ def send_bytes(h: BaseHTTPRequestHandler, status: int, data: bytes, kind: str,
 
 
 def serve(handle: Callable[[BaseHTTPRequestHandler, str], None]) -> tuple[ThreadingHTTPServer, str]:
-    """An HTTP/1.1 server on a free loopback port, calling handle(request, method)
-    for GET, POST and DELETE."""
+    """An HTTP/1.1 server on a free loopback port, calling handle(request, method) for each method."""
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -85,8 +84,17 @@ def serve(handle: Callable[[BaseHTTPRequestHandler, str], None]) -> tuple[Thread
         def do_POST(self) -> None:
             handle(self, "POST")
 
+        def do_PUT(self) -> None:
+            handle(self, "PUT")
+
+        def do_PATCH(self) -> None:
+            handle(self, "PATCH")
+
         def do_DELETE(self) -> None:
             handle(self, "DELETE")
+
+        def do_OPTIONS(self) -> None:
+            handle(self, "OPTIONS")
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True

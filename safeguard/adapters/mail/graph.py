@@ -3,13 +3,18 @@
 - Client-credentials token from the Microsoft identity platform, cached until shortly before it
   expires and fetched again on a 401.
 - New mail from `mailFolders/inbox/messages/delta`. The delta link and the ids found but not yet
-  filed are kept in the register (`MailboxState`), so a restart neither rescans nor misses mail;
-  HTTP 410 (expired sync state) starts a fresh delta, which lists what is still in the inbox.
+  filed are kept in the register (`MailboxState`), so a restart neither rescans nor misses mail.
+  When Graph says the sync state is gone (410, following its Location, or any 40X with
+  syncStateNotFound, syncStateInvalid or resyncRequired) the saved link is dropped and a fresh
+  delta lists what is still in the inbox.
 - `Prefer: IdType="ImmutableId"`, so moving a message does not change its id.
 - Messages are read whole as MIME (`/$value`, streamed), so attachments arrive inside them.
-- `sendMail` with the MIME message; Exchange saves it to Sent Items.
-- HTTP 429, 503 and 504 honour `Retry-After`; dropped connections are retried; other errors say
-  in plain words what is wrong (wrong tenant, missing permission, mailbox not found).
+- `sendMail` with the MIME message; Exchange saves it to Sent Items. A message over 3 MB would pass
+  Graph's 4 MB a request, so it goes as a draft with its files attached through upload sessions,
+  then sent (graph_upload.py).
+- HTTP 429, 503 and 504 honour `Retry-After` (seconds or an HTTP date); dropped connections are
+  retried; other errors say in plain words what is wrong (wrong tenant, missing permission,
+  mailbox not found). A 409 on creating a filing folder means it exists: it is looked up again.
 """
 
 from __future__ import annotations
@@ -18,12 +23,14 @@ import base64
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+from safeguard.adapters.mail.graph_upload import LARGE, send_large
 from safeguard.adapters.mail.port import Folder, Mailbox, PermanentMailboxError, TemporaryMailboxError
 from safeguard.adapters.mail.sync_state import MemoryState, StateStore, SyncState, SyncStates
 
@@ -31,6 +38,9 @@ __all__ = ["GraphMailbox", "GraphSettings", "MemoryState", "StateStore"]  # the 
 
 WELL_KNOWN = {Folder.INBOX: "inbox", Folder.SENT: "sentitems"}
 RETRY_STATUSES = (429, 503, 504)
+# The client errors a delta request may meet, read before giving up: some say "start the sync again".
+DELTA_ANSWERS = (200, 400, 403, 404, 405, 409, 410, 412, 422)
+RESYNC_CODES = ("syncstatenotfound", "syncstateinvalid", "resyncrequired")
 
 
 @dataclass(frozen=True)
@@ -83,13 +93,15 @@ class GraphMailbox(Mailbox):
         return self._token
 
     def _request(self, method: str, path: str, *, expect: tuple[int, ...] = (200,), stream: bool = False,
-                 idempotent: bool = True, **kwargs: Any) -> httpx.Response:
+                 idempotent: bool = True, signed: bool = True, **kwargs: Any) -> httpx.Response:
+        """signed=False for an upload session's URL, which carries its own authorization: Microsoft
+        says to send no Authorization header there."""
         url = (path if path.startswith("http")
                else f"{self.settings.graph_url}/users/{quote(self.address)}{path}")
         refreshed, extra_headers = False, kwargs.pop("headers", {})
         for attempt in range(1, self.settings.max_attempts + 1):
-            headers = {"Authorization": f"Bearer {self._get_token()}", "Prefer": 'IdType="ImmutableId"',
-                       **extra_headers}
+            headers = ({"Authorization": f"Bearer {self._get_token()}", "Prefer": 'IdType="ImmutableId"'}
+                       if signed else {}) | extra_headers
             try:
                 request = self._client.build_request(method, url, headers=headers, **kwargs)
                 response = self._client.send(request, stream=stream)
@@ -119,32 +131,45 @@ class GraphMailbox(Mailbox):
     def _folder_id(self, folder: Folder) -> str:
         if folder in WELL_KNOWN:
             return WELL_KNOWN[folder]
-        if str(folder) not in self._folders:
-            name = str(folder)
-            found = self._request("GET", "/mailFolders", params={"$filter": f"displayName eq '{name}'",
-                                                                 "$select": "id,displayName"}).json()["value"]
-            if found:
-                self._folders[name] = found[0]["id"]
-            else:
-                created = self._request("POST", "/mailFolders", json={"displayName": name}, expect=(200, 201))
-                self._folders[name] = created.json()["id"]
-        return self._folders[str(folder)]
+        name = str(folder)
+        if name not in self._folders:
+            found = self._find_folder(name)
+            if found is None:
+                created = self._request("POST", "/mailFolders", json={"displayName": name},
+                                        expect=(200, 201, 409))
+                # 409 ErrorFolderExists: made meanwhile (another process, or a listing not caught up)
+                found = created.json()["id"] if created.status_code != 409 else self._find_folder(name)
+            if found is None:
+                raise TemporaryMailboxError(f"Microsoft Graph says the {name} folder exists but does not "
+                                            "list it yet; the next run will look again")
+            self._folders[name] = found
+        return self._folders[name]
+
+    def _find_folder(self, name: str) -> str | None:
+        found = self._request("GET", "/mailFolders", params={"$filter": f"displayName eq '{name}'",
+                                                             "$select": "id,displayName"}).json()["value"]
+        return found[0]["id"] if found else None
 
     # -- state ------------------------------------------------------------------------------------
     # -- the port ---------------------------------------------------------------------------------
     def list_new(self, limit: int | None = None) -> list[str]:
         state = self._sync.load()
         pending = dict.fromkeys(state.pending)
-        link = (state.cursor
-                or f"{self.settings.graph_url}/users/{quote(self.address)}/mailFolders/inbox/messages/delta")
-        params = None if state.cursor else {"$select": "id,receivedDateTime"}
+        link, params = (state.cursor, None) if state.cursor else self._fresh_delta()
+        restarted = False
         while True:
-            response = self._request("GET", link, params=params, expect=(200, 410))
+            response = self._request("GET", link, params=params, expect=DELTA_ANSWERS)
             params = None
-            if response.status_code == 410:  # the sync state expired: start again; the inbox still holds all
-                link = (f"{self.settings.graph_url}/users/{quote(self.address)}"
-                        "/mailFolders/inbox/messages/delta")
-                params = {"$select": "id,receivedDateTime"}
+            if response.status_code != 200:
+                if not _sync_reset(response):
+                    raise _error(response)
+                if restarted:
+                    raise TemporaryMailboxError("Microsoft Graph asked twice running to start the inbox sync "
+                                                "again; the next run will start it once more")
+                # The sync state is gone: forget the saved link now (a later failure must not offer it
+                # again) and start afresh; the inbox still holds everything not yet filed.
+                self._sync.save(SyncState(None, list(pending)))
+                link, params, restarted = *self._restart(response), True
                 continue
             body = response.json()
             for item in body.get("value", []):
@@ -157,6 +182,15 @@ class GraphMailbox(Mailbox):
                 continue
             self._sync.save(SyncState(body.get("@odata.deltaLink"), list(pending)))
             return list(pending)[:limit]
+
+    def _fresh_delta(self) -> tuple[str, dict[str, str] | None]:
+        return (f"{self.settings.graph_url}/users/{quote(self.address)}/mailFolders/inbox/messages/delta",
+                {"$select": "id,receivedDateTime"})
+
+    def _restart(self, response: httpx.Response) -> tuple[str, dict[str, str] | None]:
+        """Where a fresh sync starts: a 410's Location (the initial query), or our own first request."""
+        location = response.headers.get("Location", "")
+        return (location, None) if response.status_code == 410 and location else self._fresh_delta()
 
     def arrivals(self) -> dict[str, datetime]:
         """Each inbox message's receivedDateTime, 500 to a request; the delta link is left alone."""
@@ -201,6 +235,9 @@ class GraphMailbox(Mailbox):
     def send(self, message: bytes, *, message_id: str, recipients: list[str]) -> None:
         if not recipients:
             raise PermanentMailboxError("no recipients")
+        if len(message) > LARGE:  # sendMail would pass Graph's 4 MB a request
+            send_large(self._request, message, message_id)
+            return
         self._request("POST", "/sendMail", content=base64.b64encode(message),
                       headers={"Content-Type": "text/plain"}, expect=(202,), idempotent=False)
 
@@ -250,10 +287,25 @@ def _json(response: httpx.Response) -> dict[str, Any]:
 
 
 def _retry_after(response: httpx.Response, attempt: int, cap: float) -> float:
+    """Retry-After as seconds or as an HTTP date (RFC 9110 10.2.3); our own back-off without one."""
+    value = response.headers.get("Retry-After", "")
     try:
-        return min(max(float(response.headers.get("Retry-After", "")), 0.0), cap)
+        return min(max(float(value), 0.0), cap)
     except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
         return min(2.0 ** attempt, cap)
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    return min(max((when - datetime.now(UTC)).total_seconds(), 0.0), cap)
+
+
+def _sync_reset(response: httpx.Response) -> bool:
+    """Whether Graph says the delta's sync state is gone and the sync must start again."""
+    error = _json(response).get("error")
+    code = str(error.get("code", "")).lower() if isinstance(error, dict) else ""
+    return response.status_code == 410 or (400 <= response.status_code < 500 and code in RESYNC_CODES)
 
 
 def _error(response: httpx.Response) -> Exception:
@@ -268,6 +320,8 @@ def _error(response: httpx.Response) -> Exception:
                                      "(admin consent needed)")
     if status == 404 and code in ("ErrorInvalidUser", "MailboxNotEnabledForRESTAPI", "ResourceNotFound"):
         return PermanentMailboxError("the mailbox was not found: check the address in settings.yaml")
+    if status == 413:
+        return PermanentMailboxError("the request was larger than Microsoft Graph takes at once (4 MB)")
     if status in RETRY_STATUSES or status >= 500:
         return TemporaryMailboxError(f"Microsoft Graph is unavailable ({status})")
     return PermanentMailboxError(f"Microsoft Graph refused the request ({status} {code})".strip())
