@@ -69,6 +69,14 @@ def test_quoted_lines_times_links_and_a_signature_are_not_labels(config) -> None
     assert body_problems(config, text) == []
 
 
+def test_reading_stops_where_an_earlier_email_quoted_below_the_form_begins(config) -> None:
+    form = samples.text_form(fields(), people())
+    for quoted in ("From: Safeguarding <safeguarding@example-icb.test>\nSent: Monday\nTo: Tamsin\n",
+                   "-----Original Message-----\nSubject: HSA-2026-000001: please correct\n",
+                   "On Mon, 23 Nov 2026 at 10:00, Safeguarding wrote:\nReason: see below\n"):
+        assert body_problems(config, f"Hi,\n\n{form}\nThanks\n\n{quoted}") == []
+
+
 def test_a_word_row_whose_label_is_not_on_the_form_is_named(config) -> None:
     raw, (_form, problems) = word(config, word_form(fields(), people(), extra_rows=(("Ethnicity", "x"),)))
     assert [str(p) for p in problems] == ["'Ethnicity': is not a label on the form. Use the labels exactly "

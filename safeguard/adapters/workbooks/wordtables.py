@@ -25,6 +25,9 @@ CHECKED_SYMBOLS, UNCHECKED_SYMBOLS = {"F0FE", "F078", "F053", "F054"}, {"F0A8", 
 _FALSE = ("0", "false", "off")
 
 Token = str | bool  # text, or a checkbox (True when ticked)
+MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
+# properties, deleted text, field codes, and the fallback copy of content given twice (mc:Fallback)
+_NOT_READ = {f"{W}sdtPr", f"{W}rPr", f"{W}pPr", f"{W}tcPr", f"{W}del", f"{W}instrText", f"{MC}Fallback"}
 
 
 def table_rows(table, max_rows: int, max_cols: int) -> list[list[RawValue]]:
@@ -98,7 +101,7 @@ def tokens(root) -> Iterator[Token]:
         elif tag == f"{W}p":
             yield "\n"
             stack.append(iter(element))
-        elif tag not in (f"{W}sdtPr", f"{W}rPr", f"{W}pPr", f"{W}tcPr", f"{W}del", f"{W}instrText"):
+        elif tag not in _NOT_READ:
             stack.append(iter(element))
 
 

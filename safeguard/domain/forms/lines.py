@@ -5,7 +5,8 @@ subjects, read exactly as written.
   name; it is never added to the value above it.
 - A line without a label continues the value above only if that is a free-text field (contract
   FREE_TEXT); under any other field it is reported. A blank line ends a value.
-- Quoted lines (`>`) are ignored, and reading stops at a signature line (`-- `).
+- Quoted lines (`>`) are ignored, and reading stops at a signature line (`-- `) or where an
+  earlier email quoted below begins (`From: …`, `-----Original Message-----`, `On … wrote:`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ _MAX_SUBJECT_NUMBER = 99
 _LABEL_LIKE = re.compile(r"^[^\W\d_][\w ()/&',.-]{0,59}$")
 _MAX_LABEL_WORDS = 6
 SIGNATURE = "--"
+# Where an earlier email quoted below the form begins (Outlook, Gmail, Apple Mail): reading stops.
+_QUOTED_EMAIL = re.compile(r"^(?:-{2,} ?original message ?-{2,}|from: .+|on .+ wrote:)$", re.IGNORECASE)
 
 
 def from_lines(lines: Iterable[str], carrier: str, max_lines: int) -> RawForm:
@@ -30,9 +33,9 @@ def from_lines(lines: Iterable[str], carrier: str, max_lines: int) -> RawForm:
     numbered: dict[int, dict[str, RawValue]] = {}
     last: Target | None = None
     for count, line in enumerate(lines):
-        if count >= max_lines or line.rstrip() == SIGNATURE:
-            break
         text = line.strip()
+        if count >= max_lines or line.rstrip() == SIGNATURE or _QUOTED_EMAIL.match(text):
+            break
         if text.startswith(">"):
             continue
         if not text:
