@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from safeguard.adapters.register.orm import Alert, Delivery, ProviderDigest
 from safeguard.adapters.register.repository import Register
@@ -73,8 +73,9 @@ def _held(register: Register) -> dict[str, list[dict[str, str | int]]]:
 
 def _withdrawn_since_last(register: Register, config: Config, today: date) -> dict[str, list[str]]:
     """Provider code -> references it was told of the withdrawal of since its last digest."""
-    last = dict(register.session.execute(select(ProviderDigest.provider_code, ProviderDigest.sent_at)
-                                         .order_by(ProviderDigest.sent_at)).all())
+    last: dict[str, datetime] = dict(register.session.execute(  # type: ignore[arg-type]
+        select(ProviderDigest.provider_code, func.max(ProviderDigest.sent_at))
+        .group_by(ProviderDigest.provider_code)).all())
     first = datetime.combine(today - timedelta(days=FIRST_DIGEST_LOOKBACK_DAYS), datetime.min.time(),
                              config.timezone)
     since = min([first, *last.values()])

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, Select, or_, select
+from sqlalchemy import Row, Select, func, or_, select
 
 from safeguard.adapters.mail.port import FILING_FOLDERS, Folder, Mailbox
 from safeguard.adapters.notify.outbox import queue_email
@@ -246,13 +246,17 @@ def _failed_deliveries(register: Register, add: Add) -> None:
 
 def _unconfirmed_digests(register: Register, add: Add) -> None:
     """Each provider's latest digest, if it is still unconfirmed after its escalation."""
-    latest: dict[str, ProviderDigest] = {}
-    for digest in register.session.scalars(select(ProviderDigest).order_by(ProviderDigest.sent_at)):
-        latest[digest.provider_code] = digest
-    for code, digest in sorted(latest.items()):
-        if digest.confirmed_at is None and digest.escalated_at is not None:
-            add(Finding("digest-unconfirmed", digest.reference,
-                        f"{code}: {len(digest.active)} active listed"))
+    last = (select(ProviderDigest.provider_code, func.max(ProviderDigest.sent_at).label("sent_at"))
+            .group_by(ProviderDigest.provider_code).subquery())
+    latest = register.session.scalars(
+        select(ProviderDigest)
+        .join(last, (last.c.provider_code == ProviderDigest.provider_code)
+              & (last.c.sent_at == ProviderDigest.sent_at))
+        .where(ProviderDigest.confirmed_at.is_(None), ProviderDigest.escalated_at.is_not(None))
+        .order_by(ProviderDigest.provider_code))
+    for digest in latest:
+        add(Finding("digest-unconfirmed", digest.reference,
+                    f"{digest.provider_code}: {len(digest.active)} active listed"))
 
 
 def run_reconciliation(ctx: IntakeContext) -> ReconcileReport:
