@@ -140,6 +140,9 @@ def audit_command(args: argparse.Namespace) -> int:
         print(f"Audit log BROKEN at entry {report.broken_at}: {report.reason}. Do not edit the register; "
               "tell your information governance lead and keep a copy of the database as it is.")
         return 1
+    if report.head == 0:
+        print("Audit log intact: it holds no entries yet.")
+        return 0
     since = "every entry" if report.from_seq == 1 else f"entries {report.from_seq} on (the last checkpoint " \
         "covers those before; --full checks them all again)"
     print(f"Audit log intact: {report.entries} entries verified, {since}; the log holds {report.head}.")

@@ -14,8 +14,9 @@ def sar_command(args: argparse.Namespace) -> int:
     from safeguard.service_layer.subject_access import export_subject_access
     try:
         query = SubjectQuery(args.nhs_number, args.name, date.fromisoformat(args.dob) if args.dob else None)
-    except ValueError as exc:
-        print(f"{exc} (--nhs-number N, or --name 'Forenames Surname' --dob YYYY-MM-DD).", file=sys.stderr)
+    except ValueError:
+        print("Give the person's NHS number (--nhs-number N), or their name and date of birth "
+              "(--name 'Forenames Surname' --dob YYYY-MM-DD).", file=sys.stderr)
         return 2
     app, now = open_app(args.config), utc_now()
     out = args.out or app.config.settings.exports.folder / f"subject-access-{now:%Y%m%d-%H%M%S}.xlsx"

@@ -62,7 +62,18 @@ def test_an_erased_detail_leaves_the_chain_intact_and_is_reported(uow: Callable[
     with uow() as u:
         report = verify_full(u.session)
         assert report.ok and report.erased == [2, 4]
-        assert u.session.get(AuditEntry, 2).detail == {}
+        assert "Wraithmoor" not in str(u.session.get(AuditEntry, 2).detail)
+
+
+def test_a_detail_removed_without_the_audit_key_is_not_taken_for_an_erasure(
+        uow: Callable[[], UnitOfWork]) -> None:
+    some_entries(uow)
+    with uow() as u:
+        u.session.execute(update(AuditEntry).where(AuditEntry.seq == 3).values(detail={}, erased_at=NOW))
+        u.commit()
+    with uow() as u:
+        report = verify_full(u.session)
+    assert report.broken_at == 3 and "without the audit key" in report.reason
 
 
 def test_cutting_entries_off_the_end_and_resetting_the_head_is_detected(

@@ -74,9 +74,10 @@ def test_after_the_nightly_run_past_every_period_no_subject_value_is_left_anywhe
     with ctx.uow() as u:
         export_alert_history(u.session, config, ref, tmp_path / "exports" / "history.xlsx", by="IG",
                              now=NOW)
-        export_subject_access(u.register, config, SubjectQuery(nhs_number="9434765870"),
-                              tmp_path / "exports" / "sar.xlsx", by="IG", redact_staff=False, now=NOW)
+        held = export_subject_access(u.register, config, SubjectQuery(nhs_number="943 476 5870"),
+                                     tmp_path / "exports" / "sar.xlsx", by="IG", redact_staff=False, now=NOW)
         u.commit()
+    assert [a.reference for a in held.alerts] == [ref] and len(held.fgm) == 1  # the mother: alert and FGM
     mailbox = tmp_path / "mail" / "safeguarding"
     for place in (readable(stored_text(register_url)), files_under(mailbox),
                   files_under(tmp_path / "exports"), files_under(tmp_path / "returns")):

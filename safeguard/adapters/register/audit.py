@@ -135,15 +135,23 @@ _HEAD = "safeguard.audit_head"
 
 def erase_details(session: Session, seqs: list[int], at: datetime) -> int:
     """Erase the details of these (v2) entries, keeping their commitments: the chain still verifies,
-    and `audit verify` lists them as erased. v1 entries are left (their hash covers the plaintext).
-    Returns how many were erased now."""
+    and `audit verify` lists them as erased. In place of the detail goes a seal, an HMAC of the entry's
+    commitment and the erasure time under the audit key, so an erasure cannot be faked without it.
+    v1 entries are left (their hash covers the plaintext). Returns how many were erased now."""
     head = session.get(AuditHead, 1)
     v2_from = head.v2_from if head is not None and head.v2_from is not None else None
     wanted = [s for s in seqs if v2_from is not None and s >= v2_from]
     if not wanted:
         return 0
-    result = session.execute(update(AuditEntry)
-                             .where(AuditEntry.seq.in_(wanted), AuditEntry.erased_at.is_(None))
-                             .values(detail={}, erased_at=_utc(at))
-                             .execution_options(synchronize_session=False))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    at = _utc(at)
+    rows = session.execute(select(AuditEntry.seq, AuditEntry.commitment)
+                           .where(AuditEntry.seq.in_(wanted), AuditEntry.erased_at.is_(None))).all()
+    for seq, committed in rows:
+        session.execute(update(AuditEntry).where(AuditEntry.seq == seq)
+                        .values(detail=erasure_seal(seq, committed, at), erased_at=at)
+                        .execution_options(synchronize_session=False))
+    return len(rows)
+
+
+def erasure_seal(seq: int, committed: str | None, at: datetime) -> dict[str, str]:
+    return {"erased": mac("erased", seq, committed, _utc(at).isoformat())}

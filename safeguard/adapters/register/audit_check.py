@@ -19,7 +19,15 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from safeguard.adapters.register.audit import GENESIS, commitment, head_mac, mac, v1_digest, v2_digest
+from safeguard.adapters.register.audit import (
+    GENESIS,
+    commitment,
+    erasure_seal,
+    head_mac,
+    mac,
+    v1_digest,
+    v2_digest,
+)
 from safeguard.adapters.register.orm import AuditCheckpoint, AuditEntry, AuditHead
 
 CHANGED = "the entry was changed after it was written"
@@ -50,8 +58,8 @@ def entry_fault(entry: AuditEntry, prev: str, v2_from: int | None) -> str | None
     if entry.commitment is None:
         return CHANGED
     if entry.erased_at is not None:
-        if entry.detail:
-            return "an erased entry holds a detail again"
+        if entry.detail != erasure_seal(entry.seq, entry.commitment, entry.erased_at):
+            return "the entry's detail was removed without the audit key"
     elif commitment(entry.detail) != entry.commitment:
         return "the entry's detail was changed after it was written"
     expected = v2_digest(prev, entry.seq, entry.at, entry.actor, entry.action, entry.alert_ref,
