@@ -24,6 +24,7 @@ from safeguard.domain.status import REJECTED, WITHDRAWN
 from safeguard.service_layer.photos import erase_photos
 
 ERASED = "erased"
+FREE_TEXT = frozenset({"reason", "when", "where"})  # the command fields people write in
 CLOSED = (WITHDRAWN, REJECTED)
 
 
@@ -93,10 +94,10 @@ def erase_on_request(register: Register, reference: str, authorised_by: str, rea
 
 
 def forget_message(message: InboundMessage) -> None:
-    """What a received message's row may hold of a person: the command's free-text reason, and
-    problems found in a form (which can quote what was written)."""
-    if message.command and "reason" in message.command:
-        message.command = {k: v for k, v in message.command.items() if k != "reason"}
+    """What a received message's row may hold of a person: the command's free text (a reason; where
+    and when a provider saw the subject), and problems found in a form (which can quote it)."""
+    if message.command and FREE_TEXT & message.command.keys():
+        message.command = {k: v for k, v in message.command.items() if k not in FREE_TEXT}
     if message.problems:
         message.problems = [{"erased": True}] * len(message.problems)
 
