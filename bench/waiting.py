@@ -169,7 +169,7 @@ def main() -> None:
         started = time.monotonic()
         submit(config, args.alerts)
         wait_for(f"{args.alerts} approval runs waiting", lambda: count_runs(site, "PAUSED") >= args.alerts,
-                 1800, site.logs, pause=5)
+                 max(1800, 30 * args.alerts), site.logs, pause=5)  # a process start each, 8 at a time
         print(f"{args.alerts} approval runs waiting after {time.monotonic() - started:.0f} s", flush=True)
         wait_for("the last approval run's process to end", lambda: count_runs(site, "RUNNING") == 0
                  == count_runs(site, "SCHEDULED") == count_runs(site, "PENDING"), 300, site.logs, pause=2)
