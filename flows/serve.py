@@ -29,8 +29,11 @@ def served_deployments(prefect_yaml: Path = ROOT / "prefect.yaml") -> list[Any]:
 
 
 QUERY_SECONDS = 1  # how often the runner looks for runs to start: an answered approval form starts at once
+# At most this many runs at once, each a process (~136 MB); others wait their turn. Without it, 200
+# approval runs started by one intake pass would start 200 processes together.
+PROCESS_LIMIT = 8
 
 
 def serve_all() -> None:
     from prefect import serve
-    serve(*served_deployments(), query_seconds=QUERY_SECONDS)
+    serve(*served_deployments(), query_seconds=QUERY_SECONDS, limit=PROCESS_LIMIT)

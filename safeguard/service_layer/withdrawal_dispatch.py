@@ -42,8 +42,8 @@ def record_withdrawal_run(ctx: IntakeContext, reference: str, run_id: str) -> bo
                     kind="admin:withdrawal-decision-needed",
                     rendered=render_email("withdrawal_decision_needed", service=service, reference=reference,
                                           link=link),
-                    sender=sender_of(ctx.config), recipients=list(service.approvers) or [service.admin_team],
-                    at=ctx.clock(), alert_id=alert.id if alert else None)
+                    sender=sender_of(ctx.config), at=ctx.clock(), alert_id=alert.id if alert else None,
+                    recipients=service.approver_addresses or [service.admin_team])
         u.commit()
     return True
 

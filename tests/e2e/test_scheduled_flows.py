@@ -109,7 +109,8 @@ def test_prefect_deploy_all_creates_every_deployment_on_its_london_schedule(pref
     expected = {"intake/intake": "* * * * *", "reminders/reminders": "0 8 * * 1-5",
                 "reconcile/reconcile": "0 2 * * *", "alert-approval/approval": None,
                 "returns/returns": "0 7 1 * *",
-                "withdrawal-decision/withdrawal": None, "reinstate/reinstate": None}
+                "withdrawal-decision/withdrawal": None, "reinstate/reinstate": None,
+                "approval-escalation/approval-escalation": "*/5 * * * *"}
     with get_client(sync_client=True) as client:
         for name, cron in expected.items():
             deployment = client.read_deployment_by_name(name)
@@ -126,7 +127,8 @@ def test_safeguard_serve_builds_the_same_deployments() -> None:
     built = {d.name: [(s.schedule.cron, s.schedule.timezone) for s in (d.schedules or [])]
              for d in served_deployments()}
     assert built == {"intake": [("* * * * *", "Europe/London")], "approval": [], "withdrawal": [],
-                     "reinstate": [], "reminders": [("0 8 * * 1-5", "Europe/London")],
+                     "reinstate": [], "approval-escalation": [("*/5 * * * *", "Europe/London")],
+                     "reminders": [("0 8 * * 1-5", "Europe/London")],
                      "reconcile": [("0 2 * * *", "Europe/London")],
                      "returns": [("0 7 1 * *", "Europe/London")]}
 

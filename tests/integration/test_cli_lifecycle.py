@@ -44,6 +44,13 @@ def test_approval_that_adds_a_provider_or_names_an_unknown_alert_is_refused(
     assert not list((env / "mail" / "delivered").glob("safeguarding@uhcw.test/new/*"))
 
 
+def test_by_must_name_a_listed_approver(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["approve", "HSA-2026-000001", "--by", "Anyone At All"]) == 1
+    err = capsys.readouterr().err
+    assert "'Anyone At All' is not a listed approver" in err and "Traceback" not in err
+    assert not list((env / "mail" / "delivered").glob("safeguarding@uhcw.test/new/*"))
+
+
 def test_reject_tells_the_sender(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["reject", "HSA-2026-000001", "--by", "Dana Nightingale",
                  "--reason", "Consent position unclear."]) == 0
