@@ -19,6 +19,7 @@ from tasks.approval import start_approval_runs
 from tasks.intake import hand_over, read_and_answer, take_over_watching, wait_for_mail
 from tasks.overview import publish_alerts_overview
 
+OVERVIEW_EVERY_SECONDS = 60  # a watcher that is not replaced still refreshes the dashboard
 OUTCOME_WORDS = {Outcome.ACCEPTED: "accepted: a new alert or version waits for approval",
                  Outcome.INVALID: "invalid: the sender was told every problem",
                  Outcome.RECORDED: "recorded: a reply, command or acknowledgement",
@@ -62,14 +63,20 @@ def intake(config_dir: str | None = None, batch_size: int = 200, watch_seconds: 
     results: list[IntakeResult] = []
     sweep: Counter[str] = Counter()
     approvals: Counter[str] = Counter()
+    starting = None  # approval runs being started beside the reading, so no reply waits for them
+    published = time.monotonic()
     try:
         while True:
             run = read_and_answer(config_dir, batch_size)
             results += run.results
             sweep.update(run.sent)
-            approvals.update(start_approval_runs(config_dir))
-            if run.results:
+            if run.results or starting is None:
+                if starting is not None:
+                    approvals.update(starting.result())
+                starting = start_approval_runs.submit(config_dir)
+            if time.monotonic() - published > OVERVIEW_EVERY_SECONDS:
                 publish_alerts_overview(config_dir)
+                published = time.monotonic()
             if run.fetched == batch_size:
                 continue  # a backlog: keep reading
             remaining = watch_until - time.monotonic()
@@ -78,6 +85,7 @@ def intake(config_dir: str | None = None, batch_size: int = 200, watch_seconds: 
     finally:
         if watching:
             hand_over(config_dir, run_id)
+    approvals.update(starting.result())
     publish_alerts_overview(config_dir)
     return publish_intake_summary(results, dict(sweep), dict(approvals))
 
