@@ -29,6 +29,32 @@ OUTCOME_WORDS = {Outcome.ACCEPTED: "accepted: a new alert or version waits for a
                  Outcome.GONE: "already taken by another run"}
 
 
+class ApprovalStarts:
+    """Approval runs started beside the reading, so that no reply waits while Prefect creates a run:
+    one start at a time, and one more after it whenever mail was handled meanwhile."""
+
+    def __init__(self, config_dir: str | None) -> None:
+        self.config_dir, self.waiting, self.future, self.counts = config_dir, True, None, Counter()
+
+    def start_if_needed(self, wanted: bool) -> None:
+        self.waiting = self.waiting or wanted
+        if self.waiting and (self.future is None or self.future.wrapped_future.done()):
+            self._collect()
+            self.future = start_approval_runs.submit(self.config_dir)
+            self.waiting = False
+
+    def _collect(self) -> None:
+        if self.future is not None:
+            self.counts.update(self.future.result())
+            self.future = None
+
+    def finish(self) -> dict[str, int]:
+        self._collect()
+        if self.waiting:
+            self.counts.update(start_approval_runs(self.config_dir))
+        return dict(self.counts)
+
+
 @task(cache_policy=NO_CACHE)
 def publish_intake_summary(results: list[IntakeResult], sweep: dict[str, int],
                            approvals: dict[str, int]) -> dict[str, int]:
@@ -62,32 +88,32 @@ def intake(config_dir: str | None = None, batch_size: int = 200, watch_seconds: 
     watch_until = time.monotonic() + watch_seconds
     results: list[IntakeResult] = []
     sweep: Counter[str] = Counter()
-    approvals: Counter[str] = Counter()
-    starting = None  # approval runs being started beside the reading, so no reply waits for them
+    approvals = ApprovalStarts(config_dir)
     published = time.monotonic()
     try:
         while True:
             run = read_and_answer(config_dir, batch_size)
             results += run.results
             sweep.update(run.sent)
-            if run.results or starting is None:
-                if starting is not None:
-                    approvals.update(starting.result())
-                starting = start_approval_runs.submit(config_dir)
+            approvals.start_if_needed(wanted=bool(run.results))
             if time.monotonic() - published > OVERVIEW_EVERY_SECONDS:
                 publish_alerts_overview(config_dir)
                 published = time.monotonic()
             if run.fetched == batch_size:
                 continue  # a backlog: keep reading
             remaining = watch_until - time.monotonic()
-            if not watching or wait_for_mail(config_dir, run_id, remaining) != Wake.MAIL:
+            if not watching or remaining <= 0:
+                break
+            # while a start waits its turn, look again within a second, so that it is not left waiting
+            if wait_for_mail(config_dir, run_id, min(remaining, 1) if approvals.waiting else remaining) \
+                    == Wake.HAND_OVER:
                 break
     finally:
         if watching:
             hand_over(config_dir, run_id)
-    approvals.update(starting.result())
+    started = approvals.finish()
     publish_alerts_overview(config_dir)
-    return publish_intake_summary(results, dict(sweep), dict(approvals))
+    return publish_intake_summary(results, dict(sweep), started)
 
 
 if __name__ == "__main__":
