@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from safeguard.adapters.register.db import make_engine, migrate
 from testkit import samples
 from tests.conftest import subject_of
 from tests.factories import fields, people
@@ -35,6 +36,9 @@ def lease(register: str) -> dict[str, object] | None:
 def test_a_killed_watcher_is_replaced_by_the_next_run_and_the_admin_team_told(tmp_path: Path) -> None:
     register = f"sqlite:///{tmp_path / 'register.sqlite3'}"
     config = stack_config(tmp_path, register)
+    engine = make_engine(register)
+    migrate(engine)  # the register exists before the first run, so the lease can be read at any time
+    engine.dispose()
     secrets = {"SAFEGUARD_DATA_KEYS": os.environ["SAFEGUARD_DATA_KEYS"],
                "SAFEGUARD_HASH_KEY": os.environ["SAFEGUARD_HASH_KEY"], "SAFEGUARD_IMAP_PASSWORD": "test"}
     with running_site(tmp_path, config.directory, secrets) as site:
