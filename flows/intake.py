@@ -20,6 +20,7 @@ from tasks.approval import start_approval_runs
 from tasks.intake import hand_over, read_and_answer, take_over_watching, wait_for_mail
 from tasks.overview import publish_alerts_overview
 
+OVERVIEW_EVERY_SECONDS = 60  # a watcher that is not replaced still refreshes the dashboard
 OUTCOME_WORDS = {Outcome.ACCEPTED: "accepted: a new alert or version waits for approval",
                  Outcome.INVALID: "invalid: the sender was told every problem",
                  Outcome.RECORDED: "recorded: a reply, command or acknowledgement",
@@ -27,6 +28,35 @@ OUTCOME_WORDS = {Outcome.ACCEPTED: "accepted: a new alert or version waits for a
                  Outcome.DUPLICATE: "a copy of a message already handled",
                  Outcome.DEFERRED: "left in the inbox for the next pass",
                  Outcome.GONE: "already taken by another run"}
+
+
+class ApprovalStarts:
+    """Approval runs started beside the reading, so that no reply waits while Prefect creates a run:
+    one start at a time, and one more after it whenever mail was handled meanwhile. The runs of alerts
+    decided by email meanwhile are ended by the same task."""
+
+    def __init__(self, config_dir: str | None) -> None:
+        self.config_dir, self.waiting, self.future, self.counts = config_dir, True, None, Counter()
+        self.decided: list[str] = []
+
+    def start_if_needed(self, wanted: bool, decided_by_email: list[str]) -> None:
+        self.waiting = self.waiting or wanted
+        self.decided += decided_by_email
+        if self.waiting and (self.future is None or self.future.wrapped_future.done()):
+            self._collect()
+            self.future = start_approval_runs.submit(self.config_dir, self.decided)
+            self.waiting, self.decided = False, []
+
+    def _collect(self) -> None:
+        if self.future is not None:
+            self.counts.update(self.future.result())
+            self.future = None
+
+    def finish(self) -> dict[str, int]:
+        self._collect()
+        if self.waiting:
+            self.counts.update(start_approval_runs(self.config_dir, self.decided))
+        return dict(self.counts)
 
 
 @task(cache_policy=NO_CACHE)
@@ -62,26 +92,33 @@ def intake(config_dir: str | None = None, batch_size: int = 200, watch_seconds: 
     watch_until = time.monotonic() + watch_seconds
     results: list[IntakeResult] = []
     sweep: Counter[str] = Counter()
-    approvals: Counter[str] = Counter()
+    approvals = ApprovalStarts(config_dir)
+    published = time.monotonic()
     try:
         while True:
             run = read_and_answer(config_dir, batch_size)
             results += run.results
             sweep.update(run.sent)
-            decided = [r.reference for r in run.results if r.reason == DECIDED_BY_EMAIL and r.reference]
-            approvals.update(start_approval_runs(config_dir, decided))
-            if run.results:
+            approvals.start_if_needed(wanted=bool(run.results), decided_by_email=[
+                r.reference for r in run.results if r.reason == DECIDED_BY_EMAIL and r.reference])
+            if time.monotonic() - published > OVERVIEW_EVERY_SECONDS:
                 publish_alerts_overview(config_dir)
+                published = time.monotonic()
             if run.fetched == batch_size:
                 continue  # a backlog: keep reading
             remaining = watch_until - time.monotonic()
-            if not watching or wait_for_mail(config_dir, run_id, remaining) != Wake.MAIL:
+            if not watching or remaining <= 0:
+                break
+            # while a start waits its turn, look again within a second, so that it is not left waiting
+            if wait_for_mail(config_dir, run_id, min(remaining, 1) if approvals.waiting else remaining) \
+                    == Wake.HAND_OVER:
                 break
     finally:
         if watching:
             hand_over(config_dir, run_id)
+    started = approvals.finish()
     publish_alerts_overview(config_dir)
-    return publish_intake_summary(results, dict(sweep), dict(approvals))
+    return publish_intake_summary(results, dict(sweep), started)
 
 
 if __name__ == "__main__":

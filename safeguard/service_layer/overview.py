@@ -95,6 +95,8 @@ def _unacknowledged(session, now: datetime) -> list[Unacknowledged]:  # a Sessio
 
 
 def _some(references: list[str]) -> str:
+    if not references:
+        return ""
     more = len(references) - SHOWN
     return listed(references[:SHOWN]) + (f" and {more} more" if more > 0 else "")
 
@@ -105,7 +107,7 @@ def overview_markdown(o: Overview, config: Config) -> str:
     lines = [
         f"## Alerts at {config.local(o.at):%H:%M on %d %B %Y}",
         "",
-        f"- **Waiting for approval:** {len(o.waiting)}{oldest}. {_some(o.waiting) if o.waiting else ''}",
+        f"- **Waiting for approval:** {len(o.waiting)}{oldest}. {_some(o.waiting)}",
         f"- **Active:** {o.active}",
         f"- **Reviews due in the next 7 days:** {len(o.reviews_this_week)}. {_some(o.reviews_this_week)}",
         f"- **Reviews overdue:** {len(o.reviews_overdue)}. {_some(o.reviews_overdue)}",

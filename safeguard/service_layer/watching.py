@@ -22,12 +22,9 @@ from functools import partial
 
 from sqlalchemy.exc import OperationalError
 
-from safeguard.adapters.notify.outbox import queue_email
-from safeguard.adapters.notify.render import render_email
 from safeguard.adapters.register.orm import MailboxState
+from safeguard.service_layer.failures import report_watcher_stopped
 from safeguard.service_layer.intake import IntakeContext
-from safeguard.service_layer.replies import sender_of
-from safeguard.service_layer.sending import send_unsent
 
 LEASE = "intake-watcher"
 STALE_SECONDS = 120  # a holder silent this long has died (a long read pass stays well inside it)
@@ -138,7 +135,7 @@ def take_over(ctx: IntakeContext, run_id: str, patience: float,
         if lease is not None and lease.holder == run_id:
             replaced = before.holder if before and before.holder not in ("", run_id) else ""
             if replaced:
-                tell_admin_watcher_stopped(ctx, replaced, run_id)
+                report_watcher_stopped(ctx, replaced, run_id, STALE_SECONDS)
             return TakeOver(replaced)
         if lease is not None and lease.successor != run_id:
             return None  # a newer run is next in line
@@ -173,18 +170,3 @@ def wait_for_mail_or_successor(ctx: IntakeContext, run_id: str, seconds: float) 
             return Wake.TIME_UP
         if ctx.mailbox.wait_for_mail(min(LOOK_SECONDS, remaining), poll):
             return Wake.MAIL
-
-
-def tell_admin_watcher_stopped(ctx: IntakeContext, stopped: str, replaced_by: str) -> None:
-    """Run ids and a link only: the admin team learns mail was not watched for a while."""
-    service = ctx.config.settings.service
-    link = f"{service.prefect_ui_url.rstrip('/')}/runs/flow-run/{stopped}"
-    with ctx.uow() as u:
-        queue_email(u.register, key=f"watcher-stopped:{stopped}", kind="admin:watcher-stopped",
-                    rendered=render_email("watcher_stopped", service=service, link=link,
-                                          stale_minutes=STALE_SECONDS // 60),
-                    sender=sender_of(ctx.config), recipients=[service.admin_team], at=ctx.clock())
-        u.register.audit(actor="system", action="mailbox watcher restarted", at=ctx.clock(),
-                         stopped_run=stopped, new_run=replaced_by)
-        u.commit()
-    send_unsent(ctx)

@@ -11,6 +11,7 @@ test-artifacts/alerts-overview.png.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -51,8 +52,13 @@ def test_the_alerts_overview_reads_as_a_dashboard_in_the_prefect_ui(tmp_path: Pa
             browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
             try:
                 page = browser.new_page(viewport={"width": 1400, "height": 1500})
-                page.goto(f"{site.ui}/artifacts/key/alerts-overview")
-                page.get_by_text("Alerts by type and state").first.wait_for(timeout=60_000)
+                page.goto(f"{site.ui}/artifacts/key/alerts-overview")  # every version, newest first
+                page.get_by_role("link", name=re.compile(r"^[0-9a-f]{8}$")).first.click()
+                try:
+                    page.get_by_text("Alerts by type and state").first.wait_for(timeout=60_000)
+                except Exception:
+                    page.screenshot(path=str(ARTIFACTS / "alerts-overview-failure.png"), full_page=True)
+                    raise
                 text = page.inner_text("body")
                 page.screenshot(path=str(ARTIFACTS / "alerts-overview.png"), full_page=True)
             finally:
