@@ -261,6 +261,9 @@ def _copy(source: Path, meta: dict, target: Path, args: argparse.Namespace) -> s
         return f"sqlite:///{target / 'register.sqlite3'}"
     name = _pg_name(target)
     _pg(args.database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
+        # a template must have no sessions: the build's own connections are done with it
+        f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{meta['database']}' "
+        "AND pid <> pg_backend_pid()",
         f'CREATE DATABASE "{name}" TEMPLATE "{meta["database"]}"')
     meta["copy"] = name
     return args.database_url.rsplit("/", 1)[0] + f"/{name}"
