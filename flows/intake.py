@@ -17,7 +17,7 @@ from safeguard.service_layer.intake import IntakeResult
 from safeguard.service_layer.watching import Wake
 from safeguard.service_layer.wording import counted, spoken
 from tasks.approval import start_approval_runs
-from tasks.intake import hand_over, read_and_answer, take_over_watching, wait_for_mail
+from tasks.intake import hand_over, read_and_answer, take_over_watching, wait_for_mail, watcher_heartbeat
 from tasks.overview import publish_alerts_overview
 
 OUTCOME_WORDS = {Outcome.ACCEPTED: "accepted: a new alert or version waits for approval",
@@ -64,19 +64,20 @@ def intake(config_dir: str | None = None, batch_size: int = 200, watch_seconds: 
     sweep: Counter[str] = Counter()
     approvals: Counter[str] = Counter()
     try:
-        while True:
-            run = read_and_answer(config_dir, batch_size)
-            results += run.results
-            sweep.update(run.sent)
-            decided = [r.reference for r in run.results if r.reason == DECIDED_BY_EMAIL and r.reference]
-            approvals.update(start_approval_runs(config_dir, decided))
-            if run.results:
-                publish_alerts_overview(config_dir)
-            if run.fetched == batch_size:
-                continue  # a backlog: keep reading
-            remaining = watch_until - time.monotonic()
-            if not watching or wait_for_mail(config_dir, run_id, remaining) != Wake.MAIL:
-                break
+        with watcher_heartbeat(config_dir, run_id, watching):
+            while True:
+                run = read_and_answer(config_dir, batch_size)
+                results += run.results
+                sweep.update(run.sent)
+                decided = [r.reference for r in run.results if r.reason == DECIDED_BY_EMAIL and r.reference]
+                approvals.update(start_approval_runs(config_dir, decided))
+                if run.results:
+                    publish_alerts_overview(config_dir)
+                if run.fetched == batch_size:
+                    continue  # a backlog: keep reading
+                remaining = watch_until - time.monotonic()
+                if not watching or wait_for_mail(config_dir, run_id, remaining) != Wake.MAIL:
+                    break
     finally:
         if watching:
             hand_over(config_dir, run_id)
