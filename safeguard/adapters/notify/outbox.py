@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from safeguard.adapters.heartbeat import Heartbeat
@@ -268,17 +268,22 @@ class _Renewer:
     def _beat(self) -> bool:
         try:
             with Session(self.engine) as session:
-                renewed = session.execute(
-                    update(OutboxEntry)
-                    .where(OutboxEntry.status == OutboxStatus.SENDING, OutboxEntry.claimed_by == claimant())
-                    .values(claimed_at=self.now())).rowcount
+                held = session.scalars(select(OutboxEntry.id).where(
+                    OutboxEntry.status == OutboxStatus.SENDING, OutboxEntry.claimed_by == claimant())).all()
+                # rows this process's own transaction has locked (recording an outcome) are skipped:
+                # waiting for them could deadlock the two
+                free = session.scalars(select(OutboxEntry.id).where(OutboxEntry.id.in_(held))
+                                       .with_for_update(skip_locked=True)).all()
+                if free:
+                    session.execute(update(OutboxEntry).where(OutboxEntry.id.in_(free))
+                                    .values(claimed_at=self.now()))
                 session.commit()
         except Exception:
             if self._carry_on(False):
                 raise  # the heartbeat says so, and tries again
             return False  # nothing claimed lately: whatever it held is another host's by now
         self.renewed = time.monotonic()
-        return self._carry_on(bool(renewed))
+        return self._carry_on(bool(held))
 
     def _carry_on(self, holding: bool) -> bool:
         with _renewers_lock:
