@@ -1,12 +1,14 @@
 """A sending host dies: how long until its unfinished sends complete on another host.
 
-    .venv/bin/python bench/failover.py [--rounds 5] [--entries 20] [--database-url URL]
+    .venv/bin/python bench/failover.py [--rounds 5] [--entries 20] [--database-url URL] [--container]
 
 Each round queues `entries` emails in a fresh PostgreSQL register. A sender on a simulated other
 host (testkit/claim_holder.py, claiming as "host-b") claims them all, as a worker caught mid-batch
 has, its heartbeat renewing the claims; it is then killed (SIGKILL). This process, the surviving
 host, runs the outbox sweep every --sweep seconds, as a worker's intake watcher does, with the
-failover settings' defaults (heartbeat 5 s, lease 30 s). Printed: for each round the seconds from the
+failover settings' defaults (heartbeat 5 s, lease 30 s). With --container the dying sender is a
+container of the image (scripts/container-image.sh) with its own host name, killed with
+`podman kill --signal KILL`. Printed: for each round the seconds from the
 kill to the first of the dead host's sends completing here and to the last, then their medians.
 Target: median to the first at most 60 s. Needs PostgreSQL (scripts/postgres.sh start).
 """
@@ -34,7 +36,31 @@ PG_ADMIN_URL = os.environ.get("SAFEGUARD_TEST_PG_URL",
                               "postgresql+psycopg://safeguard:safeguard@127.0.0.1:5432/postgres")
 
 
-def one_round(admin_url: str, entries: int, sweep: float) -> tuple[float, float]:
+def holder_command(url: str, mail: str, ids: list[int], heartbeat: float, lease: float,
+                   container: str | None) -> list[str]:
+    args = [url, mail if container is None else "/mail", *map(str, ids),
+            "--heartbeat", str(heartbeat), "--lease", str(lease)]
+    if container is None:
+        return [sys.executable, "-m", "testkit.claim_holder", *args, "--host", "host-b"]
+    podman = subprocess.run([str(ROOT / "scripts/container-image.sh"), "--podman"], check=True,
+                            capture_output=True, text=True).stdout.split()
+    os.environ[podman[0].partition("=")[0]] = podman[0].partition("=")[2]  # CONTAINERS_CONF
+    return [*podman[1:], "run", "--rm", "--name", container, "--hostname", container, "--network", "host",
+            "-v", f"{mail}:/mail", "-e", "SAFEGUARD_DATA_KEYS", "-e", "SAFEGUARD_AUDIT_KEY",
+            "--workdir", "/app", "localhost/safeguard:latest", "python", "-m", "testkit.claim_holder", *args]
+
+
+def kill(holder: subprocess.Popen[str], container: str | None) -> None:
+    if container is None:
+        holder.kill()
+    else:
+        podman = subprocess.run([str(ROOT / "scripts/container-image.sh"), "--podman"], check=True,
+                                capture_output=True, text=True).stdout.split()[1:]
+        subprocess.run([*podman, "kill", "--signal", "KILL", container], check=True, capture_output=True)
+    holder.wait()
+
+
+def one_round(admin_url: str, entries: int, sweep: float, in_container: bool = False) -> tuple[float, float]:
     from safeguard.adapters.mail.maildir import MaildirMailbox
     from safeguard.adapters.notify.outbox import ClaimLease, Sender, queue_email, send_entries
     from safeguard.adapters.notify.render import Rendered
@@ -59,14 +85,14 @@ def one_round(admin_url: str, entries: int, sweep: float) -> tuple[float, float]
             u.commit()
         lease = ClaimLease()
         with tempfile.TemporaryDirectory() as mail:
+            os.chmod(mail, 0o777)  # the container's user writes there
+            container = f"safeguard-failover-{uuid.uuid4().hex[:8]}" if in_container else None
             holder = subprocess.Popen(
-                [sys.executable, "-m", "testkit.claim_holder", url, mail, *map(str, ids), "--host", "host-b",
-                 "--heartbeat", str(lease.heartbeat_seconds), "--lease", str(lease.lease_seconds)],
+                holder_command(url, mail, ids, lease.heartbeat_seconds, lease.lease_seconds, container),
                 cwd=ROOT, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
             assert holder.stdout is not None and holder.stdout.readline().startswith("held")
             time.sleep(lease.lease_seconds / 2)  # mid-batch: its claims renewed a few times already
-            holder.kill()
-            holder.wait()
+            kill(holder, container)
             died = time.monotonic()
             box = MaildirMailbox(Path(mail), "safeguarding@example-icb.test")
             first = 0.0
@@ -90,10 +116,11 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=20)
     parser.add_argument("--sweep", type=float, default=2.0, help="seconds between the survivor's sweeps")
     parser.add_argument("--database-url", default=PG_ADMIN_URL, help="a PostgreSQL server's admin URL")
+    parser.add_argument("--container", action="store_true", help="the dying sender is a container")
     args = parser.parse_args()
     firsts, lasts = [], []
     for n in range(args.rounds):
-        first, last = one_round(args.database_url, args.entries, args.sweep)
+        first, last = one_round(args.database_url, args.entries, args.sweep, args.container)
         firsts.append(first)
         lasts.append(last)
         print(f"round {n + 1}: first send on the survivor {first:.1f} s after the kill, all {last:.1f} s",

@@ -3,7 +3,7 @@
 elsewhere is), optionally sends them, then holds the claims, its heartbeat renewing them, until it is
 killed. It prints "held" once the claims are committed.
 
-    python -m testkit.claim_holder URL MAILDIR ID... --host other-host [--send]
+    python -m testkit.claim_holder URL MAILDIR ID... [--host other-host] [--send]
 """
 
 from __future__ import annotations
@@ -21,12 +21,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("url")
     parser.add_argument("maildir", type=Path)
     parser.add_argument("ids", nargs="+", type=int)
-    parser.add_argument("--host", default="other-host")
+    parser.add_argument("--host", help="the host name to claim as (default: this one's, e.g. a container's)")
     parser.add_argument("--send", action="store_true", help="send them before holding (not recorded)")
     parser.add_argument("--heartbeat", type=float, default=1)
     parser.add_argument("--lease", type=float, default=3)
     args = parser.parse_args(argv)
-    socket.gethostname = lambda: args.host  # claims read "<host>:<pid>": a process on another host
+    if args.host:
+        socket.gethostname = lambda: args.host  # claims read "<host>:<pid>": a process on another host
 
     from safeguard.adapters.mail.maildir import MaildirMailbox
     from safeguard.adapters.notify.outbox import ClaimLease, claim_entries, transmit
