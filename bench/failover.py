@@ -50,14 +50,17 @@ def holder_command(url: str, mail: str, ids: list[int], heartbeat: float, lease:
             "--workdir", "/app", "localhost/safeguard:latest", "python", "-m", "testkit.claim_holder", *args]
 
 
-def kill(holder: subprocess.Popen[str], container: str | None) -> None:
+def kill(holder: subprocess.Popen[str], container: str | None) -> float:
+    """SIGKILL the holder; returns when it died (before podman's clean-up, which takes seconds)."""
     if container is None:
         holder.kill()
     else:
         podman = subprocess.run([str(ROOT / "scripts/container-image.sh"), "--podman"], check=True,
                                 capture_output=True, text=True).stdout.split()[1:]
         subprocess.run([*podman, "kill", "--signal", "KILL", container], check=True, capture_output=True)
+    died = time.monotonic()
     holder.wait()
+    return died
 
 
 def one_round(admin_url: str, entries: int, sweep: float, in_container: bool = False) -> tuple[float, float]:
@@ -92,8 +95,7 @@ def one_round(admin_url: str, entries: int, sweep: float, in_container: bool = F
                 cwd=ROOT, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
             assert holder.stdout is not None and holder.stdout.readline().startswith("held")
             time.sleep(lease.lease_seconds / 2)  # mid-batch: its claims renewed a few times already
-            kill(holder, container)
-            died = time.monotonic()
+            died = kill(holder, container)
             box = MaildirMailbox(Path(mail), "safeguarding@example-icb.test")
             first = 0.0
             while True:
