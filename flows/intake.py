@@ -17,7 +17,7 @@ from safeguard.service_layer.intake import IntakeResult
 from safeguard.service_layer.watching import Wake
 from safeguard.service_layer.wording import counted, spoken
 from tasks.approval import start_approval_runs
-from tasks.intake import hand_over, read_and_answer, take_over_watching, wait_for_mail
+from tasks.intake import hand_over, read_and_answer, take_over_watching, wait_for_mail, watcher_heartbeat
 from tasks.overview import publish_alerts_overview
 
 OVERVIEW_EVERY_SECONDS = 60  # a watcher that is not replaced still refreshes the dashboard
@@ -95,24 +95,25 @@ def intake(config_dir: str | None = None, batch_size: int = 200, watch_seconds: 
     approvals = ApprovalStarts(config_dir)
     published = time.monotonic()
     try:
-        while True:
-            run = read_and_answer(config_dir, batch_size)
-            results += run.results
-            sweep.update(run.sent)
-            approvals.start_if_needed(wanted=bool(run.results), decided_by_email=[
-                r.reference for r in run.results if r.reason == DECIDED_BY_EMAIL and r.reference])
-            if time.monotonic() - published > OVERVIEW_EVERY_SECONDS:
-                publish_alerts_overview(config_dir)
-                published = time.monotonic()
-            if run.fetched == batch_size:
-                continue  # a backlog: keep reading
-            remaining = watch_until - time.monotonic()
-            if not watching or remaining <= 0:
-                break
-            # while a start waits its turn, look again within a second, so that it is not left waiting
-            if wait_for_mail(config_dir, run_id, min(remaining, 1) if approvals.waiting else remaining) \
-                    == Wake.HAND_OVER:
-                break
+        with watcher_heartbeat(config_dir, run_id, watching):
+            while True:
+                run = read_and_answer(config_dir, batch_size)
+                results += run.results
+                sweep.update(run.sent)
+                approvals.start_if_needed(wanted=bool(run.results), decided_by_email=[
+                    r.reference for r in run.results if r.reason == DECIDED_BY_EMAIL and r.reference])
+                if time.monotonic() - published > OVERVIEW_EVERY_SECONDS:
+                    publish_alerts_overview(config_dir)
+                    published = time.monotonic()
+                if run.fetched == batch_size:
+                    continue  # a backlog: keep reading
+                remaining = watch_until - time.monotonic()
+                if not watching or remaining <= 0:
+                    break
+                # while a start waits its turn, look again within a second, so that it is not left waiting
+                if wait_for_mail(config_dir, run_id, min(remaining, 1) if approvals.waiting else remaining) \
+                        == Wake.HAND_OVER:
+                    break
     finally:
         if watching:
             hand_over(config_dir, run_id)

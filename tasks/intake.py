@@ -3,16 +3,17 @@ content or personal data ever becomes a Prefect parameter, result or log line.""
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from functools import partial
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from safeguard.adapters.mail.port import MailboxError
-from safeguard.bootstrap import open_app, open_intake_context
+from safeguard.bootstrap import open_app, open_intake_context, utc_now
 from safeguard.service_layer.intake_pool import IntakePass, intake_pass
 from safeguard.service_layer.sending import send_unsent
-from safeguard.service_layer.watching import Wake, let_go, take_over, wait_for_mail_or_successor
+from safeguard.service_layer.watching import Wake, keep_alive, let_go, take_over, wait_for_mail_or_successor
 
 
 def _is_temporary(task, task_run, state) -> bool:  # Prefect's retry_condition_fn signature
@@ -48,6 +49,15 @@ def take_over_watching(config_dir: str | None, run_id: str, patience: float) -> 
         get_run_logger().warning("the watcher before (run %s) stopped without handing over; the admin team "
                                  "has been told", taken.replaced)
     return taken is not None
+
+
+def watcher_heartbeat(config_dir: str | None, run_id: str, watching: bool) -> AbstractContextManager[object]:
+    """While the flow runs as the watcher, say every failover.heartbeat_seconds that it is alive
+    (not a task: a thread of the flow's process, which dies with it)."""
+    if not watching:
+        return nullcontext()
+    app = open_app(config_dir)
+    return keep_alive(app.uow, utc_now, run_id, app.config.settings.failover.heartbeat_seconds)
 
 
 @task(retries=2, retry_delay_seconds=[5, 15], retry_condition_fn=_is_temporary, cache_policy=NO_CACHE)

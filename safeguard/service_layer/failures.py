@@ -37,7 +37,7 @@ def report_watcher_stopped(ctx: IntakeContext, stopped: str, replaced_by: str, s
     with ctx.uow() as u:
         queue_email(u.register, key=f"watcher-stopped:{stopped}", kind="admin:watcher-stopped",
                     rendered=render_email("watcher_stopped", service=service, link=link,
-                                          stale_minutes=stale_seconds // 60),
+                                          stale_seconds=stale_seconds),
                     sender=sender_of(ctx.config), recipients=[service.admin_team], at=ctx.clock())
         u.register.audit(actor="system", action="mailbox watcher restarted", at=ctx.clock(),
                          stopped_run=stopped, new_run=replaced_by)

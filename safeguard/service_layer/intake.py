@@ -21,8 +21,10 @@ from safeguard.adapters.mail.port import Folder, Mailbox, MailboxError
 from safeguard.adapters.notify.outbox import (
     Attempts,
     Claim,
+    ClaimLease,
     SendResult,
     claim_entries,
+    claims_held,
     record_attempts,
     transmit,
 )
@@ -188,7 +190,7 @@ def _process_group(mailbox_ids: list[str], too_big: set[str], ctx: IntakeContext
                                            if r.mailbox_id in inbounds else None)
                                   for r in results.values() if r.outcome == Outcome.DEFERRED], ctx.clock())
     inbounds.clear()
-    attempts = transmit(claims, ctx.mailbox)
+    attempts = transmit(claims, ctx.mailbox, held=claims_held(ctx.uow))
     checkpoint("before_move")  # replies sent, or queued again after a temporary failure
     recorded = [r for r in results.values() if r.inbound_id is not None and r.folder]
     filed: list[int] = []
@@ -342,7 +344,8 @@ def _record_pass(pending: dict[str, Inbound], ctx: IntakeContext, earlier: Done,
             known = {key: row for key, row in known.items() if row in u.session}  # not the rolled-back one
         answered = [results[m].inbound_id for m in pending if m in results and results[m].folder]
         unsent = u.register.unsent_ids_for_messages([i for i in answered if i is not None])
-        claimed, _statuses = claim_entries(u, unsent, ctx.mailbox, ctx.clock)
+        claimed, _statuses = claim_entries(u, unsent, ctx.mailbox, ctx.clock,
+                                           ClaimLease.of(ctx.config.settings.failover))
         u.commit()
     return results, claimed, failed, retry
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.exc import DBAPIError
 
 from safeguard.adapters.mail.port import MailboxError
-from safeguard.adapters.notify.outbox import SendResult, send_entries
+from safeguard.adapters.notify.outbox import ClaimLease, SendResult, send_entries
 
 if TYPE_CHECKING:
     from safeguard.service_layer.intake import IntakeContext
@@ -42,7 +42,8 @@ def _send_ids(ctx: IntakeContext, ids: list[int]) -> dict[str, int]:
     while ids:
         batch, ids = ids[:SEND_BATCH], ids[SEND_BATCH:]
         try:
-            statuses = send_entries(batch, mailbox=ctx.mailbox, uow=ctx.uow, now=ctx.clock)
+            statuses = send_entries(batch, mailbox=ctx.mailbox, uow=ctx.uow, now=ctx.clock,
+                                    lease=ClaimLease.of(ctx.config.settings.failover))
         except MailboxError:  # e.g. Sent could not be searched: all of them wait for the next run
             statuses = dict.fromkeys(batch, SendResult.DEFERRED)
         for entry_id, status in statuses.items():

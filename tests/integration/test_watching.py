@@ -5,6 +5,7 @@ with a Maildir mailbox."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -14,8 +15,8 @@ from safeguard.adapters.register.uow import UnitOfWork
 from safeguard.domain.config import Config
 from safeguard.service_layer.intake import IntakeContext
 from safeguard.service_layer.watching import (
-    STALE_SECONDS,
     Wake,
+    keep_alive,
     let_go,
     still_watching,
     take_over,
@@ -89,11 +90,27 @@ def test_a_watcher_that_died_is_replaced_by_the_next_run_and_the_admin_team_told
     ctx = _context(config, maildir, uow, clock)
     take_over(ctx, "run-1", patience=0)  # ... and its process is killed: it never beats again
     assert take_over(ctx, "run-2", patience=0) is None  # still believed alive
-    clock.now += timedelta(seconds=STALE_SECONDS + 1)
+    clock.now += timedelta(seconds=config.settings.failover.lease_seconds + 1)
     taken = take_over(ctx, "run-3", patience=0)
     assert taken is not None and taken.replaced == "run-1"
     assert _admin_emails(uow) == ["admin:watcher-stopped"]
     assert still_watching(ctx, "run-3")
+
+
+def test_a_watcher_whose_heartbeat_beats_is_never_replaced_however_long_it_reads_and_is_once_it_stops(
+        config, maildir, uow) -> None:
+    clock = Clock()
+    ctx = _context(config, maildir, uow, clock)
+    lease = timedelta(seconds=config.settings.failover.lease_seconds + 1)
+    take_over(ctx, "run-1", patience=0)
+    with keep_alive(uow, clock, "run-1", every=0.1):  # a long read pass: it never looks at the lease
+        for _ in range(3):
+            clock.now += lease
+            time.sleep(0.5)  # a few beats at the new time
+            assert take_over(ctx, "run-2", patience=0) is None  # alive: never taken from it
+    clock.now += lease  # its process (and heartbeat) gone for a lease
+    taken = take_over(ctx, "run-3", patience=0)
+    assert taken is not None and taken.replaced == "run-1"
 
 
 def test_a_run_that_waits_in_vain_steps_back_so_the_watcher_hands_over_to_nobody_gone(

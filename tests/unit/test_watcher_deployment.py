@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import yaml
 
-from safeguard.domain.config.models import MailboxSettings
-from safeguard.service_layer.watching import LOOK_SECONDS, STALE_SECONDS
+from safeguard.domain.config.models import FailoverSettings, MailboxSettings
+from safeguard.service_layer.watching import LOOK_SECONDS
 from tests.conftest import ROOT
 
 
@@ -25,4 +25,6 @@ def test_safeguard_serve_serves_the_same_watcher() -> None:
 
 def test_the_mailbox_is_looked_at_every_2_seconds_and_a_hand_over_is_quicker_than_a_death() -> None:
     assert MailboxSettings().poll_seconds == 2
-    assert LOOK_SECONDS < 60 < STALE_SECONDS  # a handover within seconds; a silent minute is not yet death
+    failover = FailoverSettings()
+    # a hand-over within seconds; a holder is dead once silent for a lease, many heartbeats long
+    assert LOOK_SECONDS <= failover.heartbeat_seconds < failover.lease_seconds / 3 <= 60

@@ -10,17 +10,24 @@ from __future__ import annotations
 import os
 import re
 import socket
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session
+
+from safeguard.adapters.heartbeat import Heartbeat
 from safeguard.adapters.mail.port import Mailbox, MailboxError
 from safeguard.adapters.notify.compose import compose, message_id_for
 from safeguard.adapters.notify.render import Rendered
 from safeguard.adapters.register.orm import OutboxEntry
 from safeguard.adapters.register.repository import Register
 from safeguard.adapters.register.uow import UnitOfWork
+from safeguard.domain.config.models import FailoverSettings
 from safeguard.domain.status import OutboxStatus
 from safeguard.faults import checkpoint
 
@@ -97,8 +104,21 @@ class Attempts:
         return bool(self.outcomes or self.untried)
 
 
+@dataclass(frozen=True)
+class ClaimLease:
+    """A claim ("sending" by host:pid) is renewed every heartbeat_seconds while its process lives;
+    one not renewed for lease_seconds is taken over by another host (config: failover)."""
+
+    heartbeat_seconds: float = FailoverSettings().heartbeat_seconds
+    lease_seconds: float = FailoverSettings().lease_seconds
+
+    @classmethod
+    def of(cls, failover: FailoverSettings) -> ClaimLease:
+        return cls(failover.heartbeat_seconds, failover.lease_seconds)
+
+
 def send_entries(entry_ids: list[int], *, mailbox: Mailbox, uow: Callable[[], UnitOfWork],
-                 now: Callable[[], datetime]) -> dict[int, SendResult]:
+                 now: Callable[[], datetime], lease: ClaimLease = ClaimLease()) -> dict[int, SendResult]:
     """Send these outbox entries, each unless it has been sent, and return what became of each: sent,
     failed (refused for good), deferred (a temporary failure: it stays queued), in-progress (another
     live process holds it) or missing.
@@ -108,9 +128,9 @@ def send_entries(entry_ids: list[int], *, mailbox: Mailbox, uow: Callable[[], Un
     attempt made and looks in Sent before sending again, as for one entry. A temporary failure stops
     the batch: the entries not yet tried go back to the queue untouched."""
     with uow() as u:
-        claims, statuses = claim_entries(u, entry_ids, mailbox, now)
+        claims, statuses = claim_entries(u, entry_ids, mailbox, now, lease)
         u.commit()
-    attempts = transmit(claims, mailbox)
+    attempts = transmit(claims, mailbox, held=claims_held(uow))
     if attempts:
         with uow() as u:
             statuses.update(record_attempts(u, attempts, now))
@@ -118,17 +138,18 @@ def send_entries(entry_ids: list[int], *, mailbox: Mailbox, uow: Callable[[], Un
     return statuses
 
 
-def claim_entries(u: UnitOfWork, entry_ids: list[int], mailbox: Mailbox,
-                  now: Callable[[], datetime]) -> tuple[list[Claim], dict[int, SendResult]]:
+def claim_entries(u: UnitOfWork, entry_ids: list[int], mailbox: Mailbox, now: Callable[[], datetime],
+                  lease: ClaimLease = ClaimLease()) -> tuple[list[Claim], dict[int, SendResult]]:
     """Mark these entries "sending" by this process, in the caller's transaction, and return them
-    with what became of each so far (see send_entries); the caller commits before sending."""
+    with what became of each so far (see send_entries); the caller commits before sending. From
+    here until the outcome is recorded, this process's heartbeat renews the claims."""
     statuses: dict[int, SendResult] = dict.fromkeys(entry_ids, SendResult.MISSING)
     claims: list[Claim] = []
     for entry in u.register.outbox_entries_for_update(entry_ids):
         statuses[entry.id] = SendResult.CLAIMED
         if entry.status in (OutboxStatus.SENT, OutboxStatus.FAILED):
             statuses[entry.id] = _RESULT_OF[OutboxStatus(entry.status)]
-        elif entry.status == OutboxStatus.SENDING and _still_sending(entry, now()):
+        elif entry.status == OutboxStatus.SENDING and _still_sending(entry, now(), lease):
             statuses[entry.id] = SendResult.IN_PROGRESS  # another live process is sending it: never race it
         # Any earlier attempt may have reached the server even if it then failed or was killed
         # (a dropped connection leaves the outcome unknown), so look in Sent before sending again.
@@ -143,6 +164,8 @@ def claim_entries(u: UnitOfWork, entry_ids: list[int], mailbox: Mailbox,
             entry.status, entry.attempts = OutboxStatus.SENDING, entry.attempts + 1
             entry.claimed_by, entry.claimed_at = claimant(), now()
             claims.append(Claim(entry.id, entry.raw, entry.message_id, list(entry.recipients)))
+    if claims:
+        _renew_while_held(u.session.get_bind(), lease, now)
     return claims, statuses
 
 
@@ -154,10 +177,14 @@ def _in_sent(mailbox: Mailbox, message_id: str) -> bool | None:
         return None
 
 
-def transmit(claims: list[Claim], mailbox: Mailbox) -> Attempts:
-    """Send each claimed entry. A temporary failure stops here: the rest are left untried."""
+def transmit(claims: list[Claim], mailbox: Mailbox, held: Callable[[], bool] = lambda: True) -> Attempts:
+    """Send each claimed entry. A temporary failure stops here: the rest are left untried; so does a
+    claim this process could not renew lately (`held` False): another host may be taking it over."""
     attempts = Attempts()
     for position, claim in enumerate(claims):
+        if not held():
+            attempts.untried = [c.entry_id for c in claims[position:]]
+            break
         checkpoint("before_send")
         try:
             mailbox.send(claim.raw, message_id=claim.message_id, recipients=claim.recipients)
@@ -184,6 +211,9 @@ def record_attempts(u: UnitOfWork, attempts: Attempts, now: Callable[[], datetim
         statuses[entry_id] = _RESULT_OF[status]
     for entry_id in attempts.untried:
         entry = entries[entry_id]
+        if entry.status != OutboxStatus.SENDING or entry.claimed_by != claimant():
+            statuses[entry_id] = SendResult.IN_PROGRESS  # taken over by another host meanwhile
+            continue
         entry.status, entry.attempts, entry.claimed_by, entry.claimed_at = (
             OutboxStatus.CREATED, entry.attempts - 1, None, None)
         statuses[entry_id] = SendResult.DEFERRED
@@ -196,12 +226,11 @@ def claimant() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-CLAIM_LEASE = timedelta(minutes=10)  # a sender on another host is presumed dead after this
-
-
-def _still_sending(entry: OutboxEntry, at: datetime) -> bool:
+def _still_sending(entry: OutboxEntry, at: datetime, lease: ClaimLease) -> bool:
     """Whether the process that marked this entry "sending" may still be sending it. On this host we
-    can ask whether that process is alive; for another host we wait out the lease."""
+    can ask whether that process is alive; for another host, whether it renewed the claim within the
+    lease (its heartbeat renews it every few seconds while it lives)."""
+    lasts = timedelta(seconds=lease.lease_seconds)
     host, _, pid = (entry.claimed_by or "").rpartition(":")
     if not host or entry.claimed_at is None:
         return False  # marked before claims were recorded: treat as interrupted
@@ -214,8 +243,84 @@ def _still_sending(entry: OutboxEntry, at: datetime) -> bool:
             return False
         except PermissionError:
             return True
-        return at - entry.claimed_at < CLAIM_LEASE
-    return at - entry.claimed_at < CLAIM_LEASE
+        # alive (or its pid reused): a SQLite register has no heartbeat, so a live claim here is
+        # only presumed stale after SAME_HOST_LEASE, as before hosts shared a register
+        return at - entry.claimed_at < max(lasts, SAME_HOST_LEASE)
+    return at - entry.claimed_at < lasts
+
+
+SAME_HOST_LEASE = timedelta(minutes=10)
+
+
+class _Renewer:
+    """Renews every claim this process holds in one database, every heartbeat, until it has held
+    none for a whole lease (a claim made meanwhile is committed well within that)."""
+
+    def __init__(self, engine: Engine, lease: ClaimLease, now: Callable[[], datetime]) -> None:
+        self.engine, self.lease, self.now = engine, lease, now
+        self.registered = self.renewed = time.monotonic()
+        self.heartbeat = Heartbeat(self._beat, lease.heartbeat_seconds, "outbox-claims")
+
+    def held(self) -> bool:
+        """Renewed lately enough that no other host can have taken the claims over."""
+        return time.monotonic() - self.renewed < self.lease.lease_seconds - self.lease.heartbeat_seconds
+
+    def _beat(self) -> bool:
+        try:
+            with Session(self.engine) as session:
+                held = session.scalars(select(OutboxEntry.id).where(
+                    OutboxEntry.status == OutboxStatus.SENDING, OutboxEntry.claimed_by == claimant())).all()
+                # rows this process's own transaction has locked (recording an outcome) are skipped:
+                # waiting for them could deadlock the two
+                free = session.scalars(select(OutboxEntry.id).where(OutboxEntry.id.in_(held))
+                                       .with_for_update(skip_locked=True)).all()
+                if free:
+                    session.execute(update(OutboxEntry).where(OutboxEntry.id.in_(free))
+                                    .values(claimed_at=self.now()))
+                session.commit()
+        except Exception:
+            if self._carry_on(False):
+                raise  # the heartbeat says so, and tries again
+            return False  # nothing claimed lately: whatever it held is another host's by now
+        self.renewed = time.monotonic()
+        return self._carry_on(bool(held))
+
+    def _carry_on(self, holding: bool) -> bool:
+        with _renewers_lock:
+            if holding or time.monotonic() - self.registered < self.lease.lease_seconds:
+                return True
+            _renewers.pop((os.getpid(), id(self.engine)), None)
+            return False
+
+
+_renewers: dict[tuple[int, int], _Renewer] = {}
+_renewers_lock = threading.Lock()
+
+
+def _renew_while_held(engine: Engine, lease: ClaimLease, now: Callable[[], datetime]) -> None:
+    """Start (or keep) this process's heartbeat for its claims. Not for SQLite: its register is on
+    one host, where a claim's holder is asked directly whether it lives."""
+    if engine.dialect.name == "sqlite":
+        return
+    key = (os.getpid(), id(engine))  # a forked process has its own claims, and no thread of its parent's
+    with _renewers_lock:
+        renewer = _renewers.get(key)
+        if renewer is None or not renewer.heartbeat.alive:
+            renewer = _renewers[key] = _Renewer(engine, lease, now)
+            renewer.heartbeat.start()
+        renewer.registered, renewer.now = time.monotonic(), now
+
+
+def claims_held(uow: Callable[[], UnitOfWork]) -> Callable[[], bool]:
+    """Whether this process's claims in this register are still surely its own (see _Renewer.held)."""
+    with uow() as u:
+        key = (os.getpid(), id(u.session.get_bind()))
+
+    def held() -> bool:
+        with _renewers_lock:
+            renewer = _renewers.get(key)
+        return renewer is None or renewer.held()
+    return held
 
 
 def _finish(u: UnitOfWork, entry: OutboxEntry, status: OutboxStatus, at: datetime, *,

@@ -262,6 +262,23 @@ class ExportsSettings(Strict):
     retention_days: int = Field(default=30, ge=0)
 
 
+class FailoverSettings(Strict):
+    """Several hosts (or containers) sharing one register: a process renews its claims (outbox
+    entries it is sending, the mailbox watcher's lease) every heartbeat_seconds while it lives; a
+    claim not renewed for lease_seconds is its holder's death, and another host takes it over (an
+    email looked for in Sent first, so it is never sent twice). Hosts' clocks must agree (NTP)."""
+
+    heartbeat_seconds: float = Field(default=5, gt=0, le=60)
+    lease_seconds: float = Field(default=30, gt=0, le=600)
+
+    @model_validator(mode="after")
+    def _lease_outlasts_beats(self) -> FailoverSettings:
+        if self.lease_seconds < 3 * self.heartbeat_seconds:
+            raise ValueError("lease_seconds must be at least three heartbeat_seconds, or a live holder "
+                             "that misses one beat would be taken for dead")
+        return self
+
+
 class Settings(Strict):
     service: Service
     limits: Limits = Limits()
@@ -271,6 +288,7 @@ class Settings(Strict):
     returns: ReturnsSettings = ReturnsSettings()
     retention: RetentionSettings = RetentionSettings()
     exports: ExportsSettings = ExportsSettings()
+    failover: FailoverSettings = FailoverSettings()
 
     @model_validator(mode="after")
     def _exchange_mailbox(self) -> Settings:
