@@ -14,9 +14,8 @@ from safeguard.service_layer.digests import digest_day
 from testkit import samples
 from tests.conftest import subject_of
 from tests.e2e.prefect_db import leaked
-from tests.e2e.test_alert_lifecycle_flow import (  # noqa: F401 - approval_deployment is a fixture
+from tests.e2e.test_alert_lifecycle_flow import (
     Site,
-    approval_deployment,
     approve_through_prefect,
     email,
     run_intake,
