@@ -20,7 +20,7 @@ from safeguard.service_layer.erasure import ERASED
 from safeguard.service_layer.fgm_intake import patient_key
 
 
-def find_subject(register: Register, query: SubjectQuery) -> Found:
+def find_subject(register: Register, config: Config, query: SubjectQuery) -> Found:
     """Forms are encrypted, so each version is read (a subject access request is rare; this is a full
     pass over the forms). FGM records are found by the keyed hash of the NHS number."""
     found, nhs_numbers = Found(query), {digits(query.nhs_number)} - {""}
@@ -36,7 +36,8 @@ def find_subject(register: Register, query: SubjectQuery) -> Found:
         found.alerts.append(alert)
         found.versions[alert.id] = register.versions(alert)
         found.emails[alert.id] = register.outbox_for_alert(alert.id)
-    keys = [patient_key({"nhs_number": n}) for n in sorted(nhs_numbers)]
+    number = config.fgm.key_for("patient_number") or ""
+    keys = [patient_key({number: n}, config.fgm) for n in sorted(nhs_numbers)]
     found.fgm = list(session.scalars(select(FgmRecord).where(FgmRecord.patient_key.in_(keys))
                                      .order_by(FgmRecord.month, FgmRecord.id))) if keys else []
     return found
@@ -45,7 +46,7 @@ def find_subject(register: Register, query: SubjectQuery) -> Found:
 def export_subject_access(register: Register, config: Config, query: SubjectQuery, out: Path, *, by: str,
                           redact_staff: bool, now: datetime) -> Found:
     """Write the workbook and audit it (the caller commits)."""
-    found = find_subject(register, query)
+    found = find_subject(register, config, query)
     write_subject_access(found, config, out, redact_staff=redact_staff, by=by, now=now)
     register.audit(actor=by, action="subject access export", at=now, subject=keyed_hash(query.key()),
                    alerts=[a.reference for a in found.alerts], fgm_records=len(found.fgm),

@@ -83,7 +83,7 @@ def test_erase_on_request_erases_a_closed_alert_now_and_refuses_an_active_one(
     erase = ["erase", "--authorised-by", "Ida Governance", "--reason", "Erasure request 12"]
     assert main([*erase, "--alert", "HSA-2026-000001"]) == 1
     assert "Withdraw it first" in capsys.readouterr().err
-    assert main(["reject", "HSA-2026-000002", "--by", "Dana", "--reason", "Raised twice"]) == 0
+    assert main(["reject", "HSA-2026-000002", "--by", "Dana Nightingale", "--reason", "Raised twice"]) == 0
     assert main([*erase, "--alert", "HSA-2026-000002"]) == 0
     assert "Erased the personal data of HSA-2026-000002" in capsys.readouterr().out
     assert main(["sar", "export", "--nhs-number", samples.CHILD_NHS,
