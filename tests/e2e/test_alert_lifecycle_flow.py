@@ -160,10 +160,12 @@ def scheduled_run(client, name: str):  # a FlowRun: the run intake created, not 
         FlowRunFilterStateType,
     )
     from prefect.client.schemas.objects import StateType
+    from prefect.client.schemas.sorting import FlowRunSort
     waiting = FlowRunFilter(name=FlowRunFilterName(any_=[name]),
                             state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])))
-    [run] = client.read_flow_runs(flow_run_filter=waiting)
-    return run
+    # the newest: an earlier test on the same Prefect server may have left a run of that name unstarted
+    return client.read_flow_runs(flow_run_filter=waiting, sort=FlowRunSort.EXPECTED_START_TIME_DESC,
+                                 limit=1)[0]
 
 
 def approve_through_prefect(version: int, reference: str, first_answer: dict[str, object] | None = None,

@@ -41,6 +41,7 @@ def test_the_alerts_overview_reads_as_a_dashboard_in_the_prefect_ui(tmp_path: Pa
     site = Site(tmp_path, tmp_path / "config", {
         "SAFEGUARD_DATA_KEYS": os.environ["SAFEGUARD_DATA_KEYS"],
         "SAFEGUARD_HASH_KEY": os.environ["SAFEGUARD_HASH_KEY"],
+        "SAFEGUARD_AUDIT_KEY": os.environ["SAFEGUARD_AUDIT_KEY"],
         "SAFEGUARD_MAILDIR": str(mail), "SAFEGUARD_DELIVER_TO": str(tmp_path / "mail" / "delivered"),
         "SAFEGUARD_DATABASE_URL": f"sqlite:///{tmp_path / 'register.sqlite3'}"})
     ARTIFACTS.mkdir(exist_ok=True)

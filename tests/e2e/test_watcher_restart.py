@@ -40,7 +40,8 @@ def test_a_killed_watcher_is_replaced_by_the_next_run_and_the_admin_team_told(tm
     migrate(engine)  # the register exists before the first run, so the lease can be read at any time
     engine.dispose()
     secrets = {"SAFEGUARD_DATA_KEYS": os.environ["SAFEGUARD_DATA_KEYS"],
-               "SAFEGUARD_HASH_KEY": os.environ["SAFEGUARD_HASH_KEY"], "SAFEGUARD_IMAP_PASSWORD": "test"}
+               "SAFEGUARD_HASH_KEY": os.environ["SAFEGUARD_HASH_KEY"],
+               "SAFEGUARD_AUDIT_KEY": os.environ["SAFEGUARD_AUDIT_KEY"], "SAFEGUARD_IMAP_PASSWORD": "test"}
     with running_site(tmp_path, config.directory, secrets) as site:
         first = wait_for("a watcher", lambda: (lease(register) or {}).get("pid") and lease(register), 150,
                          site.logs)
