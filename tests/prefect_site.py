@@ -63,6 +63,10 @@ class Site:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "SAFEGUARD_"))}
         self.env = {**env, "PREFECT_HOME": str(home / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
                     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+                    # the server's SQLite waits up to 30 s for a lock (Prefect's own test mode does the
+                    # same); at 10 s a form's answer at the minute, beside the scheduled runs, could be
+                    # refused with "database is locked" on a loaded 2-core machine
+                    "PREFECT_SERVER_DATABASE_TIMEOUT": "30",
                     "SAFEGUARD_CONFIG": str(config_dir),
                     **secrets}
         self.processes: list[subprocess.Popen[bytes]] = []
