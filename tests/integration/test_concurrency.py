@@ -22,8 +22,11 @@ def test_two_workers_on_a_fresh_register_keep_one_chain_and_unique_references(
     ids += ids  # both workers also try every message the other one has
     ctx = IntakeContext(config, box, uow, clock)
     with ThreadPoolExecutor(2) as pool:
-        outcomes = list(pool.map(lambda mid: process_message(mid, ctx).outcome, ids))
-    assert set(outcomes) <= {"accepted", "gone"}  # a re-check reports the recorded outcome
+        outcomes = list(pool.map(lambda mid: (mid, process_message(mid, ctx).outcome), ids))
+    # a re-check reports the recorded outcome; a copy met while the other worker holds the message may
+    # be left for the next pass (deferred): what matters is that every message is accepted (once: below)
+    assert {outcome for _, outcome in outcomes} <= {"accepted", "gone", "deferred"}
+    assert {mid for mid, outcome in outcomes if outcome == "accepted"} == set(ids)
     with uow() as u:
         refs = u.session.scalars(select(Alert.reference)).all()
         assert len(refs) == len(set(refs)) == 12
