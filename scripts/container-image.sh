@@ -6,7 +6,7 @@
 #      proxy and certificates), so that the build itself needs no network;
 #   3. `podman build` of the Containerfile, tagged localhost/safeguard:latest and :<hash>.
 # Each step is cached under var/container by a content hash: the base by this script's mmdebstrap
-# line, the wheels by pyproject.toml, the image by pyproject.toml + Containerfile + the project's
+# line, the wheels by pyproject.toml's dependencies, the image by pyproject.toml + Containerfile + the project's
 # files. A second run with nothing changed takes seconds.
 #
 #   scripts/container-image.sh          build (or reuse) and print the image name
@@ -58,14 +58,15 @@ if [ ! -x "$CACHE/pip/bin/python" ]; then
     /usr/bin/python3 -m venv "$CACHE/pip"
 fi
 python=$CACHE/pip/bin/python
-wheels_key=$({ "$python" --version; cat "$ROOT/pyproject.toml"; } | sha256sum | cut -c1-16)
+# keyed by the dependency list alone: a change elsewhere in pyproject.toml downloads nothing again
+requirements=$("$python" -c 'import tomllib,sys; print("\n".join(tomllib.load(open(sys.argv[1],"rb"))["project"]["dependencies"]))' \
+    "$ROOT/pyproject.toml"; echo "setuptools>=68")
+wheels_key=$({ "$python" --version; echo "$requirements"; } | sha256sum | cut -c1-16)
 wheels=$CACHE/wheels-$wheels_key
 if [ ! -f "$wheels/.complete" ]; then
     say "downloading the wheels of pyproject.toml's dependencies"
     rm -rf "$wheels" && mkdir -p "$wheels"
-    "$python" -c 'import tomllib,sys; print("\n".join(tomllib.load(open(sys.argv[1],"rb"))["project"]["dependencies"]))' \
-        "$ROOT/pyproject.toml" > "$wheels/requirements.txt"
-    echo "setuptools>=68" >> "$wheels/requirements.txt"
+    echo "$requirements" > "$wheels/requirements.txt"
     "$python" -m pip wheel --quiet --disable-pip-version-check --wheel-dir "$wheels" \
         -r "$wheels/requirements.txt" 2>&1 | grep -v "^WARNING: Location" >&2 || true
     ls "$wheels"/prefect-*.whl >/dev/null  # the download worked
@@ -89,4 +90,8 @@ if ! pod image exists "$IMAGE:$image_key"; then
     rm -rf "$context"
 fi
 pod tag "$IMAGE:$image_key" "$IMAGE:latest"
+# older builds of the image and older wheel sets are not kept (vfs storage copies every layer)
+find "$CACHE" -maxdepth 1 -name 'wheels-*' ! -name "wheels-$wheels_key" -exec rm -rf {} +
+pod images --format '{{.Repository}}:{{.Tag}}' | grep "^$IMAGE:" | grep -v -e ":$image_key\$" -e ':latest$' \
+    | xargs -r podman $PODMAN_OPTS rmi >/dev/null 2>&1 || true
 echo "$IMAGE:$image_key"
