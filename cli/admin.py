@@ -196,6 +196,17 @@ def config_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def prefect_command(args: argparse.Namespace) -> int:
+    from cli.prefect_check import configured_api
+    if configured_api()[0] is None:
+        print("No Prefect API is configured: set PREFECT_API_URL to the site's Prefect server, then run this "
+              "again.", file=sys.stderr)
+        return 2
+    from cli.prefect_setup import set_up
+    print(set_up())
+    return 0
+
+
 def db_command(args: argparse.Namespace) -> int:
     from safeguard.bootstrap import open_app
     open_app(args.config)

@@ -16,6 +16,7 @@ from cli.admin import (
     db_command,
     fgm_command,
     keys_command,
+    prefect_command,
     return_command,
     template_command,
 )
@@ -145,6 +146,8 @@ def _parser() -> argparse.ArgumentParser:
     erase.add_argument("--reason", required=True, help="why: kept in the audit log")
     sub.add_parser("config", help="check the configuration").add_argument("action", choices=["check"])
     sub.add_parser("db", help="database schema").add_argument("action", choices=["upgrade"])
+    sub.add_parser("prefect", help="set up the site's Prefect server beside the deployments (the automation "
+                   "that marks runs of a lost host crashed)").add_argument("action", choices=["setup"])
     return parser
 
 
@@ -155,7 +158,7 @@ HANDLERS: dict[str, Handler] = {
     "reinstate": reinstate_command, "template": template_command, "audit": audit_command,
     "config": config_command, "db": db_command, "calendar": calendar_command, "fgm": fgm_command,
     "return": return_command, "keys": keys_command, "alerts": alerts_command, "sar": sar_command,
-    "erase": erase_command,
+    "erase": erase_command, "prefect": prefect_command,
 }
 
 

@@ -105,6 +105,11 @@ class Site:
         runs = httpx.post(f"{self.api}/flow_runs/filter", json=body).json()
         return [r for r in runs if state is None or (r["state"] and r["state"]["type"] == state)]
 
+    def runs_by_id(self, run_id: str) -> dict[str, Any] | None:
+        """The run's state (type, name, message), or None if the API does not know it."""
+        answer = httpx.get(f"{self.api}/flow_runs/{run_id}")
+        return answer.json().get("state") if answer.status_code == 200 else None
+
     def stop(self) -> None:
         for process in reversed(self.processes):
             stop(process)

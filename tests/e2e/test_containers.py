@@ -8,7 +8,7 @@ run `prefect worker start` on the process pool. 50 social workers' submissions a
 answered; the listed approver approves all 50 by email; while the notices are going out, the
 container holding the mailbox watcher is killed (SIGKILL). The other host takes over, and in the end
 every submission has exactly one answer and every hospital exactly one notice per alert, counted in
-the real mailboxes.
+the real mailboxes; the killed container's run is marked Crashed in Prefect, not left Running.
 """
 
 from __future__ import annotations
@@ -53,6 +53,10 @@ def register() -> Iterator[str]:
 
 
 def lease_host(register: str) -> str | None:
+    return (lease(register) or {}).get("host")
+
+
+def lease(register: str) -> dict[str, Any] | None:
     engine = create_engine(register)
     try:
         with engine.connect() as conn:
@@ -60,7 +64,7 @@ def lease_host(register: str) -> str | None:
                                  {"n": "intake-watcher"}).scalar()
     finally:
         engine.dispose()
-    return json.loads(value).get("host") if value else None
+    return json.loads(value) if value else None
 
 
 def subjects(address: str, expect: int = 0, timeout: float = 0) -> Counter[str]:
@@ -116,7 +120,7 @@ def test_two_worker_containers_one_killed_mid_batch_lose_and_repeat_nothing(
         site.start_server()
         containers.run_once(image, f"deploy-{tag}", stack.directory, env, "sh", "-c",
                             "prefect work-pool create safeguard-process --type process --overwrite"
-                            " && prefect --no-prompt deploy --all")
+                            " && prefect --no-prompt deploy --all && safeguard prefect setup")
         for name in names:
             containers.run_detached(image, name, stack.directory, env, "prefect", "worker", "start",
                                     "--pool", "safeguard-process", "--type", "process", "--name", name,
@@ -140,7 +144,8 @@ def test_two_worker_containers_one_killed_mid_batch_lose_and_repeat_nothing(
             smtp_deliver(approval, stack.mailbox, stack.approver)
         uhcw, swft = stack.providers["UHCW"], stack.providers["SWFT"]
         until("the first notices", lambda: sum(subjects(uhcw).values()) >= 3, 300, names, pause=0.2)
-        victim = lease_host(register)
+        watcher = lease(register) or {}
+        victim, lost_run = watcher.get("host"), str(watcher.get("holder"))
         assert victim in names
         containers.kill(victim)  # mid-batch: no hand-over, no clean-up
         sent_before = sum(subjects(uhcw).values())
@@ -158,6 +163,10 @@ def test_two_worker_containers_one_killed_mid_batch_lose_and_repeat_nothing(
             held = subjects(mailbox)
             assert set(held.values()) == {1}, held
             assert {REFERENCE.search(s).group(0) for s in held} == set(asked)  # type: ignore[union-attr]
+        # the killed container's watcher run: marked Crashed by the automation `safeguard prefect setup`
+        # made, once its heartbeats stopped (not left Running for ever)
+        until("the lost run marked crashed",
+              lambda: (site.runs_by_id(lost_run) or {}).get("type") == "CRASHED", 240, names, pause=5)
         for sender in senders:  # received, then approved and providers told: each once
             told = subjects(sender)
             assert len(told) == 2 and set(told.values()) == {1}, told
