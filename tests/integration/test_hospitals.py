@@ -212,6 +212,21 @@ def test_a_second_alert_sharing_an_nhs_number_is_flagged_by_reference_only(
     assert all(samples.CHILD_NHS not in key and len(key) == 40 for key in keys) and len(alerts) == 2
 
 
+def test_a_person_in_many_alerts_is_flagged_with_the_newest_ten_and_more(
+        ctx: IntakeContext, clock_: Clock) -> None:
+    from safeguard.service_layer.subjects import SHOWN, shared_subject_warnings
+    earlier = [raise_alert(ctx, clock_, f"2026-11-25T{9 + n // 6:02d}:{n % 6 * 10:02d}+00:00")
+               for n in range(SHOWN + 2)]  # all about the sample child, all active
+    clock_.now = at("2026-11-26T10:00+00:00")
+    latest = raise_alert(ctx, clock_, "2026-11-26T10:00+00:00")
+    with ctx.uow() as u:
+        alert = u.register.alert(latest)
+        assert alert is not None
+        [warning] = shared_subject_warnings(u.register, alert)
+    newest = ", ".join(sorted(earlier)[-SHOWN:])
+    assert warning == f"another active alert shares a subject: {newest} and more"
+
+
 def test_the_activity_return_counts_seen_digests_confirmed_and_lapse_notices(
         ctx: IntakeContext, clock_: Clock, tmp_path: Path) -> None:
     from openpyxl import load_workbook
