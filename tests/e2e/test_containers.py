@@ -31,13 +31,14 @@ from sqlalchemy import create_engine, text
 from safeguard.adapters.register.db import make_engine, migrate
 from testkit import samples
 from tests import containers
-from tests.conftest import postgres_database, subject_of
+from tests.conftest import ROOT, postgres_database, subject_of
 from tests.factories import fields, people
 from tests.mailstack import read_inbox, smtp_deliver, stack_config
 from tests.prefect_site import Site
 
 pytestmark = [pytest.mark.containers, pytest.mark.postgres, pytest.mark.mailstack, pytest.mark.prefect]
 SUBMISSIONS = 50
+ARTIFACTS = ROOT / "test-artifacts"
 REFERENCE = re.compile(r"HSA-\d{4}-\d{6}")
 CODE = re.compile(r"APPROVE (HSA-\d{4}-\d{6}) ([A-Z0-9]{8})")
 
@@ -148,6 +149,7 @@ def test_two_worker_containers_one_killed_mid_batch_lose_and_repeat_nothing(
         victim, lost_run = watcher.get("host"), str(watcher.get("holder"))
         assert victim in names
         containers.kill(victim)  # mid-batch: no hand-over, no clean-up
+        killed = time.monotonic()
         sent_before = sum(subjects(uhcw).values())
         assert sent_before < SUBMISSIONS, "every notice had gone before the kill: the test proved nothing"
 
@@ -155,6 +157,7 @@ def test_two_worker_containers_one_killed_mid_batch_lose_and_repeat_nothing(
         for mailbox in (uhcw, swft):
             until(f"every notice in {mailbox}",
                   lambda m=mailbox: sum(subjects(m).values()) >= SUBMISSIONS, 600, names)
+        all_sent = time.monotonic() - killed
         until("the survivor watching", lambda: lease_host(register) == survivor, 120, names)
         until("every sender told the alert went out",
               lambda: all(len(subjects(s)) == 2 for s in senders), 300, names)
@@ -172,6 +175,10 @@ def test_two_worker_containers_one_killed_mid_batch_lose_and_repeat_nothing(
             assert len(told) == 2 and set(told.values()) == {1}, told
         assert Counter(codes(stack.approver)) and len(subjects(stack.approver)) == 2 * SUBMISSIONS
         assert set(subjects(stack.approver).values()) == {1}
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / "containers-failover.json").write_text(json.dumps({
+            "killed": victim, "uhcw_notices_before_the_kill": sent_before, "of": SUBMISSIONS,
+            "seconds_from_the_kill_to_every_notice": round(all_sent, 1)}, indent=2))
     finally:
         for name in [*names, f"deploy-{tag}"]:
             containers.remove(name)
