@@ -333,6 +333,7 @@ def run_job(job: str, url: str, mail: Path, now: datetime) -> dict:
         started = (time.perf_counter(), cpu_seconds())
         with ctx.uow() as u:
             export_alert_history(u.session, ctx.config, reference, out, by="bench", now=now)
+        finished = (time.perf_counter(), cpu_seconds())  # the export alone; the walk below is apart
         extra = {"chain_walk": _chain_walk(ctx)}
     elif job == "activity":
         from safeguard.service_layer.returns import previous_month, produce
@@ -341,18 +342,20 @@ def run_job(job: str, url: str, mail: Path, now: datetime) -> dict:
         produce(ctx, previous_month(ctx.config, now), which=("activity",), out_dir=Path(tempfile.mkdtemp()))
     else:
         raise SystemExit(f"unknown job {job}")
-    return {"seconds": time.perf_counter() - started[0], "cpu": cpu_seconds() - started[1],
-            "peak_mb": peak_mb(), **extra}
+    if job != "audit-export":
+        finished = (time.perf_counter(), cpu_seconds())
+    return {"seconds": finished[0] - started[0], "cpu": finished[1] - started[1], "peak_mb": peak_mb(),
+            **extra}
 
 
 def _chain_walk(ctx) -> float:
-    """The part of the export that walks the whole audit chain (its integrity sheet), timed alone
-    after it: what stored checkpoints of the chain take off."""
+    """A full walk of the audit chain, timed after the export: what the export's integrity sheet cost
+    before it proved the alert's entries from the chain's stored checkpoints instead."""
     from safeguard.adapters.register.audit import verify_session
 
     started = time.perf_counter()
     with ctx.uow() as u:
-        verify_session(u.session)
+        verify_session(u.session)  # full
     return time.perf_counter() - started
 
 
@@ -416,8 +419,8 @@ def report(rows: dict[int, dict[str, dict]], sizes: dict[int, float], backend: s
             seconds = r["seconds"]
             cpu = f" (CPU {r['cpu']:.2f} s)" if "cpu" in r else ""
             if job == "audit-export" and "chain_walk" in r:
-                cells.append(f"{seconds:.2f} s{cpu}, {r['peak_mb']:.0f} MB; "
-                             f"{seconds - r['chain_walk']:.2f} s without the chain walk")
+                cells.append(f"{seconds:.2f} s{cpu}, {r['peak_mb']:.0f} MB (a full walk of the chain, "
+                             f"which it no longer does: {r['chain_walk']:.2f} s)")
             elif job == "intake":
                 per = 1000 / max(r["messages"], 1)
                 cells.append(f"{seconds * per:.1f} ms/msg (CPU {r.get('cpu', 0) * per:.1f}), "

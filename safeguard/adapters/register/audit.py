@@ -146,10 +146,9 @@ def erase_details(session: Session, seqs: list[int], at: datetime) -> int:
     at = _utc(at)
     rows = session.execute(select(AuditEntry.seq, AuditEntry.commitment)
                            .where(AuditEntry.seq.in_(wanted), AuditEntry.erased_at.is_(None))).all()
-    for seq, committed in rows:
-        session.execute(update(AuditEntry).where(AuditEntry.seq == seq)
-                        .values(detail=erasure_seal(seq, committed, at), erased_at=at)
-                        .execution_options(synchronize_session=False))
+    if rows:  # one executemany by primary key, not a statement per entry
+        session.execute(update(AuditEntry), [{"seq": seq, "detail": erasure_seal(seq, committed, at),
+                                              "erased_at": at} for seq, committed in rows])
     return len(rows)
 
 
