@@ -18,6 +18,7 @@ from safeguard.domain.status import ACTIVE, AWAITING_APPROVAL
 SHARES_ACTIVE = "another active alert shares a subject: {refs}"
 SHARES_WAITING = "another alert waiting for approval shares a subject: {refs}"
 SHOWN = 10  # references named in one warning; "and more" after them
+WINDOW = 200  # the newest alerts sharing a key that are looked at
 
 
 def _basis(subject: Subject) -> str | None:
@@ -50,33 +51,35 @@ def _keys_of(register: Register, alert: Alert) -> set[str]:
 def shared_subject_warnings(register: Register, alert: Alert, keys: set[str] | None = None) -> list[str]:
     """"another active alert shares a subject: HSA-…" (and the same for alerts waiting for approval):
     references only, for the approval form and email and the sender's receipt. `keys`: the alert's
-    own, when the caller has just worked them out. At most SHOWN references each (the newest), then
-    "and more": a person in many alerts costs one short query, not a read of all their history."""
+    own, when the caller has just worked them out.
+
+    At most SHOWN references each (the newest), then "and more". Only the newest WINDOW alerts that
+    share each key are looked at (one short indexed query a key, then their states by primary key): a
+    person in thousands of alerts costs what a person in a few hundred does, not a read of all their
+    history on every new alert. Past the window the warning says "and more" too."""
     keys = _keys_of(register, alert) if keys is None else keys
     if not keys:
         return []
-    found: dict[str, set[str]] = {ACTIVE: set(), AWAITING_APPROVAL: set()}
-    more: set[str] = set()
+    ids: set[int] = set()
+    more = False
     with register.session.no_autoflush:  # keys added in this transaction are looked at below
-        for status in found:
-            refs = list(register.session.scalars(
-                select(Alert.reference).join(SubjectKey, SubjectKey.alert_id == Alert.id)
-                .where(SubjectKey.key.in_(keys), Alert.id != alert.id, Alert.status == status)
-                .distinct().order_by(Alert.reference.desc()).limit(SHOWN + 1)))
-            found[status].update(refs[:SHOWN])
-            if len(refs) > SHOWN:
-                more.add(status)
+        for key in sorted(keys):
+            newest = list(register.session.scalars(
+                select(SubjectKey.alert_id).where(SubjectKey.key == key, SubjectKey.alert_id != alert.id)
+                .order_by(SubjectKey.id.desc()).limit(WINDOW)))
+            ids.update(newest)
+            more = more or len(newest) == WINDOW
+        found = dict(register.session.execute(select(Alert.reference, Alert.status).where(
+            Alert.id.in_(sorted(ids)), Alert.status.in_((ACTIVE, AWAITING_APPROVAL)))).all()) if ids else {}
     for row in register.session.new:
         if isinstance(row, SubjectKey) and row.key in keys and row.alert_id != alert.id:
             other = register.get(Alert, row.alert_id)
-            if other is not None and other.status in found:
-                found[other.status].add(other.reference)
+            if other is not None:
+                found[other.reference] = other.status
     warnings = []
     for status, text in ((ACTIVE, SHARES_ACTIVE), (AWAITING_APPROVAL, SHARES_WAITING)):
-        refs = sorted(found[status], reverse=True)
-        if len(refs) > SHOWN:
-            refs, _ = refs[:SHOWN], more.add(status)
+        refs = sorted((reference for reference, s in found.items() if s == status), reverse=True)
         if refs:
-            shown = ", ".join(sorted(refs))
-            warnings.append(text.format(refs=shown + (" and more" if status in more else "")))
+            shown = ", ".join(sorted(refs[:SHOWN]))
+            warnings.append(text.format(refs=shown + (" and more" if more or len(refs) > SHOWN else "")))
     return warnings
