@@ -53,6 +53,14 @@ def register() -> Iterator[str]:
     yield from postgres_database()
 
 
+@pytest.fixture
+def prefect_database() -> Iterator[str]:
+    """The Prefect server's own PostgreSQL database, as compose.yaml's prefect-db: its SQLite, beside
+    two workers' heartbeats, events and automations on a loaded machine, answered "database is locked"."""
+    for url in postgres_database():
+        yield url.replace("postgresql+psycopg://", "postgresql+asyncpg://")
+
+
 def lease_host(register: str) -> str | None:
     return (lease(register) or {}).get("host")
 
@@ -99,7 +107,7 @@ def until(what: str, check: Callable[[], Any], seconds: float, names: list[str],
 
 
 def test_two_worker_containers_one_killed_mid_batch_lose_and_repeat_nothing(
-        image: str, register: str, tmp_path: Path) -> None:
+        image: str, register: str, prefect_database: str, tmp_path: Path) -> None:
     stack = stack_config(tmp_path, register)
     settings = yaml.safe_load((stack.directory / "settings.yaml").read_text())
     settings["failover"] = {"heartbeat_seconds": 2, "lease_seconds": 10}  # the test's patience, not a site's
@@ -117,6 +125,7 @@ def test_two_worker_containers_one_killed_mid_batch_lose_and_repeat_nothing(
     tag = uuid.uuid4().hex[:6]
     names = [f"worker-a-{tag}", f"worker-b-{tag}"]
     env = {**secrets, "PREFECT_API_URL": site.api, "PREFECT_WORKER_QUERY_SECONDS": "2"}
+    site.env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = prefect_database
     try:
         site.start_server()
         containers.run_once(image, f"deploy-{tag}", stack.directory, env, "sh", "-c",
