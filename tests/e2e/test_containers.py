@@ -26,12 +26,12 @@ from typing import Any
 
 import pytest
 import yaml
-from sqlalchemy import create_engine, text
 
 from safeguard.adapters.register.db import make_engine, migrate
 from testkit import samples
 from tests import containers
 from tests.conftest import ROOT, postgres_database, subject_of
+from tests.e2e.test_watcher_restart import lease
 from tests.factories import fields, people
 from tests.mailstack import read_inbox, smtp_deliver, stack_config
 from tests.prefect_site import Site
@@ -62,18 +62,8 @@ def prefect_database() -> Iterator[str]:
 
 
 def lease_host(register: str) -> str | None:
-    return (lease(register) or {}).get("host")
-
-
-def lease(register: str) -> dict[str, Any] | None:
-    engine = create_engine(register)
-    try:
-        with engine.connect() as conn:
-            value = conn.execute(text("SELECT value FROM mailbox_state WHERE name = :n"),
-                                 {"n": "intake-watcher"}).scalar()
-    finally:
-        engine.dispose()
-    return json.loads(value) if value else None
+    host = (lease(register) or {}).get("host")
+    return str(host) if host else None
 
 
 def subjects(address: str, expect: int = 0, timeout: float = 0) -> Counter[str]:
@@ -155,7 +145,7 @@ def test_two_worker_containers_one_killed_mid_batch_lose_and_repeat_nothing(
         uhcw, swft = stack.providers["UHCW"], stack.providers["SWFT"]
         until("the first notices", lambda: sum(subjects(uhcw).values()) >= 3, 300, names, pause=0.2)
         watcher = lease(register) or {}
-        victim, lost_run = watcher.get("host"), str(watcher.get("holder"))
+        victim, lost_run = str(watcher.get("host")), str(watcher.get("holder"))
         assert victim in names
         containers.kill(victim)  # mid-batch: no hand-over, no clean-up
         killed = time.monotonic()
