@@ -27,7 +27,8 @@ OUTCOME_WORDS = {Outcome.ACCEPTED: "accepted: a new alert or version waits for a
                  Outcome.QUARANTINED: "quarantined: a person must look at it",
                  Outcome.DUPLICATE: "a copy of a message already handled",
                  Outcome.DEFERRED: "left in the inbox for the next pass",
-                 Outcome.GONE: "already taken by another run"}
+                 Outcome.GONE: "already taken by another run",
+                 Outcome.OWN_COPY: "the mailbox's own copy of an email it sent: kept in Sent"}
 
 
 class ApprovalStarts:

@@ -14,7 +14,7 @@ from collections import Counter
 POINTS = ("after_fetch", "after_parse", "after_commit", "before_send", "after_send", "before_move",
           "after_move")
 DISPATCH_POINTS = ("after_decision", "before_send#1", "after_send#1", "before_send#2", "after_send#2",
-                   "after_send#3")
+                   "after_send#3", "between_smtp_and_append#1", "between_smtp_and_append#2")
 _reached: Counter[str] = Counter()
 
 

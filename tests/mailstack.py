@@ -10,6 +10,8 @@ import smtplib
 import time
 import uuid
 from dataclasses import dataclass
+from email.parser import BytesHeaderParser
+from email.utils import parseaddr
 from pathlib import Path
 
 import yaml
@@ -41,6 +43,26 @@ def read_inbox(address: str, expect: int, timeout: float = 10.0) -> list[bytes]:
         if len(messages) >= expect or time.monotonic() > deadline:
             return messages
         time.sleep(0.1)
+
+
+def left_in_inbox(address: str) -> list[bytes]:
+    """What waits in address's INBOX, less the mailbox's own copies of what it sent (the IMAP adapter
+    makes the mailbox a recipient of each email it sends; the next intake run files them in Sent)."""
+    return [m for m in read_inbox(address, 0, timeout=0)
+            if parseaddr(str(BytesHeaderParser().parsebytes(m)["From"] or ""))[1] != address]
+
+
+def folder_message_ids(address: str, folder: str) -> list[str]:
+    """The Message-ID of every message in one of address's folders, over IMAP."""
+    imap = imaplib.IMAP4(HOST, IMAP_PORT)
+    try:
+        imap.login(address, PASSWORD)
+        if imap.select(folder, readonly=True)[0] != "OK":
+            return []
+        _, data = imap.uid("FETCH", "1:*", "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+    finally:
+        imap.logout()
+    return [" ".join(part[1].decode().partition(":")[2].split()) for part in data if isinstance(part, tuple)]
 
 
 @dataclass(frozen=True)

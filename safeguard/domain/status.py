@@ -50,6 +50,7 @@ class Outcome(StrEnum):
     DUPLICATE = "duplicate"  # seen before: filed again, nothing recorded
     DEFERRED = "deferred"  # could not be finished now: left in INBOX for the next run
     GONE = "gone"  # no longer in INBOX (another run took it)
+    OWN_COPY = "own-copy"  # the mailbox's copy of an email it sent (IMAP): filed with Sent, nothing recorded
 
 
 class MessageKind(StrEnum):

@@ -107,7 +107,7 @@ def triage(inbound: Inbound, config: Config, today: date, find_alert: FindAlert,
         return _quarantine("malformed",
                            "The message's headers are malformed: " + "; ".join(inbound.header_faults))
     if inbound.bounce is not None:
-        return _bounce(inbound.bounce, find_sent or (lambda _message_id: None))
+        return _bounce(inbound.bounce, find_sent or (lambda _message_id: None), service.mailbox_address)
     subject = read_subject(inbound.subject, service.reference_prefix, service.secure_subject_marker)
     if inbound.automatic:  # out of office and the like: never a command, never an acknowledgement
         if inbound.attachments:  # not what an automatic reply carries: a person looks, in case it is a form
@@ -364,11 +364,16 @@ def _update(form: HealthAlertForm, ref: str, sender: str, find_alert: FindAlert,
                     alert_ref=ref, command=Update(ref))
 
 
-def _bounce(bounce: Bounce, find_sent: FindSent) -> Decision:
+def _bounce(bounce: Bounce, find_sent: FindSent, mailbox_address: str) -> Decision:
     """A delivery-status notification. Never answered (it comes from a mail server, and an answer
     could loop). It changes something only if it quotes the exact Message-ID of an email we sent;
-    a delay report, or a failure about any other email, is filed and nothing else."""
-    failure = bounce.first_failure
+    a delay report, or a failure about any other email, is filed and nothing else. A failure to
+    deliver the mailbox's own copy (the IMAP adapter's copy to itself) says nothing of the email's
+    recipients: it is filed as such."""
+    failure = next((f for f in bounce.failed if f.address.lower() != mailbox_address.lower()), None)
+    if failure is None and bounce.failed:
+        return Decision("bounce", "recorded", "own-copy-undelivered", "The mailbox's own copy of an email "
+                        "it sent could not be delivered to it; the email's recipients are not affected.")
     if failure is None:
         reason = "bounce-delayed" if bounce.delayed else "delivery-report"
         return Decision("bounce", "recorded", reason,

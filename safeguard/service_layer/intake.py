@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.parser import BytesHeaderParser
+from email.utils import parseaddr
 from typing import TypeVar
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -163,6 +164,7 @@ def _process_group(mailbox_ids: list[str], too_big: set[str], ctx: IntakeContext
     results: dict[str, IntakeResult] = {}
     raws = _fetch(mailbox_ids, too_big, ctx, results)
     checkpoint("after_fetch")
+    results.update(_own_copies(raws, ctx))
     inbounds = _given_up_unfetched(results, ctx)
     for mailbox_id in mailbox_ids:
         raw = raws.pop(mailbox_id, None)
@@ -192,6 +194,11 @@ def _process_group(mailbox_ids: list[str], too_big: set[str], ctx: IntakeContext
     inbounds.clear()
     attempts = transmit(claims, ctx.mailbox, held=claims_held(ctx.uow))
     checkpoint("before_move")  # replies sent, or queued again after a temporary failure
+    if own := [r.mailbox_id for r in results.values() if r.outcome == Outcome.OWN_COPY]:
+        try:
+            ctx.mailbox.file_sent_copies(own)
+        except Exception as exc:  # noqa: BLE001 - they wait in INBOX for the next run
+            results.update({mailbox_id: _deferred(mailbox_id, exc) for mailbox_id in own})
     recorded = [r for r in results.values() if r.inbound_id is not None and r.folder]
     filed: list[int] = []
     for folder in dict.fromkeys(r.folder for r in recorded):
@@ -205,6 +212,34 @@ def _process_group(mailbox_ids: list[str], too_big: set[str], ctx: IntakeContext
     checkpoint("after_move")
     tell_admin_about_refusals(failed, ctx)
     return [results[mailbox_id] for mailbox_id in mailbox_ids], earlier.then(Done(attempts, filed))
+
+
+def _own_copies(raws: dict[str, bytes | None], ctx: IntakeContext) -> dict[str, IntakeResult]:
+    """The mailbox's own copies of emails it sent (the IMAP adapter makes the mailbox a recipient
+    of what it sends, so that an email whose copy in Sent was never made can still be seen to have
+    gone): from the mailbox's address, with the Message-ID of an email we tried to send. They go
+    to Sent and are recorded nowhere else; if the register cannot be asked, they wait in INBOX."""
+    ours = {ctx.mailbox.address.lower(), ctx.config.settings.service.mailbox_address.lower()}
+    candidates: dict[str, str] = {}
+    for mailbox_id, raw in raws.items():
+        if raw is None:
+            continue
+        end = raw.find(b"\r\n\r\n", 0, HEAD_BYTES)
+        headers = BytesHeaderParser().parsebytes(raw[:end if end >= 0 else HEAD_BYTES])
+        message_id = " ".join(str(headers.get("Message-ID") or "").split())
+        if (message_id and parseaddr(str(headers.get("From") or ""))[1].lower() in ours
+                and not any(name.lower().startswith("resent-") for name in headers)):  # not sent back on
+            candidates[mailbox_id] = message_id
+    if not candidates:
+        return {}
+    try:
+        with ctx.uow() as u:
+            attempted = u.register.attempted_message_ids(set(candidates.values()))
+    except Exception as exc:  # noqa: BLE001 - a copy must not be taken for a message from someone
+        return {mailbox_id: _deferred(mailbox_id, exc) for mailbox_id in candidates}
+    return {mailbox_id: IntakeResult(mailbox_id, None, Outcome.OWN_COPY, "a copy of an email we sent",
+                                     folder=str(Folder.SENT))
+            for mailbox_id, message_id in candidates.items() if message_id in attempted}
 
 
 def _given_up_unfetched(results: dict[str, IntakeResult], ctx: IntakeContext) -> dict[str, Inbound]:

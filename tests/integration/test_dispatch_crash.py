@@ -16,7 +16,7 @@ from safeguard.faults import DISPATCH_POINTS, POINTS
 from testkit import samples
 from tests.conftest import ROOT, subject_of
 from tests.factories import fields, people
-from tests.mailstack import StackConfig, read_inbox, smtp_deliver, stack_config
+from tests.mailstack import StackConfig, folder_message_ids, read_inbox, smtp_deliver, stack_config
 
 pytestmark = pytest.mark.mailstack
 
@@ -52,6 +52,17 @@ def test_a_kill_during_dispatch_still_delivers_every_notice_exactly_once(point: 
     replies = sorted(subject_of(m) for m in read_inbox(stack.social_worker, 2))
     assert replies == ["HSA-2026-000001: approved and providers told",
                        "HSA-2026-000001: health alert received, awaiting approval"]
+    assert_one_copy_of_each_in_sent(stack)
+
+
+def assert_one_copy_of_each_in_sent(stack: StackConfig) -> None:
+    """The mailbox's own copies of what it sent (it is one more SMTP recipient of each, so that an
+    email sent just before a kill, before its copy was APPENDed to Sent, is not sent again) are
+    filed by the next intake: INBOX empty, and Sent holds every email once."""
+    assert cli(stack, "intake", "--once", "--without-prefect").returncode == 0
+    assert folder_message_ids(stack.mailbox, "INBOX") == []
+    sent = folder_message_ids(stack.mailbox, "Sent")
+    assert sent and len(sent) == len(set(sent)), sent
 
 
 def approved_alert(stack: StackConfig) -> None:

@@ -82,10 +82,30 @@ def test_sending_delivers_and_keeps_a_copy_in_sent(imap_box: ImapSmtpMailbox) ->
     assert imap_box.in_sent(f"<m1-{to}>")
 
 
-def test_a_refused_recipient_is_a_permanent_error(imap_box: ImapSmtpMailbox) -> None:
-    raw = f"From: {imap_box.address}\r\nSubject: x\r\n\r\nx\r\n".encode()
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelining", "one-command-at-a-time"])
+def test_a_refused_recipient_is_a_permanent_error_and_the_mailbox_gets_no_copy(
+        imap_box: ImapSmtpMailbox, pipelining: bool) -> None:
+    raw = f"From: {imap_box.address}\r\nSubject: x\r\nMessage-ID: <x@y>\r\n\r\nx\r\n".encode()
+    if not pipelining:
+        imap_box._smtp = imap_box._connect_smtp()
+        imap_box._smtp.ehlo()
+        imap_box._smtp.esmtp_features.pop("pipelining", None)
     with pytest.raises(PermanentMailboxError):
         imap_box.send(raw, message_id="<x@y>", recipients=["refuse-me@uhcw.test"])
+    time.sleep(0.5)  # the mailbox's own copy, had the email gone, would have arrived by now
+    assert imap_box.list_new() == [] and not imap_box.in_sent("<x@y>")
+
+
+def test_the_mailbox_is_a_recipient_of_what_it_sends_so_a_send_cut_off_before_its_copy_in_sent_is_seen(
+        imap_box: ImapSmtpMailbox, address: str) -> None:
+    to = f"someone-{uuid.uuid4().hex[:6]}@uhcw.test"
+    message_id = f"<cut-{to}>"
+    raw = f"From: {address}\r\nTo: {to}\r\nSubject: t\r\nMessage-ID: {message_id}\r\n\r\nhi\r\n".encode()
+    imap_box._smtp_send(raw, [to])  # what a process killed before the APPEND to Sent had done
+    read_inbox(address, 1)
+    assert imap_box.folder_counts()["Sent"] == 0 and imap_box.in_sent(message_id)
+    imap_box.file_sent_copies(imap_box.list_new())  # as intake does: Sent lacks it, so the copy goes there
+    assert imap_box.list_new() == [] and imap_box.message_ids(Folder.SENT) == [message_id]
 
 
 def test_intake_over_imap_replies_into_the_senders_own_mailbox(
@@ -105,9 +125,14 @@ def test_intake_over_imap_replies_into_the_senders_own_mailbox(
     assert [subject_of(r) for r in read_inbox(sender, 1)] == [
         "HSA-2026-000001: health alert received, awaiting approval"]
     assert len(replies) == 1
-    counts = imap_box.folder_counts()
     approvers = len(config.settings.service.approvers)  # each is sent one approval-needed email
+    copies = read_inbox(address, 1 + approvers)  # the mailbox's own copy of each email it sent
+    assert len(copies) == 1 + approvers
+    filed = [process_message(uid, ctx) for uid in imap_box.list_new()]
+    assert {r.outcome for r in filed} == {"own-copy"}
+    counts = imap_box.folder_counts()  # Sent held each copy already (APPENDed): the own copies went
     assert (counts["INBOX"], counts["Processed"], counts["Sent"]) == (0, 2, 1 + approvers)
+    assert len(set(imap_box.message_ids(Folder.SENT))) == 1 + approvers
 
 
 @pytest.mark.parametrize("idle", [True, False], ids=["idle", "polling"])

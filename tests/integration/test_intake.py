@@ -166,3 +166,28 @@ def test_a_fault_recording_one_message_of_a_chunk_defers_that_message_alone(
         assert u.session.scalar(select(func.count()).select_from(InboundMessage)) == 5
         assert set(u.session.scalars(select(OutboxEntry.status))) == {"sent"}
         assert verify_session(u.session).ok
+
+
+def test_a_copy_of_our_own_email_goes_to_sent_and_nothing_else_can_pass_for_one(
+        intake_ctx: IntakeContext) -> None:
+    """The IMAP adapter makes the mailbox a recipient of what it sends (so that an email sent just
+    before a crash is seen to have gone); intake files such a copy with Sent, records nothing and
+    answers nobody. Only a message from our address with the Message-ID of an email we sent is one."""
+    put(intake_ctx.mailbox, xlsx_submission())
+    run(intake_ctx)
+    [reply] = [p.read_bytes() for p in intake_ctx.mailbox.list_folder(Folder.SENT)
+               if subject_of(p.read_bytes()).endswith("awaiting approval")]
+    ours = intake_ctx.config.settings.service.mailbox_address
+    forged = reply.replace(message_from_bytes(reply)["Message-ID"].encode(), b"<made-up@example-icb.test>")
+    sent_back = b"Resent-From: someone@uhcw.nhs.uk\r\n" + reply
+    for raw in (reply, forged, sent_back):
+        put(intake_ctx.mailbox, raw)
+    with intake_ctx.uow() as u:
+        before = u.session.scalar(select(func.count()).select_from(InboundMessage)) or 0
+    results = {r.outcome for r in run(intake_ctx)}
+    assert "own-copy" in results and len(results) == 2, results  # the other two were triaged as mail
+    assert ours in reply.decode() and intake_ctx.mailbox.folder_counts()["INBOX"] == 0
+    with intake_ctx.uow() as u:
+        assert u.session.scalar(select(func.count()).select_from(InboundMessage)) == before + 2
+    assert sum(subject_of(p.read_bytes()).endswith("awaiting approval")
+               for p in intake_ctx.mailbox.list_folder(Folder.SENT)) == 2  # the reply, and its own copy

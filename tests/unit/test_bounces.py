@@ -106,6 +106,12 @@ def test_a_bounce_of_anything_else_changes_nothing_and_is_never_answered(config)
     assert (d.outcome, d.reason, d.reply) == ("recorded", "bounce-unmatched", None)
 
 
+def test_a_failure_to_deliver_the_mailboxs_own_copy_does_not_fail_the_email(config) -> None:
+    ours = config.settings.service.mailbox_address  # the IMAP adapter's copy to itself
+    d = triage(parse_inbound(exchange_online_ndr(OURS, ours)), config, TODAY, no_alert, sent)
+    assert (d.outcome, d.reason, d.reply, d.command) == ("recorded", "own-copy-undelivered", None, None)
+
+
 def test_a_delay_report_about_our_email_is_filed_and_changes_nothing(config) -> None:
     d = triage(parse_inbound(delayed_dsn(OURS, UHCW)), config, TODAY, no_alert, sent)
     assert (d.outcome, d.reason, d.reply, d.command) == ("recorded", "bounce-delayed", None, None)

@@ -35,3 +35,10 @@ def test_a_decision_artifact_lists_notices_in_a_table_without_python_reprs() -> 
     assert "| alert | UHCW, SWFT |" in text and "| withdrawal | WMAS |" in text
     assert "Not sent (the admin team has been emailed): GEH." in text and "Email sent now: 3 sent." in text
     assert not set("{}[]'") & set(text)
+
+
+def test_every_intake_outcome_has_words_for_the_admin_teams_table() -> None:
+    from flows.intake import OUTCOME_WORDS
+    from safeguard.domain.status import Outcome
+
+    assert set(OUTCOME_WORDS) == set(Outcome)

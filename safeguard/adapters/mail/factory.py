@@ -42,7 +42,7 @@ def open_mailbox(config: Config, state: StateStore | None = None) -> Mailbox:
     return ImapSmtpMailbox(ImapSmtpSettings(
         address=address, host=imap.host, port=imap.port, username=imap.username, password=password,
         ssl=imap.ssl, smtp_host=imap.smtp_host, smtp_port=imap.smtp_port, smtp_starttls=imap.smtp_starttls,
-        smtp_username=imap.smtp_username, idle=imap.idle,
+        smtp_username=imap.smtp_username, idle=imap.idle, copy_to_self=imap.copy_to_self,
     ))
 
 

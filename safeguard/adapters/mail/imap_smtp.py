@@ -6,6 +6,13 @@ a second IMAP connection that has Sent selected: a server appending to a folder 
 open looks the folder over again each time, so every copy costs more as Sent fills (Dovecot on
 Maildir: 1.5 ms a copy into an empty Sent, 5.7 ms into one of 10,000; with Sent selected 1.1 ms
 and 1.7 ms; bench/imap_sent.py).
+
+SMTP and IMAP are two servers, so a process killed after the SMTP server accepted an email and
+before the APPEND leaves no copy in Sent, and a retry would send it twice. So (copy_to_self, on
+unless configured off) the mailbox's own address is one more recipient in the same SMTP
+transaction: the server accepts the email for every recipient or for none, and the mailbox's own
+copy arrives in INBOX. in_sent looks there as well as in Sent, and intake files such a copy with
+file_sent_copies (into Sent, or away if Sent has the APPENDed one already).
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TypeVar
 
 from safeguard.adapters.mail.port import Folder, Mailbox, PermanentMailboxError, TemporaryMailboxError
+from safeguard.faults import checkpoint
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -45,6 +53,7 @@ class ImapSmtpSettings:
     smtp_username: str | None = None
     timeout: float = 30.0
     idle: bool = False  # wait for new mail with IMAP IDLE (RFC 2177) instead of asking every few seconds
+    copy_to_self: bool = True  # the mailbox is an envelope recipient of what it sends (see the module)
 
 
 class ImapSmtpMailbox(Mailbox):
@@ -206,14 +215,17 @@ class ImapSmtpMailbox(Mailbox):
 
     def send(self, message: bytes, *, message_id: str, recipients: list[str]) -> None:
         self._smtp_send(message, recipients)
+        checkpoint("between_smtp_and_append")
         self._with_imap(lambda imap: _append(imap, str(Folder.SENT), message), Folder.SENT)
 
     def _smtp_send(self, message: bytes, recipients: list[str]) -> None:
+        copy_to = (self.address if self.settings.copy_to_self
+                   and self.address.lower() not in {r.lower() for r in recipients} else None)
         for attempt in (1, 2):
             if self._smtp is None:
                 self._smtp = self._connect_smtp()
             try:
-                refused = _sendmail(self._smtp, self.address, recipients, message)
+                refused = _sendmail(self._smtp, self.address, recipients, message, copy_to)
             except smtplib.SMTPRecipientsRefused as exc:
                 codes = [code for code, _ in exc.recipients.values()]
                 error = PermanentMailboxError if all(c >= 500 for c in codes) else TemporaryMailboxError
@@ -231,14 +243,39 @@ class ImapSmtpMailbox(Mailbox):
             return
 
     def in_sent(self, message_id: str) -> bool:
+        """In Sent, or the mailbox's own copy still in INBOX (see the module). INBOX first: intake
+        moves such a copy from INBOX to Sent, never the other way, so a copy moved between the
+        two searches is found in the second."""
         def search(imap: imaplib.IMAP4) -> bool:
-            imap.select(str(Folder.SENT), readonly=True)
+            return (self.settings.copy_to_self and bool(_search_ids(imap, message_id, "UNDELETED"))
+                    or _in_folder(imap, Folder.SENT, message_id))
+        return self._with_imap(search)
+
+    def file_sent_copies(self, mailbox_ids: list[str]) -> None:
+        """The mailbox's own copies (see the module) into Sent; one whose Message-ID Sent holds
+        already (the APPEND after the SMTP transaction) is deleted instead, so Sent keeps one."""
+        if not mailbox_ids:
+            return
+
+        def held_in_sent(imap: imaplib.IMAP4) -> list[str]:
+            imap.select("INBOX")
+            _, data = imap.uid("FETCH", ",".join(mailbox_ids), "(UID BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+            copies = [(uid, message_id) for uid, message_id in _header_ids(data) if uid and message_id]
+            imap.select(str(Folder.SENT), readonly=True)  # once for them all
             try:
-                _, data = imap.uid("SEARCH", "HEADER", "Message-ID", _quote(message_id))
+                return [uid for uid, message_id in copies if _search_ids(imap, message_id)]
             finally:
                 imap.select("INBOX")
-            return bool((data[0] or b"").split())
-        return self._with_imap(search)
+        held = self._with_imap(held_in_sent)
+        self.move_many([uid for uid in mailbox_ids if uid not in held], Folder.SENT)
+        if held:
+            def delete(imap: imaplib.IMAP4) -> None:
+                imap.uid("STORE", ",".join(held), "+FLAGS.SILENT", r"(\Deleted)")
+                if "UIDPLUS" in imap.capabilities:
+                    imap.uid("EXPUNGE", ",".join(held))
+                else:
+                    imap.expunge()
+            self._with_imap(delete)
 
     def folder_counts(self) -> dict[str, int]:
         def counts(imap: imaplib.IMAP4) -> dict[str, int]:
@@ -277,6 +314,11 @@ def _uids_and_ids(imap: imaplib.IMAP4, folder: Folder) -> list[tuple[str, str]]:
         _, data = imap.uid("FETCH", "1:*", "(UID BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
     finally:
         imap.select("INBOX")
+    return _header_ids(data)
+
+
+def _header_ids(data: list) -> list[tuple[str, str]]:  # type: ignore[type-arg]
+    """(UID, Message-ID) from a UID FETCH of BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]."""
     found = []
     for part in data:
         if isinstance(part, tuple):
@@ -287,28 +329,52 @@ def _uids_and_ids(imap: imaplib.IMAP4, folder: Folder) -> list[tuple[str, str]]:
     return found
 
 
-def _sendmail(smtp: smtplib.SMTP, sender: str, recipients: list[str],
-              message: bytes) -> dict[str, tuple[int, bytes]]:
+def _search_ids(imap: imaplib.IMAP4, message_id: str, *criteria: str) -> list[bytes]:
+    """UIDs in the selected folder of the messages with this Message-ID."""
+    _, data = imap.uid("SEARCH", *criteria, "HEADER", "Message-ID", _quote(message_id))
+    return (data[0] or b"").split()
+
+
+def _in_folder(imap: imaplib.IMAP4, folder: Folder, message_id: str) -> bool:
+    """Whether the folder holds a message with this Message-ID (INBOX selected again after)."""
+    imap.select(str(folder), readonly=True)
+    try:
+        return bool(_search_ids(imap, message_id))
+    finally:
+        imap.select("INBOX")
+
+
+def _sendmail(smtp: smtplib.SMTP, sender: str, recipients: list[str], message: bytes,
+              copy_to: str | None = None) -> dict[str, tuple[int, bytes]]:
     """smtplib's sendmail, but where the server offers PIPELINING (RFC 2920) MAIL, RCPT and DATA go
     in one write and their answers are read together: one round trip where there were three.
+    copy_to: one more envelope recipient (the mailbox's own copy: see the module), which neither
+    makes the email go when every recipient is refused nor counts as a refusal itself.
     Raises and returns as sendmail does (the refused recipients, if only some were refused)."""
+    envelope = [*recipients, *([copy_to] if copy_to else [])]
     smtp.ehlo_or_helo_if_needed()
-    if not smtp.has_extn("pipelining"):
-        return smtp.sendmail(sender, recipients, message)
-    # Spelt as smtplib spells them (the verbs are case-insensitive), so that logs and tests read alike.
-    smtp.send(f"mail FROM:<{sender}>\r\n" + "".join(f"rcpt TO:<{r}>\r\n" for r in recipients) + "data\r\n")
-    mail = smtp.getreply()
-    answers = [smtp.getreply() for _ in recipients]
-    data = smtp.getreply()
-    refused = {r: answer for r, answer in zip(recipients, answers, strict=True)
-               if answer[0] not in (250, 251)}
-    if data[0] == 354 and (mail[0] != 250 or len(refused) == len(recipients)):
+    if smtp.has_extn("pipelining"):
+        # Spelt as smtplib spells them (the verbs are case-insensitive), so that logs and tests read alike.
+        smtp.send(f"mail FROM:<{sender}>\r\n" + "".join(f"rcpt TO:<{r}>\r\n" for r in envelope) + "data\r\n")
+        mail = smtp.getreply()
+        answers = [smtp.getreply() for _ in envelope]
+        data: tuple[int, bytes] | None = smtp.getreply()
+    else:
+        mail = smtp.mail(sender)
+        answers = [smtp.rcpt(r) for r in envelope] if mail[0] == 250 else []
+        data = None
+    refused = {r: answer for r, answer in zip(envelope, answers, strict=False) if answer[0] not in (250, 251)}
+    wanted = {r: answer for r, answer in refused.items() if r != copy_to}
+    if data is not None and data[0] == 354 and (mail[0] != 250 or len(wanted) == len(recipients)):
+        if len(refused) < len(envelope):  # the copy was accepted: ending the message would deliver it
+            smtp.close()  # a dropped connection abandons the transaction; the next send reconnects
+            raise _refusal(mail, wanted, sender)
         smtp.send(b".\r\n")  # a server that said go ahead regardless: end the empty message at once
         smtp.getreply()
-    if mail[0] != 250:
-        raise _reset(smtp, smtplib.SMTPSenderRefused(mail[0], mail[1], sender))
-    if len(refused) == len(recipients):
-        raise _reset(smtp, smtplib.SMTPRecipientsRefused(refused))
+    if mail[0] != 250 or len(wanted) == len(recipients):
+        raise _reset(smtp, _refusal(mail, wanted, sender))
+    if data is None:
+        data = smtp.docmd("data")
     if data[0] != 354:
         raise _reset(smtp, smtplib.SMTPDataError(*data))
     body = re.sub(rb"(?m)^\.", b"..", message)  # dot-stuffing, as smtplib does
@@ -316,7 +382,17 @@ def _sendmail(smtp: smtplib.SMTP, sender: str, recipients: list[str],
     end = smtp.getreply()
     if end[0] != 250:
         raise _reset(smtp, smtplib.SMTPDataError(*end))
-    return refused
+    if copy_to in refused:
+        log.warning("the mail server refused the mailbox's own copy (%s): a send interrupted before its "
+                    "copy in Sent could not be told from one never sent", refused[copy_to][0])
+    return wanted
+
+
+def _refusal(mail: tuple[int, bytes], refused: dict[str, tuple[int, bytes]],
+             sender: str) -> smtplib.SMTPException:
+    if mail[0] != 250:
+        return smtplib.SMTPSenderRefused(mail[0], mail[1], sender)
+    return smtplib.SMTPRecipientsRefused(refused)
 
 
 def _reset(smtp: smtplib.SMTP, refusal: smtplib.SMTPException) -> smtplib.SMTPException:

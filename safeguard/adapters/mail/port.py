@@ -91,6 +91,11 @@ class Mailbox(ABC):
     def in_sent(self, message_id: str) -> bool:
         """Whether a message with this Message-ID is already in Sent (so a retry must not resend)."""
 
+    def file_sent_copies(self, mailbox_ids: list[str]) -> None:
+        """File with Sent these copies of emails the mailbox sent that arrived in INBOX (an adapter
+        that makes the mailbox a recipient of what it sends, as IMAP does, keeps Sent to one copy)."""
+        self.move_many(mailbox_ids, Folder.SENT)
+
     @abstractmethod
     def folder_counts(self) -> dict[str, int]:
         """How many messages each folder holds."""

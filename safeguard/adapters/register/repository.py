@@ -25,7 +25,14 @@ from safeguard.adapters.register.orm import (
     ReferenceCounter,
 )
 from safeguard.domain.forms.model import HealthAlertForm
-from safeguard.domain.status import AlertStatus, DeliveryStatus, MessageKind, Outcome, VersionStatus
+from safeguard.domain.status import (
+    AlertStatus,
+    DeliveryStatus,
+    MessageKind,
+    OutboxStatus,
+    Outcome,
+    VersionStatus,
+)
 
 UNSENT = ("created", "sending")
 T = TypeVar("T")
@@ -214,6 +221,13 @@ class Register:
             found.update(self.session.scalars(select(OutboxEntry.key).where(
                 OutboxEntry.key.in_(keys[start:start + 1000]))))
         return found
+
+    def attempted_message_ids(self, message_ids: set[str]) -> set[str]:
+        """Which of these Message-IDs are of emails we have tried to send (any but one "created" and
+        never tried: only we, and the recipients of one that went, can know such an unguessable id)."""
+        return set(self.session.scalars(select(OutboxEntry.message_id).where(
+            OutboxEntry.message_id.in_(sorted(message_ids)),
+            or_(OutboxEntry.status != OutboxStatus.CREATED, OutboxEntry.attempts > 0))))
 
     def is_new(self, row: Any) -> bool:
         """Whether the row was added in this transaction and is not in the database yet."""

@@ -187,6 +187,9 @@ class ImapSettings(Strict):
     smtp_starttls: bool = True
     smtp_username: str | None = None
     idle: bool = False
+    # The mailbox is one more recipient of each email it sends, so that one sent just before a
+    # crash, whose copy in Sent was never made, is not sent again (intake files the copy in Sent).
+    copy_to_self: bool = True
 
 
 class GraphConfig(Strict):
