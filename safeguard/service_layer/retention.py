@@ -40,16 +40,39 @@ from safeguard.service_layer.intake import IntakeContext
 MAIL_WATERMARK = "retention.mail_deleted_through"
 
 
+ERASE_BATCH = 200  # closed alerts erased in one transaction (see erase_all_expired)
+
+
 def erase_expired(uow: UnitOfWork, config: Config, now: datetime) -> list[str]:
     """Closed alerts past the period: returns the references erased (the caller commits)."""
+    return _erase_some(uow, config, now, None)[0]
+
+
+def erase_all_expired(uow_factory: Callable[[], UnitOfWork], config: Config, now: datetime) -> list[str]:
+    """erase_expired, ERASE_BATCH alerts a transaction until none is left: the first night after an
+    upgrade, or after a long outage, may have thousands to erase, and one unit of work holding them
+    all grows with them (each alert cost more than the one before)."""
+    erased: list[str] = []
+    while True:
+        with uow_factory() as u:
+            references, looked_at = _erase_some(u, config, now, ERASE_BATCH)
+            u.commit()
+        erased += references
+        if looked_at < ERASE_BATCH:
+            return erased
+
+
+def _erase_some(uow: UnitOfWork, config: Config, now: datetime, limit: int | None) -> tuple[list[str], int]:
+    """At most `limit` closed alerts past the period, oldest first: the references erased, and how
+    many alerts were looked at (each is marked erased, so the next call starts after them)."""
     days = config.settings.retention.closed_alert_personal_data_days
     if days <= 0:
-        return []
+        return [], 0
     cutoff = now - timedelta(days=days)
     register, session = uow.register, uow.session
     alerts = session.scalars(select(Alert).where(Alert.erased_at.is_(None), or_(
         (Alert.status == WITHDRAWN) & (Alert.withdrawn_at < cutoff),
-        (Alert.status == REJECTED) & (Alert.updated_at < cutoff))).order_by(Alert.id)).all()
+        (Alert.status == REJECTED) & (Alert.updated_at < cutoff))).order_by(Alert.id).limit(limit)).all()
     erased = []
     for alert in alerts:
         if already_erased(register, alert):  # erased on request, or before alerts were marked
@@ -59,7 +82,7 @@ def erase_expired(uow: UnitOfWork, config: Config, now: datetime) -> list[str]:
         register.audit(actor="system", action="personal data erased", at=now, alert_ref=alert.reference,
                        retention_days=days, **counts)
         erased.append(alert.reference)
-    return erased
+    return erased, len(alerts)
 
 
 def erase_fgm(uow: UnitOfWork, config: Config, now: datetime) -> int:
@@ -162,8 +185,8 @@ def _set_watermark(uow: UnitOfWork, cutoff: datetime) -> None:
 def run_retention(ctx: IntakeContext) -> int:
     """Every retention step, each committed on its own; returns how many closed alerts were erased."""
     now = ctx.clock()
+    erased = erase_all_expired(ctx.uow, ctx.config, now)
     with ctx.uow() as u:
-        erased = erase_expired(u, ctx.config, now)
         erase_fgm(u, ctx.config, now)
         remove_old_files(u, ctx.config, now)
         u.commit()

@@ -15,10 +15,11 @@ from safeguard.adapters.register.db import make_engine
 from safeguard.adapters.register.keys import rotate_all
 from safeguard.adapters.register.orm import Alert, AlertVersion, OutboxEntry
 from safeguard.adapters.workbooks.fgm_template import fgm_file
+from safeguard.service_layer import retention
 from safeguard.service_layer.approval import ApprovalRequest
 from safeguard.service_layer.dispatch import give_decision, send_alert_email
 from safeguard.service_layer.intake import IntakeContext, process_message
-from safeguard.service_layer.retention import erase_expired
+from safeguard.service_layer.retention import erase_all_expired, erase_expired
 from testkit import samples
 from testkit.fgm_synthetic import record
 from tests.conftest import NOW, TODAY, put
@@ -110,3 +111,31 @@ def test_retention_erases_closed_alerts_and_keeps_counts_and_the_chain(intake_ct
         assert u.register.versions(other)[0].form["subjects"][0]["surname"] == samples.SUBJECT_SURNAME
     with intake_ctx.uow() as u:
         assert erase_expired(u, intake_ctx.config, datetime(2030, 1, 1, tzinfo=UTC)) == []  # once only
+
+
+def test_a_night_with_many_alerts_to_erase_erases_them_a_batch_a_transaction(
+        intake_ctx: IntakeContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first night after an upgrade may have thousands to erase: a unit of work holding them all
+    grows with them, so they go ERASE_BATCH at a time (here 2), each batch committed."""
+    monkeypatch.setattr(retention, "ERASE_BATCH", 2)
+    references = []
+    for _ in range(5):
+        put(intake_ctx.mailbox, xlsx_submission())
+        [result] = run(intake_ctx)
+        give_decision(intake_ctx, result.reference, 1, ApprovalRequest(False, "Dana Nightingale",
+                                                                       "Not enough detail"))
+        references.append(result.reference)
+    commits = []
+    real = intake_ctx.uow
+
+    def counting():
+        u = real()
+        commit = u.commit
+        u.commit = lambda: (commits.append(1), commit())[1]  # type: ignore[method-assign]
+        return u
+    erased = erase_all_expired(counting, intake_ctx.config, NOW + timedelta(days=731))
+    assert erased == references and len(commits) == 3  # 2, 2 and the last 1
+    with intake_ctx.uow() as u:
+        assert all(v.form["erased"] for v in u.session.scalars(select(AlertVersion)))
+        assert verify_session(u.session).ok
+    assert erase_all_expired(intake_ctx.uow, intake_ctx.config, NOW + timedelta(days=732)) == []
