@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -11,7 +12,7 @@ import pandas as pd
 from openpyxl import Workbook
 from openpyxl.chart import LineChart, Reference
 from openpyxl.styles import Font
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from safeguard.adapters.private_files import save_private
@@ -22,6 +23,8 @@ from safeguard.adapters.returns.workbook import Marking, local, set_up_printing,
 from safeguard.domain.config import Config
 from safeguard.domain.fgm import month_bounds
 from safeguard.domain.status import DeliveryStatus, VersionStatus
+
+APPROVED = (VersionStatus.APPROVED, VersionStatus.SUPERSEDED)  # a first version approved (and maybe updated)
 
 
 @dataclass
@@ -43,47 +46,42 @@ def _window(config: Config, month: str) -> tuple[datetime, datetime, date]:
     return datetime.combine(first, time(), tz), datetime.combine(after, time(), tz), first
 
 
-def _in(moment: datetime | None, start: datetime, end: datetime) -> bool:
-    return moment is not None and start <= moment < end
-
-
 def load_activity(session: Session, config: Config, month: str) -> Activity:
+    """The month's figures, asked of the database: each query reads the month's rows, or counts, so
+    the return costs what the month held, not the register's years (statuses and dates only: never
+    the encrypted forms)."""
     start, end, _first = _window(config, month)
-    alerts = _rows(session, Alert.id, Alert.alert_type, Alert.created_at, Alert.dispatched_at,
-                   Alert.withdrawn_at, Alert.review_date)
-    # statuses and dates only: never the (encrypted) forms
-    versions = _rows(session, AlertVersion.alert_id, AlertVersion.version, AlertVersion.status,
-                     AlertVersion.decided_at)
-    deliveries = _rows(session, Delivery.alert_id, Delivery.provider_code, Delivery.status,
-                       Delivery.notified_at, Delivery.acknowledged_at, Delivery.chased_at,
-                       Delivery.escalated_at)
-    created = {a.id: a.created_at for a in alerts}
-    types = sorted({a.alert_type for a in alerts} | {t.name for t in config.alert_types})
+    in_month = _within(start, end)
+    decided = _rows(session, select(Alert.alert_type, AlertVersion.status, AlertVersion.decided_at,
+                                    Alert.created_at).join(Alert, Alert.id == AlertVersion.alert_id)
+                    .where(AlertVersion.version == 1, *in_month(AlertVersion.decided_at)))
+    active = _active_at(end)
+    raised, withdrawn = (_per_type(session, *in_month(Alert.created_at)),
+                         _per_type(session, *in_month(Alert.withdrawn_at)))
+    active_by_type = _per_type(session, *active)
+    overdue = _per_type(session, *active, Alert.review_date < end.date())
+    known = set(session.scalars(select(Alert.alert_type).distinct()))
     rows = []
-    for kind in types:
-        mine = [a for a in alerts if a.alert_type == kind]
-        ids = {a.id for a in mine}
-        decided = [v for v in versions
-                   if v.alert_id in ids and v.version == 1 and _in(v.decided_at, start, end)]
-        active = [a for a in mine if a.dispatched_at and a.dispatched_at < end
-                  and (a.withdrawn_at is None or a.withdrawn_at >= end)]
-        rows.append({"Alert type": kind, "Raised": sum(_in(a.created_at, start, end) for a in mine),
-                     "Approved": sum(v.status in (VersionStatus.APPROVED, VersionStatus.SUPERSEDED)
-                                     for v in decided),
-                     "Rejected": sum(v.status == VersionStatus.REJECTED for v in decided),
-                     "Withdrawn": sum(_in(a.withdrawn_at, start, end) for a in mine),
-                     "Active at month end": len(active),
-                     "Reviews overdue at month end": sum(a.review_date < end.date() for a in active)})
+    for kind in sorted(known | {t.name for t in config.alert_types}):
+        mine = [v for v in decided if v.alert_type == kind]
+        rows.append({"Alert type": kind, "Raised": raised.get(kind, 0),
+                     "Approved": sum(v.status in APPROVED for v in mine),
+                     "Rejected": sum(v.status == VersionStatus.REJECTED for v in mine),
+                     "Withdrawn": withdrawn.get(kind, 0),
+                     "Active at month end": active_by_type.get(kind, 0),
+                     "Reviews overdue at month end": overdue.get(kind, 0)})
     by_type = pd.DataFrame(rows)
     by_type.loc[len(by_type)] = {"Alert type": "Total",
                                  **{c: int(by_type[c].sum()) for c in by_type.columns[1:]}}
     names = {p.code: p.name for p in config.providers}
-    sent = [d for d in deliveries if _in(d.notified_at, start, end)]
+    sent = _rows(session, select(Delivery.provider_code, Delivery.status, Delivery.notified_at,
+                                 Delivery.acknowledged_at, Delivery.chased_at, Delivery.escalated_at)
+                 .where(*in_month(Delivery.notified_at)))
     provider_rows = []
     for code in sorted({d.provider_code for d in sent}):
         mine = [d for d in sent if d.provider_code == code]
         acked = [d for d in mine if d.acknowledged_at]
-        hours = [(d.acknowledged_at - d.notified_at).total_seconds() / 3600 for d in acked]  # type: ignore[operator]
+        hours = [_hours(d.notified_at, d.acknowledged_at) for d in acked]
         provider_rows.append({"Provider": f"{code}: {names.get(code, '(no longer in the directory)')}",
                               "Notices needing acknowledgement": len(mine), "Acknowledged": len(acked),
                               "Acknowledgement rate": len(acked) / len(mine),
@@ -95,34 +93,54 @@ def load_activity(session: Session, config: Config, month: str) -> Activity:
                                                        "Acknowledged", "Acknowledgement rate",
                                                        "Median hours to acknowledge", "Chased", "Escalated",
                                                        "Not delivered"])
+    dispatched = _rows(session, select(Alert.created_at, Alert.dispatched_at)
+                       .where(*in_month(Alert.dispatched_at)))
+    acknowledged = _rows(session, select(Alert.created_at, Delivery.acknowledged_at)
+                         .join(Alert, Alert.id == Delivery.alert_id)
+                         .where(*in_month(Delivery.acknowledged_at)))
     intervals = {
-        "Receipt to approval": [(v.decided_at - created[v.alert_id]).total_seconds() / 3600 for v in versions
-                                if v.version == 1
-                                and v.status in (VersionStatus.APPROVED, VersionStatus.SUPERSEDED)
-                                and _in(v.decided_at, start, end)],
-        "Receipt to dispatch": [(a.dispatched_at - a.created_at).total_seconds() / 3600 for a in alerts
-                                if _in(a.dispatched_at, start, end)],
-        "Receipt to first acknowledgement": [
-            (d.acknowledged_at - created[d.alert_id]).total_seconds() / 3600 for d in deliveries  # type: ignore[operator]
-            if _in(d.acknowledged_at, start, end)],
+        "Receipt to approval": [_hours(v.created_at, v.decided_at) for v in decided if v.status in APPROVED],
+        "Receipt to dispatch": [_hours(a.created_at, a.dispatched_at) for a in dispatched],
+        "Receipt to first acknowledgement": [_hours(d.created_at, d.acknowledged_at) for d in acknowledged],
     }
     timeliness = pd.DataFrame([{"Interval": k, "Count": len(v), "Median (hours)": _q(v, 0.5),
                                 "90th percentile (hours)": _q(v, 0.9)} for k, v in intervals.items()])
     trend = []
     for m in previous_months(month, 12):
         s, e, _ = _window(config, m)
-        trend.append({"Month": m, "Raised": sum(_in(a.created_at, s, e) for a in alerts),
-                      "Withdrawn": sum(_in(a.withdrawn_at, s, e) for a in alerts),
-                      "Active at month end": sum(bool(a.dispatched_at and a.dispatched_at < e and
-                                                      (a.withdrawn_at is None or a.withdrawn_at >= e))
-                                                 for a in alerts)})
+        between = _within(s, e)
+        trend.append({"Month": m, "Raised": _count(session, *between(Alert.created_at)),
+                      "Withdrawn": _count(session, *between(Alert.withdrawn_at)),
+                      "Active at month end": _count(session, *_active_at(e))})
     return Activity(month, by_type, by_provider, timeliness, pd.DataFrame(trend),
                     load_hospital_activity(session, config, start, end))
 
 
-def _rows(session: Session, *columns: Any) -> list[Any]:
-    """The named columns of every row (named tuples): what the return counts, and nothing else."""
-    return list(session.execute(select(*columns)).all())
+def _within(start: datetime, end: datetime) -> Callable[[Any], tuple[Any, Any]]:
+    return lambda column: (column >= start, column < end)
+
+
+def _active_at(end: datetime) -> tuple[Any, Any]:
+    """Sent to providers before `end` and not withdrawn by then."""
+    return Alert.dispatched_at < end, or_(Alert.withdrawn_at.is_(None), Alert.withdrawn_at >= end)
+
+
+def _per_type(session: Session, *where: Any) -> dict[str, int]:
+    return dict(session.execute(select(Alert.alert_type, func.count()).where(*where)  # type: ignore[arg-type]
+                                .group_by(Alert.alert_type)).all())
+
+
+def _count(session: Session, *where: Any) -> int:
+    return int(session.scalar(select(func.count()).select_from(Alert).where(*where)) or 0)
+
+
+def _hours(since: datetime, until: datetime) -> float:
+    return (until - since).total_seconds() / 3600
+
+
+def _rows(session: Session, query: Any) -> list[Any]:
+    """The query's rows (named tuples): what the return counts, and nothing else."""
+    return list(session.execute(query).all())
 
 
 def _q(values: list[float], q: float) -> float | None:
