@@ -42,12 +42,12 @@ def _hash(version: AlertVersion, approver_email: str, code: str) -> str:
 
 
 def ask_approvers(register: Register, config: Config, alert: Alert, version: AlertVersion,
-                  now: datetime) -> int:
+                  now: datetime, shared: list[str] | None = None) -> int:
     """Queue the approval-needed email, with a fresh one-time code, to each listed approver who may
     decide this new version (not the alert's own submitter, social worker or team manager). Returns how
-    many were queued."""
+    many were queued. `shared`: the alert's shared-subject warnings, when the caller has them."""
     involved = {alert.submitted_by, alert.social_worker_email, alert.team_manager_email}
-    shared = shared_subject_warnings(register, alert)
+    shared = shared_subject_warnings(register, alert) if shared is None else shared
     queued = 0
     for approver in config.settings.service.approvers:
         if approver.email in involved:

@@ -48,8 +48,8 @@ def record_decision(register: Register, config: Config, inbound: Inbound, decisi
     register.audit(actor=inbound.sender or "unknown sender", action="message received", at=now,
                    inbound_id=row.id, alert_ref=decision.alert_ref, kind=decision.kind,
                    outcome=decision.outcome, reason=decision.reason, problems=len(decision.problems))
-    alert, keys = (_new_alert(register, config, decision, row, now) if decision.outcome == Outcome.ACCEPTED
-                   else (None, None))
+    alert, shared = (_new_alert(register, config, decision, row, now) if decision.outcome == Outcome.ACCEPTED
+                     else (None, []))
     if decision.kind == MessageKind.UPDATE and decision.outcome == Outcome.RECORDED:
         alert = _new_version(register, config, decision, row, now)
     result: object = decided
@@ -76,7 +76,6 @@ def record_decision(register: Register, config: Config, inbound: Inbound, decisi
                        alert_ref=decision.alert_ref, inbound_id=row.id, **(command_to_json(command) or {}))
         result = _apply_command(register, config, alert, decision, row, now)
     row.alert_id = alert.id if alert else None
-    shared = shared_subject_warnings(register, alert, keys) if alert and keys is not None else []
     queue_replies(register, config, row, decision, alert, inbound.message_id, now, result, shared=shared)
     return row, alert
 
@@ -111,8 +110,9 @@ def _apply_command(register: Register, config: Config, alert: Alert, decision: D
 
 
 def _new_alert(register: Register, config: Config, decision: Decision, row: InboundMessage,
-               now: datetime) -> tuple[Alert, set[str]]:
-    """The alert, and the keyed hashes of its subjects (see subjects.py)."""
+               now: datetime) -> tuple[Alert, list[str]]:
+    """The alert, and the warnings that it shares a subject with other alerts (see subjects.py), worked
+    out once for the approvers' emails and the sender's receipt."""
     form = decision.form
     assert form is not None
     service = config.settings.service
@@ -130,8 +130,8 @@ def _new_alert(register: Register, config: Config, decision: Decision, row: Inbo
     register.audit(actor="system", action="alert created", at=now, alert_ref=alert.reference,
                    inbound_id=row.id, status=AWAITING_APPROVAL, alert_type=form.alert_type,
                    urgency=form.urgency, providers=list(form.providers))
-    shared = record_subject_keys(register, alert, form)
-    ask_approvers(register, config, alert, version, now)
+    shared = shared_subject_warnings(register, alert, record_subject_keys(register, alert, form))
+    ask_approvers(register, config, alert, version, now, shared=shared)
     return alert, shared
 
 
