@@ -12,6 +12,7 @@ from sqlalchemy import delete, select, update
 from safeguard.adapters.register import audit
 from safeguard.adapters.register.orm import (
     Alert,
+    AlertVersion,
     AuditEntry,
     InboundMessage,
     OutboxBody,
@@ -48,13 +49,15 @@ class Erased:
                 "subject_keys": self.subject_keys}
 
 
-def already_erased(register: Register, alert: Alert) -> bool:
-    return all(v.form.get(ERASED) for v in register.versions(alert))
+def already_erased(versions: list[AlertVersion]) -> bool:
+    return all(v.form.get(ERASED) for v in versions)
 
 
-def erase_alert(register: Register, alert: Alert, now: datetime) -> Erased:
+def erase_alert(register: Register, alert: Alert, now: datetime,
+                versions: list[AlertVersion] | None = None) -> Erased:
+    """`versions`: the alert's, when the caller has read them (each read decrypts every form)."""
     session = register.session
-    versions = register.versions(alert)
+    versions = register.versions(alert) if versions is None else versions
     for v in versions:
         if not v.form.get(ERASED):
             v.form = {ERASED: True, "erased_at": now.isoformat(), "alert_type": v.form.get("alert_type"),

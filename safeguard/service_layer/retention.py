@@ -75,10 +75,11 @@ def _erase_some(uow: UnitOfWork, config: Config, now: datetime, limit: int | Non
         (Alert.status == REJECTED) & (Alert.updated_at < cutoff))).order_by(Alert.id).limit(limit)).all()
     erased = []
     for alert in alerts:
-        if already_erased(register, alert):  # erased on request, or before alerts were marked
+        versions = register.versions(alert)
+        if already_erased(versions):  # erased on request, or before alerts were marked
             alert.erased_at = now
             continue
-        counts = erase_alert(register, alert, now).counts()
+        counts = erase_alert(register, alert, now, versions).counts()
         register.audit(actor="system", action="personal data erased", at=now, alert_ref=alert.reference,
                        retention_days=days, **counts)
         erased.append(alert.reference)
