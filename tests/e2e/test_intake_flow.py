@@ -42,5 +42,7 @@ def test_a_watching_run_answers_mail_that_arrives_while_it_watches(prefect_serve
     started = time.monotonic()
     summary = intake(config_dir=str(ROOT / "config"), watch_seconds=12)
     assert summary["accepted"] == 2  # the first at once, the second while watching
-    assert 11 <= time.monotonic() - started < 40  # it watched to the end, then stopped
+    # it watched to the end, then stopped (the upper bound only catches a run that goes on watching:
+    # a fresh-clone run on a machine also building two benchmark registers took 74 s here, alone 14 s)
+    assert 11 <= time.monotonic() - started < 150
     assert box.folder_counts()["INBOX"] == 0
