@@ -16,8 +16,8 @@ older schema is copied and upgraded with the migrations, as a real site's regist
 
 Then each job runs as its own process, on its own copy of the register, at the instant after the
 build, and prints its time (measured in the process, after start-up) and peak resident memory:
-intake of 100 new submissions, reminders on a day with nothing new, reconcile (the night after the
-nightly retention has run, as on a site: mail kept 90 days, not ten years), retention erasure
+intake of 100 new submissions, reminders on a day with nothing new, reconcile (the night after a
+whole nightly run, as on a site: mail kept 90 days, not ten years), retention erasure
 (the first night with work, then the night after), one alert's audit export, the monthly activity
 return, and the register's size on disk.
 
@@ -307,13 +307,12 @@ def run_job(job: str, url: str, mail: Path, now: datetime) -> dict:
         run, _sent = remind(ctx, WorkingDays(), now)
         extra = {"queued": sum(run.counts().values())}
     elif job == "reconcile":
-        from safeguard.service_layer.reconcile import run_reconciliation
-        from safeguard.service_layer.retention import run_retention
+        from safeguard.service_layer.reconcile import nightly_check, run_reconciliation
 
-        # The night before, as a site's nightly run does before each reconcile: mail past
-        # retention.mail_days deleted (the build never ran it, so ten years of Sent were still there),
-        # closed alerts erased. Untimed, and its peak memory forgotten.
-        run_retention(ctx)
+        # The night before, as a site runs every night: retention (mail past retention.mail_days
+        # deleted: the build never ran it, so ten years of Sent were still there; closed alerts
+        # erased), then reconcile. Untimed, and its peak memory forgotten.
+        nightly_check(ctx)
         forget_peak()
         clock.now = now + timedelta(days=1)
         started = (time.perf_counter(), cpu_seconds())
