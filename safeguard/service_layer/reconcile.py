@@ -118,22 +118,42 @@ STREAM = 1000
 
 
 def _mail_and_register(register: Register, mailbox: Mailbox, add: Add) -> None:
+    """The filing folders and the register agree. Mail filed before retention's watermark was deleted
+    on purpose, so the register is asked only for rows filed since, and for the Message-IDs the
+    folders hold: the run reads what retention keeps (retention.mail_days), not years of rows."""
     deleted_through = _mail_deleted_through(register)
-    rows = _stream(register, select(InboundMessage.id, InboundMessage.message_id, InboundMessage.folder,
-                                    InboundMessage.filed_at).where(InboundMessage.message_id.is_not(None)))
-    known = {mid.strip(): (row_id, folder, filed) for row_id, mid, folder, filed in rows if mid}
-    in_folder: dict[str, set[str]] = {}
-    for folder in FILING_FOLDERS:
-        ids = set(mailbox.message_ids(folder))
-        in_folder[str(folder)] = ids
-        for _unknown in ids - known.keys() - {""}:
-            add(Finding("mail-not-in-register", str(folder), "a message the register has no record of"))
-    for mid, (row_id, folder, filed) in known.items():
-        if filed and mid not in in_folder.get(folder, set()) and not _deleted(filed, deleted_through):
+    in_folder = {str(folder): set(mailbox.message_ids(folder)) for folder in FILING_FOLDERS}
+    recorded = _held(register, InboundMessage.message_id, set().union(*in_folder.values()))
+    for folder, ids in in_folder.items():
+        for _unknown in ids - recorded - {""}:
+            add(Finding("mail-not-in-register", folder, "a message the register has no record of"))
+    filed = select(InboundMessage.id, InboundMessage.message_id, InboundMessage.folder).where(
+        InboundMessage.message_id.is_not(None), InboundMessage.filed_at.is_not(None))
+    if deleted_through is not None:
+        filed = filed.where(InboundMessage.filed_at >= deleted_through)
+    for row_id, mid, folder in _stream(register, filed):
+        if mid.strip() and mid.strip() not in in_folder.get(folder, set()):
             add(Finding("register-not-in-folder", f"message #{row_id}", f"expected in {folder}"))
-    for mid in mailbox.message_ids(Folder.INBOX):
-        if mid in known and not known[mid][2]:
-            add(Finding("recorded-not-filed", f"message #{known[mid][0]}", "recorded but not yet filed"))
+    waiting = set(mailbox.message_ids(Folder.INBOX)) - {""}
+    for (row_id,) in _in_batches(register, select(InboundMessage.id).where(InboundMessage.filed_at.is_(None)),
+                                 InboundMessage.message_id, waiting):
+        add(Finding("recorded-not-filed", f"message #{row_id}", "recorded but not yet filed"))
+
+
+def _in_batches(register: Register, query: Select[Any], column: Any, values: set[str]) -> Iterator[Row[Any]]:
+    """The query's rows whose `column` is one of `values`, asked BATCH values at a time."""
+    ordered = sorted(values)
+    for start in range(0, len(ordered), BATCH):
+        yield from register.session.execute(query.where(column.in_(ordered[start:start + BATCH])))
+
+
+def _held(register: Register, column: Any, values: set[str], *where: Any) -> set[str]:
+    """Which of these values the register holds in `column`."""
+    return {str(value).strip() for (value,) in _in_batches(register, select(column).where(*where), column,
+                                                            values - {""})}
+
+
+BATCH = 500
 
 
 def _stale_inbox(mailbox: Mailbox, now: datetime, limit: timedelta, add: Add) -> None:
@@ -154,23 +174,26 @@ def _age(waited: timedelta) -> str:
 
 def _outbox_and_sent(register: Register, mailbox: Mailbox, now: datetime, add: Add) -> None:
     """Every email marked sent is in Sent and the other way round (message ids only: the stored emails,
-    in their own table, are never read); the unsent and failed ones come from the status index."""
+    in their own table, are never read); the unsent and failed ones come from the status index. As
+    for the filing folders, only what retention keeps is compared."""
     sent_folder = set(mailbox.message_ids(Folder.SENT))
-    marked_sent, deleted_through = set(), _mail_deleted_through(register)
-    for entry_id, message_id, kind, sent_at in _stream(register, select(
-            OutboxEntry.id, OutboxEntry.message_id, OutboxEntry.kind, OutboxEntry.sent_at)
-                                              .where(OutboxEntry.status == OutboxStatus.SENT)):
-        marked_sent.add(message_id)
-        if message_id not in sent_folder and not _deleted(sent_at, deleted_through):
+    deleted_through = _mail_deleted_through(register)
+    marked = select(OutboxEntry.id, OutboxEntry.message_id, OutboxEntry.kind).where(
+        OutboxEntry.status == OutboxStatus.SENT)
+    if deleted_through is not None:
+        marked = marked.where(or_(OutboxEntry.sent_at.is_(None), OutboxEntry.sent_at >= deleted_through))
+    for entry_id, message_id, kind in _stream(register, marked):
+        if message_id not in sent_folder:
             add(Finding("sent-not-in-sent-folder", f"email #{entry_id}", kind))
     for entry_id, kind, status, created_at in register.session.execute(select(
             OutboxEntry.id, OutboxEntry.kind, OutboxEntry.status, OutboxEntry.created_at)
             .where(OutboxEntry.status.in_((*UNSENT, OutboxStatus.FAILED))).order_by(OutboxEntry.id)):
         if status == OutboxStatus.FAILED or now - created_at > timedelta(hours=1):
             add(Finding("email-not-sent", f"email #{entry_id}", f"{kind}: {status}"))
-    for mid in sorted(sent_folder - marked_sent):
-        if OUR_MESSAGE_ID.match(mid):
-            add(Finding("sent-folder-not-in-outbox", "Sent", "an email with one of our Message-IDs"))
+    ours = {mid for mid in sent_folder if OUR_MESSAGE_ID.match(mid)}
+    for _mid in sorted(ours - _held(register, OutboxEntry.message_id, ours,
+                                    OutboxEntry.status == OutboxStatus.SENT)):
+        add(Finding("sent-folder-not-in-outbox", "Sent", "an email with one of our Message-IDs"))
 
 
 def _audit_chain(register: Register, now: datetime, add: Add) -> None:
@@ -188,10 +211,6 @@ def _mail_deleted_through(register: Register) -> datetime | None:
     from safeguard.service_layer.retention import MAIL_WATERMARK
     row = register.session.get(MailboxState, MAIL_WATERMARK)
     return datetime.fromisoformat(row.value) if row else None
-
-
-def _deleted(at: datetime | None, deleted_through: datetime | None) -> bool:
-    return at is not None and deleted_through is not None and at < deleted_through
 
 
 def _withdrawals(register: Register, add: Add) -> None:
