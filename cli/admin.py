@@ -147,8 +147,9 @@ def audit_command(args: argparse.Namespace) -> int:
         "covers those before; --full checks them all again)"
     print(f"Audit log intact: {report.entries} entries verified, {since}; the log holds {report.head}.")
     if report.erased:
-        shown = ", ".join(map(str, report.erased[:20])) + (" ..." if len(report.erased) > 20 else "")
-        print(f"Details erased (retention or erasure on request), commitments kept: {len(report.erased)} "
+        more = " ..." if report.erased_count > len(report.erased) else ""
+        shown = ", ".join(map(str, report.erased)) + more
+        print(f"Details erased (retention or erasure on request), commitments kept: {report.erased_count} "
               f"entries ({shown}).")
     return 0
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from safeguard.adapters.register.audit import (
@@ -38,9 +38,12 @@ class ChainReport:
     entries: int  # entries walked
     broken_at: int | None
     reason: str = ""
-    erased: list[int] = field(default_factory=list)  # entries whose detail was erased (all of them)
+    # entries whose detail was erased: the first SHOWN_ERASED of them, and how many in all (a listing of
+    # every one grew with the years: 923,306 entries, 100 MB, on a ten-year register)
+    erased: list[int] = field(default_factory=list)
     from_seq: int = 1  # the first entry walked (after the checkpoint used, if any)
     head: int = 0
+    erased_count: int = 0
 
     @property
     def ok(self) -> bool:
@@ -103,7 +106,9 @@ def _verify_from(session: Session, head: AuditHead, after: int, prev: str,
                                       checkpoints)
     if broken is None and (fault := _head_fault(head, after + walked, last)):
         broken, why = after + walked + 1, fault
-    return ChainReport(walked, broken, why, erased_entries(session), after + 1, head.seq)
+    return ChainReport(walked, broken, why, erased_entries(session), after + 1, head.seq,
+                       int(session.scalar(select(func.count()).select_from(AuditEntry)
+                                          .where(AuditEntry.erased_at.is_not(None))) or 0))
 
 
 def verify_full(session: Session) -> ChainReport:
@@ -137,9 +142,13 @@ def verify_v1(session: Session, head: AuditHead) -> ChainReport:
     return ChainReport(walked, broken, why)
 
 
+SHOWN_ERASED = 20
+
+
 def erased_entries(session: Session) -> list[int]:
+    """The first SHOWN_ERASED entries whose detail was erased (ChainReport.erased_count counts them all)."""
     return list(session.scalars(select(AuditEntry.seq).where(AuditEntry.erased_at.is_not(None))
-                                .order_by(AuditEntry.seq)))
+                                .order_by(AuditEntry.seq).limit(SHOWN_ERASED)))
 
 
 # checkpoints ------------------------------------------------------------------------------------
