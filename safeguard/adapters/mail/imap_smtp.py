@@ -248,7 +248,7 @@ class ImapSmtpMailbox(Mailbox):
         two searches is found in the second."""
         def search(imap: imaplib.IMAP4) -> bool:
             return (self.settings.copy_to_self and bool(_search_ids(imap, message_id, "UNDELETED"))
-                    or _in_folder(imap, Folder.SENT, message_id))
+                    or bool(_held_in(imap, Folder.SENT, {message_id})))
         return self._with_imap(search)
 
     def file_sent_copies(self, mailbox_ids: list[str]) -> None:
@@ -260,12 +260,9 @@ class ImapSmtpMailbox(Mailbox):
         def held_in_sent(imap: imaplib.IMAP4) -> list[str]:
             imap.select("INBOX")
             _, data = imap.uid("FETCH", ",".join(mailbox_ids), "(UID BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
-            copies = [(uid, message_id) for uid, message_id in _header_ids(data) if uid and message_id]
-            imap.select(str(Folder.SENT), readonly=True)  # once for them all
-            try:
-                return [uid for uid, message_id in copies if _search_ids(imap, message_id)]
-            finally:
-                imap.select("INBOX")
+            copies = {uid: message_id for uid, message_id in _header_ids(data) if uid and message_id}
+            held = _held_in(imap, Folder.SENT, set(copies.values()))
+            return [uid for uid, message_id in copies.items() if message_id in held]
         held = self._with_imap(held_in_sent)
         self.move_many([uid for uid in mailbox_ids if uid not in held], Folder.SENT)
         if held:
@@ -335,11 +332,11 @@ def _search_ids(imap: imaplib.IMAP4, message_id: str, *criteria: str) -> list[by
     return (data[0] or b"").split()
 
 
-def _in_folder(imap: imaplib.IMAP4, folder: Folder, message_id: str) -> bool:
-    """Whether the folder holds a message with this Message-ID (INBOX selected again after)."""
+def _held_in(imap: imaplib.IMAP4, folder: Folder, message_ids: set[str]) -> set[str]:
+    """Which of these Message-IDs the folder holds: one SELECT for them all, INBOX selected again after."""
     imap.select(str(folder), readonly=True)
     try:
-        return bool(_search_ids(imap, message_id))
+        return {message_id for message_id in message_ids if _search_ids(imap, message_id)}
     finally:
         imap.select("INBOX")
 
