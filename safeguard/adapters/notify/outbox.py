@@ -7,6 +7,7 @@ before any retry, so a crash after the send does not send it again.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import socket
@@ -17,7 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, select, text, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from safeguard.adapters.heartbeat import Heartbeat
@@ -30,6 +32,8 @@ from safeguard.adapters.register.uow import UnitOfWork
 from safeguard.domain.config.models import FailoverSettings
 from safeguard.domain.status import OutboxStatus
 from safeguard.faults import checkpoint
+
+log = logging.getLogger(__name__)
 
 _MESSAGE_ID = re.compile(r"^<[^<>\s\"]{1,900}>$")
 
@@ -252,6 +256,11 @@ def _still_sending(entry: OutboxEntry, at: datetime, lease: ClaimLease) -> bool:
 SAME_HOST_LEASE = timedelta(minutes=10)
 
 
+def _lock_timeout_ms(lease: ClaimLease) -> int:
+    """How long a renewal waits for a row another transaction holds: at most one heartbeat."""
+    return max(100, int(lease.heartbeat_seconds * 1000))
+
+
 class _Renewer:
     """Renews every claim this process holds in one database, every heartbeat, until it has held
     none for a whole lease (a claim made meanwhile is committed well within that)."""
@@ -266,22 +275,30 @@ class _Renewer:
         return time.monotonic() - self.renewed < self.lease.lease_seconds - self.lease.heartbeat_seconds
 
     def _beat(self) -> bool:
+        """Renew every claim of this process's, or fail (and try again at the next beat).
+
+        It waits for a row another transaction has locked rather than skip it: that lock is another
+        process looking at the claim (it reads the renewed time once this commits) or this process
+        recording an outcome, each a few milliseconds. Skipping them once renewed nothing whenever a
+        sender on another host checked the claims in step with the heartbeat, beat after beat, until
+        the lease ran out and a live claim was taken over. Rows are locked in id order, as every
+        claim locks them, so the two cannot deadlock; a lock held longer than a heartbeat fails
+        this beat, not the next."""
         try:
             with Session(self.engine) as session:
+                session.execute(text(f"SET LOCAL lock_timeout = {_lock_timeout_ms(self.lease)}"))
                 held = session.scalars(select(OutboxEntry.id).where(
-                    OutboxEntry.status == OutboxStatus.SENDING, OutboxEntry.claimed_by == claimant())).all()
-                # rows this process's own transaction has locked (recording an outcome) are skipped:
-                # waiting for them could deadlock the two
-                free = session.scalars(select(OutboxEntry.id).where(OutboxEntry.id.in_(held))
-                                       .with_for_update(skip_locked=True)).all()
-                if free:
-                    session.execute(update(OutboxEntry).where(OutboxEntry.id.in_(free))
+                    OutboxEntry.status == OutboxStatus.SENDING, OutboxEntry.claimed_by == claimant())
+                    .order_by(OutboxEntry.id).with_for_update()).all()
+                if held:
+                    session.execute(update(OutboxEntry).where(OutboxEntry.id.in_(held))
                                     .values(claimed_at=self.now()))
                 session.commit()
-        except Exception:
-            if self._carry_on(False):
-                raise  # the heartbeat says so, and tries again
-            return False  # nothing claimed lately: whatever it held is another host's by now
+        except SQLAlchemyError:  # the register unreachable, or a lock held past the timeout
+            # Whether it still holds anything is unknown, so it keeps trying while the process lives:
+            # stopping here would let a claim it still holds lapse and be taken over.
+            log.warning("outbox claims could not be renewed; trying again at the next heartbeat")
+            return True
         self.renewed = time.monotonic()
         return self._carry_on(bool(held))
 
