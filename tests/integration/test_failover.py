@@ -9,14 +9,17 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select, update
 
 from safeguard.adapters.mail.maildir import MaildirMailbox
+from safeguard.adapters.mail.port import MailboxError
 from safeguard.adapters.notify.outbox import ClaimLease, Sender, queue_email, send_entries
 from safeguard.adapters.notify.render import Rendered
 from safeguard.adapters.register.db import make_engine, migrate
@@ -87,6 +90,54 @@ def test_a_live_holder_on_another_host_keeps_its_claims_for_many_leases(
     finally:
         holder.kill()
         holder.wait()
+    assert _sent_copies(tmp_path / "mail") == 0
+
+
+class _SlowSent(MaildirMailbox):
+    """A mailbox whose Sent folder takes two leases to answer, then cannot be searched."""
+
+    def in_sent(self, message_id: str) -> bool:
+        time.sleep(2 * LEASE.lease_seconds)
+        raise MailboxError("Sent could not be searched")
+
+
+def test_a_live_holder_keeps_its_claims_while_another_sender_searches_sent_for_the_same_batch(
+        pg_url: str, pg_uow: Callable[[], UnitOfWork], tmp_path: Path) -> None:
+    """The other sender's batch also holds an interrupted entry, whose Sent search is slow: the live
+    holder's entries must not stay locked by that sender meanwhile, or the heartbeat cannot renew
+    them. Their claim's age is watched throughout: it never reaches the lease."""
+    *held, interrupted = _queue(pg_uow, 3)
+    with pg_uow() as u:
+        u.session.execute(update(OutboxEntry).where(OutboxEntry.id == interrupted).values(attempts=1))
+        u.commit()
+    box = _SlowSent(tmp_path / "mail", "safeguarding@example-icb.test")
+    holder = _hold(pg_url, tmp_path / "mail", held)
+    seen: list[list[str]] = []
+    stop = threading.Event()
+
+    def other_sender() -> None:
+        while not stop.is_set():
+            statuses = send_entries([*held, interrupted], mailbox=box, uow=pg_uow, now=_now, lease=LEASE)
+            seen.append([statuses[i] for i in [*held, interrupted]])
+
+    sender = threading.Thread(target=other_sender)
+    sender.start()
+    oldest = 0.0
+    try:
+        deadline = time.monotonic() + 4 * LEASE.lease_seconds
+        while time.monotonic() < deadline:
+            with pg_uow() as u:
+                claimed = u.session.scalars(select(OutboxEntry.claimed_at).where(OutboxEntry.id.in_(held)))
+                oldest = max(oldest, *((_now() - at.replace(tzinfo=at.tzinfo or UTC)).total_seconds()
+                                       for at in claimed if at))
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        sender.join()
+        holder.kill()
+        holder.wait()
+    assert oldest < LEASE.lease_seconds - LEASE.heartbeat_seconds
+    assert seen and all(s == ["in-progress", "in-progress", "deferred"] for s in seen)
     assert _sent_copies(tmp_path / "mail") == 0
 
 

@@ -94,6 +94,7 @@ class Claim:
     raw: bytes
     message_id: str
     recipients: list[str]
+    claimed: float = field(default_factory=time.monotonic)  # when (monotonic), for held()
 
 
 @dataclass
@@ -149,11 +150,20 @@ def claim_entries(u: UnitOfWork, entry_ids: list[int], mailbox: Mailbox, now: Ca
     here until the outcome is recorded, this process's heartbeat renews the claims."""
     statuses: dict[int, SendResult] = dict.fromkeys(entry_ids, SendResult.MISSING)
     claims: list[Claim] = []
-    for entry in u.register.outbox_entries_for_update(entry_ids):
+    # A live holder's entries are left unlocked: a lock here would last until the caller commits,
+    # searches of Sent for other entries included, and its heartbeat would wait that long to renew them.
+    # Entries another transaction holds now are being claimed or renewed by it: not waited for.
+    takeable = []
+    for entry_id, (status, claimed_by, claimed_at) in u.register.outbox_claims(entry_ids).items():
+        statuses[entry_id] = SendResult.IN_PROGRESS
+        if not (status == OutboxStatus.SENDING and _still_sending(claimed_by, claimed_at, now(), lease)):
+            takeable.append(entry_id)
+    for entry in u.register.outbox_entries_for_update(takeable, skip_locked=True):
         statuses[entry.id] = SendResult.CLAIMED
         if entry.status in (OutboxStatus.SENT, OutboxStatus.FAILED):
             statuses[entry.id] = _RESULT_OF[OutboxStatus(entry.status)]
-        elif entry.status == OutboxStatus.SENDING and _still_sending(entry, now(), lease):
+        elif entry.status == OutboxStatus.SENDING and _still_sending(entry.claimed_by, entry.claimed_at,
+                                                                     now(), lease):
             statuses[entry.id] = SendResult.IN_PROGRESS  # another live process is sending it: never race it
         # Any earlier attempt may have reached the server even if it then failed or was killed
         # (a dropped connection leaves the outcome unknown), so look in Sent before sending again.
@@ -181,12 +191,13 @@ def _in_sent(mailbox: Mailbox, message_id: str) -> bool | None:
         return None
 
 
-def transmit(claims: list[Claim], mailbox: Mailbox, held: Callable[[], bool] = lambda: True) -> Attempts:
+def transmit(claims: list[Claim], mailbox: Mailbox,
+             held: Callable[[Claim], bool] = lambda claim: True) -> Attempts:
     """Send each claimed entry. A temporary failure stops here: the rest are left untried; so does a
-    claim this process could not renew lately (`held` False): another host may be taking it over."""
+    claim neither made nor renewed lately (`held` False): another host may be taking it over."""
     attempts = Attempts()
     for position, claim in enumerate(claims):
-        if not held():
+        if not held(claim):
             attempts.untried = [c.entry_id for c in claims[position:]]
             break
         checkpoint("before_send")
@@ -230,15 +241,16 @@ def claimant() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _still_sending(entry: OutboxEntry, at: datetime, lease: ClaimLease) -> bool:
-    """Whether the process that marked this entry "sending" may still be sending it. On this host we
+def _still_sending(claimed_by: str | None, claimed_at: datetime | None, at: datetime,
+                   lease: ClaimLease) -> bool:
+    """Whether the process that marked an entry "sending" may still be sending it. On this host we
     can ask whether that process is alive; for another host, whether it renewed the claim within the
     lease (its heartbeat renews it every few seconds while it lives)."""
     lasts = timedelta(seconds=lease.lease_seconds)
-    host, _, pid = (entry.claimed_by or "").rpartition(":")
-    if not host or entry.claimed_at is None:
+    host, _, pid = (claimed_by or "").rpartition(":")
+    if not host or claimed_at is None:
         return False  # marked before claims were recorded: treat as interrupted
-    if entry.claimed_by == claimant():
+    if claimed_by == claimant():
         return False  # this process: an earlier attempt of ours was interrupted
     if host == socket.gethostname() and pid.isdigit():
         try:
@@ -249,16 +261,17 @@ def _still_sending(entry: OutboxEntry, at: datetime, lease: ClaimLease) -> bool:
             return True
         # alive (or its pid reused): a SQLite register has no heartbeat, so a live claim here is
         # only presumed stale after SAME_HOST_LEASE, as before hosts shared a register
-        return at - entry.claimed_at < max(lasts, SAME_HOST_LEASE)
-    return at - entry.claimed_at < lasts
+        return at - claimed_at < max(lasts, SAME_HOST_LEASE)
+    return at - claimed_at < lasts
 
 
 SAME_HOST_LEASE = timedelta(minutes=10)
 
 
 def _lock_timeout_ms(lease: ClaimLease) -> int:
-    """How long a renewal waits for a row another transaction holds: at most one heartbeat."""
-    return max(100, int(lease.heartbeat_seconds * 1000))
+    """How long a renewal waits for a row another transaction holds: a quarter of a heartbeat, at
+    most a second, so that a beat that fails leaves the next one its time."""
+    return max(50, min(1000, int(lease.heartbeat_seconds * 250)))
 
 
 class _Renewer:
@@ -268,39 +281,57 @@ class _Renewer:
     def __init__(self, engine: Engine, lease: ClaimLease, now: Callable[[], datetime]) -> None:
         self.engine, self.lease, self.now = engine, lease, now
         self.registered = self.renewed = time.monotonic()
+        self.holding, self.failing = True, False
         self.heartbeat = Heartbeat(self._beat, lease.heartbeat_seconds, "outbox-claims")
 
-    def held(self) -> bool:
-        """Renewed lately enough that no other host can have taken the claims over."""
-        return time.monotonic() - self.renewed < self.lease.lease_seconds - self.lease.heartbeat_seconds
+    def held(self, since: float = 0.0) -> bool:
+        """Made (at monotonic `since`) or renewed lately enough that no other host can have taken
+        the claim over."""
+        since_renewed = time.monotonic() - max(self.renewed, since)
+        return since_renewed < self.lease.lease_seconds - self.lease.heartbeat_seconds
 
     def _beat(self) -> bool:
-        """Renew every claim of this process's, or fail (and try again at the next beat).
+        """Renew every claim of this process's, or fail and try again at the next beat.
 
-        It waits for a row another transaction has locked rather than skip it: that lock is another
-        process looking at the claim (it reads the renewed time once this commits) or this process
-        recording an outcome, each a few milliseconds. Skipping them once renewed nothing whenever a
-        sender on another host checked the claims in step with the heartbeat, beat after beat, until
-        the lease ran out and a live claim was taken over. Rows are locked in id order, as every
-        claim locks them, so the two cannot deadlock; a lock held longer than a heartbeat fails
-        this beat, not the next."""
+        Rows no other transaction holds are renewed at once. A row another transaction holds is
+        waited for, up to a fraction of a heartbeat: it is this process recording an outcome or
+        another host claiming (claim_entries never locks a live claim, so that lock is a moment).
+        Skipping such rows, as this once did, renewed nothing beat after beat whenever another
+        sender looked at the claims in step, and a live claim was taken over after one lease."""
         try:
-            with Session(self.engine) as session:
-                session.execute(text(f"SET LOCAL lock_timeout = {_lock_timeout_ms(self.lease)}"))
-                held = session.scalars(select(OutboxEntry.id).where(
-                    OutboxEntry.status == OutboxStatus.SENDING, OutboxEntry.claimed_by == claimant())
-                    .order_by(OutboxEntry.id).with_for_update()).all()
-                if held:
-                    session.execute(update(OutboxEntry).where(OutboxEntry.id.in_(held))
-                                    .values(claimed_at=self.now()))
-                session.commit()
-        except SQLAlchemyError:  # the register unreachable, or a lock held past the timeout
-            # Whether it still holds anything is unknown, so it keeps trying while the process lives:
-            # stopping here would let a claim it still holds lapse and be taken over.
-            log.warning("outbox claims could not be renewed; trying again at the next heartbeat")
-            return True
-        self.renewed = time.monotonic()
-        return self._carry_on(bool(held))
+            held, busy = self._renew(wait=False)
+            if busy:
+                self._renew(busy, wait=True)
+        except SQLAlchemyError as exc:  # the register unreachable, or a row held past the timeout
+            if not self.failing:
+                log.warning("outbox claims could not be renewed (%s); trying again every heartbeat",
+                            getattr(exc.orig, "sqlstate", None) or type(exc).__name__)
+            self.failing = True
+            return self._carry_on(self.holding)  # whether it holds any is unknown: as last known
+        if self.failing:
+            log.warning("outbox claims renewed again")
+        self.failing, self.renewed, self.holding = False, time.monotonic(), bool(held)
+        return self._carry_on(self.holding)
+
+    def _renew(self, only: list[int] | None = None, *, wait: bool) -> tuple[list[int], list[int]]:
+        """Renew this process's claims (of `only`, if given) in one transaction, in id order (the
+        order every claim locks them in); return them, and those left because another transaction
+        holds them and `wait` is False."""
+        with Session(self.engine) as session:
+            if wait:
+                session.execute(text("SELECT set_config('lock_timeout', :ms, true)"),
+                                {"ms": str(_lock_timeout_ms(self.lease))})
+            mine = select(OutboxEntry.id).where(OutboxEntry.status == OutboxStatus.SENDING,
+                                                OutboxEntry.claimed_by == claimant())
+            if only is not None:
+                mine = mine.where(OutboxEntry.id.in_(only))
+            held = list(session.scalars(mine.order_by(OutboxEntry.id)))
+            locked = list(session.scalars(select(OutboxEntry.id).where(OutboxEntry.id.in_(held))
+                                          .order_by(OutboxEntry.id).with_for_update(skip_locked=not wait)))
+            if locked:
+                session.execute(update(OutboxEntry).where(OutboxEntry.id.in_(locked)).values(claimed_at=self.now()))
+            session.commit()
+        return held, sorted(set(held) - set(locked))
 
     def _carry_on(self, holding: bool) -> bool:
         with _renewers_lock:
@@ -328,15 +359,16 @@ def _renew_while_held(engine: Engine, lease: ClaimLease, now: Callable[[], datet
         renewer.registered, renewer.now = time.monotonic(), now
 
 
-def claims_held(uow: Callable[[], UnitOfWork]) -> Callable[[], bool]:
-    """Whether this process's claims in this register are still surely its own (see _Renewer.held)."""
+def claims_held(uow: Callable[[], UnitOfWork]) -> Callable[[Claim], bool]:
+    """Whether a claim of this process's in this register is still surely its own: made, or renewed
+    by the heartbeat, lately enough (see _Renewer.held)."""
     with uow() as u:
         key = (os.getpid(), id(u.session.get_bind()))
 
-    def held() -> bool:
+    def held(claim: Claim) -> bool:
         with _renewers_lock:
             renewer = _renewers.get(key)
-        return renewer is None or renewer.held()
+        return renewer is None or renewer.held(claim.claimed)
     return held
 
 

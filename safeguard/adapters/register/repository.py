@@ -233,12 +233,20 @@ class Register:
         """Whether the row was added in this transaction and is not in the database yet."""
         return bool(inspect(row).pending)
 
-    def outbox_entries_for_update(self, entry_ids: list[int]) -> list[OutboxEntry]:
-        """These entries, locked until commit, in id order (one order for every process: no deadlock).
+    def outbox_entries_for_update(self, entry_ids: list[int], *,
+                                  skip_locked: bool = False) -> list[OutboxEntry]:
+        """These entries, locked until commit, in id order (one order for every process: no deadlock);
+        with skip_locked, those another transaction holds now are left out instead of waited for.
         Each message itself is read (and decrypted) only if it is used, and not again for an entry
         this session holds already."""
         return list(self.session.scalars(select(OutboxEntry).where(OutboxEntry.id.in_(entry_ids))
-                                         .order_by(OutboxEntry.id).with_for_update()))
+                                         .order_by(OutboxEntry.id).with_for_update(skip_locked=skip_locked)))
+
+    def outbox_claims(self, entry_ids: list[int]) -> dict[int, tuple[str, str | None, datetime | None]]:
+        """Each entry's status, claimant and claim time, read without locking anything."""
+        rows = self.session.execute(select(OutboxEntry.id, OutboxEntry.status, OutboxEntry.claimed_by,
+                                           OutboxEntry.claimed_at).where(OutboxEntry.id.in_(entry_ids)))
+        return {row.id: (row.status, row.claimed_by, row.claimed_at) for row in rows}
 
     def unsent_ids_for_messages(self, inbound_ids: list[int]) -> list[int]:
         return list(self.session.scalars(select(OutboxEntry.id).where(
