@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import imaplib
 import re
 import time
 import uuid
@@ -17,7 +18,7 @@ from safeguard.service_layer.intake import IntakeContext, process_message
 from safeguard.service_layer.sending import send_unsent
 from tests.conftest import subject_of
 from tests.factories import SW, xlsx_submission
-from tests.mailstack import HOST, IMAP_PORT, PASSWORD, SMTP_PORT, read_inbox, smtp_deliver
+from tests.mailstack import HOST, IMAP_PORT, PASSWORD, SMTP_PORT, folder_message_ids, read_inbox, smtp_deliver
 
 pytestmark = pytest.mark.mailstack
 
@@ -154,3 +155,32 @@ def test_waiting_for_mail_returns_when_it_arrives_and_times_out_when_none_does(
         box.move(box.list_new()[0], Folder.PROCESSED)
     finally:
         box.close()
+
+
+@pytest.mark.parametrize("how", ["move-by-copy", "retention-delete"])
+def test_removing_our_messages_leaves_one_a_person_marked_deleted_in_the_same_folder(
+        imap_box: ImapSmtpMailbox, address: str, how: str) -> None:
+    """A person's mail client may mark a message \\Deleted and leave it there (Outlook's IMAP "mark
+    for deletion"); our moves and deletions remove only the messages they name."""
+    ids = [f"<n{n}-{address}>" for n in range(2)]
+    for message_id in ids:
+        smtp_deliver(f"From: {SW}\r\nTo: {address}\r\nSubject: s\r\nMessage-ID: {message_id}\r\n\r\nx\r\n"
+                     .encode(), address, SW)
+    read_inbox(address, 2)
+    folder = Folder.INBOX
+    if how == "retention-delete":
+        imap_box.move_many(imap_box.list_new(), Folder.PROCESSED)
+        folder = Folder.PROCESSED
+    person = imaplib.IMAP4(HOST, IMAP_PORT)
+    person.login(address, PASSWORD)
+    person.select(str(folder))
+    _, found = person.uid("SEARCH", "HEADER", "Message-ID", ids[1])
+    person.uid("STORE", found[0].decode(), "+FLAGS", r"(\Deleted)")
+    person.logout()
+    if how == "move-by-copy":
+        _, mine = imap_box._with_imap(lambda imap: imap.uid("SEARCH", "HEADER", "Message-ID", ids[0]))
+        imap_box._can_move = False  # as on a server without MOVE (RFC 6851), once connected
+        imap_box.move_many([mine[0].decode()], Folder.PROCESSED)
+    else:
+        assert imap_box.delete_filed(Folder.PROCESSED, {ids[0]}) == 1
+    assert folder_message_ids(address, str(folder)) == [ids[1]]

@@ -209,8 +209,7 @@ class ImapSmtpMailbox(Mailbox):
                 return
             typ, _ = imap.uid("COPY", uids, str(folder))
             if typ == "OK":
-                imap.uid("STORE", uids, "+FLAGS.SILENT", r"(\Deleted)")
-                imap.expunge()
+                _expunge(imap, mailbox_ids)
         self._with_imap(move)
 
     def send(self, message: bytes, *, message_id: str, recipients: list[str]) -> None:
@@ -266,13 +265,7 @@ class ImapSmtpMailbox(Mailbox):
         held = self._with_imap(held_in_sent)
         self.move_many([uid for uid in mailbox_ids if uid not in held], Folder.SENT)
         if held:
-            def delete(imap: imaplib.IMAP4) -> None:
-                imap.uid("STORE", ",".join(held), "+FLAGS.SILENT", r"(\Deleted)")
-                if "UIDPLUS" in imap.capabilities:
-                    imap.uid("EXPUNGE", ",".join(held))
-                else:
-                    imap.expunge()
-            self._with_imap(delete)
+            self._with_imap(lambda imap: _expunge(imap, held))
 
     def folder_counts(self) -> dict[str, int]:
         def counts(imap: imaplib.IMAP4) -> dict[str, int]:
@@ -294,12 +287,21 @@ class ImapSmtpMailbox(Mailbox):
                 return 0
             imap.select(str(folder))
             try:
-                imap.uid("STORE", ",".join(uids), "+FLAGS.SILENT", r"(\Deleted)")
-                imap.expunge()
+                _expunge(imap, uids)
             finally:
                 imap.select("INBOX")
             return len(uids)
         return self._with_imap(delete)
+
+
+def _expunge(imap: imaplib.IMAP4, uids: list[str]) -> None:
+    """Remove these messages from the selected folder. With UIDPLUS (RFC 4315) only these go: a plain
+    EXPUNGE would also remove whatever a person's mail client had marked \\Deleted there."""
+    imap.uid("STORE", ",".join(uids), "+FLAGS.SILENT", r"(\Deleted)")
+    if "UIDPLUS" in imap.capabilities:
+        imap.uid("EXPUNGE", ",".join(uids))
+    else:
+        imap.expunge()
 
 
 def _uids_and_ids(imap: imaplib.IMAP4, folder: Folder) -> list[tuple[str, str]]:
