@@ -11,7 +11,7 @@ from datetime import datetime
 
 import pytest
 
-from safeguard.adapters.mail.imap_smtp import ImapSmtpMailbox, ImapSmtpSettings
+from safeguard.adapters.mail.imap_smtp import ImapSmtpMailbox, ImapSmtpSettings, _search_ids
 from safeguard.adapters.mail.port import Folder, PermanentMailboxError
 from safeguard.adapters.register.uow import UnitOfWork
 from safeguard.service_layer.intake import IntakeContext, process_message
@@ -178,9 +178,9 @@ def test_removing_our_messages_leaves_one_a_person_marked_deleted_in_the_same_fo
     person.uid("STORE", found[0].decode(), "+FLAGS", r"(\Deleted)")
     person.logout()
     if how == "move-by-copy":
-        _, mine = imap_box._with_imap(lambda imap: imap.uid("SEARCH", "HEADER", "Message-ID", ids[0]))
+        [mine] = imap_box._with_imap(lambda imap: _search_ids(imap, ids[0]))
         imap_box._can_move = False  # as on a server without MOVE (RFC 6851), once connected
-        imap_box.move_many([mine[0].decode()], Folder.PROCESSED)
+        imap_box.move_many([mine.decode()], Folder.PROCESSED)
     else:
         assert imap_box.delete_filed(Folder.PROCESSED, {ids[0]}) == 1
     assert folder_message_ids(address, str(folder)) == [ids[1]]
