@@ -214,6 +214,15 @@ def _process_group(mailbox_ids: list[str], too_big: set[str], ctx: IntakeContext
     return [results[mailbox_id] for mailbox_id in mailbox_ids], earlier.then(Done(attempts, filed))
 
 
+def header_block(raw: bytes) -> bytes:
+    """A message's header section: up to its first empty line, in whichever line ending the store
+    keeps (IMAP and Exchange: CRLF; a Maildir file: LF), and at most HEAD_BYTES. Parsing only this
+    keeps a large attachment from being read to find three headers."""
+    ends = [end for end in (raw.find(b"\r\n\r\n", 0, HEAD_BYTES), raw.find(b"\n\n", 0, HEAD_BYTES))
+            if end >= 0]
+    return raw[:min(ends)] if ends else raw[:HEAD_BYTES]
+
+
 def _own_copies(raws: dict[str, bytes | None], ctx: IntakeContext) -> dict[str, IntakeResult]:
     """The mailbox's own copies of emails it sent (the IMAP adapter makes the mailbox a recipient
     of what it sends, so that an email whose copy in Sent was never made can still be seen to have
@@ -224,8 +233,7 @@ def _own_copies(raws: dict[str, bytes | None], ctx: IntakeContext) -> dict[str, 
     for mailbox_id, raw in raws.items():
         if raw is None:
             continue
-        end = raw.find(b"\r\n\r\n", 0, HEAD_BYTES)
-        headers = BytesHeaderParser().parsebytes(raw[:end if end >= 0 else HEAD_BYTES])
+        headers = BytesHeaderParser().parsebytes(header_block(raw))
         message_id = " ".join(str(headers.get("Message-ID") or "").split())
         if (message_id and parseaddr(str(headers.get("From") or ""))[1].lower() in ours
                 and not any(name.lower().startswith("resent-") for name in headers)):  # not sent back on
@@ -410,7 +418,7 @@ def _read(raw: bytes, config: Config, *, whole: bool = True) -> Inbound:
     if whole and len(raw) <= config.settings.limits.max_message_mb * MB:
         return read_message(raw, config)
     try:
-        headers = BytesHeaderParser().parsebytes(raw[:HEAD_BYTES])
+        headers = BytesHeaderParser().parsebytes(header_block(raw))
         head = b"".join(f"{k}: {v}\r\n".encode(errors="replace") for k, v in headers.items()) + b"\r\n"
     except Exception:  # noqa: BLE001 - headers that cannot even be listed: the fault says enough
         head = b"\r\n"

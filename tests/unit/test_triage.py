@@ -104,3 +104,16 @@ def test_an_out_of_office_reply_is_never_answered_and_filed_quietly(config) -> N
 def test_an_email_with_no_form_is_quarantined_and_the_sender_told_what_to_do(config) -> None:
     d = decide(samples.submission(SW, INBOX, body="Please call me about the family."), config)
     assert (d.outcome, d.reason, d.reply) == ("quarantined", "not-a-submission", "no_form_found")
+
+
+def test_the_header_block_ends_at_the_first_empty_line_in_either_line_ending() -> None:
+    """A Maildir file keeps LF, IMAP and Exchange CRLF: either way only the headers are parsed, not a
+    large attachment after them (the own-copy check reads From and Message-ID of every message)."""
+    from safeguard.service_layer.intake import HEAD_BYTES, header_block
+
+    body = b"A" * (2 * HEAD_BYTES)
+    lf = b"From: a@nhs.net\nMessage-ID: <1@x>\n\n" + body
+    crlf = lf.replace(b"\n", b"\r\n")
+    assert header_block(lf) == b"From: a@nhs.net\nMessage-ID: <1@x>"
+    assert header_block(crlf) == b"From: a@nhs.net\r\nMessage-ID: <1@x>"
+    assert header_block(b"X: " + body) == (b"X: " + body)[:HEAD_BYTES]  # no end within the cap
