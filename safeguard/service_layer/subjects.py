@@ -69,8 +69,11 @@ def shared_subject_warnings(register: Register, alert: Alert, keys: set[str] | N
                 .order_by(SubjectKey.id.desc()).limit(WINDOW)))
             ids.update(newest)
             more = more or len(newest) == WINDOW
-        found = dict(register.session.execute(select(Alert.reference, Alert.status).where(
-            Alert.id.in_(sorted(ids)), Alert.status.in_((ACTIVE, AWAITING_APPROVAL)))).all()) if ids else {}
+        # by primary key alone, the status looked at here: "AND status IN (...)" in SQL let a planner
+        # without statistics walk every live alert's status entry for each new alert
+        found = {reference: status for reference, status in register.session.execute(
+            select(Alert.reference, Alert.status).where(Alert.id.in_(sorted(ids))))
+            if status in (ACTIVE, AWAITING_APPROVAL)} if ids else {}
     for row in register.session.new:
         if isinstance(row, SubjectKey) and row.key in keys and row.alert_id != alert.id:
             other = register.get(Alert, row.alert_id)

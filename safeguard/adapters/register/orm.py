@@ -10,6 +10,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -373,8 +374,9 @@ class SubjectKey(Base):
     there is none. Links alerts about the same person without storing who they are."""
 
     __tablename__ = "subject_keys"
-    __table_args__ = (UniqueConstraint("alert_id", "key"),)
+    # (key, id): the newest alerts sharing a key, read backwards from the newest (migration 0012)
+    __table_args__ = (UniqueConstraint("alert_id", "key"), Index("ix_subject_keys_key_id", "key", "id"))
     id: Mapped[int] = mapped_column(primary_key=True)
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
-    key: Mapped[str] = mapped_column(String(40), index=True)
+    key: Mapped[str] = mapped_column(String(40))
     _alert: Mapped[Alert] = written_after("Alert", "SubjectKey.alert_id")
