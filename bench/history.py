@@ -418,6 +418,12 @@ def measure(args: argparse.Namespace, root: Path, job: str) -> dict:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def median_round(rounds: list[dict]) -> dict:
+    """The round with the median wall time, and every round's wall time beside it."""
+    ordered = sorted(rounds, key=lambda r: r["seconds"])
+    return {**ordered[(len(ordered) - 1) // 2], "rounds": [round(r["seconds"], 3) for r in rounds]}
+
+
 def register_mb(args: argparse.Namespace, root: Path) -> float:
     meta = json.loads((root / "meta.json").read_text())
     if meta.get("database") is None:
@@ -471,6 +477,8 @@ def main() -> None:
         "XDG_CACHE_HOME", Path.home() / ".cache")) / "safeguard-bench" / "history")
     parser.add_argument("--rebuild", action="store_true", help="build the registers again")
     parser.add_argument("--jobs", default=",".join(JOBS), help="which jobs to time")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="runs of each job, each on a fresh copy; the median by wall time is reported")
     parser.add_argument("--job", help=argparse.SUPPRESS)
     parser.add_argument("--register", help=argparse.SUPPRESS)
     parser.add_argument("--mail", type=Path, help=argparse.SUPPRESS)
@@ -488,8 +496,11 @@ def main() -> None:
         root = prepared(args, size)
         rows[size] = {}
         for job in args.jobs.split(","):
-            rows[size][job] = measure(args, root, job)
-            print(f"  {job}: {json.dumps(rows[size][job])}", flush=True)
+            rounds = []
+            for _ in range(args.rounds):
+                rounds.append(measure(args, root, job))
+                print(f"  {job}: {json.dumps(rounds[-1])}", flush=True)
+            rows[size][job] = median_round(rounds)
         sizes[size] = register_mb(args, root)
     report(rows, sizes, "PostgreSQL" if args.database_url else "SQLite")
     print(f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
