@@ -228,21 +228,11 @@ def prepared(args: argparse.Namespace, size: int) -> Path:
         url = register_url(root, meta, args, fresh=True)
         now = build(url, root / "mail", size)
         meta.update(now=now.isoformat(), built_seconds=round(time.perf_counter() - started))
-    if meta.get("database") is not None:
-        _analyze(register_url(root, meta, args))
+    if meta.get("database") is not None:  # statistics, as autovacuum keeps them on a site's server
+        # (this machine's runs with autovacuum off); the jobs' copies, made from it as a template, keep them
+        _pg(register_url(root, meta, args), "ANALYZE")
     (root / "meta.json").write_text(json.dumps(meta))
     return root
-
-
-def _analyze(url: str) -> None:
-    """Statistics, as autovacuum keeps them on a site's server (this machine's runs with autovacuum
-    off). The copies each job runs on are made from this database as a template and keep them."""
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text("ANALYZE"))
-    engine.dispose()
 
 
 def _same_backend(path: Path, args: argparse.Namespace) -> bool:
